@@ -1,0 +1,42 @@
+using System.CommandLine;
+using FastRmp.Cli.Commands;
+
+namespace FastRmp.Cli;
+
+/// <summary>The <c>fastrmp</c> command line: builds the command tree and runs it against given writers.</summary>
+internal static class CliApp
+{
+    /// <summary>Runs the command line; returns the exit code (see <see cref="ExitCodes"/>).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("FastRmp: the AMD SEV-SNP host memory path (RMP, guest_memfd, KVM private faults) as a fast, exact model.")
+        {
+            LayoutsCommand.Create(),
+        };
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                stderr.WriteLine($"fastrmp: {error.Message}");
+            }
+
+            stderr.WriteLine("Run 'fastrmp --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (CliInputException ex)
+        {
+            stderr.WriteLine($"fastrmp: {ex.Message}");
+            return ExitCodes.InputError;
+        }
+    }
+}
+
+/// <summary>Bad input that the command reports on one line, exiting with <see cref="ExitCodes.InputError"/>.</summary>
+internal sealed class CliInputException(string message) : Exception(message);

@@ -1,0 +1,61 @@
+using System.Runtime.CompilerServices;
+
+namespace FastRmp.Interop;
+
+// Fixed-size C arrays inside mirrored structs. Each indexes like a Span<T> (bounds-checked) and has the size of N
+// elements with no padding, as in C.
+
+/// <summary>A C array of 2 elements.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(2)]
+public struct FixedArray2<T> where T : unmanaged
+{
+    private T _element0;
+}
+
+/// <summary>A C array of 3 elements.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(3)]
+public struct FixedArray3<T> where T : unmanaged
+{
+    private T _element0;
+}
+
+/// <summary>A C array of 5 elements.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(5)]
+public struct FixedArray5<T> where T : unmanaged
+{
+    private T _element0;
+}
+
+/// <summary>A C array of 6 elements.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(6)]
+public struct FixedArray6<T> where T : unmanaged
+{
+    private T _element0;
+}
+
+/// <summary>A C array of 14 elements.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(14)]
+public struct FixedArray14<T> where T : unmanaged
+{
+    private T _element0;
+}
+
+/// <summary>A C array of 253 elements (the GHCB page-state-change entries).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(253)]
+public struct FixedArray253<T> where T : unmanaged
+{
+    private T _element0;
+}
+
+/// <summary>A C array of 256 bytes (the kvm_run exit union).</summary>
+[InlineArray(256)]
+public struct FixedBytes256
+{
+    private byte _element0;
+}

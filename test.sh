@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every FastRmp test on a fresh clone: builds native-stubs (C17, CMake), runs its CTest suite, then every .NET
+# test project (xunit.v3 on Microsoft.Testing.Platform). Ends with one line: 'tests: N passed, M failed, K skipped'.
+# Exit status: non-zero when anything failed or when no test ran.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+config=${CONFIGURATION:-Release}
+logs=artifacts/test-logs
+mkdir -p "$logs"
+
+summary() {
+    echo "tests: $1 passed, $2 failed, $3 skipped"
+    if [ "$2" -ne 0 ] || [ "$1" -eq 0 ]; then exit 1; fi
+    exit 0
+}
+
+echo "== native-stubs: configure and build"
+if ! cmake -S native-stubs -B artifacts/native-stubs -DCMAKE_BUILD_TYPE=Release >"$logs/cmake.log" 2>&1 \
+    || ! cmake --build artifacts/native-stubs -j 2 >>"$logs/cmake.log" 2>&1; then
+    cat "$logs/cmake.log"
+    echo "native-stubs did not build (see above)"
+    summary 0 1 0
+fi
+
+echo "== native-stubs: ctest"
+ctest --test-dir artifacts/native-stubs --output-on-failure >"$logs/ctest.log" 2>&1
+tail -n 3 "$logs/ctest.log"
+c_total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$logs/ctest.log" | tail -n 1)
+c_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$logs/ctest.log" | tail -n 1)
+if [ -z "$c_total" ]; then cat "$logs/ctest.log"; c_total=1; c_failed=1; fi
+
+echo "== .NET: dotnet test ($config)"
+export FASTRMP_NATIVE_STUBS="$PWD/artifacts/native-stubs"
+dotnet test --solution FastRmp.sln -c "$config" --no-progress 2>&1 | tee "$logs/dotnet.log"
+clean=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/dotnet.log")
+field() { printf '%s\n' "$clean" | sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" | tail -n 1; }
+n_ok=$(field succeeded); n_failed=$(field failed); n_skipped=$(field skipped)
+if [ -z "$n_ok" ] || [ -z "$n_failed" ]; then
+    echo "dotnet test printed no summary (build failure?)"
+    n_ok=${n_ok:-0}; n_failed=$(( ${n_failed:-0} + 1 )); n_skipped=${n_skipped:-0}
+fi
+
+summary $(( c_total - c_failed + n_ok )) $(( c_failed + n_failed )) "${n_skipped:-0}"

@@ -1,0 +1,105 @@
+using System.Text.Json;
+
+namespace FastRmp.Cli.Tests;
+
+public sealed class LayoutsCommandTests
+{
+    private static JsonElement Struct(JsonElement root, string name)
+        => root.GetProperty("structs").EnumerateArray().Single(s => s.GetProperty("name").GetString() == name);
+
+    private static JsonElement Field(JsonElement s, string name)
+        => s.GetProperty("fields").EnumerateArray().Single(f => f.GetProperty("name").GetString() == name);
+
+    [Fact]
+    public void Json_for_6_12_3_has_the_6_10_page_fault_with_hva_and_u64_error_code()
+    {
+        var (exit, output, err) = CliRunner.Run("layouts", "--kernel", "6.12.3", "--json");
+        Assert.Equal(0, exit);
+        Assert.Empty(err);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("6.12.3", doc.RootElement.GetProperty("kernel").GetString());
+        var fault = Struct(doc.RootElement, "kvm_page_fault");
+        Assert.Equal(80, fault.GetProperty("size").GetInt32());
+        var addr = Field(fault, "addr");
+        Assert.Equal(0, addr.GetProperty("offset").GetInt32());
+        Assert.Equal(8, addr.GetProperty("size").GetInt32());
+        Assert.Equal("gpa_t", addr.GetProperty("type").GetString());
+        Assert.Equal("u64", Field(fault, "error_code").GetProperty("type").GetString());
+        Assert.Equal(64, Field(fault, "hva").GetProperty("offset").GetInt32());
+        Assert.Equal(26, Field(fault, "max_level").GetProperty("offset").GetInt32());
+        Assert.Equal(280, Struct(doc.RootElement, "kvm_memory_slot").GetProperty("size").GetInt32());
+    }
+
+    [Fact]
+    public void Json_for_6_7_has_the_72_byte_page_fault_and_the_264_byte_memslot()
+    {
+        var (exit, output, _) = CliRunner.Run("layouts", "--kernel", "6.7", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        var fault = Struct(doc.RootElement, "kvm_page_fault");
+        Assert.Equal(72, fault.GetProperty("size").GetInt32());
+        Assert.DoesNotContain(fault.GetProperty("fields").EnumerateArray(), f => f.GetProperty("name").GetString() == "is_private");
+        Assert.Equal(264, Struct(doc.RootElement, "kvm_memory_slot").GetProperty("size").GetInt32());
+    }
+
+    [Fact]
+    public void Json_lists_bitfields_of_the_raw_rmp_entry()
+    {
+        var (_, output, _) = CliRunner.Run("layouts", "--json");
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("all", doc.RootElement.GetProperty("kernel").GetString());
+        var gpa = Struct(doc.RootElement, "rmpentry_raw").GetProperty("bitfields").EnumerateArray()
+            .Single(b => b.GetProperty("name").GetString() == "gpa");
+        Assert.Equal(12, gpa.GetProperty("bit_offset").GetInt32());
+        Assert.Equal(39, gpa.GetProperty("bit_width").GetInt32());
+        Assert.Equal(4, doc.RootElement.GetProperty("structs").EnumerateArray().Count(s => s.GetProperty("name").GetString() == "kvm_page_fault"));
+    }
+
+    [Fact]
+    public void The_memslot_gmem_block_follows_the_gmem_option()
+    {
+        var (exit, output, _) = CliRunner.Run("layouts", "--kernel", "6.12", "--gmem", "absent", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(264, Struct(doc.RootElement, "kvm_memory_slot").GetProperty("size").GetInt32());
+    }
+
+    [Fact]
+    public void Text_names_each_generation_and_its_size()
+    {
+        var (exit, output, _) = CliRunner.Run("layouts", "--kernel", "6.13");
+        Assert.Equal(0, exit);
+        Assert.Contains("struct kvm_page_fault [kvm_page_fault_v6_13]: 80 bytes", output, StringComparison.Ordinal);
+        Assert.Contains("refcounted_page", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("kvm_page_fault_v6_10", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("5.15", "outside that range")]
+    [InlineData("7.3", "outside that range")]
+    [InlineData("banana", "is not a kernel version")]
+    public void Unknown_versions_are_one_clear_line_and_exit_1(string version, string message)
+    {
+        var (exit, output, err) = CliRunner.Run("layouts", "--kernel", version);
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+        Assert.Single(err.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public void A_6_18_kernel_without_gmem_is_an_input_error()
+    {
+        var (exit, _, err) = CliRunner.Run("layouts", "--kernel", "6.18", "--gmem", "absent");
+        Assert.Equal(1, exit);
+        Assert.Contains("always has the gmem block", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_options_are_usage_errors_with_exit_2()
+    {
+        var (exit, _, err) = CliRunner.Run("layouts", "--frobnicate");
+        Assert.Equal(2, exit);
+        Assert.Contains("--frobnicate", err, StringComparison.Ordinal);
+    }
+}
