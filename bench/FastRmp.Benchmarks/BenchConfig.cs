@@ -22,7 +22,7 @@ public sealed class BenchConfig : ManualConfig
         WithOption(ConfigOptions.JoinSummary, true);
         if (quick)
         {
-            AddJob(Job.ShortRun.WithId("quick"));
+            AddJob(Job.ShortRun);
         }
     }
 }

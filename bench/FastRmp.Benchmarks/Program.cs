@@ -17,7 +17,7 @@ internal static class Program
         IConfig config = new BenchConfig(quick);
         if (dry)
         {
-            config = config.AddJob(BenchmarkDotNet.Jobs.Job.Dry.WithId("dry"));
+            config = config.AddJob(BenchmarkDotNet.Jobs.Job.Dry);
         }
 
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
