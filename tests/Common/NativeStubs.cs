@@ -13,6 +13,11 @@ internal static unsafe partial class NativeStubs
 
     static NativeStubs() => NativeLibrary.SetDllImportResolver(typeof(NativeStubs).Assembly, Resolve);
 
+    /// <summary>Installs the resolver for this assembly (it runs once, from the static constructor).</summary>
+    public static void EnsureResolver()
+    {
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     private struct StructRow
     {

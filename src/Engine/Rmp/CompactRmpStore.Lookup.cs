@@ -1,0 +1,40 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace FastRmp.Engine.Rmp;
+
+public sealed unsafe partial class CompactRmpStore
+{
+    private const int PrefetchDistance = 16;
+
+    /// <inheritdoc />
+    /// <remarks>Touches the assigned bitmap and the huge bitmap only.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public RmpLookup Lookup(ulong pfn)
+        => new((_assigned[pfn >> 6] & (1UL << (int)pfn)) != 0, (_huge[pfn >> 15] & (1UL << (int)(pfn >> 9))) != 0);
+
+    /// <inheritdoc />
+    public void Lookup(ReadOnlySpan<ulong> pfns, Span<RmpLookup> results)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(results.Length, pfns.Length, nameof(results));
+        ulong* assigned = _assigned;
+        ulong* huge = _huge;
+        int n = pfns.Length;
+        ref ulong first = ref MemoryMarshal.GetReference(pfns);
+        ref RmpLookup output = ref MemoryMarshal.GetReference(results);
+        bool prefetch = Sse.IsSupported;
+        for (int i = 0; i < n; i++)
+        {
+            if (prefetch && i + PrefetchDistance < n)
+            {
+                Sse.Prefetch0(assigned + (Unsafe.Add(ref first, i + PrefetchDistance) >> 6));
+            }
+
+            ulong pfn = Unsafe.Add(ref first, i);
+            Unsafe.Add(ref output, i) = new RmpLookup(
+                (assigned[pfn >> 6] & (1UL << (int)pfn)) != 0,
+                (huge[pfn >> 15] & (1UL << (int)(pfn >> 9))) != 0);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastRmp.Engine.Memory;
+using FastRmp.Interop.Hardware;
+
+namespace FastRmp.Engine.Rmp;
+
+/// <summary>
+/// The RMP as bitmaps plus detail records: exactly the entries <see cref="RawRmpStore"/> holds, in far less memory,
+/// with the lookup KVM makes (assigned + level) touching only two bitmaps.
+/// </summary>
+/// <remarks>
+/// <code>
+/// assigned    1 bit per page      the 4K entry's assigned bit
+/// validated   1 bit per page      the 4K entry's validated bit (a 2M entry's 512 bits are kept equal)
+/// huge        1 bit per region    the 2 MiB-aligned entry is an assigned 2M entry
+/// heads       8 bytes per region  a huge region's head entry (low qword, without validated)
+/// details     4-byte index per region -> a pooled page of 512 x 7-byte records (gpa:39 asid:10 immutable vmsa),
+///             present only while the region holds assigned 4K entries
+/// permissions 2 bytes per page, allocated on the first RMPADJUST (VMPL 1-3 masks, 5 bits each)
+/// </code>
+/// Memory: about 2.2 bits per page when shared; 140 bytes per 2 MiB region assigned as a 2M entry (1/58 of the raw
+/// table); about 7.3 bytes per page when everything is assigned at 4K with arbitrary GPAs (under 1/2). Not
+/// thread-safe; all memory is unmanaged and no operation allocates managed memory.
+/// </remarks>
+public sealed unsafe partial class CompactRmpStore : IRmpStore
+{
+    private const int RecordBytes = 7;
+    private const int DetailPageBytes = 512 * RecordBytes + 8; // 8 bytes of slack for the unaligned 8-byte reads
+    private const int DetailsPerSlab = 64;
+    private const ulong RecordMask = (1UL << 56) - 1;
+    private const int RecAsidShift = 39;
+    private const int RecImmutableBit = 49;
+    private const int RecVmsaBit = 50;
+
+    private readonly NativeBuffer _bits;
+    private readonly ulong* _assigned;
+    private readonly ulong* _validated;
+    private readonly ulong* _huge;
+    private readonly ulong* _heads;
+    private readonly uint* _detailIndex;
+    private readonly ulong _regions;
+
+    private byte** _slabs;
+    private int _slabCount;
+    private uint* _freeDetails;
+    private int _freeCount;
+    private int _freeCapacity;
+    private uint _detailsMade;
+    private ushort* _perms;
+
+    /// <summary>Creates a table covering <paramref name="pages"/> 4 KiB pages, every entry hypervisor-owned.</summary>
+    public CompactRmpStore(ulong pages)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(pages);
+        Pages = pages;
+        _regions = (pages + 511) / 512;
+        long words = checked((long)_regions * 8);
+        long bytes = checked((words * 2 * 8) + ((long)(_regions + 63) / 64 * 8) + ((long)_regions * 8) + ((long)_regions * 4));
+        _bits = new NativeBuffer(bytes, alignment: 64, hugePages: bytes >= HugePages.Size);
+        var p = (byte*)_bits.Pointer;
+        _assigned = (ulong*)p;
+        _validated = _assigned + words;
+        _huge = _validated + words;
+        _heads = _huge + ((_regions + 63) / 64);
+        _detailIndex = (uint*)(_heads + _regions);
+    }
+
+    /// <inheritdoc />
+    public ulong Pages { get; }
+
+    /// <inheritdoc />
+    public long MemoryBytes
+        => _bits.Length + ((long)_slabCount * DetailsPerSlab * DetailPageBytes) + ((long)_freeCapacity * 4)
+            + (_perms != null ? (long)Pages * 2 : 0);
+
+    /// <summary>Regions that currently hold a page of 4K detail records.</summary>
+    public long DetailPagesInUse => _detailsMade - _freeCount;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsAssigned(ulong pfn) => (_assigned[pfn >> 6] & (1UL << (int)pfn)) != 0;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsHuge(ulong region) => (_huge[region >> 6] & (1UL << (int)region)) != 0;
+
+    /// <inheritdoc />
+    public rmpentry_raw Read(ulong pfn)
+    {
+        if (!IsAssigned(pfn))
+        {
+            return default;
+        }
+
+        ulong region = pfn >> 9;
+        ulong lo;
+        if (IsHuge(region))
+        {
+            ulong head = _heads[region];
+            int index = (int)(pfn & 511);
+            lo = index == 0 ? head : RmpModel.SubEntry(new rmpentry_raw { lo = head }, index).lo;
+        }
+        else
+        {
+            ulong rec = ReadRecord(DetailPage(_detailIndex[region]), (int)(pfn & 511));
+            lo = 1UL
+                | (((rec >> RecImmutableBit) & 1) << rmpentry_raw.ImmutableBit)
+                | ((rec & rmpentry_raw.GpaMax) << rmpentry_raw.GpaShift)
+                | (((rec >> RecAsidShift) & rmpentry_raw.AsidMax) << rmpentry_raw.AsidShift)
+                | (((rec >> RecVmsaBit) & 1) << rmpentry_raw.VmsaBit);
+        }
+
+        if ((_validated[pfn >> 6] & (1UL << (int)pfn)) != 0)
+        {
+            lo |= 1UL << rmpentry_raw.ValidatedBit;
+        }
+
+        return new rmpentry_raw { lo = lo, hi = _perms == null ? 0 : ExpandPerms(_perms[pfn]) };
+    }
+
+    /// <inheritdoc />
+    public bool AnyAssigned(ulong region)
+    {
+        var w = _assigned + (region * 8);
+        return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0;
+    }
+
+    /// <inheritdoc />
+    public bool AnyImmutable(ulong region)
+    {
+        if (IsHuge(region))
+        {
+            return (_heads[region] & (1UL << rmpentry_raw.ImmutableBit)) != 0;
+        }
+
+        uint index = _detailIndex[region];
+        if (index == 0)
+        {
+            return false;
+        }
+
+        byte* page = DetailPage(index);
+        var w = _assigned + (region * 8);
+        for (int word = 0; word < 8; word++)
+        {
+            for (ulong bits = w[word]; bits != 0; bits &= bits - 1)
+            {
+                int i = (word * 64) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                if ((ReadRecord(page, i) & (1UL << RecImmutableBit)) != 0)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc />
+    public void Write4K(ulong pfn, rmpentry_raw entry)
+    {
+        ulong region = pfn >> 9;
+        ulong mask = 1UL << (int)pfn;
+        if (entry.assigned)
+        {
+            uint index = _detailIndex[region];
+            if (index == 0)
+            {
+                index = _detailIndex[region] = TakeDetail();
+            }
+
+            ulong rec = entry.gpa
+                | ((ulong)entry.asid << RecAsidShift)
+                | ((entry.immutable ? 1UL : 0) << RecImmutableBit)
+                | ((entry.vmsa ? 1UL : 0) << RecVmsaBit);
+            WriteRecord(DetailPage(index), (int)(pfn & 511), rec);
+            _assigned[pfn >> 6] |= mask;
+            _validated[pfn >> 6] = entry.validated ? _validated[pfn >> 6] | mask : _validated[pfn >> 6] & ~mask;
+            SetPerms(pfn, 1, entry.hi);
+        }
+        else
+        {
+            _assigned[pfn >> 6] &= ~mask;
+            _validated[pfn >> 6] &= ~mask;
+            SetPerms(pfn, 1, 0);
+            uint index = _detailIndex[region];
+            if (index != 0)
+            {
+                WriteRecord(DetailPage(index), (int)(pfn & 511), 0);
+                if (!AnyAssigned(region))
+                {
+                    ReleaseDetail(region);
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Write2M(ulong region, rmpentry_raw head)
+    {
+        ReleaseDetail(region);
+        _heads[region] = (head.lo | (1UL << rmpentry_raw.PageSizeBit)) & ~(1UL << rmpentry_raw.ValidatedBit);
+        _huge[region >> 6] |= 1UL << (int)region;
+        new Span<ulong>(_assigned + (region * 8), 8).Fill(ulong.MaxValue);
+        new Span<ulong>(_validated + (region * 8), 8).Fill(head.validated ? ulong.MaxValue : 0);
+        SetPerms(region << 9, 512, head.hi);
+    }
+
+    /// <inheritdoc />
+    public void Clear2M(ulong region)
+    {
+        ReleaseDetail(region);
+        _heads[region] = 0;
+        _huge[region >> 6] &= ~(1UL << (int)region);
+        new Span<ulong>(_assigned + (region * 8), 8).Clear();
+        new Span<ulong>(_validated + (region * 8), 8).Clear();
+        SetPerms(region << 9, 512, 0);
+    }
+
+    /// <inheritdoc />
+    public void Smash(ulong region)
+    {
+        ulong head = _heads[region];
+        uint index = _detailIndex[region] = TakeDetail();
+        byte* page = DetailPage(index);
+        ulong rec = ((head >> rmpentry_raw.GpaShift) & rmpentry_raw.GpaMax)
+            | (((head >> rmpentry_raw.AsidShift) & rmpentry_raw.AsidMax) << RecAsidShift)
+            | (((head >> rmpentry_raw.ImmutableBit) & 1) << RecImmutableBit);
+        WriteRecord(page, 0, rec | (((head >> rmpentry_raw.VmsaBit) & 1) << RecVmsaBit));
+        for (int i = 1; i < 512; i++)
+        {
+            WriteRecord(page, i, rec + (ulong)i);
+        }
+
+        _heads[region] = 0;
+        _huge[region >> 6] &= ~(1UL << (int)region);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        for (int i = 0; i < _slabCount; i++)
+        {
+            NativeMemory.Free(_slabs[i]);
+        }
+
+        NativeMemory.Free(_slabs);
+        NativeMemory.Free(_freeDetails);
+        NativeMemory.Free(_perms);
+        _slabs = null;
+        _freeDetails = null;
+        _perms = null;
+        _slabCount = 0;
+        _freeCapacity = 0;
+        _bits.Dispose();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ReadRecord(byte* page, int i) => Unsafe.ReadUnaligned<ulong>(page + (i * RecordBytes)) & RecordMask;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteRecord(byte* page, int i, ulong rec)
+    {
+        byte* p = page + (i * RecordBytes);
+        ulong old = Unsafe.ReadUnaligned<ulong>(p);
+        Unsafe.WriteUnaligned(p, (old & ~RecordMask) | rec);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* DetailPage(uint index)
+    {
+        uint slot = index - 1;
+        return _slabs[slot / DetailsPerSlab] + (slot % DetailsPerSlab * DetailPageBytes);
+    }
+
+    private uint TakeDetail()
+    {
+        if (_freeCount == 0)
+        {
+            GrowDetails();
+        }
+
+        uint index = _freeDetails[--_freeCount];
+        new Span<byte>(DetailPage(index), DetailPageBytes).Clear();
+        return index;
+    }
+
+    private void ReleaseDetail(ulong region)
+    {
+        uint index = _detailIndex[region];
+        if (index != 0)
+        {
+            _detailIndex[region] = 0;
+            _freeDetails[_freeCount++] = index;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowDetails()
+    {
+        _slabs = (byte**)NativeMemory.Realloc(_slabs, (nuint)(sizeof(byte*) * (_slabCount + 1)));
+        _slabs[_slabCount++] = (byte*)NativeMemory.Alloc(DetailsPerSlab * DetailPageBytes);
+        if (_freeCapacity < _slabCount * DetailsPerSlab)
+        {
+            _freeCapacity = _slabCount * DetailsPerSlab * 2;
+            _freeDetails = (uint*)NativeMemory.Realloc(_freeDetails, (nuint)(_freeCapacity * sizeof(uint)));
+        }
+
+        for (int i = DetailsPerSlab - 1; i >= 0; i--)
+        {
+            _freeDetails[_freeCount++] = _detailsMade + (uint)i + 1;
+        }
+
+        _detailsMade += DetailsPerSlab;
+    }
+
+    private void SetPerms(ulong pfn, int count, ulong hi)
+    {
+        if (_perms == null)
+        {
+            if (hi == 0)
+            {
+                return;
+            }
+
+            _perms = (ushort*)NativeMemory.AllocZeroed((nuint)Pages * sizeof(ushort));
+        }
+
+        new Span<ushort>(_perms + pfn, count).Fill(PackPerms(hi));
+    }
+
+    /// <summary>hi byte v (v = 1..3) holds VMPL v's 5 permission bits (FastRmp's encoding; see <see cref="RmpTable.RmpAdjust"/>).</summary>
+    private static ushort PackPerms(ulong hi)
+        => (ushort)(((hi >> 8) & 0x1F) | (((hi >> 16) & 0x1F) << 5) | (((hi >> 24) & 0x1F) << 10));
+
+    private static ulong ExpandPerms(ushort p)
+        => ((ulong)(p & 0x1F) << 8) | ((ulong)((p >> 5) & 0x1F) << 16) | ((ulong)((p >> 10) & 0x1F) << 24);
+}

@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+using FastRmp.Engine.Memory;
+using FastRmp.Interop.Hardware;
+
+namespace FastRmp.Engine.Rmp;
+
+/// <summary>
+/// The RMP in the hardware layout: a 16 KiB CPU bookkeeping area, then one 16-byte <see cref="rmpentry_raw"/> per
+/// 4 KiB page (entry(pfn) = base + 0x4000 + pfn * 16; arch/x86/virt/svm/sev.c 6.11-6.13, kernel-domain.md 4.2).
+/// C code compiled against native-stubs' <c>struct rmpentry_raw</c> reads <see cref="TableBase"/> directly.
+/// </summary>
+/// <remarks>Not thread-safe. Large tables are backed by transparent huge pages where the kernel allows it.</remarks>
+public sealed unsafe partial class RawRmpStore : IRmpStore
+{
+    private readonly NativeBuffer _buffer;
+    private readonly rmpentry_raw* _entries;
+
+    /// <summary>Creates a table covering <paramref name="pages"/> 4 KiB pages, every entry hypervisor-owned.</summary>
+    public RawRmpStore(ulong pages)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(pages);
+        long bytes = checked((long)RmpConstants.RMPTABLE_CPU_BOOKKEEPING_SZ + (long)pages * RmpConstants.EntrySize);
+        _buffer = new NativeBuffer(bytes, alignment: HugePages.Size, hugePages: true);
+        _entries = (rmpentry_raw*)((byte*)_buffer.Pointer + RmpConstants.RMPTABLE_CPU_BOOKKEEPING_SZ);
+        Pages = pages;
+    }
+
+    /// <inheritdoc />
+    public ulong Pages { get; }
+
+    /// <inheritdoc />
+    public long MemoryBytes => _buffer.Length;
+
+    /// <summary>The table's first byte (the bookkeeping area), as RMP_BASE would point at it.</summary>
+    public void* TableBase => _buffer.Pointer;
+
+    /// <summary>The first entry (TableBase + 0x4000).</summary>
+    public rmpentry_raw* Entries => _entries;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsAssigned(ulong pfn) => (_entries[pfn].lo & 1) != 0;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsHuge(ulong region) => (_entries[region << 9].lo & 3) == 3;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public rmpentry_raw Read(ulong pfn) => _entries[pfn];
+
+    /// <inheritdoc />
+    public bool AnyAssigned(ulong region)
+    {
+        var e = _entries + (region << 9);
+        for (int i = 0; i < 512; i++)
+        {
+            if ((e[i].lo & 1) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc />
+    public bool AnyImmutable(ulong region)
+    {
+        var e = _entries + (region << 9);
+        for (int i = 0; i < 512; i++)
+        {
+            if ((e[i].lo & (1UL << rmpentry_raw.ImmutableBit)) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc />
+    public void Write4K(ulong pfn, rmpentry_raw entry) => _entries[pfn] = entry;
+
+    /// <inheritdoc />
+    public void Write2M(ulong region, rmpentry_raw head)
+    {
+        var e = _entries + (region << 9);
+        head.pagesize = true;
+        e[0] = head;
+        var sub = RmpModel.SubEntry(head, 1);
+        for (int i = 1; i < 512; i++)
+        {
+            e[i] = sub;
+            sub.lo += 1UL << rmpentry_raw.GpaShift;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Clear2M(ulong region) => new Span<rmpentry_raw>(_entries + (region << 9), 512).Clear();
+
+    /// <inheritdoc />
+    public void Smash(ulong region) => _entries[region << 9].pagesize = false;
+
+    /// <inheritdoc />
+    public void Dispose() => _buffer.Dispose();
+}
