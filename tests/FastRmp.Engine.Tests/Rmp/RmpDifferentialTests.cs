@@ -1,0 +1,273 @@
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+using FastRmp.Interop.Hardware;
+using FastRmp.Interop.Kernel;
+using FastRmp.Tests.Common;
+
+namespace FastRmp.Engine.Tests.Rmp;
+
+/// <summary>
+/// The raw store, the compact store and the C reference (native-stubs rmp_ref.c) run the same random operation
+/// sequences and must agree on every result code, every #NPF code and every entry.
+/// </summary>
+public sealed class RmpDifferentialTests
+{
+    [Theory]
+    [InlineData(1, 4096UL, 100_000)]
+    [InlineData(2, 4096UL, 100_000)]
+    [InlineData(3, 5000UL, 100_000)]
+    [InlineData(4, 4096UL, 100_000)]
+    [InlineData(5, 1UL << 20, 150_000)]
+    [InlineData(6, 1UL << 20, 150_000)]
+    [InlineData(7, (1UL << 20) - 300, 150_000)]
+    [InlineData(8, 1UL << 20, 150_000)]
+    public void Raw_compact_and_C_agree_on_random_sequences(int seed, ulong pages, int operations)
+    {
+        using var trio = new Trio(pages);
+        var random = new Random(seed);
+        var hot = new ulong[8];
+        ulong regions = (pages + 511) / 512;
+        for (int step = 0; step < operations; step++)
+        {
+            if (step % 2000 == 0)
+            {
+                for (int i = 0; i < hot.Length; i++)
+                {
+                    hot[i] = (ulong)random.NextInt64((long)regions);
+                }
+            }
+
+            ulong pfn = PickPfn(random, hot, pages);
+            trio.Step(random, pfn, step);
+        }
+
+        trio.CompareAll();
+        trio.AssertEveryPathWasTaken();
+    }
+
+    private static ulong PickPfn(Random random, ulong[] hot, ulong pages)
+    {
+        if (random.Next(20) == 0)
+        {
+            return (ulong)random.NextInt64((long)pages);
+        }
+
+        ulong head = hot[random.Next(hot.Length)] * 512;
+        ulong pfn = random.Next(2) == 0 ? head : head + (ulong)random.Next(512);
+        return Math.Min(pfn, pages - 1);
+    }
+
+    private sealed class Trio(ulong pages) : IDisposable
+    {
+        private readonly RmpTable _raw = RmpTable.CreateRaw(pages);
+        private readonly RmpTable _compact = RmpTable.CreateCompact(pages);
+        private readonly NativeRmpReference _c = new(pages);
+        private readonly List<ulong> _inUse = [];
+
+        public void Step(Random r, ulong pfn, int step)
+        {
+            var p = new kvm_pfn_t(pfn);
+            var current = _c.Read(pfn);
+            bool fromEntry = r.Next(10) < 8 && current.assigned;
+            uint asid = fromEntry ? current.asid : (uint)r.Next(4);
+            ulong gfn = fromEntry ? current.gpa : (r.Next(2) == 0 ? pfn : (ulong)r.NextInt64(1L << 39));
+            bool size2M = r.Next(10) < 3;
+            if (size2M && fromEntry && r.Next(4) != 0)
+            {
+                gfn &= ~511UL;
+                p = new kvm_pfn_t(pfn & ~511UL);
+            }
+
+            string what;
+            int op = r.Next(100);
+            if (op < 4)
+            {
+                // Return a whole region to the hypervisor page by page, as guest_memfd's invalidate does for 4K
+                // entries, so later 2M updates find empty regions.
+                what = "evict region";
+                ulong head = p.Value & ~511UL;
+                var headEntry = _c.Read(head);
+                if (headEntry.assigned && headEntry.pagesize)
+                {
+                    Evict(step, head, huge: true);
+                }
+                else
+                {
+                    for (ulong q = head; q < Math.Min(head + 512, pages); q++)
+                    {
+                        if (_c.Read(q).assigned)
+                        {
+                            Evict(step, q, huge: false);
+                        }
+                    }
+                }
+            }
+            else if (op < 30)
+            {
+                var state = RandomState(r, p.Value, size2M);
+                what = $"RMPUPDATE {state.assigned}/{state.pagesize}";
+                Same(what, step, (int)_raw.RmpUpdate(p, state), (int)_compact.RmpUpdate(p, state), _c.Update(p.Value, state));
+            }
+            else if (op < 38)
+            {
+                what = "PSMASH";
+                Same(what, step, (int)_raw.Psmash(p), (int)_compact.Psmash(p), _c.Psmash(p.Value));
+            }
+            else if (op < 58)
+            {
+                bool validate = r.Next(3) != 0;
+                var size = size2M ? RmpPageSize.Size2M : RmpPageSize.Size4K;
+                what = $"PVALIDATE {size}";
+                int a = (int)_raw.Pvalidate(p, asid, new gfn_t(gfn), size, validate, out var na);
+                int b = (int)_compact.Pvalidate(p, asid, new gfn_t(gfn), size, validate, out var nb);
+                int c = _c.Pvalidate(p.Value, asid, gfn, size2M, validate, out ulong nc);
+                Same(what, step, a, b, c);
+                Same(what + " npf", step, (long)na, (long)nb, (long)nc);
+            }
+            else if (op < 68)
+            {
+                int caller = r.Next(2), target = r.Next(4);
+                byte perms = (byte)r.Next(0x22);
+                bool vmsa = r.Next(10) == 0;
+                var size = size2M ? RmpPageSize.Size2M : RmpPageSize.Size4K;
+                what = $"RMPADJUST {size}";
+                int a = (int)_raw.RmpAdjust(p, asid, new gfn_t(gfn), size, caller, target, perms, vmsa, out var na);
+                int b = (int)_compact.RmpAdjust(p, asid, new gfn_t(gfn), size, caller, target, perms, vmsa, out var nb);
+                int c = _c.Adjust(p.Value, asid, gfn, size2M, caller, target, perms, vmsa, out ulong nc);
+                Same(what, step, a, b, c);
+                Same(what + " npf", step, (long)na, (long)nb, (long)nc);
+            }
+            else if (op < 83)
+            {
+                bool isPrivate = r.Next(10) < 7, write = r.Next(2) == 0;
+                var level = (PgLevel)(1 + r.Next(3));
+                what = "access";
+                var a = _raw.CheckGuestAccess(p, asid, new gfn_t(gfn), isPrivate, write, level, out bool va);
+                var b = _compact.CheckGuestAccess(p, asid, new gfn_t(gfn), isPrivate, write, level, out bool vb);
+                ulong c = _c.GuestAccess(p.Value, asid, gfn, isPrivate, write, (int)level, out bool vc);
+                Same(what, step, (long)a, (long)b, (long)c);
+                Same(what + " validated", step, va ? 1 : 0, vb ? 1 : 0, vc ? 1 : 0);
+            }
+            else if (op < 88)
+            {
+                var level = r.Next(200) == 0 ? PgLevel.Level1G : (PgLevel)(1 + r.Next(2));
+                what = "host write";
+                Same(what, step, (long)_raw.CheckHostWrite(p, level), (long)_compact.CheckHostWrite(p, level), (long)_c.HostWrite(p.Value, (int)level));
+            }
+            else if (op < 90)
+            {
+                // Pages in use are running vCPUs' VMSAs: few at a time (the C reference holds up to 64).
+                bool inUse = _inUse.Count < 8 && r.Next(2) == 0;
+                if (!inUse && _inUse.Count > 0)
+                {
+                    p = new kvm_pfn_t(_inUse[r.Next(_inUse.Count)]);
+                    _inUse.Remove(p.Value);
+                }
+                else if (inUse && !_inUse.Contains(p.Value))
+                {
+                    _inUse.Add(p.Value);
+                }
+
+                _raw.SetInUse(p, inUse);
+                _compact.SetInUse(p, inUse);
+                _c.SetInUse(p.Value, inUse);
+                what = "in use";
+            }
+            else
+            {
+                what = "lookup";
+                Same(what, step, _raw.Lookup(p).Raw, _compact.Lookup(p).Raw, ReferenceLookup(p.Value));
+            }
+
+            CompareEntry(p.Value, step, what);
+            CompareEntry(p.Value & ~511UL, step, what);
+            CompareEntry(Math.Min((p.Value & ~511UL) + (ulong)r.Next(512), pages - 1), step, what);
+        }
+
+        private void Evict(int step, ulong pfn, bool huge)
+        {
+            var shared = new rmp_state { pagesize = huge ? (byte)1 : (byte)0 };
+            var p = new kvm_pfn_t(pfn);
+            Same("evict", step, (int)_raw.RmpUpdate(p, shared), (int)_compact.RmpUpdate(p, shared), _c.Update(pfn, shared));
+        }
+
+        public void CompareAll()
+        {
+            for (ulong pfn = 0; pfn < pages; pfn++)
+            {
+                CompareEntry(pfn, -1, "final");
+            }
+        }
+
+        public void AssertEveryPathWasTaken()
+        {
+            ref var n = ref _raw.Counters;
+            string all = $"4K {n.RmpUpdate4K}, 2M {n.RmpUpdate2M}, shared {n.RmpUpdateToShared}, failed {n.RmpUpdateFailed}, psmash {n.Psmash}, pvalidate {n.Pvalidate}, adjust {n.RmpAdjust}, npf {n.NestedPageFaults}, host {n.HostFaults}";
+            Assert.True(n.RmpUpdate4K > 100 && n.RmpUpdate2M > 100 && n.RmpUpdateToShared > 100, "RMPUPDATE paths: " + all);
+            Assert.True(n.Psmash > 10 && n.Pvalidate > 100 && n.RmpAdjust > 10, "successes: " + all);
+            Assert.True(n.NestedPageFaults > 100 && n.HostFaults > 10 && n.RmpUpdateFailed > 100, "faults: " + all);
+        }
+
+        private int ReferenceLookup(ulong pfn)
+        {
+            var e = _c.Read(pfn);
+            var head = _c.Read(pfn & ~511UL);
+            return (e.assigned ? 1 : 0) | ((head.assigned && head.pagesize ? 2 : 1) << 1);
+        }
+
+        private void CompareEntry(ulong pfn, int step, string after)
+        {
+            var c = _c.Read(pfn);
+            var raw = _raw.Read(new kvm_pfn_t(pfn));
+            var compact = _compact.Read(new kvm_pfn_t(pfn));
+            if (c.lo != raw.lo || c.hi != raw.hi || c.lo != compact.lo || c.hi != compact.hi)
+            {
+                Assert.Fail($"entry of pfn 0x{pfn:x} after {after} (step {step}): C {c.lo:x16}/{c.hi:x}, raw {raw.lo:x16}/{raw.hi:x}, compact {compact.lo:x16}/{compact.hi:x}");
+            }
+        }
+
+        private static void Same(string what, int step, long raw, long compact, long c)
+        {
+            if (raw != c || compact != c)
+            {
+                Assert.Fail($"{what} at step {step}: C {c}, raw {raw}, compact {compact}");
+            }
+        }
+
+        private static rmp_state RandomState(Random r, ulong pfn, bool size2M)
+        {
+            var state = new rmp_state { pagesize = size2M ? (byte)1 : (byte)0 };
+            if (r.Next(10) < 7)
+            {
+                state.assigned = 1;
+                ulong gfn = r.Next(2) == 0 ? pfn + 0x100000 : (ulong)r.NextInt64(1L << 39);
+                state.gpa = (size2M ? gfn & ~511UL : gfn) << 12;
+                state.asid = (uint)r.Next(1, 4);
+                // Firmware-owned (immutable) pages can never change again; keep them to region 0 so they do not
+                // freeze the whole table over a long sequence.
+                if (pfn < 512 && r.Next(10) == 0)
+                {
+                    state.immutable = 1;
+                    state.asid = 0;
+                }
+            }
+
+            switch (r.Next(40))
+            {
+                case 0: state.rsvd = 1; break;
+                case 1: state.asid = 1024; break;
+                case 2: state.gpa |= 0x800; break;
+                case 3: state.gpa = (ulong)r.NextInt64(1L << 39) << 12; break;
+            }
+
+            return state;
+        }
+
+        public void Dispose()
+        {
+            _raw.Dispose();
+            _compact.Dispose();
+            _c.Dispose();
+        }
+    }
+}
