@@ -1,0 +1,140 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+using FastRmp.Interop.Hardware;
+using FastRmp.Tests.Common;
+
+namespace FastRmp.Benchmarks;
+
+/// <summary>
+/// KVM's RMP lookup (assigned + level) at random pfns: the C reference over the raw table (baseline), the C# raw
+/// store on the same table, the compact store, and the batched API of each. Hosts of 64 GiB and 1 TiB, populated as
+/// 40% 2M entries, 40% regions with every other page assigned at 4K, 20% shared, every page of the raw table touched.
+/// </summary>
+[Config(typeof(BenchConfig))]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
+public unsafe class RmpLookupBenchmarks
+{
+    private const int Lookups = 1 << 16;
+
+    private RmpTable _raw = null!;
+    private RmpTable _compact = null!;
+    private RawRmpStore _rawStore = null!;
+    private CompactRmpStore _compactStore = null!;
+    private ulong[] _pfns = null!;
+    private RmpLookup[] _results = null!;
+    private byte[] _bytes = null!;
+
+    [Params(64, 1024)]
+    public int HostGiB { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        ulong pages = (ulong)HostGiB << 18;
+        _raw = RmpTable.CreateRaw(pages);
+        _compact = RmpTable.CreateCompact(pages);
+        Populate(_raw);
+        Populate(_compact);
+        _rawStore = (RawRmpStore)_raw.Store;
+        _compactStore = (CompactRmpStore)_compact.Store;
+        var random = new Random(42);
+        _pfns = new ulong[Lookups];
+        for (int i = 0; i < Lookups; i++)
+        {
+            _pfns[i] = (ulong)random.NextInt64((long)pages);
+        }
+
+        _results = new RmpLookup[Lookups];
+        _bytes = new byte[Lookups];
+    }
+
+    internal static void Populate(RmpTable rmp)
+    {
+        ulong regions = rmp.Pages / 512;
+        for (ulong r = 0; r < regions; r++)
+        {
+            ulong head = r * 512;
+            switch (r % 5)
+            {
+                case 0 or 1:
+                    rmp.RmpUpdate(new kvm_pfn_t(head), new rmp_state { assigned = 1, pagesize = 1, asid = 1, gpa = head << 12 });
+                    break;
+                case 2 or 3:
+                    for (ulong p = head; p < head + 512; p += 2)
+                    {
+                        rmp.RmpUpdate(new kvm_pfn_t(p), new rmp_state { assigned = 1, asid = 1, gpa = p << 12 });
+                    }
+
+                    break;
+                default:
+                    rmp.RmpUpdate(new kvm_pfn_t(head), new rmp_state { pagesize = 1 }); // touches the raw entries
+                    break;
+            }
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _raw.Dispose();
+        _compact.Dispose();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Lookups, Description = "C reference, raw table")]
+    [BenchmarkCategory("Lookup")]
+    public byte C_raw() => LookupC();
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# raw store")]
+    [BenchmarkCategory("Lookup")]
+    public byte Raw()
+    {
+        var store = _rawStore;
+        var pfns = _pfns;
+        var bytes = _bytes;
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            bytes[i] = store.Lookup(pfns[i]).Raw;
+        }
+
+        return bytes[^1];
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# compact store")]
+    [BenchmarkCategory("Lookup")]
+    public byte Compact()
+    {
+        var store = _compactStore;
+        var pfns = _pfns;
+        var bytes = _bytes;
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            bytes[i] = store.Lookup(pfns[i]).Raw;
+        }
+
+        return bytes[^1];
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# raw store, batched")]
+    [BenchmarkCategory("Lookup")]
+    public byte RawBatch()
+    {
+        _rawStore.Lookup(_pfns, _results);
+        return _results[^1].Raw;
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# compact store, batched")]
+    [BenchmarkCategory("Lookup")]
+    public byte CompactBatch()
+    {
+        _compactStore.Lookup(_pfns, _results);
+        return _results[^1].Raw;
+    }
+
+    private byte LookupC()
+    {
+        NativeRmpReference.LookupBatch(_rawStore.Entries, _pfns, _bytes);
+        return _bytes[^1];
+    }
+}
