@@ -17,6 +17,7 @@ public sealed class BenchConfig : ManualConfig
 
     public BenchConfig(bool quick)
     {
+        Add(DefaultConfig.Instance);
         AddDiagnoser(MemoryDiagnoser.Default);
         AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory);
         WithOption(ConfigOptions.JoinSummary, true);

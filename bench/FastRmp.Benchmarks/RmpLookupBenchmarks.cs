@@ -12,7 +12,6 @@ namespace FastRmp.Benchmarks;
 /// store on the same table, the compact store, and the batched API of each. Hosts of 64 GiB and 1 TiB, populated as
 /// 40% 2M entries, 40% regions with every other page assigned at 4K, 20% shared, every page of the raw table touched.
 /// </summary>
-[Config(typeof(BenchConfig))]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 public unsafe class RmpLookupBenchmarks
 {

@@ -250,3 +250,22 @@ void fr_rmp_lookup_batch(const struct rmpentry_raw *entries, const uint64_t *pfn
         out[i] = (uint8_t)(assigned | (level << 1));
     }
 }
+
+static const struct rmpentry_raw *segmented_entry(const uint64_t *rst, int shift, uint64_t pfn)
+{
+    uint64_t pa = pfn << 12;
+    uint64_t segment = rst[pa >> shift];
+    const struct rmpentry_raw *base = (const struct rmpentry_raw *)(uintptr_t)(segment & 0x000ffffffff00000ull);
+    return base + ((pa & ((1ull << shift) - 1)) >> 12);
+}
+
+void fr_rmp_segmented_lookup_batch(const void *table_base, int segment_shift, const uint64_t *pfns, size_t n,
+                                   uint8_t *out)
+{
+    const uint64_t *rst = (const uint64_t *)((const unsigned char *)table_base + BOOKKEEPING);
+    for (size_t i = 0; i < n; i++) {
+        unsigned assigned = (unsigned)(segmented_entry(rst, segment_shift, pfns[i])->lo & 1);
+        unsigned level = (segmented_entry(rst, segment_shift, pfns[i] & ~511ull)->lo & 2) ? 2 : 1;
+        out[i] = (uint8_t)(assigned | (level << 1));
+    }
+}

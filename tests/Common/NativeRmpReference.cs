@@ -69,6 +69,16 @@ internal sealed unsafe partial class NativeRmpReference : IDisposable
         }
     }
 
+    /// <summary>KVM's lookup over a segmented table, walking its RST as the CPU does.</summary>
+    public static void SegmentedLookupBatch(void* tableBase, int segmentShift, ReadOnlySpan<ulong> pfns, Span<byte> results)
+    {
+        fixed (ulong* p = pfns)
+        fixed (byte* r = results)
+        {
+            fr_rmp_segmented_lookup_batch(tableBase, segmentShift, p, (nuint)pfns.Length, r);
+        }
+    }
+
     public void Dispose()
     {
         if (_handle != 0)
@@ -88,5 +98,6 @@ internal sealed unsafe partial class NativeRmpReference : IDisposable
     [LibraryImport(Library)] private static partial int fr_rmp_adjust(nint rmp, ulong pfn, uint asid, ulong gfn, int size2M, int caller, int target, uint perms, int vmsa, ulong* npf);
     [LibraryImport(Library)] private static partial ulong fr_rmp_guest_access(nint rmp, ulong pfn, uint asid, ulong gfn, int isPrivate, int write, int nptLevel, int* notValidated);
     [LibraryImport(Library)] private static partial ulong fr_rmp_host_write(nint rmp, ulong pfn, int hostLevel);
+    [LibraryImport(Library)] private static partial void fr_rmp_segmented_lookup_batch(void* tableBase, int shift, ulong* pfns, nuint n, byte* output);
     [LibraryImport(Library)] private static partial void fr_rmp_lookup_batch(rmpentry_raw* entries, ulong* pfns, nuint n, byte* output);
 }

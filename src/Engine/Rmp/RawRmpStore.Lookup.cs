@@ -11,8 +11,7 @@ public sealed unsafe partial class RawRmpStore
     /// <inheritdoc />
     /// <remarks>Reads two entries: the page's (assigned) and the 2 MiB-aligned one (pagesize), as sev.c does.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public RmpLookup Lookup(ulong pfn)
-        => new((_entries[pfn].lo & 1) != 0, (_entries[pfn & ~511UL].lo & 2) != 0);
+    public RmpLookup Lookup(ulong pfn) => RawEntries.Lookup(_entries + pfn, _entries + (pfn & ~511UL));
 
     /// <inheritdoc />
     public void Lookup(ReadOnlySpan<ulong> pfns, Span<RmpLookup> results)
@@ -33,7 +32,7 @@ public sealed unsafe partial class RawRmpStore
             }
 
             ulong pfn = Unsafe.Add(ref first, i);
-            Unsafe.Add(ref output, i) = new RmpLookup((entries[pfn].lo & 1) != 0, (entries[pfn & ~511UL].lo & 2) != 0);
+            Unsafe.Add(ref output, i) = RawEntries.Lookup(entries + pfn, entries + (pfn & ~511UL));
         }
     }
 }

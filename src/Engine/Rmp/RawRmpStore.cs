@@ -43,61 +43,26 @@ public sealed unsafe partial class RawRmpStore : IRmpStore
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsHuge(ulong region) => (_entries[region << 9].lo & 3) == 3;
+    public bool IsHuge(ulong region) => RawEntries.IsHuge(_entries + (region << 9));
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public rmpentry_raw Read(ulong pfn) => _entries[pfn];
 
     /// <inheritdoc />
-    public bool AnyAssigned(ulong region)
-    {
-        var e = _entries + (region << 9);
-        for (int i = 0; i < 512; i++)
-        {
-            if ((e[i].lo & 1) != 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool AnyAssigned(ulong region) => RawEntries.AnyAssigned(_entries + (region << 9), (int)Math.Min(512, Pages - (region << 9)));
 
     /// <inheritdoc />
-    public bool AnyImmutable(ulong region)
-    {
-        var e = _entries + (region << 9);
-        for (int i = 0; i < 512; i++)
-        {
-            if ((e[i].lo & (1UL << rmpentry_raw.ImmutableBit)) != 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool AnyImmutable(ulong region) => RawEntries.AnyImmutable(_entries + (region << 9));
 
     /// <inheritdoc />
     public void Write4K(ulong pfn, rmpentry_raw entry) => _entries[pfn] = entry;
 
     /// <inheritdoc />
-    public void Write2M(ulong region, rmpentry_raw head)
-    {
-        var e = _entries + (region << 9);
-        head.pagesize = true;
-        e[0] = head;
-        var sub = RmpModel.SubEntry(head, 1);
-        for (int i = 1; i < 512; i++)
-        {
-            e[i] = sub;
-            sub.lo += 1UL << rmpentry_raw.GpaShift;
-        }
-    }
+    public void Write2M(ulong region, rmpentry_raw head) => RawEntries.Write2M(_entries + (region << 9), head);
 
     /// <inheritdoc />
-    public void Clear2M(ulong region) => new Span<rmpentry_raw>(_entries + (region << 9), 512).Clear();
+    public void Clear2M(ulong region) => RawEntries.Clear2M(_entries + (region << 9));
 
     /// <inheritdoc />
     public void Smash(ulong region) => _entries[region << 9].pagesize = false;

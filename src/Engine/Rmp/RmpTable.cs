@@ -36,6 +36,9 @@ public sealed class RmpTable : IDisposable
     /// <summary>Creates a table over a <see cref="CompactRmpStore"/>.</summary>
     public static RmpTable CreateCompact(ulong pages) => new(new CompactRmpStore(pages));
 
+    /// <summary>Creates a table over a <see cref="SegmentedRmpStore"/> with segments of 2^<paramref name="segmentShift"/> bytes.</summary>
+    public static RmpTable CreateSegmented(ulong pages, int segmentShift = 36) => new(new SegmentedRmpStore(pages, segmentShift));
+
     /// <summary>Pages covered.</summary>
     public ulong Pages => _store.Pages;
 

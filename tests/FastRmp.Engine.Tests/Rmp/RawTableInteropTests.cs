@@ -48,3 +48,45 @@ public sealed unsafe class RawTableInteropTests
         Assert.Equal(0, (long)store.TableBase % (2 << 20)); // 2 MiB-aligned, as huge pages need
     }
 }
+
+/// <summary>The segmented store is walked by C through its RST exactly as the CPU would.</summary>
+public sealed unsafe class SegmentedTableInteropTests
+{
+    [Fact]
+    public void C_walking_the_RST_finds_the_same_entries_as_the_CSharp_store()
+    {
+        const ulong pages = (1UL << 18) * 3 + 1000; // three 1 GiB segments and a partial fourth
+        using var rmp = RmpTable.CreateSegmented(pages, segmentShift: 30);
+        var store = (SegmentedRmpStore)rmp.Store;
+        var random = new Random(8);
+        for (int i = 0; i < 4000; i++)
+        {
+            ulong p = (ulong)random.NextInt64((long)pages - 512);
+            if (i % 8 == 0)
+            {
+                rmp.RmpUpdate(Pfn(p & ~511UL), Private(p & ~511UL, 1, huge: true));
+            }
+            else
+            {
+                rmp.RmpUpdate(Pfn(p), Private(p, 1));
+            }
+        }
+
+        var pfns = Enumerable.Range(0, 30_000).Select(_ => (ulong)random.NextInt64((long)pages)).ToArray();
+        var fromC = new byte[pfns.Length];
+        NativeRmpReference.SegmentedLookupBatch(store.TableBase, 30, pfns, fromC);
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            Assert.Equal(store.Lookup(pfns[i]).Raw, fromC[i]);
+        }
+
+        var rst = (ulong*)((byte*)store.TableBase + SegmentedRmpStore.RstOffset);
+        Assert.Equal(1UL, rst[0] & 0xFFFFF); // 1 GB mapped
+        Assert.Equal(1UL, rst[3] & 0xFFFFF); // the partial segment rounds up to 1 GB
+        Assert.Equal(0UL, rst[4]);
+    }
+
+    [Fact]
+    public void More_than_512_segments_are_refused()
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new SegmentedRmpStore((1UL << 18) * 513, segmentShift: 30));
+}

@@ -59,8 +59,13 @@ public sealed class RmpDifferentialTests
 
     private sealed class Trio(ulong pages) : IDisposable
     {
-        private readonly RmpTable _raw = RmpTable.CreateRaw(pages);
-        private readonly RmpTable _compact = RmpTable.CreateCompact(pages);
+        private readonly (string Name, RmpTable Table)[] _tables =
+        [
+            ("raw", RmpTable.CreateRaw(pages)),
+            ("compact", RmpTable.CreateCompact(pages)),
+            ("segmented", RmpTable.CreateSegmented(pages, segmentShift: 30)),
+        ];
+
         private readonly NativeRmpReference _c = new(pages);
         private readonly List<ulong> _inUse = [];
 
@@ -78,6 +83,8 @@ public sealed class RmpDifferentialTests
                 p = new kvm_pfn_t(pfn & ~511UL);
             }
 
+            var g = new gfn_t(gfn);
+            var size = size2M ? RmpPageSize.Size2M : RmpPageSize.Size4K;
             string what;
             int op = r.Next(100);
             if (op < 4)
@@ -106,53 +113,46 @@ public sealed class RmpDifferentialTests
             {
                 var state = RandomState(r, p.Value, size2M);
                 what = $"RMPUPDATE {state.assigned}/{state.pagesize}";
-                Same(what, step, (int)_raw.RmpUpdate(p, state), (int)_compact.RmpUpdate(p, state), _c.Update(p.Value, state));
+                Same(what, step, _c.Update(p.Value, state), t => (long)t.RmpUpdate(p, state));
             }
             else if (op < 38)
             {
                 what = "PSMASH";
-                Same(what, step, (int)_raw.Psmash(p), (int)_compact.Psmash(p), _c.Psmash(p.Value));
+                Same(what, step, _c.Psmash(p.Value), t => (long)t.Psmash(p));
             }
             else if (op < 58)
             {
                 bool validate = r.Next(3) != 0;
-                var size = size2M ? RmpPageSize.Size2M : RmpPageSize.Size4K;
                 what = $"PVALIDATE {size}";
-                int a = (int)_raw.Pvalidate(p, asid, new gfn_t(gfn), size, validate, out var na);
-                int b = (int)_compact.Pvalidate(p, asid, new gfn_t(gfn), size, validate, out var nb);
                 int c = _c.Pvalidate(p.Value, asid, gfn, size2M, validate, out ulong nc);
-                Same(what, step, a, b, c);
-                Same(what + " npf", step, (long)na, (long)nb, (long)nc);
+                Same(what, step, Combine(c, nc), t => Combine((int)t.Pvalidate(p, asid, g, size, validate, out var n), (ulong)n));
             }
             else if (op < 68)
             {
                 int caller = r.Next(2), target = r.Next(4);
                 byte perms = (byte)r.Next(0x22);
                 bool vmsa = r.Next(10) == 0;
-                var size = size2M ? RmpPageSize.Size2M : RmpPageSize.Size4K;
                 what = $"RMPADJUST {size}";
-                int a = (int)_raw.RmpAdjust(p, asid, new gfn_t(gfn), size, caller, target, perms, vmsa, out var na);
-                int b = (int)_compact.RmpAdjust(p, asid, new gfn_t(gfn), size, caller, target, perms, vmsa, out var nb);
                 int c = _c.Adjust(p.Value, asid, gfn, size2M, caller, target, perms, vmsa, out ulong nc);
-                Same(what, step, a, b, c);
-                Same(what + " npf", step, (long)na, (long)nb, (long)nc);
+                Same(what, step, Combine(c, nc), t => Combine((int)t.RmpAdjust(p, asid, g, size, caller, target, perms, vmsa, out var n), (ulong)n));
             }
             else if (op < 83)
             {
                 bool isPrivate = r.Next(10) < 7, write = r.Next(2) == 0;
                 var level = (PgLevel)(1 + r.Next(3));
                 what = "access";
-                var a = _raw.CheckGuestAccess(p, asid, new gfn_t(gfn), isPrivate, write, level, out bool va);
-                var b = _compact.CheckGuestAccess(p, asid, new gfn_t(gfn), isPrivate, write, level, out bool vb);
                 ulong c = _c.GuestAccess(p.Value, asid, gfn, isPrivate, write, (int)level, out bool vc);
-                Same(what, step, (long)a, (long)b, (long)c);
-                Same(what + " validated", step, va ? 1 : 0, vb ? 1 : 0, vc ? 1 : 0);
+                Same(what, step, Combine(vc ? 1 : 0, c), t =>
+                {
+                    var code = t.CheckGuestAccess(p, asid, g, isPrivate, write, level, out bool v);
+                    return Combine(v ? 1 : 0, (ulong)code);
+                });
             }
             else if (op < 88)
             {
                 var level = r.Next(200) == 0 ? PgLevel.Level1G : (PgLevel)(1 + r.Next(2));
                 what = "host write";
-                Same(what, step, (long)_raw.CheckHostWrite(p, level), (long)_compact.CheckHostWrite(p, level), (long)_c.HostWrite(p.Value, (int)level));
+                Same(what, step, (long)_c.HostWrite(p.Value, (int)level), t => (long)t.CheckHostWrite(p, level));
             }
             else if (op < 90)
             {
@@ -168,27 +168,23 @@ public sealed class RmpDifferentialTests
                     _inUse.Add(p.Value);
                 }
 
-                _raw.SetInUse(p, inUse);
-                _compact.SetInUse(p, inUse);
                 _c.SetInUse(p.Value, inUse);
+                foreach (var (_, table) in _tables)
+                {
+                    table.SetInUse(p, inUse);
+                }
+
                 what = "in use";
             }
             else
             {
                 what = "lookup";
-                Same(what, step, _raw.Lookup(p).Raw, _compact.Lookup(p).Raw, ReferenceLookup(p.Value));
+                Same(what, step, ReferenceLookup(p.Value), t => t.Lookup(p).Raw);
             }
 
             CompareEntry(p.Value, step, what);
             CompareEntry(p.Value & ~511UL, step, what);
             CompareEntry(Math.Min((p.Value & ~511UL) + (ulong)r.Next(512), pages - 1), step, what);
-        }
-
-        private void Evict(int step, ulong pfn, bool huge)
-        {
-            var shared = new rmp_state { pagesize = huge ? (byte)1 : (byte)0 };
-            var p = new kvm_pfn_t(pfn);
-            Same("evict", step, (int)_raw.RmpUpdate(p, shared), (int)_compact.RmpUpdate(p, shared), _c.Update(pfn, shared));
         }
 
         public void CompareAll()
@@ -201,11 +197,45 @@ public sealed class RmpDifferentialTests
 
         public void AssertEveryPathWasTaken()
         {
-            ref var n = ref _raw.Counters;
-            string all = $"4K {n.RmpUpdate4K}, 2M {n.RmpUpdate2M}, shared {n.RmpUpdateToShared}, failed {n.RmpUpdateFailed}, psmash {n.Psmash}, pvalidate {n.Pvalidate}, adjust {n.RmpAdjust}, npf {n.NestedPageFaults}, host {n.HostFaults}";
-            Assert.True(n.RmpUpdate4K > 100 && n.RmpUpdate2M > 100 && n.RmpUpdateToShared > 100, "RMPUPDATE paths: " + all);
-            Assert.True(n.Psmash > 10 && n.Pvalidate > 100 && n.RmpAdjust > 10, "successes: " + all);
-            Assert.True(n.NestedPageFaults > 100 && n.HostFaults > 10 && n.RmpUpdateFailed > 100, "faults: " + all);
+            foreach (var (name, table) in _tables)
+            {
+                ref var n = ref table.Counters;
+                string all = $"{name}: 4K {n.RmpUpdate4K}, 2M {n.RmpUpdate2M}, shared {n.RmpUpdateToShared}, failed {n.RmpUpdateFailed}, psmash {n.Psmash}, pvalidate {n.Pvalidate}, adjust {n.RmpAdjust}, npf {n.NestedPageFaults}, host {n.HostFaults}";
+                Assert.True(n.RmpUpdate4K > 100 && n.RmpUpdate2M > 100 && n.RmpUpdateToShared > 100, "RMPUPDATE paths: " + all);
+                Assert.True(n.Psmash > 10 && n.Pvalidate > 100 && n.RmpAdjust > 10, "successes: " + all);
+                Assert.True(n.NestedPageFaults > 100 && n.HostFaults > 10 && n.RmpUpdateFailed > 100, "faults: " + all);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var (_, table) in _tables)
+            {
+                table.Dispose();
+            }
+
+            _c.Dispose();
+        }
+
+        private static long Combine(int code, ulong fault) => (long)(fault << 8) | (uint)code;
+
+        private void Evict(int step, ulong pfn, bool huge)
+        {
+            var shared = new rmp_state { pagesize = huge ? (byte)1 : (byte)0 };
+            var p = new kvm_pfn_t(pfn);
+            Same("evict", step, _c.Update(pfn, shared), t => (long)t.RmpUpdate(p, shared));
+        }
+
+        private void Same(string what, int step, long expected, Func<RmpTable, long> run)
+        {
+            foreach (var (name, table) in _tables)
+            {
+                long actual = run(table);
+                if (actual != expected)
+                {
+                    Assert.Fail($"{what} at step {step}: C {expected}, {name} {actual}");
+                }
+            }
         }
 
         private int ReferenceLookup(ulong pfn)
@@ -218,19 +248,13 @@ public sealed class RmpDifferentialTests
         private void CompareEntry(ulong pfn, int step, string after)
         {
             var c = _c.Read(pfn);
-            var raw = _raw.Read(new kvm_pfn_t(pfn));
-            var compact = _compact.Read(new kvm_pfn_t(pfn));
-            if (c.lo != raw.lo || c.hi != raw.hi || c.lo != compact.lo || c.hi != compact.hi)
+            foreach (var (name, table) in _tables)
             {
-                Assert.Fail($"entry of pfn 0x{pfn:x} after {after} (step {step}): C {c.lo:x16}/{c.hi:x}, raw {raw.lo:x16}/{raw.hi:x}, compact {compact.lo:x16}/{compact.hi:x}");
-            }
-        }
-
-        private static void Same(string what, int step, long raw, long compact, long c)
-        {
-            if (raw != c || compact != c)
-            {
-                Assert.Fail($"{what} at step {step}: C {c}, raw {raw}, compact {compact}");
+                var e = table.Read(new kvm_pfn_t(pfn));
+                if (e.lo != c.lo || e.hi != c.hi)
+                {
+                    Assert.Fail($"entry of pfn 0x{pfn:x} after {after} (step {step}): C {c.lo:x16}/{c.hi:x}, {name} {e.lo:x16}/{e.hi:x}");
+                }
             }
         }
 
@@ -243,6 +267,7 @@ public sealed class RmpDifferentialTests
                 ulong gfn = r.Next(2) == 0 ? pfn + 0x100000 : (ulong)r.NextInt64(1L << 39);
                 state.gpa = (size2M ? gfn & ~511UL : gfn) << 12;
                 state.asid = (uint)r.Next(1, 4);
+
                 // Firmware-owned (immutable) pages can never change again; keep them to region 0 so they do not
                 // freeze the whole table over a long sequence.
                 if (pfn < 512 && r.Next(10) == 0)
@@ -261,13 +286,6 @@ public sealed class RmpDifferentialTests
             }
 
             return state;
-        }
-
-        public void Dispose()
-        {
-            _raw.Dispose();
-            _compact.Dispose();
-            _c.Dispose();
         }
     }
 }

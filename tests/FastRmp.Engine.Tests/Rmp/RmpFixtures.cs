@@ -6,10 +6,15 @@ namespace FastRmp.Engine.Tests.Rmp;
 
 internal static class RmpFixtures
 {
-    public static TheoryData<string> Stores() => new() { "raw", "compact" };
+    public static TheoryData<string> Stores() => new() { "raw", "compact", "segmented" };
 
-    public static RmpTable Create(string store, ulong pages = 4096)
-        => store == "raw" ? RmpTable.CreateRaw(pages) : RmpTable.CreateCompact(pages);
+    /// <summary>A table over the named store; segmented tables use 1 GiB segments so small hosts span several.</summary>
+    public static RmpTable Create(string store, ulong pages = 4096) => store switch
+    {
+        "raw" => RmpTable.CreateRaw(pages),
+        "compact" => RmpTable.CreateCompact(pages),
+        _ => RmpTable.CreateSegmented(pages, segmentShift: 30),
+    };
 
     public static rmp_state Private(ulong gfn, uint asid, bool huge = false, bool immutable = false)
         => new()

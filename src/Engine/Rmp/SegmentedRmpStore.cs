@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using FastRmp.Engine.Memory;
+using FastRmp.Interop.Hardware;
+
+namespace FastRmp.Engine.Rmp;
+
+/// <summary>
+/// The RMP in the hardware's segmented layout (Linux 6.15+ with SEG_RMP_ENABLED; kernel-domain.md 4.2): the 16 KiB
+/// bookkeeping area, then the 4 KiB RMP Segment Table (RST) of up to 512 u64 entries, each holding a segment's
+/// mapped size in GB (bits 19:0) and its base address (bits 51:20); segment i holds the raw entries of the host
+/// physical range [i, i + 1) &lt;&lt; shift. A lookup is: segment = PA &gt;&gt; shift, entry = base + ((PA &amp; (coverage - 1)) &gt;&gt; 12) * 16.
+/// </summary>
+/// <remarks>
+/// In the model a segment's "physical" base is its address in this process, 1 MiB-aligned as bits 51:20 require,
+/// so C code can walk <see cref="TableBase"/> and the RST as the CPU would. Every segment is fully mapped. Entry
+/// contents and semantics are those of <see cref="RawRmpStore"/>. Not thread-safe.
+/// </remarks>
+public sealed unsafe partial class SegmentedRmpStore : IRmpStore
+{
+    /// <summary>Offset of the RST from the table base.</summary>
+    public const int RstOffset = 0x4000;
+
+    /// <summary>Entries in the RST.</summary>
+    public const int MaxSegments = 512;
+
+    private const ulong BaseMask = ((1UL << 52) - 1) & ~((1UL << 20) - 1);
+
+    private readonly NativeBuffer _table;
+    private readonly NativeBuffer[] _segments;
+    private readonly ulong* _rst;
+    private readonly int _pageShift;
+    private readonly ulong _pageMask;
+
+    /// <summary>Creates a table covering <paramref name="pages"/> pages in segments of 2^<paramref name="segmentShift"/> bytes each.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The shift is outside 30..51, or more than 512 segments would be needed.</exception>
+    public SegmentedRmpStore(ulong pages, int segmentShift = 36)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(pages);
+        ArgumentOutOfRangeException.ThrowIfLessThan(segmentShift, 30);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(segmentShift, 51);
+        _pageShift = segmentShift - 12;
+        _pageMask = (1UL << _pageShift) - 1;
+        ulong count = (pages + _pageMask) >> _pageShift;
+        if (count > MaxSegments)
+        {
+            throw new ArgumentOutOfRangeException(nameof(segmentShift), $"{count} segments of 2^{segmentShift} bytes would be needed; the RST holds {MaxSegments}.");
+        }
+
+        Pages = pages;
+        SegmentShift = segmentShift;
+        _table = new NativeBuffer(RstOffset + (MaxSegments * sizeof(ulong)), alignment: 4096);
+        _rst = (ulong*)((byte*)_table.Pointer + RstOffset);
+        _segments = new NativeBuffer[count];
+        for (ulong i = 0; i < count; i++)
+        {
+            ulong segmentPages = Math.Min(_pageMask + 1, pages - (i << _pageShift));
+            var segment = new NativeBuffer(checked((long)segmentPages * RmpConstants.EntrySize), alignment: HugePages.Size, hugePages: true);
+            _segments[i] = segment;
+            ulong mappedGiB = ((segmentPages << 12) + (1UL << 30) - 1) >> 30;
+            _rst[i] = ((ulong)segment.Pointer & BaseMask) | (mappedGiB & 0xFFFFF);
+        }
+    }
+
+    /// <inheritdoc />
+    public ulong Pages { get; }
+
+    /// <summary>log2 of the bytes of host memory each segment covers.</summary>
+    public int SegmentShift { get; }
+
+    /// <summary>The table base: bookkeeping area, then the RST.</summary>
+    public void* TableBase => _table.Pointer;
+
+    /// <inheritdoc />
+    public long MemoryBytes
+    {
+        get
+        {
+            long bytes = _table.Length;
+            foreach (var s in _segments)
+            {
+                bytes += s.Length;
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <summary>The entry of <paramref name="pfn"/>, found through the RST as the CPU finds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public rmpentry_raw* Entry(ulong pfn) => (rmpentry_raw*)(_rst[pfn >> _pageShift] & BaseMask) + (pfn & _pageMask);
+
+    /// <inheritdoc />
+    public bool IsAssigned(ulong pfn) => (Entry(pfn)->lo & 1) != 0;
+
+    /// <inheritdoc />
+    public bool IsHuge(ulong region) => RawEntries.IsHuge(Entry(region << 9));
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public RmpLookup Lookup(ulong pfn) => RawEntries.Lookup(Entry(pfn), Entry(pfn & ~511UL));
+
+    /// <inheritdoc />
+    public void Lookup(ReadOnlySpan<ulong> pfns, Span<RmpLookup> results)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(results.Length, pfns.Length, nameof(results));
+        const int distance = 16;
+        ref ulong first = ref MemoryMarshal.GetReference(pfns);
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            if (Sse.IsSupported && i + distance < pfns.Length)
+            {
+                ulong ahead = Unsafe.Add(ref first, i + distance);
+                Sse.Prefetch0(Entry(ahead));
+                Sse.Prefetch0(Entry(ahead & ~511UL));
+            }
+
+            results[i] = Lookup(Unsafe.Add(ref first, i));
+        }
+    }
+
+    /// <inheritdoc />
+    public rmpentry_raw Read(ulong pfn) => *Entry(pfn);
+
+    /// <inheritdoc />
+    public bool AnyAssigned(ulong region) => RawEntries.AnyAssigned(Entry(region << 9), (int)Math.Min(512, Pages - (region << 9)));
+
+    /// <inheritdoc />
+    public bool AnyImmutable(ulong region) => RawEntries.AnyImmutable(Entry(region << 9));
+
+    /// <inheritdoc />
+    public void Write4K(ulong pfn, rmpentry_raw entry) => *Entry(pfn) = entry;
+
+    /// <inheritdoc />
+    public void Write2M(ulong region, rmpentry_raw head) => RawEntries.Write2M(Entry(region << 9), head);
+
+    /// <inheritdoc />
+    public void Clear2M(ulong region) => RawEntries.Clear2M(Entry(region << 9));
+
+    /// <inheritdoc />
+    public void Smash(ulong region) => Entry(region << 9)->pagesize = false;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var s in _segments)
+        {
+            s.Dispose();
+        }
+
+        _table.Dispose();
+    }
+}
