@@ -1,0 +1,393 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastRmp.Engine.Memory;
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Kvm;
+
+/// <summary>
+/// A VM's memslots as <see cref="kvm_memory_slot"/> mirrors in unmanaged memory, each with its 2M and 1G
+/// <see cref="kvm_lpage_info"/> arrays (pointed to from <c>arch.lpage_info</c>), created, changed and deleted with
+/// the rules of KVM_SET_USER_MEMORY_REGION2.
+/// </summary>
+/// <remarks>
+/// Models <c>kvm_set_memory_region</c> and <c>check_memory_region_flags</c> (virt/kvm/kvm_main.c, 6.8-6.18) and
+/// <c>kvm_alloc_memslot_metadata</c> (arch/x86/kvm/x86.c; kernel-domain.md 2.2, 3.1). Slot storage never moves,
+/// so the address of a slot (as <c>kvm_page_fault.slot</c> holds it) stays valid until the slot is deleted.
+/// Not thread-safe.
+/// </remarks>
+public sealed unsafe class Memslots : IDisposable
+{
+    private readonly NativeBuffer _slots;
+    private readonly int _capacity;
+    private readonly IGmemBindings? _gmem;
+    private int[][] _sorted = [[], []];
+    private ulong[][] _sortedBase = [[], []];
+
+    /// <summary>Creates an empty set with room for <paramref name="capacity"/> slots.</summary>
+    public Memslots(int capacity = 1024, IGmemBindings? gmem = null, MemslotOptions options = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, KvmLimits.UserMemslots * KvmLimits.AddressSpaces);
+        _capacity = capacity;
+        _gmem = gmem;
+        Options = options;
+        _slots = new NativeBuffer((long)capacity * sizeof(kvm_memory_slot));
+    }
+
+    /// <summary>What-if options.</summary>
+    public MemslotOptions Options { get; }
+
+    /// <summary>Slots in use.</summary>
+    public int Count => _sorted[0].Length + _sorted[1].Length;
+
+    /// <summary>The slot stored at <paramref name="index"/>.</summary>
+    public ref kvm_memory_slot this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref Unsafe.AsRef<kvm_memory_slot>(Pointer(index));
+    }
+
+    /// <summary>The address of the slot stored at <paramref name="index"/> (what <c>kvm_page_fault.slot</c> holds).</summary>
+    public kvm_memory_slot* Pointer(int index)
+    {
+        if ((uint)index >= (uint)_capacity)
+        {
+            ThrowIndex(index);
+        }
+
+        return (kvm_memory_slot*)_slots.Pointer + index;
+    }
+
+    /// <summary>Models <c>kvm_set_memory_region</c> for KVM_SET_USER_MEMORY_REGION2: create, change flags, move, or (size 0) delete.</summary>
+    public Errno Set(in kvm_userspace_memory_region2 region)
+    {
+        int asId = region.AddressSpace;
+        int id = region.SlotId;
+        var flags = (MemslotFlags)region.flags;
+        if (asId >= KvmLimits.AddressSpaces || id >= KvmLimits.UserMemslots || !FlagsValid(flags))
+        {
+            return Errno.EINVAL;
+        }
+
+        if ((region.memory_size & PageSize.Mask4K) != 0 || (region.guest_phys_addr & PageSize.Mask4K) != 0
+            || (region.userspace_addr & PageSize.Mask4K) != 0
+            || region.guest_phys_addr + region.memory_size < region.guest_phys_addr)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong npages = region.memory_size >> PageSize.Shift4K;
+        if (npages > KvmLimits.MaxSlotPages)
+        {
+            return Errno.EINVAL;
+        }
+
+        int existing = FindById(asId, id);
+        if (npages == 0)
+        {
+            if (existing < 0)
+            {
+                return Errno.EINVAL;
+            }
+
+            Delete(existing);
+            return Errno.Ok;
+        }
+
+        var baseGfn = new gfn_t(region.guest_phys_addr >> PageSize.Shift4K);
+        if (existing >= 0)
+        {
+            return Change(existing, baseGfn, npages, flags);
+        }
+
+        if (Overlaps(asId, baseGfn, npages, except: -1))
+        {
+            return Errno.EEXIST;
+        }
+
+        int index = FreeIndex();
+        if (index < 0)
+        {
+            return Errno.ENOSPC;
+        }
+
+        ulong file = 0;
+        if ((flags & MemslotFlags.GuestMemfd) != 0)
+        {
+            if (_gmem is null)
+            {
+                return Errno.EINVAL;
+            }
+
+            var bound = _gmem.Bind(region.guest_memfd, region.guest_memfd_offset, npages, index, out file);
+            if (bound != Errno.Ok)
+            {
+                return bound;
+            }
+        }
+
+        ref var slot = ref this[index];
+        slot = default;
+        slot.base_gfn = baseGfn;
+        slot.npages = npages;
+        slot.userspace_addr = new hva_t(region.userspace_addr);
+        slot.flags = (uint)flags;
+        slot.id = (short)id;
+        slot.as_id = (ushort)asId;
+        slot.gmem.file = file;
+        slot.gmem.pgoff = region.guest_memfd_offset >> PageSize.Shift4K;
+        AllocateLpageInfo(ref slot);
+        Insert(asId, index);
+        return Errno.Ok;
+    }
+
+    /// <summary>Finds the slot of address space <paramref name="asId"/> that contains <paramref name="gfn"/>; -1 when none does.</summary>
+    /// <remarks>Models <c>__gfn_to_memslot</c> (binary search over slots sorted by base gfn).</remarks>
+    public int Find(int asId, gfn_t gfn)
+    {
+        var bases = _sortedBase[asId];
+        int lo = 0, hi = bases.Length - 1, found = -1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (bases[mid] <= gfn.Value)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        if (found < 0)
+        {
+            return -1;
+        }
+
+        int index = _sorted[asId][found];
+        ref var slot = ref this[index];
+        return gfn.Value - slot.base_gfn.Value < slot.npages ? index : -1;
+    }
+
+    /// <summary>Indices of the slots of an address space, by base gfn.</summary>
+    public ReadOnlySpan<int> InAddressSpace(int asId) => _sorted[asId];
+
+    /// <summary>
+    /// The <c>kvm_lpage_info</c> of the hugepage of <paramref name="level"/> (2M or 1G) that holds <paramref name="gfn"/>
+    /// in slot <paramref name="index"/>: entry <c>(gfn &gt;&gt; shift) - (base_gfn &gt;&gt; shift)</c> of <c>arch.lpage_info[level - 2]</c>.
+    /// </summary>
+    public ref kvm_lpage_info LpageInfo(int index, PgLevel level, gfn_t gfn)
+    {
+        ref var slot = ref this[index];
+        int shift = LevelShift(level);
+        ulong i = (gfn.Value >> shift) - (slot.base_gfn.Value >> shift);
+        return ref ((kvm_lpage_info*)slot.arch.lpage_info[(int)level - 2])[i];
+    }
+
+    /// <summary>Entries of the slot's lpage_info array at <paramref name="level"/>.</summary>
+    public ulong LpageCount(int index, PgLevel level)
+    {
+        ref var slot = ref this[index];
+        int shift = LevelShift(level);
+        return ((slot.base_gfn.Value + slot.npages - 1) >> shift) - (slot.base_gfn.Value >> shift) + 1;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var list in _sorted)
+        {
+            foreach (int index in list)
+            {
+                FreeLpageInfo(ref this[index]);
+            }
+        }
+
+        _sorted = [[], []];
+        _sortedBase = [[], []];
+        _slots.Dispose();
+    }
+
+    internal static int LevelShift(PgLevel level) => ((int)level - 1) * 9;
+
+    private bool FlagsValid(MemslotFlags flags)
+    {
+        const MemslotFlags user = MemslotFlags.LogDirtyPages | MemslotFlags.ReadOnly | MemslotFlags.GuestMemfd;
+        if ((flags & ~user) != 0)
+        {
+            return false;
+        }
+
+        if ((flags & MemslotFlags.GuestMemfd) == 0)
+        {
+            return true;
+        }
+
+        // Dirty logging of private memory is not supported; read-only slots have MMIO semantics (kernel-domain.md 3.1).
+        return Options.PrivateMemory
+            && (flags & MemslotFlags.ReadOnly) == 0
+            && ((flags & MemslotFlags.LogDirtyPages) == 0 || Options.AllowDirtyLoggingOnGmem);
+    }
+
+    private Errno Change(int index, gfn_t baseGfn, ulong npages, MemslotFlags flags)
+    {
+        ref var slot = ref this[index];
+        var old = (MemslotFlags)slot.flags;
+        if (npages != slot.npages)
+        {
+            return Errno.EINVAL; // resizing is not supported
+        }
+
+        bool moved = baseGfn != slot.base_gfn;
+        bool gmem = (old & MemslotFlags.GuestMemfd) != 0;
+        if (((old ^ flags) & (MemslotFlags.ReadOnly | MemslotFlags.GuestMemfd)) != 0 || (gmem && (moved || old != flags)))
+        {
+            return Errno.EINVAL; // only dirty logging may change; a gmem slot can only be deleted
+        }
+
+        if (moved)
+        {
+            if (Overlaps(slot.as_id, baseGfn, npages, except: index))
+            {
+                return Errno.EEXIST;
+            }
+
+            Remove(slot.as_id, index);
+            FreeLpageInfo(ref slot);
+            slot.base_gfn = baseGfn;
+            AllocateLpageInfo(ref slot);
+            Insert(slot.as_id, index);
+        }
+
+        slot.flags = (slot.flags & ~(uint)MemslotFlags.LogDirtyPages) | (uint)(flags & MemslotFlags.LogDirtyPages);
+        return Errno.Ok;
+    }
+
+    private void Delete(int index)
+    {
+        ref var slot = ref this[index];
+        if (slot.gmem.file != 0)
+        {
+            _gmem?.Unbind(slot.gmem.file, slot.gmem.pgoff, slot.npages);
+        }
+
+        Remove(slot.as_id, index);
+        FreeLpageInfo(ref slot);
+        slot = default;
+    }
+
+    /// <summary>
+    /// Models <c>kvm_alloc_memslot_metadata</c>'s lpage_info setup (arch/x86/kvm/x86.c): one entry per hugepage the
+    /// slot touches; the first and last are disallowed when the slot does not start or end on the hugepage boundary,
+    /// and all are disallowed when the gfn and the userspace address disagree inside the hugepage.
+    /// </summary>
+    private void AllocateLpageInfo(ref kvm_memory_slot slot)
+    {
+        for (var level = PgLevel.Level2M; level <= PgLevel.Level1G; level++)
+        {
+            int shift = LevelShift(level);
+            ulong mask = (1UL << shift) - 1;
+            ulong count = ((slot.base_gfn.Value + slot.npages - 1) >> shift) - (slot.base_gfn.Value >> shift) + 1;
+            var info = (kvm_lpage_info*)NativeMemory.AllocZeroed((nuint)count, (nuint)sizeof(kvm_lpage_info));
+            if ((slot.base_gfn.Value & mask) != 0)
+            {
+                info[0].disallow_lpage = 1;
+            }
+
+            if (((slot.base_gfn.Value + slot.npages) & mask) != 0)
+            {
+                info[count - 1].disallow_lpage = 1;
+            }
+
+            if (((slot.base_gfn.Value ^ (slot.userspace_addr.Value >> PageSize.Shift4K)) & mask) != 0)
+            {
+                for (ulong i = 0; i < count; i++)
+                {
+                    info[i].disallow_lpage = 1;
+                }
+            }
+
+            slot.arch.lpage_info[(int)level - 2] = (ulong)info;
+        }
+    }
+
+    private static void FreeLpageInfo(ref kvm_memory_slot slot)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            NativeMemory.Free((void*)slot.arch.lpage_info[i]);
+            slot.arch.lpage_info[i] = 0;
+        }
+    }
+
+    private int FindById(int asId, int id)
+    {
+        foreach (int index in _sorted[asId])
+        {
+            if (this[index].id == id)
+            {
+                return index;
+            }
+        }
+
+        return -1;
+    }
+
+    private bool Overlaps(int asId, gfn_t baseGfn, ulong npages, int except)
+    {
+        foreach (int index in _sorted[asId])
+        {
+            ref var s = ref this[index];
+            if (index != except && baseGfn.Value < s.base_gfn.Value + s.npages && s.base_gfn.Value < baseGfn.Value + npages)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private int FreeIndex()
+    {
+        for (int i = 0; i < _capacity; i++)
+        {
+            if (this[i].npages == 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private void Insert(int asId, int index)
+    {
+        var list = _sorted[asId].Append(index).ToArray();
+        Array.Sort(list, (a, b) => this[a].base_gfn.Value.CompareTo(this[b].base_gfn.Value));
+        _sorted[asId] = list;
+        _sortedBase[asId] = [.. list.Select(i => this[i].base_gfn.Value)];
+    }
+
+    private void Remove(int asId, int index)
+    {
+        _sorted[asId] = [.. _sorted[asId].Where(i => i != index)];
+        _sortedBase[asId] = [.. _sorted[asId].Select(i => this[i].base_gfn.Value)];
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowIndex(int index)
+        => throw new ArgumentOutOfRangeException(nameof(index), $"Slot index {index} is outside 0..{_capacity - 1}.");
+}
+
+/// <summary>Options of the memslot model.</summary>
+/// <param name="PrivateMemory">The VM supports private memory (KVM_MEM_GUEST_MEMFD is accepted): SNP or SW_PROTECTED VMs.</param>
+/// <param name="AllowDirtyLoggingOnGmem">
+/// What-if: accept KVM_MEM_LOG_DIRTY_PAGES on guest_memfd slots, which mainline rejects (kernel-domain.md 3.1); used
+/// by the dirty-log scenario of the 2023 debate.
+/// </param>
+public readonly record struct MemslotOptions(bool PrivateMemory = true, bool AllowDirtyLoggingOnGmem = false);
