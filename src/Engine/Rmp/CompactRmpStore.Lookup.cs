@@ -12,7 +12,7 @@ public sealed unsafe partial class CompactRmpStore
     /// <remarks>Touches the assigned bitmap and the huge bitmap only.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RmpLookup Lookup(ulong pfn)
-        => new((_assigned[pfn >> 6] & (1UL << (int)pfn)) != 0, (_huge[pfn >> 15] & (1UL << (int)(pfn >> 9))) != 0);
+        => RmpLookup.FromBits((_assigned[pfn >> 6] >> (int)pfn) & 1, (_huge[pfn >> 15] >> (int)(pfn >> 9)) & 1);
 
     /// <inheritdoc />
     public void Lookup(ReadOnlySpan<ulong> pfns, Span<RmpLookup> results)
@@ -32,9 +32,7 @@ public sealed unsafe partial class CompactRmpStore
             }
 
             ulong pfn = Unsafe.Add(ref first, i);
-            Unsafe.Add(ref output, i) = new RmpLookup(
-                (assigned[pfn >> 6] & (1UL << (int)pfn)) != 0,
-                (huge[pfn >> 15] & (1UL << (int)(pfn >> 9))) != 0);
+            Unsafe.Add(ref output, i) = RmpLookup.FromBits((assigned[pfn >> 6] >> (int)pfn) & 1, (huge[pfn >> 15] >> (int)(pfn >> 9)) & 1);
         }
     }
 }

@@ -7,7 +7,7 @@ namespace FastRmp.Engine.Rmp;
 internal static unsafe class RawEntries
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static RmpLookup Lookup(rmpentry_raw* entry, rmpentry_raw* head) => new((entry->lo & 1) != 0, (head->lo & 2) != 0);
+    public static RmpLookup Lookup(rmpentry_raw* entry, rmpentry_raw* head) => RmpLookup.FromBits(entry->lo & 1, (head->lo >> 1) & 1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsHuge(rmpentry_raw* head) => (head->lo & 3) == 3;
