@@ -115,6 +115,40 @@ public unsafe class RmpLookupBenchmarks
         return bytes[^1];
     }
 
+    /// <summary>
+    /// One lookup at a time, each needed before the next (the next pfn depends on the last result), as in the fault
+    /// path: the latency the batched API hides. The independent loops above let the CPU overlap misses by itself.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# raw store, one at a time")]
+    [BenchmarkCategory("Lookup")]
+    public ulong RawDependent()
+    {
+        var store = _rawStore;
+        var pfns = _pfns;
+        ulong chain = 0;
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            chain += store.Lookup(pfns[i] ^ (chain & 1)).Raw;
+        }
+
+        return chain;
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# compact store, one at a time")]
+    [BenchmarkCategory("Lookup")]
+    public ulong CompactDependent()
+    {
+        var store = _compactStore;
+        var pfns = _pfns;
+        ulong chain = 0;
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            chain += store.Lookup(pfns[i] ^ (chain & 1)).Raw;
+        }
+
+        return chain;
+    }
+
     [Benchmark(OperationsPerInvoke = Lookups, Description = "C# raw store, batched")]
     [BenchmarkCategory("Lookup")]
     public byte RawBatch()
