@@ -1,0 +1,126 @@
+using FastRmp.Engine.Kvm;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Gmem;
+
+/// <summary>
+/// A VM's guest_memfd files: KVM_CREATE_GUEST_MEMFD, the fd table, and the binding side of memslots.
+/// </summary>
+/// <remarks>
+/// Models <c>kvm_gmem_create</c> (virt/kvm/guest_memfd.c, 6.18): EINVAL for flags outside the supported mask, a
+/// size that is zero or not page-aligned, or non-zero reserved words. For SNP VMs INIT_SHARED is not supported
+/// (<c>kvm_arch_supports_gmem_init_shared</c>). Not thread-safe.
+/// </remarks>
+public sealed class GmemFiles : IGmemBindings, IDisposable
+{
+    private readonly Dictionary<int, GuestMemfd> _byFd = [];
+    private int _nextFd = 3;
+
+    /// <summary>Creates the registry.</summary>
+    public GmemFiles(IFolioAllocator allocator, int folioOrder = 0, GuestMemfdFlags supportedFlags = GuestMemfdFlags.Mmap)
+    {
+        if (folioOrder is not (0 or 9 or 18))
+        {
+            throw new ArgumentOutOfRangeException(nameof(folioOrder), folioOrder, "Folio orders are 0 (4 KiB), 9 (2 MiB) or 18 (1 GiB).");
+        }
+
+        Allocator = allocator;
+        FolioOrder = folioOrder;
+        SupportedFlags = supportedFlags;
+    }
+
+    /// <summary>The host page allocator folios come from.</summary>
+    public IFolioAllocator Allocator { get; }
+
+    /// <summary>The order of new folios.</summary>
+    public int FolioOrder { get; }
+
+    /// <summary>KVM_CAP_GUEST_MEMFD_FLAGS.</summary>
+    public GuestMemfdFlags SupportedFlags { get; }
+
+    /// <summary>The arch hooks (the policy), if any.</summary>
+    public IGmemArch? Arch { get; set; }
+
+    /// <summary>The VM side of invalidations, if any.</summary>
+    public IGmemMmu? Mmu { get; set; }
+
+    /// <summary>When get_pfn calls <see cref="IGmemArch.Prepare"/>.</summary>
+    public GmemPrepareMode PrepareMode { get; set; } = GmemPrepareMode.OncePerFolio;
+
+    /// <summary>Open files.</summary>
+    public IEnumerable<GuestMemfd> Files => _byFd.Values;
+
+    /// <summary>Models KVM_CREATE_GUEST_MEMFD; on success <paramref name="fd"/> is the new file's descriptor.</summary>
+    public Errno Create(in kvm_create_guest_memfd request, out int fd)
+    {
+        fd = -1;
+        var flags = (GuestMemfdFlags)request.flags;
+        foreach (ulong word in request.reserved)
+        {
+            if (word != 0)
+            {
+                return Errno.EINVAL;
+            }
+        }
+
+        if ((flags & ~SupportedFlags) != 0 || request.size == 0 || (request.size & Interop.PageSize.Mask4K) != 0
+            || ((flags & GuestMemfdFlags.InitShared) != 0 && (flags & GuestMemfdFlags.Mmap) == 0))
+        {
+            return Errno.EINVAL;
+        }
+
+        fd = _nextFd++;
+        _byFd.Add(fd, new GuestMemfd(this, fd, request.size, flags, FolioOrder));
+        return Errno.Ok;
+    }
+
+    /// <summary>The open file with descriptor <paramref name="fd"/>.</summary>
+    public GuestMemfd? Get(int fd) => _byFd.TryGetValue(fd, out var file) ? file : null;
+
+    /// <summary>The file whose <see cref="GuestMemfd.FileId"/> a memslot stores.</summary>
+    public GuestMemfd? ByFileId(ulong file) => file == 0 ? null : Get((int)(file - 1));
+
+    /// <summary>Closes a file (release).</summary>
+    public Errno Close(int fd)
+    {
+        if (!_byFd.Remove(fd, out var file))
+        {
+            return Errno.EBADF;
+        }
+
+        file.Dispose();
+        return Errno.Ok;
+    }
+
+    /// <inheritdoc />
+    public Errno Bind(uint fd, ulong offset, ulong npages, int slot, out ulong file)
+    {
+        file = 0;
+        if (!_byFd.TryGetValue((int)fd, out var gmem))
+        {
+            return Errno.EBADF;
+        }
+
+        var error = gmem.Bind(offset, npages, slot);
+        if (error == Errno.Ok)
+        {
+            file = gmem.FileId;
+        }
+
+        return error;
+    }
+
+    /// <inheritdoc />
+    public void Unbind(ulong file, ulong pgoff, ulong npages) => ByFileId(file)?.Unbind(pgoff);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var file in _byFd.Values)
+        {
+            file.Dispose();
+        }
+
+        _byFd.Clear();
+    }
+}

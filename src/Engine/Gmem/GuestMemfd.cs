@@ -1,0 +1,449 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastRmp.Engine.Kvm;
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Gmem;
+
+/// <summary>fallocate modes guest_memfd accepts (include/uapi/linux/falloc.h).</summary>
+[Flags]
+public enum FallocateMode
+{
+    /// <summary>Allocate and extend (guest_memfd refuses it: EOPNOTSUPP).</summary>
+    None = 0,
+
+    /// <summary>FALLOC_FL_KEEP_SIZE.</summary>
+    KeepSize = 0x01,
+
+    /// <summary>FALLOC_FL_PUNCH_HOLE (needs KEEP_SIZE).</summary>
+    PunchHole = 0x02,
+}
+
+/// <summary>
+/// One guest_memfd file: its page cache of folios (from the host allocator), its bindings to memslots, and the
+/// operations KVM and userspace perform on it.
+/// </summary>
+/// <remarks>
+/// Models virt/kvm/guest_memfd.c (6.11-6.18, and the newest tree where noted; kernel-domain.md 3.3, 5.2): fallocate
+/// (allocate, PUNCH_HOLE), <c>kvm_gmem_bind</c>, <c>kvm_gmem_get_pfn</c> with the index math
+/// <c>gfn - base_gfn + pgoff</c>, and release. Folio size is a model option: order 0 as upstream, 9 as the pending THP
+/// series (a partial punch splits the folio), 18 as the HugeTLB series. The page cache holds one 8-byte entry per
+/// 4 KiB index, in 2 MiB chunks allocated on first use. Not thread-safe.
+/// </remarks>
+public sealed unsafe partial class GuestMemfd : IDisposable
+{
+    private const int ChunkShift = 18;
+    private const ulong PresentBit = 1;
+    private const ulong UptodateBit = 2;
+    private const ulong PoisonBit = 4;
+    private const int OrderShift = 3;
+    private const int PfnShift = 8;
+
+    private readonly GmemFiles _files;
+    private readonly ulong** _chunks;
+    private readonly ulong _chunkCount;
+    private readonly List<Binding> _bindings = [];
+
+    internal GuestMemfd(GmemFiles files, int fd, ulong size, GuestMemfdFlags flags, int folioOrder)
+    {
+        _files = files;
+        Fd = fd;
+        Size = size;
+        Flags = flags;
+        FolioOrder = folioOrder;
+        Pages = size >> PageSize.Shift4K;
+        _chunkCount = (Pages + (1UL << ChunkShift) - 1) >> ChunkShift;
+        _chunks = (ulong**)NativeMemory.AllocZeroed((nuint)_chunkCount, (nuint)sizeof(ulong*));
+    }
+
+    /// <summary>The file descriptor.</summary>
+    public int Fd { get; }
+
+    /// <summary>i_size in bytes.</summary>
+    public ulong Size { get; }
+
+    /// <summary>Pages in the file.</summary>
+    public ulong Pages { get; }
+
+    /// <summary>Creation flags.</summary>
+    public GuestMemfdFlags Flags { get; }
+
+    /// <summary>The order of the folios this file allocates (0, 9 or 18).</summary>
+    public int FolioOrder { get; }
+
+    /// <summary>False once released.</summary>
+    public bool IsOpen { get; private set; } = true;
+
+    /// <summary>Live folios by order (index = order).</summary>
+    public long[] FoliosByOrder { get; } = new long[19];
+
+    /// <summary>Folios split into 4K folios by a partial punch.</summary>
+    public long FolioSplits { get; private set; }
+
+    /// <summary>
+    /// Models fallocate(2) on guest_memfd (<c>kvm_gmem_fallocate</c>): KEEP_SIZE is required and only PUNCH_HOLE may
+    /// accompany it (else EOPNOTSUPP); offset and length must be page-aligned (EINVAL); allocating past i_size is
+    /// EINVAL, punching past it is clipped. Allocation only allocates (the newest kernels neither zero nor prepare).
+    /// </summary>
+    public Errno Fallocate(FallocateMode mode, ulong offset, ulong length)
+    {
+        if ((mode & FallocateMode.KeepSize) == 0 || (mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
+        {
+            return Errno.EOPNOTSUPP;
+        }
+
+        if (((offset | length) & PageSize.Mask4K) != 0 || offset + length < offset)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong first = offset >> PageSize.Shift4K;
+        ulong end = (offset + length) >> PageSize.Shift4K;
+        if ((mode & FallocateMode.PunchHole) != 0)
+        {
+            Punch(first, Math.Min(end, Pages));
+            return Errno.Ok;
+        }
+
+        if (end > Pages)
+        {
+            return Errno.EINVAL;
+        }
+
+        for (ulong index = first; index < end;)
+        {
+            var error = GetFolio(index, out ulong entry);
+            if (error != Errno.Ok)
+            {
+                return error;
+            }
+
+            ulong head = index & ~((1UL << EntryOrder(entry)) - 1);
+            index = head + (1UL << EntryOrder(entry));
+        }
+
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// Models <c>kvm_gmem_get_pfn(kvm, slot, gfn, &amp;pfn, &amp;page, &amp;max_order)</c>: the frame that backs
+    /// <paramref name="gfn"/> through the binding of <paramref name="slot"/>, allocating its folio on first use, and
+    /// calling the arch prepare hook as the configured <see cref="GmemPrepareMode"/> says.
+    /// </summary>
+    /// <remarks>
+    /// EFAULT when the file is closed or the slot is not bound to it; EIO when the index is bound to another slot;
+    /// ENOMEM when no folio can be allocated; EHWPOISON for a poisoned page; the hook's error otherwise.
+    /// <paramref name="maxOrder"/> is the folio's order when the gfn and the index are aligned alike and the folio's
+    /// gfns lie inside the slot, else 0 (upstream folios are order 0, so upstream reports 0).
+    /// </remarks>
+    public Errno GetPfn(int slotIndex, ref kvm_memory_slot slot, gfn_t gfn, out kvm_pfn_t pfn, out int maxOrder)
+    {
+        pfn = default;
+        maxOrder = 0;
+        if (!IsOpen || slot.gmem.file != FileId)
+        {
+            return Errno.EFAULT;
+        }
+
+        ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
+        if (BindingAt(index) != slotIndex)
+        {
+            return Errno.EIO;
+        }
+
+        var error = GetFolio(index, out ulong entry);
+        if (error != Errno.Ok)
+        {
+            return error;
+        }
+
+        if ((entry & PoisonBit) != 0)
+        {
+            return Errno.EHWPOISON;
+        }
+
+        int order = EntryOrder(entry);
+        pfn = new kvm_pfn_t(entry >> PfnShift);
+        ulong mask = (1UL << order) - 1;
+        ulong firstGfn = gfn.Value & ~mask;
+        if ((gfn.Value & mask) == (index & mask) && firstGfn >= slot.base_gfn.Value
+            && firstGfn + mask < slot.base_gfn.Value + slot.npages)
+        {
+            maxOrder = order;
+        }
+
+        bool prepared = (entry & UptodateBit) != 0;
+        if (!prepared)
+        {
+            SetFolioBits(index, order, UptodateBit); // zeroed; in 6.11-6.18 also "prepared"
+        }
+
+        bool callPrepare = _files.PrepareMode switch
+        {
+            GmemPrepareMode.EveryGetPfn => true,
+            GmemPrepareMode.OncePerFolio => !prepared,
+            _ => false,
+        };
+        if (callPrepare && _files.Arch is { } arch)
+        {
+            int rc = arch.Prepare(this, new gfn_t(firstGfn & ~mask), new kvm_pfn_t(pfn.Value & ~mask), order);
+            if (rc != 0)
+            {
+                return (Errno)(-rc);
+            }
+        }
+
+        return Errno.Ok;
+    }
+
+    /// <summary>The folio entry at an index: present, its page's pfn, the folio's order and whether it is up to date.</summary>
+    public (bool Present, kvm_pfn_t Pfn, int Order, bool Uptodate) Folio(ulong index)
+    {
+        ulong entry = Entry(index);
+        return ((entry & PresentBit) != 0, new kvm_pfn_t(entry >> PfnShift), EntryOrder(entry), (entry & UptodateBit) != 0);
+    }
+
+    /// <summary>Marks the page at <paramref name="index"/> hardware-poisoned: later get_pfn calls return EHWPOISON.</summary>
+    public void Poison(ulong index)
+    {
+        ulong* e = EntryPointer(index, create: true);
+        *e |= PoisonBit;
+    }
+
+    /// <summary>Models release of the file (close): unbind every slot, zap their ranges, free every folio.</summary>
+    public void Release()
+    {
+        if (!IsOpen)
+        {
+            return;
+        }
+
+        foreach (var b in _bindings.ToArray())
+        {
+            _files.Mmu?.Invalidate(b.Slot, b.Pgoff, b.Npages);
+        }
+
+        _bindings.Clear();
+        Punch(0, Pages);
+        IsOpen = false;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Release();
+        for (ulong i = 0; i < _chunkCount; i++)
+        {
+            NativeMemory.Free(_chunks[i]);
+        }
+
+        NativeMemory.Free(_chunks);
+    }
+
+    /// <summary>The value stored in <c>kvm_memory_slot.gmem.file</c> for this file.</summary>
+    internal ulong FileId => (ulong)Fd + 1;
+
+    internal Errno Bind(ulong offset, ulong npages, int slot)
+    {
+        if (!IsOpen || (offset & PageSize.Mask4K) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong pgoff = offset >> PageSize.Shift4K;
+        if (pgoff + npages > Pages || pgoff + npages < pgoff)
+        {
+            return Errno.EINVAL;
+        }
+
+        foreach (var b in _bindings)
+        {
+            if (pgoff < b.Pgoff + b.Npages && b.Pgoff < pgoff + npages)
+            {
+                return Errno.EINVAL;
+            }
+        }
+
+        _bindings.Add(new Binding(pgoff, npages, slot));
+        return Errno.Ok;
+    }
+
+    internal void Unbind(ulong pgoff) => _bindings.RemoveAll(b => b.Pgoff == pgoff);
+
+    private int BindingAt(ulong index)
+    {
+        foreach (var b in _bindings)
+        {
+            if (index - b.Pgoff < b.Npages)
+            {
+                return b.Slot;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Models <c>kvm_gmem_get_folio</c>: the folio that holds <paramref name="index"/>, allocated if missing.</summary>
+    private Errno GetFolio(ulong index, out ulong entry)
+    {
+        entry = Entry(index);
+        if ((entry & PresentBit) != 0)
+        {
+            return Errno.Ok;
+        }
+
+        int order = FolioOrder;
+        ulong head = index & ~((1UL << order) - 1);
+        if (head + (1UL << order) > Pages || AnyPresent(head, 1UL << order))
+        {
+            order = 0; // a large folio that would cross i_size or meet an existing folio falls back to 4K
+            head = index;
+        }
+
+        if (!_files.Allocator.TryAllocate(order, out var pfn))
+        {
+            return Errno.ENOMEM;
+        }
+
+        for (ulong i = 0; i < 1UL << order; i++)
+        {
+            ulong* e = EntryPointer(head + i, create: true);
+            *e = ((pfn.Value + i) << PfnShift) | ((ulong)order << OrderShift) | PresentBit | (*e & PoisonBit);
+        }
+
+        FoliosByOrder[order]++;
+        _files.Arch?.FolioAllocated(this, head, pfn, order);
+        entry = Entry(index);
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// Models PUNCH_HOLE: invalidate the bound gfn ranges (zap), then truncate. A folio wholly inside the range is
+    /// freed (<c>free_folio</c> -&gt; the arch invalidate hook -&gt; the allocator); a large folio partly inside is split
+    /// into 4K folios first and only the pages inside are freed.
+    /// </summary>
+    private void Punch(ulong first, ulong end)
+    {
+        if (first >= end)
+        {
+            return;
+        }
+
+        foreach (var b in _bindings)
+        {
+            ulong lo = Math.Max(first, b.Pgoff), hi = Math.Min(end, b.Pgoff + b.Npages);
+            if (lo < hi)
+            {
+                _files.Mmu?.Invalidate(b.Slot, lo, hi - lo);
+            }
+        }
+
+        for (ulong index = first; index < end;)
+        {
+            ulong entry = Entry(index);
+            if ((entry & PresentBit) == 0)
+            {
+                index++;
+                continue;
+            }
+
+            int order = EntryOrder(entry);
+            ulong head = index & ~((1UL << order) - 1);
+            ulong size = 1UL << order;
+            var headPfn = new kvm_pfn_t(Entry(head) >> PfnShift);
+            if (head >= first && head + size <= end)
+            {
+                FreeFolio(head, headPfn, order);
+                index = head + size;
+                continue;
+            }
+
+            // Partial: split the folio into 4K folios (the THP series' truncation rule), then free the pages inside.
+            _files.Allocator.Split(headPfn, order);
+            for (ulong i = 0; i < size; i++)
+            {
+                ulong* e = EntryPointer(head + i, create: false);
+                *e = (*e & ~(0x1FUL << OrderShift)) | ((*e & UptodateBit) != 0 ? UptodateBit : 0);
+            }
+
+            FoliosByOrder[order]--;
+            FoliosByOrder[0] += (long)size;
+            FolioSplits++;
+            ulong stop = Math.Min(end, head + size);
+            for (ulong i = index; i < stop; i++)
+            {
+                FreeFolio(i, new kvm_pfn_t(Entry(i) >> PfnShift), 0);
+            }
+
+            index = stop;
+        }
+
+        _files.Mmu?.InvalidateEnd();
+    }
+
+    private void FreeFolio(ulong head, kvm_pfn_t pfn, int order)
+    {
+        ulong size = 1UL << order;
+        _files.Arch?.Invalidate(pfn, pfn + size);
+        _files.Allocator.Free(pfn, order);
+        for (ulong i = 0; i < size; i++)
+        {
+            ulong* e = EntryPointer(head + i, create: false);
+            *e &= PoisonBit;
+        }
+
+        FoliosByOrder[order]--;
+    }
+
+    private bool AnyPresent(ulong head, ulong count)
+    {
+        for (ulong i = 0; i < count; i++)
+        {
+            if ((Entry(head + i) & PresentBit) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void SetFolioBits(ulong index, int order, ulong bits)
+    {
+        ulong head = index & ~((1UL << order) - 1);
+        for (ulong i = 0; i < 1UL << order; i++)
+        {
+            *EntryPointer(head + i, create: false) |= bits;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong Entry(ulong index)
+    {
+        ulong* chunk = _chunks[index >> ChunkShift];
+        return chunk == null ? 0 : chunk[index & ((1UL << ChunkShift) - 1)];
+    }
+
+    private ulong* EntryPointer(ulong index, bool create)
+    {
+        ref ulong* chunk = ref _chunks[index >> ChunkShift];
+        if (chunk == null)
+        {
+            if (!create)
+            {
+                throw new InvalidOperationException($"guest_memfd {Fd}: no page-cache chunk for index 0x{index:x}.");
+            }
+
+            chunk = (ulong*)NativeMemory.AllocZeroed(1 << ChunkShift, sizeof(ulong));
+        }
+
+        return chunk + (index & ((1UL << ChunkShift) - 1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int EntryOrder(ulong entry) => (int)((entry >> OrderShift) & 0x1F);
+
+    private readonly record struct Binding(ulong Pgoff, ulong Npages, int Slot);
+}
