@@ -1,0 +1,37 @@
+using FastRmp.Engine.Gmem;
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
+
+namespace FastRmp.Engine.Kvm;
+
+/// <summary>
+/// The vendor hooks KVM's private-fault path calls (<c>kvm_x86_ops</c>; kernel-domain.md 2.5, 4.6): the guest_memfd
+/// hooks and the mapping-level clamp, plus the SNP RMP #NPF handler. A VM without hardware protection has none.
+/// </summary>
+public interface IKvmArch : IGmemArch
+{
+    /// <summary>
+    /// <c>gmem_max_mapping_level(kvm, pfn, is_private)</c> (6.18; <c>private_max_mapping_level</c> 6.11-6.17): a
+    /// ceiling on the NPT level for <paramref name="pfn"/>, or <see cref="PgLevel.None"/> for no restriction.
+    /// </summary>
+    PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate);
+
+    /// <summary>
+    /// <c>sev_handle_rmp_fault(vcpu, gpa, error_code)</c>: called after an #NPF with the RMP bit was handled by the
+    /// MMU. Returns what it did.
+    /// </summary>
+    RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode);
+}
+
+/// <summary>What the RMP #NPF handler did.</summary>
+public enum RmpFaultOutcome
+{
+    /// <summary>Nothing to do (not private, or the RMP entry is already 4K: a spurious fault).</summary>
+    Spurious,
+
+    /// <summary>PSMASHed the 2M entry and zapped the 2 MiB range so it re-faults at 4K.</summary>
+    Smashed,
+
+    /// <summary>The handler hit a state it WARNs about (no slot, no gmem, lookup failure).</summary>
+    Warned,
+}

@@ -1,0 +1,196 @@
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Kvm;
+
+/// <summary>What a fault ended in.</summary>
+public enum FaultResult
+{
+    /// <summary>RET_PF_FIXED: a leaf was installed.</summary>
+    Fixed,
+
+    /// <summary>RET_PF_RETRY.</summary>
+    Retry,
+
+    /// <summary>RET_PF_EMULATE: no slot (MMIO).</summary>
+    Emulate,
+
+    /// <summary>-EFAULT (or the gmem error) with KVM_EXIT_MEMORY_FAULT prepared in <see cref="Vm.LastExit"/>.</summary>
+    MemoryFaultExit,
+}
+
+public sealed unsafe partial class Vm
+{
+    /// <summary>The memory-fault exit the last <see cref="FaultResult.MemoryFaultExit"/> prepared (<c>kvm_run.memory_fault</c>).</summary>
+    public kvm_run_memory_fault LastExit { get; private set; }
+
+    /// <summary>The errno KVM_RUN returns with the last memory-fault exit (EFAULT, or the guest_memfd error).</summary>
+    public Errno LastExitErrno { get; private set; }
+
+    /// <summary>
+    /// Handles a TDP fault described by <paramref name="fault"/> as KVM 6.18 does, filling max_level, req_level,
+    /// goal_level, slot and pfn in place.
+    /// </summary>
+    /// <remarks>
+    /// Models <c>kvm_mmu_do_page_fault</c>' initialisation, <c>kvm_mmu_faultin_pfn</c> (the private/shared mismatch
+    /// exit, no slot, the gmem path <c>kvm_mmu_faultin_pfn_gmem</c>: get_pfn, then max_level from
+    /// <c>kvm_max_level_for_order</c>), <c>kvm_mmu_hugepage_adjust</c> (dirty tracking forces 4K;
+    /// <c>kvm_mmu_max_mapping_level</c> walks lpage_info, with MIXED counting as disallowed, and for private faults
+    /// applies the vendor's <c>gmem_max_mapping_level</c> ceiling) and the leaf install of <c>kvm_tdp_mmu_map</c>
+    /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). The caller sets addr and error_code (with
+    /// PFERR_PRIVATE_ACCESS for a private access).
+    /// </remarks>
+    public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault)
+    {
+        fault.gfn = fault.addr.Gfn;
+        fault.is_private = (fault.error_code & (ulong)PageFaultErrorCode.PrivateAccess) != 0;
+        fault.write = (fault.error_code & (ulong)PageFaultErrorCode.Write) != 0;
+        fault.exec = (fault.error_code & (ulong)PageFaultErrorCode.Fetch) != 0;
+        fault.present = (fault.error_code & (ulong)PageFaultErrorCode.Present) != 0;
+        fault.is_tdp = true;
+        fault.max_level = Mmu.KVM_MAX_HUGEPAGE_LEVEL;
+        fault.req_level = (byte)PgLevel.Level4K;
+        fault.goal_level = (byte)PgLevel.Level4K;
+        fault.mmu_seq = MmuInvalidateSeq;
+        bool isPrivate = fault.is_private;
+        if (isPrivate)
+        {
+            Counters.FaultsPrivate++;
+        }
+        else
+        {
+            Counters.FaultsShared++;
+        }
+
+        int slotIndex = Memslots.Find(0, fault.gfn);
+        fault.slot = slotIndex >= 0 ? (ulong)Memslots.Pointer(slotIndex) : 0;
+        if (isPrivate != Attributes.IsPrivate(fault.gfn))
+        {
+            return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+        }
+
+        if (slotIndex < 0)
+        {
+            if (isPrivate)
+            {
+                return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+            }
+
+            Counters.Mmio++;
+            return FaultResult.Emulate;
+        }
+
+        ref var slot = ref Memslots[slotIndex];
+        if ((slot.flags & (uint)MemslotFlags.Invalid) != 0)
+        {
+            Counters.Retries++;
+            return FaultResult.Retry;
+        }
+
+        kvm_pfn_t pfn;
+        if (isPrivate)
+        {
+            var file = Gmem.ByFileId(slot.gmem.file);
+            if (file is null)
+            {
+                return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+            }
+
+            var error = file.GetPfn(slotIndex, ref slot, fault.gfn, out pfn, out int maxOrder);
+            if (error != Errno.Ok)
+            {
+                return MemoryFaultExit(fault.gfn, isPrivate, error);
+            }
+
+            fault.map_writable = (slot.flags & (uint)MemslotFlags.ReadOnly) == 0;
+            fault.max_level = (byte)LevelForOrder(maxOrder);
+        }
+        else
+        {
+            if (!TrySharedPfn(fault.gfn, out pfn))
+            {
+                return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+            }
+
+            fault.map_writable = (slot.flags & (uint)MemslotFlags.ReadOnly) == 0;
+            fault.max_level = (byte)PgLevel.Level4K; // the VMM's shared memory is mapped with 4 KiB host pages
+        }
+
+        fault.pfn = pfn;
+        HugepageAdjust(ref fault, slotIndex, ref slot);
+        var goal = (PgLevel)fault.goal_level;
+        if (fault.mmu_seq != MmuInvalidateSeq)
+        {
+            Counters.Retries++;
+            return FaultResult.Retry;
+        }
+
+        Counters.Zapped += Npt.Map(fault.gfn, fault.pfn, goal, isPrivate);
+        Counters.Mapped.Add(goal);
+        return FaultResult.Fixed;
+    }
+
+    /// <summary>Models <c>kvm_max_level_for_order</c>: order &gt;= 18 -&gt; 1G, &gt;= 9 -&gt; 2M, else 4K.</summary>
+    public static PgLevel LevelForOrder(int order)
+        => order >= 18 ? PgLevel.Level1G : order >= 9 ? PgLevel.Level2M : PgLevel.Level4K;
+
+    /// <summary>Models <c>kvm_mmu_hugepage_adjust</c> (no NX-hugepage workaround in the model).</summary>
+    private void HugepageAdjust(ref kvm_page_fault_v6_13 fault, int slotIndex, ref kvm_memory_slot slot)
+    {
+        if (fault.max_level == (byte)PgLevel.Level4K || (slot.flags & (uint)MemslotFlags.LogDirtyPages) != 0)
+        {
+            return;
+        }
+
+        var req = MaxMappingLevel(ref fault, slotIndex);
+        fault.req_level = (byte)req;
+        if (req == PgLevel.Level4K)
+        {
+            return;
+        }
+
+        fault.goal_level = (byte)req;
+        ulong mask = (1UL << (((int)req - 1) * 9)) - 1;
+        fault.pfn = new kvm_pfn_t(fault.pfn.Value & ~mask);
+    }
+
+    /// <summary>
+    /// Models <c>kvm_mmu_max_mapping_level</c> (6.18): the highest level up to max_level whose lpage_info allows a
+    /// hugepage (MIXED counts as disallowed), capped for private faults by the vendor's
+    /// <c>gmem_max_mapping_level</c> ceiling (asked only when the level is still above 4K).
+    /// </summary>
+    private PgLevel MaxMappingLevel(ref kvm_page_fault_v6_13 fault, int slotIndex)
+    {
+        var level = (PgLevel)Math.Min(fault.max_level, (byte)PgLevel.Level1G);
+        for (; level > PgLevel.Level4K; level--)
+        {
+            if (Memslots.LpageInfo(slotIndex, level, fault.gfn).disallow_lpage == 0)
+            {
+                break;
+            }
+        }
+
+        if (level == PgLevel.Level4K || !fault.is_private || Arch is null)
+        {
+            return level;
+        }
+
+        var ceiling = Arch.MaxMappingLevel(this, fault.pfn, isPrivate: true);
+        return ceiling != PgLevel.None && ceiling < level ? ceiling : level;
+    }
+
+    private FaultResult MemoryFaultExit(gfn_t gfn, bool isPrivate, Errno error)
+    {
+        // kvm_mmu_prepare_memory_fault_exit: gpa = gfn << 12, size = 4096, PRIVATE flag from the fault.
+        LastExit = new kvm_run_memory_fault
+        {
+            gpa = gfn.Gpa.Value,
+            size = PageSize.Size4K,
+            flags = isPrivate ? KvmUapi.KVM_MEMORY_EXIT_FLAG_PRIVATE : 0,
+        };
+        LastExitErrno = error;
+        Counters.MemoryFaultExits++;
+        return FaultResult.MemoryFaultExit;
+    }
+}

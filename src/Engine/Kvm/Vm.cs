@@ -1,0 +1,187 @@
+using System.Runtime.InteropServices;
+using FastRmp.Engine.Gmem;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Kvm;
+
+/// <summary>How a VM is built.</summary>
+/// <param name="Type">SNP (hardware RMP checks and hooks) or SW_PROTECTED (guest_memfd without hardware protection).</param>
+/// <param name="Asid">The SNP guest's ASID.</param>
+/// <param name="FolioOrder">guest_memfd folio order: 0 (upstream), 9 (THP series), 18 (HugeTLB series).</param>
+/// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
+/// <param name="MemslotCapacity">Memslots the VM can hold.</param>
+public sealed record VmConfig(
+    KvmVmType Type = KvmVmType.Snp,
+    uint Asid = 1,
+    int FolioOrder = 0,
+    bool AllowDirtyLoggingOnGmem = false,
+    int MemslotCapacity = 1024);
+
+/// <summary>
+/// One VM of the model: memslots, memory attributes, guest_memfd files, the NPT, and KVM's private-fault path over
+/// them, with the vendor hooks of <see cref="IKvmArch"/> (for SNP, over the host's <see cref="RmpTable"/>).
+/// </summary>
+/// <remarks>
+/// Shared (non-gmem) memory is backed by 4 KiB host pages allocated on first touch, so shared mappings are 4K (the
+/// model has no transparent huge pages in the VMM's address space). Not thread-safe.
+/// </remarks>
+public sealed unsafe partial class Vm : IGmemMmu, IDisposable
+{
+    private readonly IFolioAllocator _allocator;
+    private readonly Dictionary<ulong, ulong> _sharedPfns = [];
+    private VmCounters _counters;
+
+    /// <summary>Creates a VM.</summary>
+    public Vm(VmConfig config, IFolioAllocator allocator, IKvmArch? arch = null, RmpTable? rmp = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.Type == KvmVmType.Snp && (arch is null || rmp is null))
+        {
+            throw new ArgumentException("An SNP VM needs its vendor hooks and the host's RMP.", nameof(arch));
+        }
+
+        Config = config;
+        _allocator = allocator;
+        Arch = arch;
+        Rmp = rmp;
+        Gmem = new GmemFiles(allocator, config.FolioOrder) { Arch = arch, Mmu = this };
+        bool privateMemory = config.Type is KvmVmType.Snp or KvmVmType.SwProtected;
+        Memslots = new Memslots(config.MemslotCapacity, Gmem, new MemslotOptions(privateMemory, config.AllowDirtyLoggingOnGmem));
+        Attributes = new MemoryAttributeMap();
+        Npt = new NptMap();
+    }
+
+    /// <summary>How the VM was built.</summary>
+    public VmConfig Config { get; }
+
+    /// <summary>The vendor hooks, if any.</summary>
+    public IKvmArch? Arch { get; }
+
+    /// <summary>The host's RMP (SNP).</summary>
+    public RmpTable? Rmp { get; }
+
+    /// <summary>The VM's guest_memfd files.</summary>
+    public GmemFiles Gmem { get; }
+
+    /// <summary>The memslots.</summary>
+    public Memslots Memslots { get; }
+
+    /// <summary>Memory attributes.</summary>
+    public MemoryAttributeMap Attributes { get; }
+
+    /// <summary>The nested page table.</summary>
+    public NptMap Npt { get; }
+
+    /// <summary>Counters of the fault path.</summary>
+    public ref VmCounters Counters => ref _counters;
+
+    /// <summary><c>kvm-&gt;mmu_invalidate_seq</c>: bumped when an invalidation ends.</summary>
+    public ulong MmuInvalidateSeq { get; private set; }
+
+    /// <summary>Models KVM_SET_USER_MEMORY_REGION2; a new slot of a VM with private memory gets its MIXED flags computed.</summary>
+    public Errno SetUserMemoryRegion2(in kvm_userspace_memory_region2 region)
+    {
+        int before = Memslots.Find(region.AddressSpace, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K));
+        if (region.memory_size == 0 && before >= 0)
+        {
+            ref var old = ref Memslots[before];
+            Counters.Zapped += Npt.Zap(old.base_gfn, old.base_gfn + old.npages);
+        }
+
+        var result = Memslots.Set(region);
+        if (result == Errno.Ok && region.memory_size != 0 && region.AddressSpace == 0)
+        {
+            int index = Memslots.Find(0, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K));
+            HugepageAttributes.InitializeSlot(Memslots, Attributes, index);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Models KVM_SET_MEMORY_ATTRIBUTES: validate; if anything changes, zap the range
+    /// (<c>kvm_arch_pre_set_memory_attributes</c>), store, and recompute MIXED (<c>kvm_arch_post_set_memory_attributes</c>).
+    /// </summary>
+    public Errno SetMemoryAttributes(in kvm_memory_attributes request)
+    {
+        if (request.flags == 0 && request.size != 0 && ((request.address | request.size) & PageSize.Mask4K) == 0
+            && (request.attributes & ~(ulong)MemoryAttributeMap.Supported) == 0)
+        {
+            var start = new gfn_t(request.address >> PageSize.Shift4K);
+            var end = start + (request.size >> PageSize.Shift4K);
+            bool isPrivate = request.attributes != 0;
+            if (!Attributes.RangeIs(start, request.size >> PageSize.Shift4K, isPrivate))
+            {
+                Counters.Zapped += Npt.Zap(start, end);
+            }
+        }
+
+        var result = Attributes.Set(request, out bool changed);
+        if (result == Errno.Ok && changed)
+        {
+            var start = new gfn_t(request.address >> PageSize.Shift4K);
+            HugepageAttributes.Recompute(Memslots, Attributes, start, start + (request.size >> PageSize.Shift4K));
+        }
+
+        return result;
+    }
+
+    /// <summary>Models KVM_CREATE_GUEST_MEMFD.</summary>
+    public Errno CreateGuestMemfd(in kvm_create_guest_memfd request, out int fd) => Gmem.Create(request, out fd);
+
+    /// <summary>Zaps the 2 MiB-aligned range around <paramref name="gfn"/> (<c>kvm_zap_gfn_range</c>).</summary>
+    public long ZapHugepage(gfn_t gfn)
+    {
+        var start = new gfn_t(gfn.Value & ~511UL);
+        long zapped = Npt.Zap(start, start + 512);
+        Counters.Zapped += zapped;
+        return zapped;
+    }
+
+    /// <inheritdoc />
+    void IGmemMmu.Invalidate(int slot, ulong pgoff, ulong npages)
+    {
+        ref var s = ref Memslots[slot];
+        var start = s.base_gfn + (pgoff - s.gmem.pgoff);
+        Counters.Zapped += Npt.Zap(start, start + npages, ZapFilter.Private);
+    }
+
+    /// <inheritdoc />
+    void IGmemMmu.InvalidateEnd() => MmuInvalidateSeq++;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Gmem.Dispose();
+        foreach (ulong pfn in _sharedPfns.Values)
+        {
+            _allocator.Free(new kvm_pfn_t(pfn), 0);
+        }
+
+        _sharedPfns.Clear();
+        Memslots.Dispose();
+        Attributes.Dispose();
+        Npt.Dispose();
+    }
+
+    /// <summary>The host page that backs shared gfn <paramref name="gfn"/>, allocated on first touch.</summary>
+    private bool TrySharedPfn(gfn_t gfn, out kvm_pfn_t pfn)
+    {
+        ref ulong slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_sharedPfns, gfn.Value, out bool exists);
+        if (!exists)
+        {
+            if (!_allocator.TryAllocate(0, out pfn))
+            {
+                _sharedPfns.Remove(gfn.Value);
+                return false;
+            }
+
+            slot = pfn.Value;
+        }
+
+        pfn = new kvm_pfn_t(slot);
+        return true;
+    }
+}

@@ -1,0 +1,56 @@
+namespace FastRmp.Engine.Kvm;
+
+/// <summary>What a VM's fault path did: plain fields, incremented on the hot path (docs/policies.md names them).</summary>
+public struct VmCounters
+{
+    /// <summary>Faults handled with is_private set.</summary>
+    public long FaultsPrivate;
+
+    /// <summary>Faults handled with is_private clear.</summary>
+    public long FaultsShared;
+
+    /// <summary>KVM_EXIT_MEMORY_FAULT exits (attribute mismatch, no gmem, get_pfn failure).</summary>
+    public long MemoryFaultExits;
+
+    /// <summary>Faults that returned RET_PF_RETRY (invalid slot, invalidation in progress).</summary>
+    public long Retries;
+
+    /// <summary>Faults on gfns without a slot (emulated MMIO).</summary>
+    public long Mmio;
+
+    /// <summary>Leaves installed, by level (index = PG_LEVEL: 1 4K, 2 2M, 3 1G).</summary>
+    public LevelCounts Mapped;
+
+    /// <summary>#NPF(RMP) the hardware raised after KVM mapped a gfn (the "extra faults" of the debate).</summary>
+    public long RmpNpf;
+
+    /// <summary>SPTEs zapped (attribute changes, guest_memfd invalidation, RMP fault handling).</summary>
+    public long Zapped;
+
+    /// <summary>RMP lookups KVM made (prepare, the level clamp, the RMP fault handler).</summary>
+    public long RmpLookups;
+}
+
+/// <summary>Counts by page-table level.</summary>
+public struct LevelCounts
+{
+    /// <summary>4K.</summary>
+    public long Level4K;
+
+    /// <summary>2M.</summary>
+    public long Level2M;
+
+    /// <summary>1G.</summary>
+    public long Level1G;
+
+    /// <summary>Adds one at <paramref name="level"/>.</summary>
+    public void Add(Interop.Kernel.PgLevel level)
+    {
+        switch (level)
+        {
+            case Interop.Kernel.PgLevel.Level4K: Level4K++; break;
+            case Interop.Kernel.PgLevel.Level2M: Level2M++; break;
+            default: Level1G++; break;
+        }
+    }
+}

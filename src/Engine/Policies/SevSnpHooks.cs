@@ -1,0 +1,153 @@
+using FastRmp.Engine.Gmem;
+using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+using FastRmp.Interop.Hardware;
+using FastRmp.Interop.Kernel;
+
+namespace FastRmp.Engine.Policies;
+
+/// <summary>
+/// The SEV-SNP vendor hooks as merged (arch/x86/kvm/svm/sev.c, ~6.14, with the 6.18 renames; kernel-domain.md 4.6):
+/// <c>sev_gmem_prepare</c>, <c>sev_gmem_invalidate</c>, <c>sev_gmem_max_mapping_level</c> and
+/// <c>sev_handle_rmp_fault</c>, over the host's <see cref="RmpTable"/>.
+/// </summary>
+public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
+{
+    private const int MaxRetries = 16;
+
+    /// <summary>The VM whose fault counters the hooks' RMP lookups are added to.</summary>
+    public Vm? Vm { get; set; }
+
+    /// <summary>
+    /// <c>sev_gmem_prepare</c>: nothing if the RMP entry is already assigned (the hook is idempotent); otherwise a 2M
+    /// RMPUPDATE when the folio is order 9 or more and all 512 entries of the 2 MiB block are unassigned (pfn and gfn
+    /// rounded down), else 4K. A failed RMPUPDATE is -EINVAL.
+    /// </summary>
+    public int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order)
+    {
+        if (Lookup(pfn).Assigned)
+        {
+            return 0;
+        }
+
+        bool huge = order >= 9 && AllUnassigned(new kvm_pfn_t(pfn.Value & ~511UL));
+        var target = huge ? new kvm_pfn_t(pfn.Value & ~511UL) : pfn;
+        var targetGfn = huge ? new gfn_t(gfn.Value & ~511UL) : gfn;
+        var state = new rmp_state { assigned = 1, pagesize = huge ? (byte)1 : (byte)0, asid = asid, gpa = targetGfn.Gpa.Value };
+        return UpdateWithRetry(target, state) == RmpUpdateResult.Success ? 0 : -(int)Errno.EINVAL;
+    }
+
+    /// <summary>
+    /// <c>sev_gmem_invalidate</c>: every assigned pfn in [start, end) goes back to the hypervisor, at 2M where a
+    /// whole 2M entry is freed, else at 4K, PSMASHing first when a free covers only part of a 2M entry.
+    /// </summary>
+    public void Invalidate(kvm_pfn_t start, kvm_pfn_t end)
+    {
+        for (ulong p = start.Value; p < end.Value;)
+        {
+            var entry = Lookup(new kvm_pfn_t(p));
+            if (!entry.Assigned)
+            {
+                p++;
+                continue;
+            }
+
+            bool is2M = entry.Level == PgLevel.Level2M;
+            bool use2M = (p & 511) == 0 && p + 512 <= end.Value && is2M;
+            if (!use2M && is2M)
+            {
+                rmp.Psmash(new kvm_pfn_t(p & ~511UL));
+            }
+
+            var state = new rmp_state { pagesize = use2M ? (byte)1 : (byte)0 };
+            UpdateWithRetry(new kvm_pfn_t(p), state);
+            p += use2M ? 512UL : 1;
+        }
+    }
+
+    /// <summary><c>sev_gmem_max_mapping_level</c>: 4K for an unassigned page, else the RMP entry's level.</summary>
+    public PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate)
+    {
+        var entry = Lookup(pfn);
+        return entry.Assigned ? entry.Level : PgLevel.Level4K;
+    }
+
+    /// <summary>
+    /// <c>sev_handle_rmp_fault</c>: for a private gfn backed by guest_memfd whose RMP entry is 2M, PSMASH it and zap
+    /// the 512 gfns so they re-fault at 4K; a 4K entry means the fault was spurious.
+    /// </summary>
+    public RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode)
+    {
+        var gfn = gpa.Gfn;
+        int slotIndex = vm.Memslots.Find(0, gfn);
+        if (!vm.Attributes.IsPrivate(gfn) || slotIndex < 0)
+        {
+            return RmpFaultOutcome.Warned;
+        }
+
+        ref var slot = ref vm.Memslots[slotIndex];
+        var file = vm.Gmem.ByFileId(slot.gmem.file);
+        if (file is null || file.GetPfn(slotIndex, ref slot, gfn, out var pfn, out _) != Errno.Ok)
+        {
+            return RmpFaultOutcome.Warned;
+        }
+
+        var entry = Lookup(pfn);
+        if (!entry.Assigned)
+        {
+            return RmpFaultOutcome.Warned;
+        }
+
+        if (entry.Level == PgLevel.Level4K)
+        {
+            return RmpFaultOutcome.Spurious;
+        }
+
+        for (int i = 0; i < MaxRetries && rmp.Psmash(new kvm_pfn_t(pfn.Value & ~511UL)) == PsmashResult.FailInUse; i++)
+        {
+        }
+
+        vm.ZapHugepage(gfn);
+        return RmpFaultOutcome.Smashed;
+    }
+
+    private RmpLookup Lookup(kvm_pfn_t pfn)
+    {
+        if (Vm is not null)
+        {
+            Vm.Counters.RmpLookups++;
+        }
+
+        return rmp.Lookup(pfn);
+    }
+
+    private bool AllUnassigned(kvm_pfn_t head)
+    {
+        for (ulong i = 0; i < 512; i++)
+        {
+            if (rmp.Store.IsAssigned(head.Value + i))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The kernel's rmpupdate() retries FAIL_OVERLAP as transient; the model bounds the retries.</summary>
+    private RmpUpdateResult UpdateWithRetry(kvm_pfn_t pfn, rmp_state state)
+    {
+        RmpUpdateResult result = default;
+        for (int i = 0; i < MaxRetries; i++)
+        {
+            result = rmp.RmpUpdate(pfn, state);
+            if (result != RmpUpdateResult.FailOverlap)
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+}
