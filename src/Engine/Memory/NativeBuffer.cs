@@ -13,7 +13,7 @@ namespace FastRmp.Engine.Memory;
 /// Not thread-safe. Spans handed out must not outlive the buffer; <see cref="Dispose"/> frees exactly once.
 /// Every live byte is counted in <see cref="LiveBytes"/> so tests can check that nothing leaks.
 /// </remarks>
-public sealed unsafe class NativeBuffer : IDisposable
+public sealed unsafe partial class NativeBuffer : IDisposable
 {
     private static long s_liveBytes;
     private void* _pointer;
@@ -79,7 +79,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            NativeMemory.AlignedFree(_pointer);
+            Release(_pointer);
             _pointer = null;
             Interlocked.Add(ref s_liveBytes, -Length);
         }
@@ -92,8 +92,20 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            NativeMemory.AlignedFree(_pointer);
+            Release(_pointer);
             Interlocked.Add(ref s_liveBytes, -Length);
+        }
+    }
+
+    private void Release(void* pointer)
+    {
+        if (IsMapped)
+        {
+            Unmap(pointer, Length);
+        }
+        else
+        {
+            NativeMemory.AlignedFree(pointer);
         }
     }
 }
