@@ -21,15 +21,10 @@ public sealed unsafe partial class BuddyAllocator
     {
         ulong value = pfn.Value;
         ValidateBlock(nameof(Claim), value, order);
-        int found = order;
-        while (!IsFree(found, Index(value, found)))
+        int found = FreeAncestorOrder(value, order);
+        if (found < 0)
         {
-            if (found == _maxOrder)
-            {
-                ThrowNotFree(value, order);
-            }
-
-            found++;
+            ThrowNotFree(value, order);
         }
 
         nuint index = Index(value, found);
@@ -45,5 +40,28 @@ public sealed unsafe partial class BuddyAllocator
 
         State(order).Counters.Claims++;
         _freePages -= 1L << order;
+    }
+
+    /// <summary>True when the aligned block of 2^<paramref name="order"/> pages at <paramref name="pfn"/> is entirely free, so <see cref="Claim"/> would succeed.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The order is negative or above <see cref="MaxOrder"/>, or the block lies outside the range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="pfn"/> is not aligned to 2^<paramref name="order"/> pages.</exception>
+    public bool IsRangeFree(kvm_pfn_t pfn, int order)
+    {
+        ValidateBlock(nameof(IsRangeFree), pfn.Value, order);
+        return FreeAncestorOrder(pfn.Value, order) >= 0;
+    }
+
+    // The order of the free block that covers (pfn, order), or -1: with eager merging at most one ancestor is free.
+    private int FreeAncestorOrder(ulong pfn, int order)
+    {
+        for (int k = order; k <= _maxOrder; k++)
+        {
+            if (IsFree(k, Index(pfn, k)))
+            {
+                return k;
+            }
+        }
+
+        return -1;
     }
 }

@@ -49,7 +49,7 @@ public sealed unsafe partial class BuddyAllocator
     {
         if ((uint)order > (uint)_maxOrder)
         {
-            ThrowOrderOutOfRange(operation, order);
+            ThrowOrderOutOfRange(operation, pfn, order);
         }
 
         ulong size = 1UL << order;

@@ -12,6 +12,11 @@ public sealed partial class BuddyAllocator
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowOrderOutOfRange(string operation, ulong pfn, int order) =>
+        throw new ArgumentOutOfRangeException(nameof(order), order, $"{operation}(pfn 0x{pfn:x}, order {order}): the order is outside 0..{_maxOrder} (MaxOrder).");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowOutsideRange(string operation, ulong pfn, int order) =>
         throw new ArgumentOutOfRangeException(
             nameof(pfn), $"{operation}(pfn 0x{pfn:x}, order {order}): the block [0x{pfn:x}, 0x{pfn + (1UL << order):x}) is not inside the host range [0x{_basePfn:x}, 0x{_endPfn:x}).");
