@@ -51,7 +51,8 @@ public sealed partial class BuddyAllocator
     /// be due to fragmentation; 0 when nothing is free.
     /// </summary>
     /// <remarks>
-    /// Models <c>fill_contig_page_info</c> and <c>__fragmentation_index</c>, mm/vmstat.c, Linux 6.18 (the value of
+    /// Models <c>fill_contig_page_info</c> and <c>__fragmentation_index</c>, mm/vmstat.c, Linux 6.18 (read in the
+    /// MAX_PAGE_ORDER tree; the formula is as Mel Gorman's 2010 compaction series added it; the value of
     /// /sys/kernel/debug/extfrag/extfrag_index), over this allocator's orders 0..MaxOrder instead of a zone's
     /// 0..MAX_PAGE_ORDER. With free_pages the free pages, free_blocks_total the free blocks of all orders and
     /// requested = 2^order, the index is 1000 - (1000 + free_pages * 1000 / requested) / free_blocks_total, in
