@@ -16,9 +16,10 @@ public sealed unsafe partial class BuddyAllocator
     /// otherwise the lowest-addressed one is taken.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="order"/> is negative or above <see cref="MaxOrder"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public bool TryAllocate(int order, out kvm_pfn_t pfn)
     {
-        if ((uint)order > (uint)_maxOrder)
+        if (IsBadOrder(order))
         {
             ThrowOrderOutOfRange(nameof(TryAllocate), order);
         }

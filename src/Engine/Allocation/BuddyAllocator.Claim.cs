@@ -17,6 +17,7 @@ public sealed unsafe partial class BuddyAllocator
     /// <exception cref="ArgumentOutOfRangeException">The order is negative or above <see cref="MaxOrder"/>, or the block lies outside the range.</exception>
     /// <exception cref="ArgumentException"><paramref name="pfn"/> is not aligned to 2^<paramref name="order"/> pages.</exception>
     /// <exception cref="InvalidOperationException">Part of the range is allocated. The allocator is unchanged.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void Claim(kvm_pfn_t pfn, int order)
     {
         ulong value = pfn.Value;

@@ -14,6 +14,7 @@ public sealed unsafe partial class BuddyAllocator
     /// <exception cref="ArgumentOutOfRangeException">The order is negative or above <see cref="MaxOrder"/>, or the block lies outside the range.</exception>
     /// <exception cref="ArgumentException"><paramref name="pfn"/> is not aligned to 2^<paramref name="order"/> pages.</exception>
     /// <exception cref="InvalidOperationException">The block is not a live allocated block of that order (double free, never allocated, wrong order). The allocator is unchanged.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void Free(kvm_pfn_t pfn, int order)
     {
         ulong value = pfn.Value;
@@ -47,7 +48,7 @@ public sealed unsafe partial class BuddyAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ValidateBlock(string operation, ulong pfn, int order)
     {
-        if ((uint)order > (uint)_maxOrder)
+        if (IsBadOrder(order))
         {
             ThrowOrderOutOfRange(operation, pfn, order);
         }

@@ -6,7 +6,7 @@ public sealed partial class BuddyAllocator
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="order"/> is outside 0..<see cref="MaxOrder"/>.</exception>
     public long FreeBlocks(int order)
     {
-        if ((uint)order > (uint)_maxOrder)
+        if (IsBadOrder(order))
         {
             ThrowOrderOutOfRange(nameof(FreeBlocks), order);
         }
@@ -36,7 +36,7 @@ public sealed partial class BuddyAllocator
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="order"/> is outside 0..<see cref="MaxOrder"/>.</exception>
     public BuddyOrderCounters GetCounters(int order)
     {
-        if ((uint)order > (uint)_maxOrder)
+        if (IsBadOrder(order))
         {
             ThrowOrderOutOfRange(nameof(GetCounters), order);
         }
@@ -62,7 +62,7 @@ public sealed partial class BuddyAllocator
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="order"/> is outside 0..<see cref="MaxOrder"/>.</exception>
     public int FragmentationIndex(int order)
     {
-        if ((uint)order > (uint)_maxOrder)
+        if (IsBadOrder(order))
         {
             ThrowOrderOutOfRange(nameof(FragmentationIndex), order);
         }

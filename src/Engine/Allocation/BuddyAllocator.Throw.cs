@@ -7,13 +7,19 @@ public sealed partial class BuddyAllocator
 {
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowOrderOutOfRange(string operation, int order) =>
+    private void ThrowOrderOutOfRange(string operation, int order)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         throw new ArgumentOutOfRangeException(nameof(order), order, $"{operation}: order {order} is outside 0..{_maxOrder} (MaxOrder).");
+    }
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowOrderOutOfRange(string operation, ulong pfn, int order) =>
+    private void ThrowOrderOutOfRange(string operation, ulong pfn, int order)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         throw new ArgumentOutOfRangeException(nameof(order), order, $"{operation}(pfn 0x{pfn:x}, order {order}): the order is outside 0..{_maxOrder} (MaxOrder).");
+    }
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -1,4 +1,5 @@
 using System.Numerics;
+using FastRmp.Interop;
 
 namespace FastRmp.Engine.Allocation;
 
@@ -11,8 +12,10 @@ public sealed unsafe partial class BuddyAllocator
     /// </summary>
     /// <remarks>O(pages) time; meant for tests and debugging, not for the hot path.</remarks>
     /// <exception cref="InvalidOperationException">An invariant does not hold; the message says which and where.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void Verify()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         Span<long> freeNodes = stackalloc long[_maxOrder + 1];
         Span<long> splitNodes = stackalloc long[_maxOrder + 1];
         freeNodes.Clear();
@@ -120,4 +123,9 @@ public sealed unsafe partial class BuddyAllocator
             throw new InvalidOperationException($"BuddyAllocator.Verify: {message}.");
         }
     }
+
+    // Test hooks: flip one bit behind the allocator's back, so tests can show that Verify notices.
+    internal void FlipFreeBitForTesting(int order, kvm_pfn_t pfn) => Level(order, 0)[Index(pfn.Value, order) >> 6] ^= 1UL << (int)(Index(pfn.Value, order) & 63);
+
+    internal void FlipSplitBitForTesting(int order, kvm_pfn_t pfn) => Split(order)[Index(pfn.Value, order) >> 6] ^= 1UL << (int)(Index(pfn.Value, order) & 63);
 }

@@ -58,6 +58,7 @@ public sealed unsafe partial class BuddyAllocator : IDisposable
     private readonly ulong _basePfn;
     private readonly ulong _endPfn;
     private readonly ulong _spanPages;     // [_origin, _origin + _spanPages) is covered by whole blocks of every order
+    private bool _disposed;
     private ulong _nonEmptyOrders;         // bit k set = at least one free block of order k
     private long _freePages;
 
@@ -124,8 +125,14 @@ public sealed unsafe partial class BuddyAllocator : IDisposable
     /// <summary>Bytes of unmanaged metadata (bitmaps and summaries) behind this allocator.</summary>
     public long MetadataBytes => _metadata.Length;
 
-    /// <summary>Frees the metadata. The allocator must not be used afterwards.</summary>
-    public void Dispose() => _metadata.Dispose();
+    /// <summary>Frees the metadata. Later calls to any operation throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        Array.Clear(_levels);
+        Array.Clear(_splits);
+        _metadata.Dispose();
+    }
 
     /// <summary>Unmanaged metadata bytes an allocator over this range would use, without building it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">As for the constructor.</exception>
@@ -173,6 +180,10 @@ public sealed unsafe partial class BuddyAllocator : IDisposable
             pfn += 1UL << order;
         }
     }
+
+    // Every public operation checks the order against the limit and this flag in the same branch.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsBadOrder(int order) => (uint)order > (uint)_maxOrder || _disposed;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private nuint Index(ulong pfn, int order) => (nuint)((pfn - _origin) >> order);
