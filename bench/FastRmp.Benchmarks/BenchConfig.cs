@@ -17,6 +17,7 @@ public sealed class BenchConfig : ManualConfig
 
     public BenchConfig(bool quick)
     {
+        // Loggers, exporters and the summary columns come from the defaults; without them a run prints nothing.
         Add(DefaultConfig.Instance);
         AddDiagnoser(MemoryDiagnoser.Default);
         AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory);

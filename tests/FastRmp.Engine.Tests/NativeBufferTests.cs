@@ -2,6 +2,7 @@ using FastRmp.Engine.Memory;
 
 namespace FastRmp.Engine.Tests;
 
+[Collection(NativeMemoryCollection.Name)]
 public sealed unsafe class NativeBufferTests
 {
     [Theory]

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;

@@ -10,16 +10,17 @@ namespace FastRmp.Engine.Memory;
 /// compact RMP bitmaps, allocator metadata, memslot arrays) live in these, outside the GC heap.
 /// </summary>
 /// <remarks>
-/// Not thread-safe. Spans handed out must not outlive the buffer; <see cref="Dispose"/> frees exactly once.
-/// Memory comes from calloc, which the C library serves from fresh, already-zero mmap pages for large sizes, so a
-/// 4 GiB table costs nothing until it is touched. With <c>hugePages</c> the block is 2 MiB-aligned and advised for
-/// transparent huge pages (Linux <c>madvise(MADV_HUGEPAGE)</c>; best effort). Every live byte is counted in
-/// <see cref="LiveBytes"/> so tests can check that nothing leaks.
+/// Not thread-safe. Spans handed out must not outlive the buffer; <see cref="Dispose"/> frees exactly once. Large
+/// buffers (2 MiB and up, or with <c>hugePages</c>) are anonymous mappings on Linux: the kernel hands out zero pages
+/// lazily, so a 4 GiB table costs nothing until it is touched, and with <c>hugePages</c> the block is 2 MiB-aligned
+/// and advised for transparent huge pages (<c>madvise(MADV_HUGEPAGE)</c>; a hint, failures ignored). Small buffers
+/// are zeroed heap blocks. Every live byte is counted in <see cref="LiveBytes"/> so tests can check that nothing leaks.
 /// </remarks>
-public sealed unsafe class NativeBuffer : IDisposable
+public sealed unsafe partial class NativeBuffer : IDisposable
 {
     private static long s_liveBytes;
     private void* _allocation;
+    private nuint _mappedBytes;
     private void* _pointer;
 
     /// <summary>Allocates <paramref name="length"/> zeroed bytes aligned to <paramref name="alignment"/>.</summary>
@@ -39,7 +40,16 @@ public sealed unsafe class NativeBuffer : IDisposable
         }
 
         nuint bytes = checked((nuint)Math.Max(length, 1) + (nuint)alignment);
-        _allocation = NativeMemory.AllocZeroed(bytes);
+        if (OperatingSystem.IsLinux() && (hugePages || length >= HugePages.Size))
+        {
+            _allocation = Map(bytes);
+            _mappedBytes = bytes;
+        }
+        else
+        {
+            _allocation = NativeMemory.AllocZeroed(bytes);
+        }
+
         _pointer = (void*)(((nuint)_allocation + (nuint)alignment - 1) & ~((nuint)alignment - 1));
         if (hugePages)
         {
@@ -60,6 +70,9 @@ public sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Alignment of the first byte.</summary>
     public int Alignment { get; }
 
+    /// <summary>True when the memory is an anonymous mapping rather than a heap block.</summary>
+    public bool IsMapped => _mappedBytes != 0;
+
     /// <summary>True once disposed.</summary>
     public bool IsDisposed => _pointer == null;
 
@@ -74,6 +87,13 @@ public sealed unsafe class NativeBuffer : IDisposable
             return _pointer;
         }
     }
+
+    /// <summary>
+    /// Reserves <paramref name="length"/> zeroed, page-aligned bytes as an anonymous mapping (a zeroed heap block off
+    /// Linux), advised for transparent huge pages when <paramref name="hugePages"/> is set.
+    /// </summary>
+    public static NativeBuffer MapAnonymous(long length, bool hugePages = true)
+        => OperatingSystem.IsLinux() ? new NativeBuffer(length, 4096, hugePages, forceMap: true) : new NativeBuffer(length, 4096);
 
     /// <summary>The buffer viewed as <paramref name="count"/> elements of <typeparamref name="T"/> from element <paramref name="start"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range does not fit in the buffer.</exception>
@@ -98,13 +118,38 @@ public sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Frees the memory if the owner forgot to.</summary>
     ~NativeBuffer() => Free();
 
+    private NativeBuffer(long length, int alignment, bool hugePages, bool forceMap)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        nuint bytes = checked((nuint)Math.Max(length, 1));
+        _allocation = _pointer = Map(bytes);
+        _mappedBytes = bytes;
+        if (hugePages && forceMap)
+        {
+            HugePages.Advise(_pointer, bytes);
+        }
+
+        Length = length;
+        Alignment = alignment;
+        Interlocked.Add(ref s_liveBytes, length);
+    }
+
     private void Free()
     {
         if (_allocation != null)
         {
-            NativeMemory.Free(_allocation);
+            if (_mappedBytes != 0)
+            {
+                Unmap(_allocation, _mappedBytes);
+            }
+            else
+            {
+                NativeMemory.Free(_allocation);
+            }
+
             _allocation = null;
             _pointer = null;
+            _mappedBytes = 0;
             Interlocked.Add(ref s_liveBytes, -Length);
         }
     }

@@ -2,19 +2,6 @@ using FastRmp.Interop;
 
 namespace FastRmp.Engine.Gmem;
 
-/// <summary>Where guest_memfd's folios come from: the host's page allocator.</summary>
-public interface IFolioAllocator
-{
-    /// <summary>Allocates a naturally aligned block of 2^<paramref name="order"/> pages; false when memory is exhausted.</summary>
-    bool TryAllocate(int order, out kvm_pfn_t pfn);
-
-    /// <summary>Frees a block allocated at <paramref name="order"/>.</summary>
-    void Free(kvm_pfn_t pfn, int order);
-
-    /// <summary>Turns an allocated block into 2^<paramref name="order"/> allocated 4 KiB pages (<c>split_page</c>, a folio split).</summary>
-    void Split(kvm_pfn_t pfn, int order);
-}
-
 /// <summary>
 /// The architecture hooks guest_memfd calls: <c>kvm_arch_gmem_prepare</c> when a folio is handed to the guest and
 /// <c>kvm_arch_gmem_invalidate</c> when a folio is freed (virt/kvm/guest_memfd.c, 6.11-6.18; kernel-domain.md 5.1).
