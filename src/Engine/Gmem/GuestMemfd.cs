@@ -198,6 +198,65 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         return Errno.Ok;
     }
 
+    /// <summary>
+    /// One page of <c>kvm_gmem_populate</c> (6.11-6.18): the folio for <paramref name="gfn"/> is allocated if missing
+    /// and must not be up to date yet (EEXIST); the caller's callback initialises it; the folio is then marked up to
+    /// date so get_pfn neither zeroes nor prepares it.
+    /// </summary>
+    public Errno PopulatePage(int slotIndex, ref kvm_memory_slot slot, gfn_t gfn, out kvm_pfn_t pfn)
+    {
+        pfn = default;
+        if (!IsOpen || slot.gmem.file != FileId)
+        {
+            return Errno.EFAULT;
+        }
+
+        ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
+        if (BindingAt(index) != slotIndex)
+        {
+            return Errno.EINVAL;
+        }
+
+        var error = GetFolio(index, out ulong entry);
+        if (error != Errno.Ok)
+        {
+            return error;
+        }
+
+        if ((entry & UptodateBit) != 0)
+        {
+            return Errno.EEXIST;
+        }
+
+        SetFolioBits(index, EntryOrder(entry), UptodateBit);
+        pfn = new kvm_pfn_t(entry >> PfnShift);
+        return Errno.Ok;
+    }
+
+    /// <summary>Calls <paramref name="visit"/> with the head index, pfn and order of every live folio.</summary>
+    public void ForEachFolio(Action<ulong, kvm_pfn_t, int> visit)
+    {
+        for (ulong index = 0; index < Pages;)
+        {
+            if (_chunks[index >> ChunkShift] == null)
+            {
+                index = ((index >> ChunkShift) + 1) << ChunkShift; // a chunk never touched holds no folio
+                continue;
+            }
+
+            ulong entry = Entry(index);
+            if ((entry & PresentBit) == 0)
+            {
+                index++;
+                continue;
+            }
+
+            int order = EntryOrder(entry);
+            visit(index, new kvm_pfn_t(entry >> PfnShift), order);
+            index += 1UL << order;
+        }
+    }
+
     /// <summary>The folio entry at an index: present, its page's pfn, the folio's order and whether it is up to date.</summary>
     public (bool Present, kvm_pfn_t Pfn, int Order, bool Uptodate) Folio(ulong index)
     {
@@ -272,7 +331,8 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     internal void Unbind(ulong pgoff) => _bindings.RemoveAll(b => b.Pgoff == pgoff);
 
-    private int BindingAt(ulong index)
+    /// <summary>The memslot index bound to file page <paramref name="index"/>, or -1.</summary>
+    public int BindingAt(ulong index)
     {
         foreach (var b in _bindings)
         {

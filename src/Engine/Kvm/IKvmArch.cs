@@ -21,6 +21,15 @@ public interface IKvmArch : IGmemArch
     /// MMU. Returns what it did.
     /// </summary>
     RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode);
+
+    /// <summary>When guest_memfd's get_pfn calls <see cref="IGmemArch.Prepare"/>.</summary>
+    GmemPrepareMode PrepareMode => GmemPrepareMode.OncePerFolio;
+
+    /// <summary>
+    /// A hook in the private fault path, after get_pfn and max_level (the RFC v4 07/10 <c>gmem_prepare(kvm, slot,
+    /// pfn, gfn, &amp;max_level)</c>): may convert the page and lower <c>fault.max_level</c>. Returns 0 or a negative errno.
+    /// </summary>
+    int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault) => 0;
 }
 
 /// <summary>What the RMP #NPF handler did.</summary>

@@ -245,9 +245,10 @@ public sealed unsafe class Memslots : IDisposable
 
         bool moved = baseGfn != slot.base_gfn;
         bool gmem = (old & MemslotFlags.GuestMemfd) != 0;
-        if (((old ^ flags) & (MemslotFlags.ReadOnly | MemslotFlags.GuestMemfd)) != 0 || (gmem && (moved || old != flags)))
+        bool gmemFlagChangeAllowed = old == flags || Options.AllowDirtyLoggingOnGmem;
+        if (((old ^ flags) & (MemslotFlags.ReadOnly | MemslotFlags.GuestMemfd)) != 0 || (gmem && (moved || !gmemFlagChangeAllowed)))
         {
-            return Errno.EINVAL; // only dirty logging may change; a gmem slot can only be deleted
+            return Errno.EINVAL; // only dirty logging may change; a gmem slot can only be deleted (unless the what-if)
         }
 
         if (moved)

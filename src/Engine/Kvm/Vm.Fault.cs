@@ -105,6 +105,15 @@ public sealed unsafe partial class Vm
 
             fault.map_writable = (slot.flags & (uint)MemslotFlags.ReadOnly) == 0;
             fault.max_level = (byte)LevelForOrder(maxOrder);
+            fault.pfn = pfn;
+            if (Arch is not null)
+            {
+                int rc = Arch.PrepareInFaultPath(this, ref fault);
+                if (rc != 0)
+                {
+                    return MemoryFaultExit(fault.gfn, isPrivate, (Errno)(-rc));
+                }
+            }
         }
         else
         {

@@ -47,7 +47,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         _allocator = allocator;
         Arch = arch;
         Rmp = rmp;
-        Gmem = new GmemFiles(allocator, config.FolioOrder) { Arch = arch, Mmu = this };
+        Gmem = new GmemFiles(allocator, config.FolioOrder) { Arch = arch, Mmu = this, PrepareMode = arch?.PrepareMode ?? GmemPrepareMode.Never };
         bool privateMemory = config.Type is KvmVmType.Snp or KvmVmType.SwProtected;
         Memslots = new Memslots(config.MemslotCapacity, Gmem, new MemslotOptions(privateMemory, config.AllowDirtyLoggingOnGmem));
         Attributes = new MemoryAttributeMap();
@@ -91,7 +91,19 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
             Counters.Zapped += Npt.Zap(old.base_gfn, old.base_gfn + old.npages);
         }
 
+        bool startsDirtyLogging = before >= 0 && region.memory_size != 0
+            && (region.flags & (uint)MemslotFlags.LogDirtyPages) != 0
+            && (Memslots[before].flags & (uint)MemslotFlags.LogDirtyPages) == 0;
         var result = Memslots.Set(region);
+        if (result == Errno.Ok && startsDirtyLogging)
+        {
+            // Enabling dirty logging write-protects the slot and breaks its huge mappings, so every later write
+            // faults at 4K (kvm_mmu_slot_apply_flags); the model drops the slot's leaves to the same effect.
+            ref var slot = ref Memslots[before];
+            Counters.Zapped += Npt.Zap(slot.base_gfn, slot.base_gfn + slot.npages);
+            return result;
+        }
+
         if (result == Errno.Ok && region.memory_size != 0 && region.AddressSpace == 0)
         {
             int index = Memslots.Find(0, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K));

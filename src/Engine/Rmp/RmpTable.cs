@@ -315,6 +315,26 @@ public sealed class RmpTable : IDisposable
     }
 
     /// <summary>
+    /// The firmware's own change to a launch page (not an instruction): SNP_LAUNCH_UPDATE leaves the page validated
+    /// for the guest, and LAUNCH_FINISH ends its immutability, so the guest never PVALIDATEs its payload. FastRmp
+    /// applies both at once; the page must be an assigned, immutable 4K entry.
+    /// </summary>
+    public bool FirmwareLaunchPage(kvm_pfn_t pfn)
+    {
+        Check(pfn.Value);
+        var entry = _store.Read(pfn.Value);
+        if (!entry.assigned || !entry.immutable || _store.IsHuge(pfn.Value >> 9))
+        {
+            return false;
+        }
+
+        entry.immutable = false;
+        entry.validated = true;
+        _store.Write4K(pfn.Value, entry);
+        return true;
+    }
+
+    /// <summary>
     /// The RMP check of a guest access to <paramref name="gfn"/> through an NPT leaf of <paramref name="nptLevel"/>
     /// that maps it to <paramref name="pfn"/> (APM vol. 2 15.36.10; kernel-domain.md 4.5). Returns the #NPF error
     /// code the hardware reports, or <see cref="PageFaultErrorCode.None"/> when the access proceeds.

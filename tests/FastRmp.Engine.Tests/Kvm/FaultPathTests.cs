@@ -23,7 +23,7 @@ public sealed class FaultPathTests
             if (type == KvmVmType.Snp)
             {
                 Rmp = RmpTable.CreateCompact(HostPages);
-                Hooks = new SevSnpHooks(Rmp, asid: 5);
+                Hooks = new FirstUsePolicy(Rmp, asid: 5);
             }
 
             Vm = new Vm(new VmConfig(type, Asid: 5, FolioOrder: folioOrder, AllowDirtyLoggingOnGmem: dirtyLogWhatIf), Allocator, Hooks, Rmp);
@@ -37,7 +37,7 @@ public sealed class FaultPathTests
 
         public RmpTable? Rmp { get; }
 
-        public SevSnpHooks? Hooks { get; }
+        public SnpPolicy? Hooks { get; }
 
         public Vm Vm { get; }
 

@@ -10,10 +10,23 @@ namespace FastRmp.Engine.Policies;
 /// <summary>
 /// The SEV-SNP vendor hooks as merged (arch/x86/kvm/svm/sev.c, ~6.14, with the 6.18 renames; kernel-domain.md 4.6):
 /// <c>sev_gmem_prepare</c>, <c>sev_gmem_invalidate</c>, <c>sev_gmem_max_mapping_level</c> and
-/// <c>sev_handle_rmp_fault</c>, over the host's <see cref="RmpTable"/>.
+/// <c>sev_handle_rmp_fault</c>, over the host's <see cref="RmpTable"/>. The policies of the 2023 debate derive from
+/// it and change when pages are converted and what clamps the mapping level.
 /// </summary>
-public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
+public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
 {
+    /// <summary>The policy's name, as the command line and reports use it.</summary>
+    public abstract string Name { get; }
+
+    /// <inheritdoc />
+    public abstract GmemPrepareMode PrepareMode { get; }
+
+    /// <summary>The host's RMP.</summary>
+    protected RmpTable Rmp => rmp;
+
+    /// <summary>The guest's ASID.</summary>
+    protected uint Asid => asid;
+
     private const int MaxRetries = 16;
 
     /// <summary>The VM whose fault counters the hooks' RMP lookups are added to.</summary>
@@ -24,7 +37,31 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
     /// RMPUPDATE when the folio is order 9 or more and all 512 entries of the 2 MiB block are unassigned (pfn and gfn
     /// rounded down), else 4K. A failed RMPUPDATE is -EINVAL.
     /// </summary>
-    public int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order)
+    /// <remarks>
+    /// The kernel's hook converts one 4K or 2M page: upstream folios are order 0, and the THP series' are order 9. For
+    /// a 1 GiB folio (the HugeTLB series; the RMP has no 1G entries) FastRmp applies the hook to each of the folio's
+    /// 512 2 MiB blocks, since a folio is prepared once and every block must be private before the guest uses it.
+    /// </remarks>
+    public virtual int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order)
+    {
+        if (order <= 9)
+        {
+            return PrepareOne(gfn, pfn, order);
+        }
+
+        for (ulong block = 0; block < 1UL << order; block += 512)
+        {
+            int rc = PrepareOne(gfn + block, pfn + block, 9);
+            if (rc != 0)
+            {
+                return rc;
+            }
+        }
+
+        return 0;
+    }
+
+    private int PrepareOne(gfn_t gfn, kvm_pfn_t pfn, int order)
     {
         if (Lookup(pfn).Assigned)
         {
@@ -42,7 +79,7 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
     /// <c>sev_gmem_invalidate</c>: every assigned pfn in [start, end) goes back to the hypervisor, at 2M where a
     /// whole 2M entry is freed, else at 4K, PSMASHing first when a free covers only part of a 2M entry.
     /// </summary>
-    public void Invalidate(kvm_pfn_t start, kvm_pfn_t end)
+    public virtual void Invalidate(kvm_pfn_t start, kvm_pfn_t end)
     {
         for (ulong p = start.Value; p < end.Value;)
         {
@@ -67,7 +104,7 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
     }
 
     /// <summary><c>sev_gmem_max_mapping_level</c>: 4K for an unassigned page, else the RMP entry's level.</summary>
-    public PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate)
+    public virtual PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate)
     {
         var entry = Lookup(pfn);
         return entry.Assigned ? entry.Level : PgLevel.Level4K;
@@ -77,7 +114,7 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
     /// <c>sev_handle_rmp_fault</c>: for a private gfn backed by guest_memfd whose RMP entry is 2M, PSMASH it and zap
     /// the 512 gfns so they re-fault at 4K; a 4K entry means the fault was spurious.
     /// </summary>
-    public RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode)
+    public virtual RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode)
     {
         var gfn = gpa.Gfn;
         int slotIndex = vm.Memslots.Find(0, gfn);
@@ -112,7 +149,16 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
         return RmpFaultOutcome.Smashed;
     }
 
-    private RmpLookup Lookup(kvm_pfn_t pfn)
+    /// <inheritdoc />
+    public virtual void FolioAllocated(GuestMemfd file, ulong index, kvm_pfn_t pfn, int order)
+    {
+    }
+
+    /// <inheritdoc />
+    public virtual int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault) => 0;
+
+    /// <summary>An RMP lookup made by KVM (counted).</summary>
+    protected RmpLookup Lookup(kvm_pfn_t pfn)
     {
         if (Vm is not null)
         {
@@ -122,11 +168,12 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
         return rmp.Lookup(pfn);
     }
 
-    private bool AllUnassigned(kvm_pfn_t head)
+    /// <summary>True when none of the 512 entries of the 2 MiB block is assigned (sev_gmem_prepare's check).</summary>
+    protected bool AllUnassigned(kvm_pfn_t head)
     {
         for (ulong i = 0; i < 512; i++)
         {
-            if (rmp.Store.IsAssigned(head.Value + i))
+            if (Lookup(head + i).Assigned)
             {
                 return false;
             }
@@ -136,7 +183,8 @@ public sealed class SevSnpHooks(RmpTable rmp, uint asid) : IKvmArch
     }
 
     /// <summary>The kernel's rmpupdate() retries FAIL_OVERLAP as transient; the model bounds the retries.</summary>
-    private RmpUpdateResult UpdateWithRetry(kvm_pfn_t pfn, rmp_state state)
+    /// <summary>RMPUPDATE as the kernel's rmpupdate() issues it.</summary>
+    protected RmpUpdateResult UpdateWithRetry(kvm_pfn_t pfn, rmp_state state)
     {
         RmpUpdateResult result = default;
         for (int i = 0; i < MaxRetries; i++)

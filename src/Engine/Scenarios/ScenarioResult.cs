@@ -1,0 +1,39 @@
+using System.Collections.Immutable;
+
+namespace FastRmp.Engine.Scenarios;
+
+/// <summary>
+/// The counters of one scenario run under one policy and folio size, with the names the reports and the JSON use
+/// (docs/policies.md).
+/// </summary>
+public sealed record ScenarioResult
+{
+    /// <summary>Scenario name.</summary>
+    public required string Scenario { get; init; }
+
+    /// <summary>Policy name.</summary>
+    public required string Policy { get; init; }
+
+    /// <summary>guest_memfd folio order.</summary>
+    public required int FolioOrder { get; init; }
+
+    /// <summary>Every counter by name, in report order.</summary>
+    public required ImmutableArray<KeyValuePair<string, long>> Counters { get; init; }
+
+    /// <summary>One counter by name.</summary>
+    public long this[string name]
+    {
+        get
+        {
+            foreach (var pair in Counters)
+            {
+                if (pair.Key == name)
+                {
+                    return pair.Value;
+                }
+            }
+
+            throw new KeyNotFoundException($"No counter '{name}'.");
+        }
+    }
+}
