@@ -4,6 +4,9 @@ namespace FastRmp.Engine.Allocation;
 
 public sealed partial class BuddyAllocator
 {
+    /// <summary>True when the 4 KiB page at <paramref name="pfn"/> is free.</summary>
+    public bool IsFree(kvm_pfn_t pfn) => IsRangeFree(pfn, 0);
+
     /// <summary>
     /// Turns the allocated block at <paramref name="pfn"/> of <paramref name="order"/> into 2^order allocated order-0
     /// pages, which can then be freed one by one. Models <c>split_page</c> (mm/page_alloc.c) as a large folio split

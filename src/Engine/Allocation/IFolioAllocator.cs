@@ -11,6 +11,9 @@ public interface IFolioAllocator
     /// <summary>Frees a block allocated at <paramref name="order"/>.</summary>
     void Free(kvm_pfn_t pfn, int order);
 
+    /// <summary>True when the page at <paramref name="pfn"/> is free.</summary>
+    bool IsFree(kvm_pfn_t pfn);
+
     /// <summary>Turns an allocated block into 2^<paramref name="order"/> allocated 4 KiB pages (<c>split_page</c>, a folio split).</summary>
     void Split(kvm_pfn_t pfn, int order);
 }

@@ -137,6 +137,7 @@ public sealed unsafe partial class Vm
 
         Counters.Zapped += Npt.Map(fault.gfn, fault.pfn, goal, isPrivate);
         Counters.Mapped.Add(goal);
+        DebugCheckLeaf(fault.gfn);
         return FaultResult.Fixed;
     }
 

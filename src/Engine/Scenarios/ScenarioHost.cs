@@ -139,9 +139,11 @@ public sealed class ScenarioHost : IDisposable
         Vm.GuestPvalidate(new gpa_t(gpa), RmpPageSize.Size4K, true);
     }
 
-    /// <summary>The counters at the end of a scenario.</summary>
+    /// <summary>The counters at the end of a scenario, after checking the VM's invariants.</summary>
     public ScenarioResult Result(string scenario)
     {
+        Vm.Verify();
+        Allocator.Verify();
         long rmp2M = 0, rmp4K = 0;
         var folios = new long[19];
         foreach (var file in Vm.Gmem.Files)

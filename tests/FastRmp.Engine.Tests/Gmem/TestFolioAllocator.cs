@@ -36,6 +36,19 @@ internal sealed class TestFolioAllocator(ulong pages) : IFolioAllocator
         }
     }
 
+    public bool IsFree(kvm_pfn_t pfn)
+    {
+        foreach (var (start, order) in _live)
+        {
+            if (pfn.Value - start < 1UL << order)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public void Split(kvm_pfn_t pfn, int order)
     {
         Free(pfn, order);

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
+
+namespace FastRmp.Engine.Kvm;
+
+public sealed partial class Vm
+{
+    /// <summary>
+    /// Checks the whole VM against the model's invariants and throws <see cref="InvalidOperationException"/> naming
+    /// the first broken one: (1) no private NPT leaf is above its RMP level; (2) every private-mapped gfn maps a pfn
+    /// assigned to this VM's ASID at that gfn (SNP); (3) no pfn is in two folios, or in a folio and shared memory;
+    /// (4) every live folio and shared page is allocated in the host allocator; (5) with <paramref name="freedAreShared"/>,
+    /// no free host page is assigned in the RMP. O(mapped + folio pages); for tests.
+    /// </summary>
+    public void Verify(bool freedAreShared = true)
+    {
+        var owners = new Dictionary<ulong, string>();
+        foreach (var file in Gmem.Files)
+        {
+            file.ForEachFolio((index, pfn, order) =>
+            {
+                for (ulong i = 0; i < 1UL << order; i++)
+                {
+                    Own(owners, pfn.Value + i, $"guest_memfd {file.Fd} index 0x{index + i:x}");
+                }
+            });
+        }
+
+        foreach (var (gfn, pfn) in _sharedPfns)
+        {
+            Own(owners, pfn, $"shared gfn 0x{gfn:x}");
+        }
+
+        if (Rmp is not null)
+        {
+            var visitor = new LeafChecker(this);
+            Npt.ForEachLeaf(ref visitor);
+            if (freedAreShared)
+            {
+                for (ulong p = 0; p < Rmp.Pages; p++)
+                {
+                    var pfn = new kvm_pfn_t(p);
+                    if (Rmp.Store.IsAssigned(p) && Rmp.Read(pfn).asid == Config.Asid && _allocator.IsFree(pfn))
+                    {
+                        throw new InvalidOperationException($"pfn 0x{p:x} is free in the host allocator but still assigned to ASID {Config.Asid} in the RMP.");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Debug builds check invariants (1) and (2) for the page a fault just mapped.</summary>
+    [Conditional("DEBUG")]
+    private void DebugCheckLeaf(gfn_t gfn)
+    {
+        var leaf = Npt.Lookup(gfn);
+        if (Rmp is not null && leaf.IsPrivate)
+        {
+            CheckPrivateLeaf(gfn, leaf, huge: false);
+        }
+    }
+
+    private void Own(Dictionary<ulong, string> owners, ulong pfn, string owner)
+    {
+        if (!owners.TryAdd(pfn, owner))
+        {
+            throw new InvalidOperationException($"pfn 0x{pfn:x} belongs to {owners[pfn]} and to {owner}.");
+        }
+
+        if (_allocator.IsFree(new kvm_pfn_t(pfn)))
+        {
+            throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner}) is free in the host allocator.");
+        }
+    }
+
+    /// <summary>Invariants (1) and (2) for one private leaf; <paramref name="huge"/> checks every page, else the first.</summary>
+    private void CheckPrivateLeaf(gfn_t first, NptLeaf leaf, bool huge)
+    {
+        ulong pages = huge ? 1UL << ((int)(leaf.Level - 1) * 9) : 1;
+        for (ulong i = 0; i < pages; i++)
+        {
+            var pfn = leaf.Pfn + i;
+            var lookup = Rmp!.Lookup(pfn);
+            if (leaf.Level > lookup.Level && !(leaf.Level == PgLevel.Level1G && lookup.Level == PgLevel.Level2M))
+            {
+                throw new InvalidOperationException($"gfn 0x{first.Value + i:x} is mapped private at {leaf.Level} over a {lookup.Level} RMP entry (pfn 0x{pfn.Value:x}).");
+            }
+
+            var entry = Rmp.Read(pfn);
+            if (!entry.assigned || entry.asid != Config.Asid || entry.gpa != first.Value + i)
+            {
+                throw new InvalidOperationException($"gfn 0x{first.Value + i:x} is mapped private to pfn 0x{pfn.Value:x}, whose RMP entry is assigned={entry.assigned} asid={entry.asid} gpa=0x{entry.gpa:x}.");
+            }
+        }
+    }
+
+    private readonly struct LeafChecker(Vm vm) : INptVisitor
+    {
+        public void Leaf(gfn_t gfn, NptLeaf leaf)
+        {
+            if (leaf.IsPrivate)
+            {
+                vm.CheckPrivateLeaf(gfn, leaf, huge: true);
+            }
+        }
+    }
+}
