@@ -153,13 +153,15 @@ int fr_rmp_psmash(struct fr_rmp *rmp, uint64_t pfn)
 /* The ownership checks PVALIDATE and RMPADJUST share. */
 static int owner_check(const struct fr_rmp *rmp, uint64_t pfn, uint32_t asid, uint64_t gfn, int size_2m)
 {
-    if (size_2m && ((pfn & 511) != 0 || (gfn & 511) != 0))
+    if (size_2m && (gfn & 511) != 0)
         return R_INPUT;
     const struct rmpentry_raw *e = &rmp->e[pfn];
     if (!e->assigned || e->asid != asid || e->gpa != gfn || e->immutable)
         return R_PERMISSION;
     if (size_2m && !is_huge(rmp, pfn))
         return R_SIZEMISMATCH;
+    if (size_2m && (pfn & 511) != 0)
+        return R_INPUT;
     return R_OK;
 }
 

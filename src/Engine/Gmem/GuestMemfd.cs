@@ -200,8 +200,8 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     /// <summary>
     /// One page of <c>kvm_gmem_populate</c> (6.11-6.18): the folio for <paramref name="gfn"/> is allocated if missing
-    /// and must not be up to date yet (EEXIST); the caller's callback initialises it; the folio is then marked up to
-    /// date so get_pfn neither zeroes nor prepares it.
+    /// and the page must not be up to date yet (EEXIST); the caller's callback initialises it; the page is then marked
+    /// up to date so get_pfn neither zeroes nor prepares it.
     /// </summary>
     public Errno PopulatePage(int slotIndex, ref kvm_memory_slot slot, gfn_t gfn, out kvm_pfn_t pfn)
     {
@@ -228,7 +228,9 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             return Errno.EEXIST;
         }
 
-        SetFolioBits(index, EntryOrder(entry), UptodateBit);
+        // Only this page is marked: with a large folio the rest of it must still be prepared at its first get_pfn
+        // (the per-page preparedness Paolo Bonzini's 2024 RFC proposes; upstream folios are single pages).
+        *EntryPointer(index, create: false) |= UptodateBit;
         pfn = new kvm_pfn_t(entry >> PfnShift);
         return Errno.Ok;
     }

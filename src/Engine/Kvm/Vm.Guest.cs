@@ -54,6 +54,50 @@ public sealed partial class Vm
     }
 
     /// <summary>
+    /// Models <c>kvm_gmem_populate</c> with SNP's callback (<c>sev_gmem_post_populate</c> for SNP_LAUNCH_UPDATE;
+    /// kernel-domain.md 4.6): each gfn must be private (EINVAL otherwise); its page is made private and immutable in
+    /// the RMP, and the firmware then measures it and leaves it validated for the guest.
+    /// </summary>
+    public Errno Populate(gfn_t start, ulong npages)
+    {
+        if (Rmp is null)
+        {
+            throw new InvalidOperationException("SNP_LAUNCH_UPDATE needs an SNP VM.");
+        }
+
+        for (ulong i = 0; i < npages; i++)
+        {
+            var gfn = start + i;
+            int slotIndex = Memslots.Find(0, gfn);
+            if (!Attributes.IsPrivate(gfn) || slotIndex < 0)
+            {
+                return Errno.EINVAL;
+            }
+
+            ref var slot = ref Memslots[slotIndex];
+            var file = Gmem.ByFileId(slot.gmem.file);
+            if (file is null)
+            {
+                return Errno.EINVAL;
+            }
+
+            var error = file.PopulatePage(slotIndex, ref slot, gfn, out var pfn);
+            if (error != Errno.Ok)
+            {
+                return error;
+            }
+
+            var state = new rmp_state { assigned = 1, immutable = 1, asid = Config.Asid, gpa = gfn.Gpa.Value };
+            if (Rmp.RmpUpdate(pfn, state) != RmpUpdateResult.Success || !Rmp.FirmwareLaunchPage(pfn))
+            {
+                return Errno.EIO;
+            }
+        }
+
+        return Errno.Ok;
+    }
+
+    /// <summary>
     /// The guest's page-state change of [<paramref name="gpa"/>, + <paramref name="size"/>) through MAP_GPA_RANGE:
     /// KVM exits to userspace, which sets the memory attributes and, when converting to shared with
     /// <paramref name="punchHole"/>, punches the private pages out of guest_memfd (QEMU's discard).

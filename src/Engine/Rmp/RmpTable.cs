@@ -223,8 +223,9 @@ public sealed class RmpTable : IDisposable
     /// <paramref name="pfn"/>, by the guest with <paramref name="asid"/>.
     /// </summary>
     /// <remarks>
-    /// FAIL_INPUT for a 2M request whose pfn or gfn is not 2 MiB-aligned; FAIL_PERMISSION when the entry is not
-    /// assigned to this ASID at this gfn, or is immutable; FAIL_SIZEMISMATCH for a 2M request over 4K entries; a 4K
+    /// FAIL_INPUT for a 2M request whose gfn is not 2 MiB-aligned; FAIL_PERMISSION when the entry is not assigned to
+    /// this ASID at this gfn, or is immutable; FAIL_SIZEMISMATCH for a 2M request over 4K entries (before the pfn's
+    /// alignment is looked at: a 4K-backed page's pfn is arbitrary); FAIL_INPUT for a misaligned pfn; a 4K
     /// request on a page inside a 2M entry does not complete but raises #NPF(RMP, SIZEM) in
     /// <paramref name="npf"/> (the hypervisor answers with PSMASH); FAIL_NOUPDATE (CF = 1) when validated already
     /// has the requested value.
@@ -406,7 +407,7 @@ public sealed class RmpTable : IDisposable
     {
         bool huge = size == RmpPageSize.Size2M;
         entry = default;
-        if (huge && ((p & 511) != 0 || (gfn & 511) != 0))
+        if (huge && (gfn & 511) != 0)
         {
             return PvalidateResult.FailInput;
         }
@@ -419,10 +420,10 @@ public sealed class RmpTable : IDisposable
 
         if (huge && !_store.IsHuge(p >> 9))
         {
-            return PvalidateResult.FailSizeMismatch;
+            return PvalidateResult.FailSizeMismatch; // what a guest sees on 4K-backed memory, whatever the SPA's alignment
         }
 
-        return PvalidateResult.Success;
+        return huge && (p & 511) != 0 ? PvalidateResult.FailInput : PvalidateResult.Success;
     }
 
     private void Rewrite(ulong p, RmpPageSize size, rmpentry_raw entry)

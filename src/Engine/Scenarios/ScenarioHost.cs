@@ -57,6 +57,9 @@ public sealed class ScenarioHost : IDisposable
     /// <summary>The VM.</summary>
     public Vm Vm { get; }
 
+    /// <summary>SNP_LAUNCH_UPDATE calls that failed (a policy that converted the payload's folio before populate).</summary>
+    public long LaunchFailures { get; set; }
+
     /// <summary>A KVM_SET_USER_MEMORY_REGION2 request for a guest_memfd slot.</summary>
     public kvm_userspace_memory_region2 Region(uint slot, ulong gpa, ulong size, ulong offset, MemslotFlags extra = 0)
         => new()
@@ -178,6 +181,7 @@ public sealed class ScenarioHost : IDisposable
             Pair("faults_shared", vm.FaultsShared),
             Pair("memory_fault_exits", vm.MemoryFaultExits),
             Pair("hypercall_exits", Vm.HypercallExits),
+            Pair("launch_update_failures", LaunchFailures),
             Pair("retries", vm.Retries),
             Pair("rmpupdate_4k", rmp.RmpUpdate4K),
             Pair("rmpupdate_2m", rmp.RmpUpdate2M),

@@ -80,6 +80,8 @@ public sealed class GuestInstructionTests
         Assert.Equal(PvalidateResult.FailPermission, rmp.Pvalidate(Pfn(1031), 0, Gfn(0x407), RmpPageSize.Size4K, true, out _)); // immutable
         rmp.RmpUpdate(Pfn(1024), Private(0x400, 6));
         Assert.Equal(PvalidateResult.FailSizeMismatch, rmp.Pvalidate(Pfn(1024), 6, Gfn(0x400), RmpPageSize.Size2M, true, out _));
+        rmp.RmpUpdate(Pfn(1033), Private(0x600, 6)); // a 4K-backed page: aligned gfn, arbitrary pfn
+        Assert.Equal(PvalidateResult.FailSizeMismatch, rmp.Pvalidate(Pfn(1033), 6, Gfn(0x600), RmpPageSize.Size2M, true, out _));
         Assert.Equal(0, rmp.Counters.Pvalidate);
     }
 

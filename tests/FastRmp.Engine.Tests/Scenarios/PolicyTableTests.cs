@@ -49,6 +49,21 @@ public sealed class PolicyTableTests
     private static readonly Row Round2M = new(0, 1, 1, 1, 0, 2, 512, 0, 512, 0, 514);
     private static readonly Row Round1GWhole = Round2M with { U2M = 512, Rmp2M = 511 };
 
+    // snp-boot, 16 MiB (1 GiB with 1G folios): the payload chunk is populated (512 4K launch RMPUPDATEs, validated by
+    // the firmware); OVMF leaves 8 of the 16 early-shared pages of chunk 1 shared, so chunk 1 is MIXED; every other
+    // chunk is accepted with a 2M PVALIDATE. 4K folios: chunk 1 takes 504 4K validations, the 6 others fail the 2M
+    // PVALIDATE and take 512 each: 512 + 504 + 3072 = 4088 faults and 4K RMPUPDATEs (alloc-blind also converts the
+    // payload folios blind when populate allocates them: +512). 2M folios: chunk 1 is prepared as a 2M entry under 4K
+    // leaves: one extra #NPF and a PSMASH (Roth, 2023-08-29), 505 faults; the payload chunk maps at 4K (its RMP
+    // entries are 4K): 512 faults; six 2M chunks: 6 faults. alloc-blind converts the payload's folio at 2M when
+    // populate allocates it, so SNP_LAUNCH_UPDATE's 4K RMPUPDATE fails with FAIL_OVERLAP and the guest validates the
+    // payload chunk at 2M itself (1 fault).
+    private static readonly Row Boot4K = new(4088, 0, 0, 0, 0, 2, 4096, 0, 4088, 0, 4088);
+    private static readonly Row Boot2M = new(512, 7, 1, 1, 0, 2, 1024, 6, 1024, 6, 1023);
+    private static readonly Row Boot2MBlind = new(0, 8, 1, 1, 0, 2, 512, 7, 512, 7, 512);
+    private static readonly Row Boot1G = new(512, 511, 1, 1, 0, 2, 1024, 510, 1024, 510, 1527);
+    private static readonly Row Boot1GBlind = new(0, 512, 1, 1, 0, 2, 512, 511, 512, 511, 1016);
+
     public static TheoryData<string, string, int> Cells()
     {
         var data = new TheoryData<string, string, int>();
@@ -85,7 +100,10 @@ public sealed class PolicyTableTests
             ("memslots-512", _) => faultHook ? Slots4K : Slots1GWhole,
             ("psmash-roundtrip", 0) => Round4K,
             ("psmash-roundtrip", 9) => Round2M,
-            _ => faultHook ? Round2M : Round1GWhole,
+            ("psmash-roundtrip", _) => faultHook ? Round2M : Round1GWhole,
+            ("snp-boot", 0) => policy == "alloc-blind" ? Boot4K with { U4K = 4600 } : Boot4K,
+            ("snp-boot", 9) => policy == "alloc-blind" ? Boot2MBlind : Boot2M,
+            _ => policy == "alloc-blind" ? Boot1GBlind : Boot1G,
         };
     }
 
@@ -114,6 +132,22 @@ public sealed class PolicyTableTests
         // share-4k-keep, 2M folios: the clamp on the first fault, on the re-fault of the shared page, and the RMP
         // fault handler's own lookup; the 511 MIXED re-faults stop at 4K before the clamp is asked.
         Assert.Equal(3, ScenarioCatalog.Run("share-4k-keep", "alloc-blind", 9)["rmp_lookups"]);
+    }
+
+    [Theory]
+    [InlineData("alloc-blind", 9, 1)]
+    [InlineData("alloc-blind", 18, 1)]
+    [InlineData("alloc-blind", 0, 0)]
+    [InlineData("first-use", 9, 0)]
+    public void Converting_at_allocation_breaks_the_launch_with_large_folios(string policy, int order, long failures)
+        => Assert.Equal(failures, ScenarioCatalog.Run("snp-boot", policy, order)["launch_update_failures"]);
+
+    [Fact]
+    public void Snp_boot_takes_a_guest_size()
+    {
+        var r = ScenarioCatalog.Run("snp-boot", "first-use", 9, guestBytes: 64UL << 20);
+        Assert.Equal(512 + 505 + 30, r["faults_private"]); // 32 chunks: payload, the mixed chunk, 30 at 2M
+        Assert.Throws<ArgumentException>(() => ScenarioCatalog.Run("snp-boot", "first-use", 9, guestBytes: (16UL << 20) + 4096));
     }
 
     [Fact]
