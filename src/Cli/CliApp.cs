@@ -13,6 +13,7 @@ internal static class CliApp
         {
             LayoutsCommand.Create(),
             InfoCommand.Create(),
+            EventsCommand.Create(),
         };
 
         var parse = root.Parse(args);
