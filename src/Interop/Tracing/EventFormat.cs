@@ -24,7 +24,7 @@ public sealed class EventFormat
         Id = id;
         Fields = fields;
         PrintFormat = printFormat;
-        FullName = $"{system}:{name}";
+        FullName = system.Length == 0 ? name : $"{system}:{name}";
         var dict = new Dictionary<string, EventField>(StringComparer.Ordinal);
         foreach (var f in fields)
         {
@@ -51,7 +51,7 @@ public sealed class EventFormat
     /// <summary>The event name (<c>kvm_page_fault</c>).</summary>
     public string Name { get; }
 
-    /// <summary><c>system:name</c>.</summary>
+    /// <summary><c>system:name</c> (just the name when the system is unknown, as for most text input).</summary>
     public string FullName { get; }
 
     /// <summary>The event ID of the traced kernel (the record's <c>common_type</c>).</summary>
