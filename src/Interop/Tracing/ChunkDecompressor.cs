@@ -35,7 +35,11 @@ internal abstract class ChunkDecompressor : IDisposable
 
     private sealed class Zstd : ChunkDecompressor
     {
-        private readonly ZstdSharp.Decompressor _d = new();
+        // A decompression context is costly to create (its window buffers); one per thread is reused.
+        [ThreadStatic]
+        private static ZstdSharp.Decompressor? t_shared;
+
+        private readonly ZstdSharp.Decompressor _d = t_shared ??= new();
 
         public override string Name => "zstd";
 
@@ -53,7 +57,7 @@ internal abstract class ChunkDecompressor : IDisposable
 
         protected override void Dispose(bool disposing)
         {
-            _d.Dispose();
+            // The shared context stays alive for the thread's next file.
             base.Dispose(disposing);
         }
     }

@@ -296,7 +296,7 @@ internal sealed class CpuStream
 
             uint csize = _be ? BinaryPrimitives.ReadUInt32BigEndian(h) : BinaryPrimitives.ReadUInt32LittleEndian(h);
             uint usize = _be ? BinaryPrimitives.ReadUInt32BigEndian(h[4..]) : BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
-            if (csize > MaxChunkBytes || usize > MaxChunkBytes || csize > _input.Length - at - 8)
+            if (csize > MaxChunkBytes || usize > MaxChunkBytes || csize > _input.Length - at - 8 || usize > ((ulong)csize * 32768) + (1 << 20))
             {
                 _stats.AddDamage(new TraceDamage(Cpu, at, $"compressed chunk with impossible sizes ({csize} -> {usize}); the rest of this CPU's data"));
                 _chunksLeft = 0;

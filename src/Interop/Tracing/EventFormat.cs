@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Collections.Immutable;
 
 namespace FastRmp.Interop.Tracing;
@@ -14,7 +13,7 @@ namespace FastRmp.Interop.Tracing;
 /// </remarks>
 public sealed class EventFormat
 {
-    private readonly FrozenDictionary<string, EventField> _byName;
+    private readonly Dictionary<string, EventField> _byName;
 
     /// <summary>Creates a format.</summary>
     public EventFormat(string system, string name, int id, ImmutableArray<EventField> fields, string printFormat)
@@ -31,7 +30,7 @@ public sealed class EventFormat
             dict.TryAdd(f.Name, f);
         }
 
-        _byName = dict.ToFrozenDictionary(StringComparer.Ordinal);
+        _byName = dict;
         var own = ImmutableArray.CreateBuilder<EventField>();
         foreach (var f in fields)
         {

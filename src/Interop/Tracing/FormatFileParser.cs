@@ -104,7 +104,7 @@ public static class FormatFileParser
         int elementCount = -1;
         int bracket = d.IndexOf('[');
         string arraySuffix = "";
-        if (bracket >= 0 && d.LastIndexOf(']') < d.Length - 1)
+        if (bracket >= 0 && d.LastIndexOf(']') > bracket && d.LastIndexOf(']') < d.Length - 1)
         {
             // "__data_loc char[] name": brackets belong to the type; the name follows them.
             int close = d.LastIndexOf(']');

@@ -28,7 +28,7 @@ public sealed partial class TraceDatFile
         var format = FormatFileParser.Parse("header", "name: header_page\nID: 0\nformat:\n" + page);
         var commit = format.Find("commit") ?? throw new TraceFormatException($"{Name}: header_page has no 'commit' field");
         var data = format.Find("data") ?? throw new TraceFormatException($"{Name}: header_page has no 'data' field");
-        if (commit.Size is not (4 or 8) || data.Offset < commit.Offset + commit.Size || data.Offset > 64)
+        if (commit.Size is not (4 or 8) || commit.Offset < 8 || data.Offset < commit.Offset + commit.Size || data.Offset > 64)
         {
             throw new TraceFormatException($"{Name}: header_page layout not understood (commit {commit.Offset}:{commit.Size}, data {data.Offset})");
         }

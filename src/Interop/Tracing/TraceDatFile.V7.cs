@@ -187,7 +187,7 @@ public sealed partial class TraceDatFile
         var b = new ByteCursor(body, at + SectionHeaderSize, IsBigEndian, Name);
         uint csize = b.U32("compressed size");
         uint usize = b.U32("uncompressed size");
-        if (csize > (uint)b.Remaining || usize > MaxMetadataBytes)
+        if (csize > (uint)b.Remaining || usize > MaxMetadataBytes || usize > ((ulong)csize * 32768) + (1 << 20))
         {
             throw new TraceFormatException($"{Name}: section {id} at offset 0x{at:x}: compressed sizes {csize}/{usize} do not fit the section ({size} bytes)");
         }
