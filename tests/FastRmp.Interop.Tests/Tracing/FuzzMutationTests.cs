@@ -10,6 +10,10 @@ public class FuzzMutationTests
     [Fact(Timeout = 120_000)]
     public void Ten_thousand_mutations_of_the_samples_never_crash_hang_or_read_out_of_bounds()
     {
+        string kvm = Path.Combine(Path.GetTempPath(), $"fastrmp-fuzz-kvm-{Environment.ProcessId}.dat");
+        KvmFixture.Write(kvm, new FastRmp.Interop.Tracing.Writing.TraceDatWriterOptions(7, "zstd"), faults: 60);
+        byte[] kvmBytes = File.ReadAllBytes(kvm);
+        File.Delete(kvm);
         var dat = new[]
         {
             File.ReadAllBytes(Samples.Path_("tracecmd-dat/vm-sched-kmem-v7-zstd.dat")),
@@ -35,7 +39,7 @@ public class FuzzMutationTests
             int which = rng.Next(20);
             if (which < 12)
             {
-                TraceDatFuzz.Fuzz(Mutate(dat[which == 0 ? 0 : 1 + (which % 2)], rng));
+                TraceDatFuzz.Fuzz(Mutate(which == 0 ? dat[0] : which < 5 ? kvmBytes : dat[1 + (which % 2)], rng));
             }
             else if (which < 19)
             {

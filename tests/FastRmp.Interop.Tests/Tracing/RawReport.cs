@@ -93,14 +93,89 @@ internal static partial class RawReport
             }
 
             string v = payload[start..end];
-            parts.Add(f.Name + "=" + Normalize(v, f));
+            parts.Add(f.Name + "=" + Normalize(v, f, HexFields(format).Contains(f.Name)));
             pos = Math.Min(end + 1, payload.Length);
         }
 
         return string.Join(' ', parts);
     }
 
-    private static string Normalize(string v, EventField f)
+    /// <summary>
+    /// Fields the print format prints with %x/%llx/%p: libtraceevent's -R output uses the same conversion, so their bare
+    /// digits are hex.
+    /// </summary>
+    private static HashSet<string> HexFields(EventFormat format)
+    {
+        if (s_hexCache.TryGetValue(format, out var cached))
+        {
+            return cached;
+        }
+
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        string pf = format.PrintFormat;
+        int q1 = pf.IndexOf('"', StringComparison.Ordinal);
+        int q2 = q1 < 0 ? -1 : pf.IndexOf('"', q1 + 1);
+        if (q2 > q1)
+        {
+            var specs = Spec().Matches(pf[(q1 + 1)..q2]).Select(m => m.Value).Where(v => v != "%%").ToList();
+            var args = SplitArgs(pf[(q2 + 1)..]);
+            for (int i = 0; i < Math.Min(specs.Count, args.Count); i++)
+            {
+                var m = RecField().Match(args[i]);
+                if (m.Success && (specs[i].EndsWith('x') || specs[i].EndsWith('X') || specs[i].EndsWith('p')))
+                {
+                    result.Add(m.Groups[1].Value);
+                }
+            }
+        }
+
+        s_hexCache[format] = result;
+        return result;
+    }
+
+    private static readonly Dictionary<EventFormat, HashSet<string>> s_hexCache = [];
+
+    [GeneratedRegex(@"%[-#0 +]*\d*(?:\.\d+)?(?:hh|h|ll|l|z)?[diouxXpsc%]")]
+    private static partial Regex Spec();
+
+    [GeneratedRegex(@"^\s*\(?\s*(?:\([^)]*\)\s*)?REC->(\w+)\s*\)?\s*$")]
+    private static partial Regex RecField();
+
+    private static List<string> SplitArgs(string s)
+    {
+        var args = new List<string>();
+        int depth = 0, start = -1;
+        for (int i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (c == ',' && depth == 0)
+            {
+                if (start >= 0)
+                {
+                    args.Add(s[start..i]);
+                }
+
+                start = i + 1;
+            }
+            else if (c is '(' or '{')
+            {
+                depth++;
+            }
+            else if (c is ')' or '}')
+            {
+                depth--;
+            }
+        }
+
+        if (start >= 0)
+        {
+            args.Add(s[start..]);
+        }
+
+        return args;
+    }
+
+    private static string Normalize(string v, EventField f, bool printedHex)
     {
         if (Opaque(f))
         {
@@ -116,6 +191,10 @@ internal static partial class RawReport
         if (v.StartsWith("0x", StringComparison.Ordinal) && ulong.TryParse(v.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong hex))
         {
             value = hex;
+        }
+        else if (printedHex && ulong.TryParse(v, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong bare))
+        {
+            value = bare;
         }
         else if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long dec))
         {
