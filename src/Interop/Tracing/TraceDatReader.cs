@@ -63,22 +63,32 @@ public sealed class TraceDatReader : ITraceReader
     {
         while (true)
         {
+            int index;
             if (_current >= 0)
             {
                 var s = _streams[_current];
                 if (s.MoveNext())
                 {
+                    // Runs of records on one CPU skip the queue: keep the stream while it is still the earliest.
+                    if (!_queue.TryPeek(out _, out var head) || s.Timestamp < head.Ts || (s.Timestamp == head.Ts && _current < head.Order))
+                    {
+                        index = _current;
+                        goto Deliver;
+                    }
+
                     _queue.Enqueue(_current, (s.Timestamp, _current));
                 }
 
                 _current = -1;
             }
 
-            if (!_queue.TryDequeue(out int index, out _))
+            if (!_queue.TryDequeue(out index, out _))
             {
                 record = default;
                 return false;
             }
+
+        Deliver:
 
             _current = index;
             var st = _streams[index];
