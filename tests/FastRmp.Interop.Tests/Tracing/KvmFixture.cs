@@ -25,11 +25,11 @@ internal static class KvmFixture
             string[] name = block[..nl].Trim().Split('/');
             if (name.Length == 2 && s_events.Contains(name[1]))
             {
-                builders[name[1]] = new RecordBuilder(w.AddFormat(name[0], block[(nl + 1)..]));
+                builders[name[1]] = new RecordBuilder(w.AddFormat(name[0], block[(nl + 1)..]), 0, options.BigEndian);
             }
         }
 
-        var print = new RecordBuilder(w.AddFormat("ftrace", PrintFormat), 512);
+        var print = new RecordBuilder(w.AddFormat("ftrace", PrintFormat), 512, options.BigEndian);
         w.AddCmdline(4242, "CPU 0/KVM");
         w.AddCmdline(4243, "CPU 1/KVM");
         w.AddCmdline(4000, "qemu-system-x86");

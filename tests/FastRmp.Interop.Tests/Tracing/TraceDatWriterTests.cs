@@ -15,12 +15,15 @@ public sealed class TraceDatWriterTests : IDisposable
     [InlineData(7, "none")]
     [InlineData(7, "zstd")]
     [InlineData(7, "zlib")]
-    public void Written_files_read_back_with_every_record_and_typed_event(int version, string compression)
+    [InlineData(7, "none", true)]
+    [InlineData(6, "none", false, 4)]
+    [InlineData(7, "zstd", true, 4)]
+    public void Written_files_read_back_with_every_record_and_typed_event(int version, string compression, bool bigEndian = false, int longSize = 8)
     {
-        string path = Path.Combine(_dir, $"kvm-v{version}-{compression}.dat");
-        int written = KvmFixture.Write(path, new TraceDatWriterOptions(version, compression), faults: 2000);
+        string path = Path.Combine(_dir, $"kvm-v{version}-{compression}-{bigEndian}-{longSize}.dat");
+        int written = KvmFixture.Write(path, new TraceDatWriterOptions(version, compression, BigEndian: bigEndian, KernelLongSize: longSize), faults: 2000);
         using var file = TraceDatFile.Open(path);
-        Assert.Equal(version, file.Version);
+        Assert.Equal((version, bigEndian, longSize), (file.Version, file.IsBigEndian, file.KernelLongSize));
         Assert.Equal(compression, file.Compression);
         using var reader = file.CreateReader();
         var d = new KvmEventDecoder();
@@ -55,7 +58,9 @@ public sealed class TraceDatWriterTests : IDisposable
     [InlineData(7, "none")]
     [InlineData(7, "zstd")]
     [InlineData(7, "zlib")]
-    public void Trace_cmd_report_decodes_what_the_writer_writes_exactly_as_FastRmp_does(int version, string compression)
+    [InlineData(7, "none", true)]
+    [InlineData(6, "none", false, 4)]
+    public void Trace_cmd_report_decodes_what_the_writer_writes_exactly_as_FastRmp_does(int version, string compression, bool bigEndian = false, int longSize = 8)
     {
         string traceCmd = Samples.RequireTraceCmd();
         TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
@@ -64,8 +69,8 @@ public sealed class TraceDatWriterTests : IDisposable
             Assert.Skip($"this trace-cmd has no {compression} support ('trace-cmd list -c'), so it cannot be the oracle for {compression} files");
         }
 
-        string path = Path.Combine(_dir, $"oracle-v{version}-{compression}.dat");
-        KvmFixture.Write(path, new TraceDatWriterOptions(version, compression), faults: 500, seed: version * 10 + compression.Length);
+        string path = Path.Combine(_dir, $"oracle-v{version}-{compression}-{bigEndian}-{longSize}.dat");
+        KvmFixture.Write(path, new TraceDatWriterOptions(version, compression, BigEndian: bigEndian, KernelLongSize: longSize), faults: 500, seed: version * 10 + compression.Length);
         using var file = TraceDatFile.Open(path);
         var mine = new List<string>();
         using (var reader = file.CreateReader())

@@ -7,11 +7,11 @@ namespace FastRmp.Interop.Tracing.Writing;
 /// </summary>
 /// <remarks>Models the ring-buffer page format of traces.md 2.4 (the one <see cref="CpuStream"/> reads).</remarks>
 #pragma warning disable CA1001 // MemoryStream holds no unmanaged resource; nothing to dispose.
-internal sealed class CpuPages(int pageSize)
+internal sealed class CpuPages(int pageSize, int longSize, bool bigEndian)
 #pragma warning restore CA1001
 {
-    private const int DataOffset = 16;
     private const uint MaxDelta = (1u << 27) - 1;
+    private readonly int _dataOffset = 8 + longSize;
     private readonly MemoryStream _done = new();
     private readonly byte[] _page = new byte[pageSize];
     private int _used;
@@ -29,28 +29,28 @@ internal sealed class CpuPages(int pageSize)
         bool small = len <= 112 && len > 0;
         int payload = (len + 3) & ~3;
         int need = (small ? 4 : 8) + payload;
-        if (need > pageSize - DataOffset)
+        if (need > pageSize - _dataOffset)
         {
             throw new ArgumentException($"a {len}-byte record does not fit a {pageSize}-byte page", nameof(record));
         }
 
         ulong delta = _open ? ts - _lastTs : 0;
         int extend = delta > MaxDelta ? 8 : 0;
-        if (!_open || DataOffset + _used + extend + need > pageSize)
+        if (!_open || _dataOffset + _used + extend + need > pageSize)
         {
             Flush();
             _open = true;
-            BinaryPrimitives.WriteUInt64LittleEndian(_page, ts);
+            W64(_page, ts);
             _lastTs = ts;
             delta = 0;
             extend = 0;
         }
 
-        var p = _page.AsSpan(DataOffset + _used);
+        var p = _page.AsSpan(_dataOffset + _used);
         if (extend > 0)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(p, 30u | (uint)((delta & MaxDelta) << 5));
-            BinaryPrimitives.WriteUInt32LittleEndian(p[4..], (uint)(delta >> 27));
+            W32(p, Header(30, (uint)(delta & MaxDelta)));
+            W32(p[4..], (uint)(delta >> 27));
             p = p[8..];
             _used += 8;
             delta = 0;
@@ -58,13 +58,13 @@ internal sealed class CpuPages(int pageSize)
 
         if (small)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)(payload / 4) | ((uint)delta << 5));
+            W32(p, Header((uint)(payload / 4), (uint)delta));
             record.CopyTo(p[4..]);
         }
         else
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)delta << 5);
-            BinaryPrimitives.WriteUInt32LittleEndian(p[4..], (uint)len + 4);
+            W32(p, Header(0, (uint)delta));
+            W32(p[4..], (uint)len + 4);
             record.CopyTo(p[8..]);
         }
 
@@ -85,10 +85,45 @@ internal sealed class CpuPages(int pageSize)
             return;
         }
 
-        BinaryPrimitives.WriteUInt64LittleEndian(_page.AsSpan(8), (ulong)_used);
+        if (longSize == 8)
+        {
+            W64(_page.AsSpan(8), (ulong)_used);
+        }
+        else
+        {
+            W32(_page.AsSpan(8), (uint)_used);
+        }
+
         _done.Write(_page);
         Array.Clear(_page);
         _used = 0;
         _open = false;
+    }
+
+    /// <summary>The event header word: type_len in the low 5 bits (little-endian) or the top 5 bits (big-endian).</summary>
+    private uint Header(uint typeLen, uint delta) => bigEndian ? (typeLen << 27) | delta : typeLen | (delta << 5);
+
+    private void W32(Span<byte> s, uint v)
+    {
+        if (bigEndian)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(s, v);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(s, v);
+        }
+    }
+
+    private void W64(Span<byte> s, ulong v)
+    {
+        if (bigEndian)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(s, v);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(s, v);
+        }
     }
 }

@@ -2,17 +2,22 @@ using System.Buffers.Binary;
 
 namespace FastRmp.Interop.Tracing.Writing;
 
-/// <summary>Builds one record's bytes for a format by field name, as the kernel lays it out (little-endian).</summary>
+/// <summary>Builds one record's bytes for a format by field name, as the kernel lays it out.</summary>
 /// <remarks>Offsets and sizes come from the format; a missing field throws <see cref="TraceFormatException"/>. Reusable:
 /// <see cref="Reset"/> clears the bytes for the next record.</remarks>
 public sealed class RecordBuilder
 {
     private readonly byte[] _bytes;
+    private readonly bool _bigEndian;
     private int _length;
 
     /// <summary>Creates a builder for <paramref name="format"/>, sized for its fixed fields plus <paramref name="extra"/> bytes of dynamic data.</summary>
-    public RecordBuilder(EventFormat format, int extra = 0)
+    /// <param name="format">The event's format.</param>
+    /// <param name="extra">Room for dynamic data.</param>
+    /// <param name="bigEndian">Write numbers big-endian (for big-endian files).</param>
+    public RecordBuilder(EventFormat format, int extra = 0, bool bigEndian = false)
     {
+        _bigEndian = bigEndian;
         ArgumentNullException.ThrowIfNull(format);
         Format = format;
         int fixedEnd = format.Fields.Length == 0 ? 8 : format.Fields.Max(f => f.Offset + f.Size);
@@ -51,9 +56,9 @@ public sealed class RecordBuilder
         switch (field.Size)
         {
             case 1: s[0] = (byte)value; break;
-            case 2: BinaryPrimitives.WriteUInt16LittleEndian(s, (ushort)value); break;
-            case 4: BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)value); break;
-            case 8: BinaryPrimitives.WriteUInt64LittleEndian(s, value); break;
+            case 2: BinaryPrimitives.WriteUInt16LittleEndian(s, _bigEndian ? BinaryPrimitives.ReverseEndianness((ushort)value) : (ushort)value); break;
+            case 4: BinaryPrimitives.WriteUInt32LittleEndian(s, _bigEndian ? BinaryPrimitives.ReverseEndianness((uint)value) : (uint)value); break;
+            case 8: BinaryPrimitives.WriteUInt64LittleEndian(s, _bigEndian ? BinaryPrimitives.ReverseEndianness(value) : value); break;
             default: throw new ArgumentException($"{Format.FullName}.{field.Name} is not a number", nameof(field));
         }
 

@@ -71,7 +71,7 @@ public sealed partial class TraceDatWriter
 
         // One OPTIONS section: section offsets, CPU count, the buffer, DONE.
         long optionsAt = w.Length;
-        var o = new FileBuilder();
+        var o = new FileBuilder(_options.BigEndian);
         foreach (var (id, offset) in sections)
         {
             o.U16(id);
@@ -82,7 +82,7 @@ public sealed partial class TraceDatWriter
         o.U16(8);
         o.U32(4);
         o.U32((uint)_cpus.Length);
-        var buf = new FileBuilder();
+        var buf = new FileBuilder(_options.BigEndian);
         buf.U64((ulong)bufferAt);
         buf.CString("");
         buf.CString(_options.Clock);
@@ -144,7 +144,7 @@ public sealed partial class TraceDatWriter
 
     /// <summary>A little-endian byte sink with patching.</summary>
 #pragma warning disable CA1001 // MemoryStream holds no unmanaged resource; nothing to dispose.
-    private sealed class FileBuilder
+    private sealed class FileBuilder(bool bigEndian)
 #pragma warning restore CA1001
     {
         private readonly MemoryStream _ms = new();
@@ -153,11 +153,11 @@ public sealed partial class TraceDatWriter
 
         public void U8(byte v) => _ms.WriteByte(v);
 
-        public void U16(ushort v) => Bytes(BitConverter.GetBytes(v));
+        public void U16(ushort v) => Bytes(BitConverter.GetBytes(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v) : v));
 
-        public void U32(uint v) => Bytes(BitConverter.GetBytes(v));
+        public void U32(uint v) => Bytes(BitConverter.GetBytes(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v) : v));
 
-        public void U64(ulong v) => Bytes(BitConverter.GetBytes(v));
+        public void U64(ulong v) => Bytes(BitConverter.GetBytes(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v) : v));
 
         public void Bytes(ReadOnlySpan<byte> b) => _ms.Write(b);
 

@@ -8,7 +8,9 @@ namespace FastRmp.Interop.Tracing.Writing;
 /// <param name="Cpus">Number of CPUs.</param>
 /// <param name="PageSize">Sub-buffer size (4096 on x86).</param>
 /// <param name="Clock">Trace clock name written in v7 BUFFER options.</param>
-public sealed record TraceDatWriterOptions(int Version = 7, string Compression = "none", int Cpus = 1, int PageSize = 4096, string Clock = "local");
+/// <param name="BigEndian">Write a big-endian file (all numbers, ring-buffer event headers and records).</param>
+/// <param name="KernelLongSize">The traced kernel's long: 8, or 4 for a 32-bit kernel (4-byte commit word, data at 12).</param>
+public sealed record TraceDatWriterOptions(int Version = 7, string Compression = "none", int Cpus = 1, int PageSize = 4096, string Clock = "local", bool BigEndian = false, int KernelLongSize = 8);
 
 /// <summary>
 /// Writes trace-cmd trace.dat files (v6, v7 with none/zlib/zstd) from event formats and records: test fixtures of any
@@ -21,7 +23,6 @@ public sealed record TraceDatWriterOptions(int Version = 7, string Compression =
 /// </remarks>
 public sealed partial class TraceDatWriter
 {
-    private const int DataOffset = 16;
     private readonly TraceDatWriterOptions _options;
     private readonly List<(string System, string Text, EventFormat Format)> _formats = [];
     private readonly SortedDictionary<int, string> _cmdlines = [];
@@ -31,13 +32,13 @@ public sealed partial class TraceDatWriter
     public TraceDatWriter(TraceDatWriterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Version is not (6 or 7) || options.Cpus < 1 || options.PageSize < 256 || (options.Version == 6 && options.Compression != "none"))
+        if (options.Version is not (6 or 7) || options.Cpus < 1 || options.PageSize < 256 || (options.Version == 6 && options.Compression != "none") || options.KernelLongSize is not (4 or 8))
         {
             throw new ArgumentException("version 6 or 7, at least one CPU, a page of 256+ bytes; compression only with v7", nameof(options));
         }
 
         _options = options;
-        _cpus = [.. Enumerable.Range(0, options.Cpus).Select(_ => new CpuPages(options.PageSize))];
+        _cpus = [.. Enumerable.Range(0, options.Cpus).Select(_ => new CpuPages(options.PageSize, options.KernelLongSize, options.BigEndian))];
     }
 
     /// <summary>Adds an event format from its tracefs text; returns it parsed (for <see cref="RecordBuilder"/>).</summary>
@@ -73,12 +74,12 @@ public sealed partial class TraceDatWriter
     public void WriteTo(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var w = new FileBuilder();
+        var w = new FileBuilder(_options.BigEndian);
         w.Bytes([0x17, 0x08, 0x44]);
         w.Bytes("tracing"u8);
         w.CString(_options.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        w.U8(0);
-        w.U8(8);
+        w.U8((byte)(_options.BigEndian ? 1 : 0));
+        w.U8((byte)_options.KernelLongSize);
         w.U32((uint)_options.PageSize);
         if (_options.Version == 6)
         {
@@ -94,10 +95,12 @@ public sealed partial class TraceDatWriter
 
     private byte[] HeaderInfo()
     {
-        var b = new FileBuilder();
-        string page = "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
+        var b = new FileBuilder(_options.BigEndian);
+        int longSize = _options.KernelLongSize;
+        int data = 8 + longSize;
+        string page = $"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n\tfield: local_t commit;\toffset:8;\tsize:{longSize};\tsigned:1;\n"
             + "\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-            + $"\tfield: char data;\toffset:16;\tsize:{_options.PageSize - DataOffset};\tsigned:0;\n";
+            + $"\tfield: char data;\toffset:{data};\tsize:{_options.PageSize - data};\tsigned:0;\n";
         const string Event = "# compressed entry header\n\ttype_len    :    5 bits\n\ttime_delta  :   27 bits\n\tarray       :   32 bits\n\n"
             + "\tpadding     : type == 29\n\ttime_extend : type == 30\n\ttime_stamp : type == 31\n\tdata max type_len  == 28\n";
         b.Bytes("header_page\0"u8);
@@ -111,7 +114,7 @@ public sealed partial class TraceDatWriter
 
     private byte[] FtraceFormats()
     {
-        var b = new FileBuilder();
+        var b = new FileBuilder(_options.BigEndian);
         var ftrace = _formats.Where(f => f.System == "ftrace").ToList();
         b.U32((uint)ftrace.Count);
         foreach (var f in ftrace)
@@ -126,7 +129,7 @@ public sealed partial class TraceDatWriter
 
     private byte[] EventSystems()
     {
-        var b = new FileBuilder();
+        var b = new FileBuilder(_options.BigEndian);
         var systems = _formats.Where(f => f.System != "ftrace").GroupBy(f => f.System).ToList();
         b.U32((uint)systems.Count);
         foreach (var g in systems)
@@ -153,7 +156,7 @@ public sealed partial class TraceDatWriter
         }
 
         var t = Encoding.UTF8.GetBytes(sb.ToString());
-        var b = new FileBuilder();
+        var b = new FileBuilder(_options.BigEndian);
         b.U64((ulong)t.Length);
         b.Bytes(t);
         return b.ToArray();
