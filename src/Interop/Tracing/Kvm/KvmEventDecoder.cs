@@ -123,8 +123,10 @@ public sealed partial class KvmEventDecoder
         for (int i = 0; i < spec.Values.Length; i++)
         {
             var s = spec.Values[i];
-            if (TextValues.TryGet(text, s.Field, 10, out ulong v) && text.Contains(s.Field + "=", StringComparison.Ordinal))
+            ulong v;
+            if (TextValues.TryFind(text, s.Field, out var token, out bool assigned) && assigned && TextValues.TryNumber(token, 10, out v))
             {
+                // trace-cmd report -R: field=value
                 values[i] = v;
                 present |= 1u << i;
             }

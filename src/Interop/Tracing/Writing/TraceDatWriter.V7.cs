@@ -32,19 +32,74 @@ public sealed partial class TraceDatWriter
             WriteSection(w, id, compress, body);
         }
 
-        // BUFFER section: header, then each CPU's data page-aligned.
-        long bufferAt = w.Length;
+        var buffers = new List<(string Name, long At, List<(int Cpu, long Offset, long Size)> Cpus)>();
+        foreach (var (name, cpus) in _instances)
+        {
+            long at = w.Length;
+            buffers.Add((name, at, WriteBufferSection(w, cpus, compress)));
+        }
+
+        // One OPTIONS section: section offsets, CPU count, the buffer, DONE.
+        long optionsAt = w.Length;
+        var o = new FileBuilder(_options.BigEndian);
+        foreach (var (id, offset) in sections)
+        {
+            o.U16(id);
+            o.U32(8);
+            o.U64((ulong)offset);
+        }
+
+        o.U16(8);
+        o.U32(4);
+        o.U32((uint)_cpus.Length);
+        foreach (var (id, data) in _extraOptions)
+        {
+            o.U16(id);
+            o.U32((uint)data.Length);
+            o.Bytes(data);
+        }
+
+        foreach (var (name, bufferAt, cpuData) in buffers)
+        {
+            var buf = new FileBuilder(_options.BigEndian);
+            buf.U64((ulong)bufferAt);
+            buf.CString(name);
+            buf.CString(_options.Clock);
+            buf.U32((uint)_options.PageSize);
+            buf.U32((uint)cpuData.Count);
+            foreach (var (cpu, offset, size) in cpuData)
+            {
+                buf.U32((uint)cpu);
+                buf.U64((ulong)offset);
+                buf.U64((ulong)size);
+            }
+
+            var bufBytes = buf.ToArray();
+            o.U16(3);
+            o.U32((uint)bufBytes.Length);
+            o.Bytes(bufBytes);
+        }
+        o.U16(0);
+        o.U32(8);
+        o.U64(0);
+        WriteSection(w, 0, false, o.ToArray());
+        w.PatchU64(firstOptions, (ulong)optionsAt);
+    }
+
+    /// <summary>A BUFFER section: header, then each CPU's data page-aligned (chunked when compressed).</summary>
+    private List<(int Cpu, long Offset, long Size)> WriteBufferSection(FileBuilder w, CpuPages[] cpus, bool compress)
+    {
         w.U16(3);
         w.U16((ushort)(compress ? 1 : 0));
         w.U32(uint.MaxValue);
         long sizeAt = w.Length;
         w.U64(0);
         var cpuData = new List<(int Cpu, long Offset, long Size)>();
-        for (int i = 0; i < _cpus.Length; i++)
+        for (int i = 0; i < cpus.Length; i++)
         {
             w.PadTo(_options.PageSize);
             long at = w.Length;
-            var pages = _cpus[i].Finish();
+            var pages = cpus[i].Finish();
             if (!compress)
             {
                 w.Bytes(pages);
@@ -68,42 +123,7 @@ public sealed partial class TraceDatWriter
         }
 
         w.PatchU64(sizeAt, (ulong)(w.Length - sizeAt - 8));
-
-        // One OPTIONS section: section offsets, CPU count, the buffer, DONE.
-        long optionsAt = w.Length;
-        var o = new FileBuilder(_options.BigEndian);
-        foreach (var (id, offset) in sections)
-        {
-            o.U16(id);
-            o.U32(8);
-            o.U64((ulong)offset);
-        }
-
-        o.U16(8);
-        o.U32(4);
-        o.U32((uint)_cpus.Length);
-        var buf = new FileBuilder(_options.BigEndian);
-        buf.U64((ulong)bufferAt);
-        buf.CString("");
-        buf.CString(_options.Clock);
-        buf.U32((uint)_options.PageSize);
-        buf.U32((uint)cpuData.Count);
-        foreach (var (cpu, offset, size) in cpuData)
-        {
-            buf.U32((uint)cpu);
-            buf.U64((ulong)offset);
-            buf.U64((ulong)size);
-        }
-
-        var bufBytes = buf.ToArray();
-        o.U16(3);
-        o.U32((uint)bufBytes.Length);
-        o.Bytes(bufBytes);
-        o.U16(0);
-        o.U32(8);
-        o.U64(0);
-        WriteSection(w, 0, false, o.ToArray());
-        w.PatchU64(firstOptions, (ulong)optionsAt);
+        return cpuData;
     }
 
     private void WriteSection(FileBuilder w, ushort id, bool compress, byte[] body)

@@ -27,6 +27,8 @@ public sealed partial class TraceDatWriter
     private readonly List<(string System, string Text, EventFormat Format)> _formats = [];
     private readonly SortedDictionary<int, string> _cmdlines = [];
     private readonly CpuPages[] _cpus;
+    private readonly List<(string Name, CpuPages[] Cpus)> _instances = [];
+    private readonly List<(ushort Id, byte[] Data)> _extraOptions = [];
 
     /// <summary>Creates a writer.</summary>
     public TraceDatWriter(TraceDatWriterOptions options)
@@ -38,8 +40,45 @@ public sealed partial class TraceDatWriter
         }
 
         _options = options;
-        _cpus = [.. Enumerable.Range(0, options.Cpus).Select(_ => new CpuPages(options.PageSize, options.KernelLongSize, options.BigEndian))];
+        _cpus = NewCpus();
+        _instances.Add(("", _cpus));
     }
+
+    /// <summary>Adds an OFFSET option: nanoseconds readers add to every timestamp (written as decimal text, NUL-terminated).</summary>
+    public void SetTimestampOffset(long offset) =>
+        _extraOptions.Add((7, Encoding.ASCII.GetBytes(offset.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\0")));
+
+    /// <summary>Adds a TSC2NSEC option (u32 mult, u32 shift, u64 offset): readers turn counter values into ns.</summary>
+    public void SetTsc2Nsec(uint mult, uint shift, long offset)
+    {
+        var b = new FileBuilder(_options.BigEndian);
+        b.U32(mult);
+        b.U32(shift);
+        b.U64((ulong)offset);
+        _extraOptions.Add((14, b.ToArray()));
+    }
+
+    /// <summary>Appends a record to a named buffer instance (<c>trace-cmd record -B NAME</c>); created on first use.</summary>
+    public void AddRecord(string instance, int cpu, ulong timestamp, ReadOnlySpan<byte> record)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        int i = _instances.FindIndex(x => x.Name == instance);
+        if (i < 0)
+        {
+            _instances.Add((instance, NewCpus()));
+            i = _instances.Count - 1;
+        }
+
+        var cpus = _instances[i].Cpus;
+        if ((uint)cpu >= (uint)cpus.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cpu));
+        }
+
+        cpus[cpu].Add(timestamp, record);
+    }
+
+    private CpuPages[] NewCpus() => [.. Enumerable.Range(0, _options.Cpus).Select(_ => new CpuPages(_options.PageSize, _options.KernelLongSize, _options.BigEndian))];
 
     /// <summary>Adds an event format from its tracefs text; returns it parsed (for <see cref="RecordBuilder"/>).</summary>
     public EventFormat AddFormat(string system, string formatText)
@@ -171,19 +210,55 @@ public sealed partial class TraceDatWriter
         w.U32(0); // printk formats
         w.Bytes(Cmdlines());
         w.U32((uint)_cpus.Length);
+        var instancePatches = new List<(long At, CpuPages[] Cpus)>();
+        if (_extraOptions.Count > 0 || _instances.Count > 1)
+        {
+            w.Bytes("options  \0"u8);
+            foreach (var (id, data) in _extraOptions)
+            {
+                w.U16(id);
+                w.U32((uint)data.Length);
+                w.Bytes(data);
+            }
+
+            foreach (var (name, cpus) in _instances.Skip(1))
+            {
+                var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+                w.U16(3);
+                w.U32((uint)(8 + nameBytes.Length));
+                instancePatches.Add((w.Length, cpus));
+                w.U64(0);
+                w.Bytes(nameBytes);
+            }
+
+            w.U16(0);
+        }
+
         w.Bytes("flyrecord\0"u8);
+        WriteFlyrecordTableAndData(w, _cpus);
+        foreach (var (at, cpus) in instancePatches)
+        {
+            w.PadTo(_options.PageSize);
+            w.PatchU64(at, (ulong)w.Length);
+            w.Bytes("flyrecord\0"u8);
+            WriteFlyrecordTableAndData(w, cpus);
+        }
+    }
+
+    private void WriteFlyrecordTableAndData(FileBuilder w, CpuPages[] cpus)
+    {
         long table = w.Length;
-        for (int i = 0; i < _cpus.Length; i++)
+        for (int i = 0; i < cpus.Length; i++)
         {
             w.U64(0);
             w.U64(0);
         }
 
-        for (int i = 0; i < _cpus.Length; i++)
+        for (int i = 0; i < cpus.Length; i++)
         {
             w.PadTo(_options.PageSize);
             long at = w.Length;
-            var pages = _cpus[i].Finish();
+            var pages = cpus[i].Finish();
             w.Bytes(pages);
             w.PatchU64(table + (16 * i), (ulong)at);
             w.PatchU64(table + (16 * i) + 8, (ulong)pages.Length);
