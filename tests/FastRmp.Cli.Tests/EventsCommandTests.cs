@@ -39,3 +39,24 @@ public class EventsCommandTests
         Assert.Equal(JsonValueKind.String, doc.RootElement.GetProperty("fields").GetProperty("prev_comm").ValueKind);
     }
 }
+
+public class EventsCommandTextTests
+{
+    [Fact]
+    public void Jsonl_of_tracefs_text_gives_kvm_events_their_tracepoint_field_names()
+    {
+        string path = Samples.Path_("text-public/kvm_page_fault-new-format-seanjc-2022.txt");
+        var (exit, output, err) = CliRunner.Run("events", path, "--format", "jsonl", "--event", "kvm_page_fault");
+        Assert.True(exit == 0, err);
+        var first = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0];
+        using var doc = JsonDocument.Parse(first);
+        var root = doc.RootElement;
+        Assert.Equal("CPU 5/KVM", root.GetProperty("comm").GetString());
+        Assert.Equal(86_581_928_000UL, root.GetProperty("ts").GetUInt64());
+        Assert.Equal("kvm:kvm_page_fault", root.GetProperty("event").GetString());
+        var fields = root.GetProperty("fields");
+        Assert.Equal(5, fields.GetProperty("vcpu_id").GetInt32());
+        Assert.Equal(0x113600002UL, fields.GetProperty("fault_address").GetUInt64());
+        Assert.Equal(0x181UL, fields.GetProperty("error_code").GetUInt64());
+    }
+}

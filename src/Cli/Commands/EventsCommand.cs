@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FastRmp.Interop.Tracing;
+using FastRmp.Interop.Tracing.Kvm;
 
 namespace FastRmp.Cli.Commands;
 
@@ -35,6 +36,7 @@ internal static class EventsCommand
         var buffer = new ArrayBufferWriter<byte>(1 << 16);
         using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         var text = new StringBuilder();
+        var decoder = new KvmEventDecoder();
         try
         {
             while (reader.MoveNext(out var r))
@@ -46,7 +48,7 @@ internal static class EventsCommand
 
                 if (jsonl)
                 {
-                    WriteJson(json, r);
+                    WriteJson(json, r, decoder);
                     json.Flush();
                     buffer.Write("\n"u8);
                     json.Reset(buffer);
@@ -78,7 +80,7 @@ internal static class EventsCommand
         }
     }
 
-    private static void WriteJson(Utf8JsonWriter w, in TraceRecord r)
+    private static void WriteJson(Utf8JsonWriter w, in TraceRecord r, KvmEventDecoder decoder)
     {
         w.WriteStartObject();
         w.WriteNumber("ts"u8, r.Timestamp);
@@ -89,7 +91,7 @@ internal static class EventsCommand
         w.WriteStartObject("fields"u8);
         if (r.IsText)
         {
-            TextFieldWriter.Write(w, r.Text);
+            TextFieldWriter.Write(w, r, decoder);
         }
         else
         {

@@ -1,14 +1,34 @@
 using System.Globalization;
 using System.Text.Json;
+using FastRmp.Interop.Tracing;
+using FastRmp.Interop.Tracing.Kvm;
 
 namespace FastRmp.Cli.Commands;
 
-/// <summary>Fields of a text record for JSON: <c>name=value</c> pairs when the payload is made of them, else <c>text</c>.</summary>
+/// <summary>
+/// Fields of a text record for JSON: typed KVM events by their tracepoint field names (as binary input gives them),
+/// else <c>name=value</c> pairs when the payload is made of them, else the payload as <c>text</c>.
+/// </summary>
 internal static class TextFieldWriter
 {
-    public static void Write(Utf8JsonWriter w, ReadOnlySpan<char> payload)
+    public static void Write(Utf8JsonWriter w, in TraceRecord record, KvmEventDecoder decoder)
     {
-        payload = payload.Trim();
+        Span<ulong> values = stackalloc ulong[8];
+        if (decoder.TryGetValues(record, out var kind, values, out uint present) && present != 0)
+        {
+            var names = KvmEventDecoder.FieldNames(kind);
+            for (int i = 0; i < names.Count; i++)
+            {
+                if ((present & (1u << i)) != 0)
+                {
+                    w.WriteNumber(names[i], values[i]);
+                }
+            }
+
+            return;
+        }
+
+        var payload = record.Text.Trim();
         if (!AllPairs(payload))
         {
             w.WriteString("text"u8, payload);

@@ -88,6 +88,36 @@ public sealed partial class KvmEventDecoder
         return new Binding(spec.Kind, fields, null, false);
     }
 
+    /// <summary>
+    /// The raw values of a typed kernel event in tracepoint field order (see <see cref="FieldNames"/>): for binary input
+    /// read by field name, for text parsed from the payload. Bit i of <paramref name="present"/> is set when value i was
+    /// found. Returns false for records that are not typed kernel events (QEMU events have no field list).
+    /// </summary>
+    /// <param name="record">The record.</param>
+    /// <param name="kind">The event kind found.</param>
+    /// <param name="values">At least 8 slots.</param>
+    /// <param name="present">Which values were found.</param>
+    public bool TryGetValues(in TraceRecord record, out KvmEventKind kind, Span<ulong> values, out uint present)
+    {
+        kind = Classify(record);
+        present = 0;
+        return kind is not (KvmEventKind.None or >= KvmEventKind.QemuSetUserMemory) && values.Length >= MaxValues && TryValues(record, kind, values, out present);
+    }
+
+    /// <summary>The tracepoint field names of a typed kernel event, in the order <see cref="TryGetValues"/> fills them.</summary>
+    public static IReadOnlyList<string> FieldNames(KvmEventKind kind)
+    {
+        foreach (var (_, spec) in KvmEventSpecs.ByName)
+        {
+            if (spec.Kind == kind)
+            {
+                return [.. spec.Values.Select(v => v.Field)];
+            }
+        }
+
+        return [];
+    }
+
     /// <summary>Reads the spec's values into <paramref name="values"/>; bit i of the result is set when value i was found.</summary>
     private bool TryValues(in TraceRecord record, KvmEventKind kind, Span<ulong> values, out uint present)
     {
