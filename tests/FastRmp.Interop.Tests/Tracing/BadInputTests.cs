@@ -9,11 +9,13 @@ public class BadInputTests
 
     private static List<(ulong Ts, int Cpu, int Pid, string Ev)> ReadAll(byte[] bytes, out TraceReadStats stats)
     {
+        var ct = TestContext.Current.CancellationToken;
         var list = new List<(ulong, int, int, string)>();
         using var file = TraceDatFile.Open(TraceInput.FromMemory(bytes));
         using var reader = file.CreateReader();
         while (reader.MoveNext(out var r))
         {
+            ct.ThrowIfCancellationRequested();
             list.Add((r.Timestamp, r.Cpu, r.Pid, r.Format.FullName));
         }
 
@@ -83,9 +85,10 @@ public class BadInputTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public void A_corrupt_commit_in_one_sub_buffer_skips_only_that_sub_buffer_and_names_cpu_and_offset()
     {
+        TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
         var good = Sample("vm-sched-kmem-v6.dat");
         var before = ReadAll(good, out _);
         using var file = TraceDatFile.Open(TraceInput.FromMemory(good));
@@ -134,9 +137,10 @@ public class BadInputTests
         Assert.Contains($"table entry at offset 0x{table:x}", ex.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public void Corrupt_compressed_chunk_is_skipped_and_reported()
     {
+        TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
         var b = Sample("vm-sched-kmem-v7-zstd.dat");
         using var file = TraceDatFile.Open(TraceInput.FromMemory(b));
         var cpu = file.Buffers[0].Cpus.First(c => c.Size > 64);

@@ -26,8 +26,10 @@ public sealed class TraceDatInstancesTests : IDisposable
         var list = new List<(ulong, int, ulong)>();
         using var reader = file.CreateReader(instance);
         var gfn = file.Formats.ByName("kvmmmu:kvm_mmu_spte_requested")!.Require("gfn");
+        var ct = TestContext.Current.CancellationToken;
         while (reader.MoveNext(out var r))
         {
+            ct.ThrowIfCancellationRequested();
             list.Add((r.Timestamp, r.Cpu, r.GetUInt64(gfn)));
         }
 
