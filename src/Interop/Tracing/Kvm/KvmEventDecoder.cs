@@ -154,7 +154,7 @@ public sealed partial class KvmEventDecoder
         {
             var s = spec.Values[i];
             ulong v;
-            if (TextValues.TryFind(text, s.Field, out var token, out bool assigned) && assigned && TextValues.TryNumber(token, 10, out v))
+            if (TextValues.TryFind(text, s.Field, out var token, out bool assigned) && assigned && TextValues.TryNumber(token, s.RawRadix, out v))
             {
                 // trace-cmd report -R: field=value
                 values[i] = v;

@@ -8,7 +8,10 @@ namespace FastRmp.Interop.Tracing.Kvm;
 /// <param name="TextKey">Keyword before the value in the print format text ("" = positional, see the parser).</param>
 /// <param name="Radix">Radix of the printed value when it has no 0x prefix (16 for %llx, 10 for %d/%u).</param>
 /// <param name="Required">False for fields that older kernels lack.</param>
-internal sealed record KvmValueSpec(string Field, string[] Alternates, string TextKey, int Radix, bool Required);
+/// <param name="RawRadix">Radix of bare digits in <c>trace-cmd report -R</c> <c>field=value</c> text: libtraceevent prints
+/// a field with its print-format conversion, so this is <paramref name="Radix"/> except for fields printed through
+/// helpers (<c>__print_symbolic</c>, <c>__print_flags</c>), which -R prints in decimal.</param>
+internal sealed record KvmValueSpec(string Field, string[] Alternates, string TextKey, int Radix, bool Required, int RawRadix);
 
 /// <summary>
 /// The field lists of the typed kernel events and the print-format keywords of each generation.
@@ -20,13 +23,13 @@ internal sealed record KvmValueSpec(string Field, string[] Alternates, string Te
 /// </remarks>
 internal static class KvmEventSpecs
 {
-    private static KvmValueSpec V(string field, string key, int radix, bool required = true, params string[] alternates) =>
-        new(field, alternates, key, radix, required);
+    private static KvmValueSpec V(string field, string key, int radix, bool required = true, int rawRadix = 0) =>
+        new(field, [], key, radix, required, rawRadix == 0 ? radix : rawRadix);
 
     public static readonly FrozenDictionary<string, (KvmEventKind Kind, KvmValueSpec[] Values)> ByName = new Dictionary<string, (KvmEventKind, KvmValueSpec[])>
     {
         // vcpu %u reason %s rip 0x%lx info1 0x%016llx info2 0x%016llx intr_info 0x%08x error_code 0x%08x; older: reason X rip .. info A B
-        ["kvm_exit"] = (KvmEventKind.Exit, [V("exit_reason", "", 16), V("guest_rip", "rip", 16), V("isa", "", 10, false), V("info1", "info1", 16, false),
+        ["kvm_exit"] = (KvmEventKind.Exit, [V("exit_reason", "", 16, rawRadix: 10), V("guest_rip", "rip", 16), V("isa", "", 10, false), V("info1", "info1", 16, false),
             V("info2", "info2", 16, false), V("intr_info", "intr_info", 16, false), V("error_code", "error_code", 16, false), V("vcpu_id", "vcpu", 10, false)]),
         ["kvm_entry"] = (KvmEventKind.Entry, [V("vcpu_id", "vcpu", 10), V("rip", "rip", 16, false), V("immediate_exit", "", 10, false), V("intr_info", "intr_info", 16, false), V("error_code", "error_code", 16, false)]),
         // >= 6.1: vcpu %u rip 0x%lx address 0x%016llx error_code 0x%llx; older: address %lx error_code %x
@@ -35,7 +38,7 @@ internal static class KvmEventSpecs
         ["kvm_mmu_set_spte"] = (KvmEventKind.SetSpte, [V("gfn", "gfn", 16), V("spte", "spte", 16), V("sptep", "at", 16), V("level", "level", 10), V("r", "", 10, false), V("x", "", 10, false), V("u", "", 10, false)]),
         ["kvm_tdp_mmu_spte_changed"] = (KvmEventKind.TdpMmuSpteChanged, [V("gfn", "gfn", 16), V("old_spte", "old_spte", 16), V("new_spte", "new_spte", 16), V("level", "level", 10), V("as_id", "id", 10, false)]),
         ["kvm_mmu_split_huge_page"] = (KvmEventKind.SplitHugePage, [V("gfn", "gfn", 16), V("spte", "spte", 16), V("level", "level", 10), V("errno", "errno", 10, false)]),
-        ["fast_page_fault"] = (KvmEventKind.FastPageFault, [V("vcpu_id", "vcpu", 10), V("cr2_or_gpa", "gva", 16), V("error_code", "error_code", 16), V("sptep", "sptep", 16, false),
+        ["fast_page_fault"] = (KvmEventKind.FastPageFault, [V("vcpu_id", "vcpu", 10), V("cr2_or_gpa", "gva", 16), V("error_code", "error_code", 16, rawRadix: 10), V("sptep", "sptep", 16, false),
             V("old_spte", "old", 16, false), V("new_spte", "new", 16, false), V("ret", "", 10, false)]),
         ["kvm_userspace_exit"] = (KvmEventKind.UserspaceExit, [V("reason", "", 10), V("errno", "", 10, false)]),
         ["kvm_vm_set_mem_attributes"] = (KvmEventKind.SetMemAttributes, [V("start", "", 16), V("end", "", 16), V("attr", "", 16)]),
