@@ -35,11 +35,10 @@ internal abstract class ChunkDecompressor : IDisposable
 
     private sealed class Zstd : ChunkDecompressor
     {
-        // A decompression context is costly to create (its window buffers); one per thread is reused.
+        // A decompression context is costly to create (its window buffers) and not thread-safe: one per thread,
+        // taken at each call because prefetching decompresses on thread-pool threads.
         [ThreadStatic]
         private static ZstdSharp.Decompressor? t_shared;
-
-        private readonly ZstdSharp.Decompressor _d = t_shared ??= new();
 
         public override string Name => "zstd";
 
@@ -47,7 +46,7 @@ internal abstract class ChunkDecompressor : IDisposable
         {
             try
             {
-                return _d.Unwrap(source.AsSpan(0, length), destination);
+                return (t_shared ??= new()).Unwrap(source.AsSpan(0, length), destination);
             }
             catch (ZstdSharp.ZstdException)
             {

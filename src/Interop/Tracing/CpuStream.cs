@@ -13,7 +13,7 @@ namespace FastRmp.Interop.Tracing;
 /// (bit order reversed on big-endian), type_len 0 (length word), 29 padding, 30 time extend, 31 absolute timestamp.
 /// Damage confined to a sub-buffer or chunk is recorded in <see cref="TraceReadStats"/> and skipped. Not thread-safe.
 /// </remarks>
-internal sealed class CpuStream
+internal sealed partial class CpuStream
 {
     private const int BlockPages = 16;
     private const uint CommitMask = (1u << 27) - 1;
@@ -27,12 +27,10 @@ internal sealed class CpuStream
     private readonly bool _compressed;
     private readonly long _end;
     private byte[] _buf = [];
-    private byte[] _cbuf = [];
     private int _bufLen;
     private long _bufFileOffset;
     private long _next;
     private long _chunksLeft;
-    private int _chunkIndex;
     private int _pageStart;
     private int _p;
     private int _pEnd;
@@ -282,54 +280,7 @@ internal sealed class CpuStream
             return _bufLen > 0 || Refill();
         }
 
-        Span<byte> h = stackalloc byte[8];
-        while (_chunksLeft > 0)
-        {
-            _chunksLeft--;
-            long at = _next;
-            if (_input.ReadAt(at, h) != 8)
-            {
-                _stats.AddDamage(new TraceDamage(Cpu, at, "truncated compressed chunk header"));
-                _chunksLeft = 0;
-                return false;
-            }
-
-            uint csize = _be ? BinaryPrimitives.ReadUInt32BigEndian(h) : BinaryPrimitives.ReadUInt32LittleEndian(h);
-            uint usize = _be ? BinaryPrimitives.ReadUInt32BigEndian(h[4..]) : BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
-            if (csize > MaxChunkBytes || usize > MaxChunkBytes || csize > _input.Length - at - 8 || usize > ((ulong)csize * 32768) + (1 << 20))
-            {
-                _stats.AddDamage(new TraceDamage(Cpu, at, $"compressed chunk with impossible sizes ({csize} -> {usize}); the rest of this CPU's data"));
-                _chunksLeft = 0;
-                return false;
-            }
-
-            _next = at + 8 + csize;
-            _chunkIndex++;
-            Ensure(ref _cbuf, (int)csize);
-            Ensure(ref _buf, (int)usize);
-            if (_input.ReadAt(at + 8, _cbuf.AsSpan(0, (int)csize)) != csize)
-            {
-                _stats.AddDamage(new TraceDamage(Cpu, at, "truncated compressed chunk"));
-                _chunksLeft = 0;
-                return false;
-            }
-
-            int n = _decompressor?.Decompress(_cbuf, (int)csize, _buf.AsSpan(0, (int)usize)) ?? -1;
-            if (n != usize)
-            {
-                _stats.AddDamage(new TraceDamage(Cpu, at, $"corrupt compressed chunk {_chunkIndex}"));
-                continue;
-            }
-
-            _bufFileOffset = at;
-            _bufLen = (int)usize;
-            if (_bufLen > 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return RefillChunk();
     }
 
     private long PageFileOffset() => _compressed ? _bufFileOffset : _bufFileOffset + _pageStart;

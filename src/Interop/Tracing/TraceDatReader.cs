@@ -115,7 +115,15 @@ public sealed class TraceDatReader : ITraceReader
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _decompressor?.Dispose();
+    public void Dispose()
+    {
+        foreach (var s in _streams)
+        {
+            s.Dispose();
+        }
+
+        _decompressor?.Dispose();
+    }
 
     private ulong ConvertTime(ulong ts)
     {
