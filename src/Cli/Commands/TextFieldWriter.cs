@@ -21,7 +21,16 @@ internal static class TextFieldWriter
             {
                 if ((present & (1u << i)) != 0)
                 {
-                    w.WriteNumber(names[i], values[i]);
+                    // Printed negatives (errno, ret, u = -1) come back sign-extended; keep them negative.
+                    long signed = (long)values[i];
+                    if (signed is < 0 and >= int.MinValue)
+                    {
+                        w.WriteNumber(names[i], signed);
+                    }
+                    else
+                    {
+                        w.WriteNumber(names[i], values[i]);
+                    }
                 }
             }
 

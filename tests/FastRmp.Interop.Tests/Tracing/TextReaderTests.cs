@@ -169,4 +169,28 @@ public partial class TextReaderTests
         Assert.Equal(3, damage.Offset);
         Assert.Contains("skipped line 3", damage.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Keywordless_payloads_give_ranges_attributes_and_exit_reasons()
+    {
+        string text = "cpus=1\n vmm-1 [000] 1.000001: kvm_unmap_hva_range: mmu notifier unmap range: 0x0070f1aac05000 -- 0x0070f1aac06000\n"
+            + " vmm-1 [000] 1.000002: kvm_vm_set_mem_attributes: 0x00000000100000 -- 0x00000000100200 [0x8]\n"
+            + " vmm-1 [000] 1.000003: kvm_userspace_exit: reason KVM_EXIT_HYPERCALL (3)\n"
+            + " vmm-1 [000] 1.000004: kvm_userspace_exit: reason error (14)\n";
+        using var reader = TraceFile.OpenText(System.Text.Encoding.UTF8.GetBytes(text));
+        var d = new KvmEventDecoder();
+        Span<ulong> v = stackalloc ulong[8];
+        Assert.True(reader.MoveNext(out var r));
+        Assert.True(d.TryGetValues(r, out var kind, v, out uint present));
+        Assert.Equal((KvmEventKind.UnmapHvaRange, 0b11u, 0x70f1aac05000UL, 0x70f1aac06000UL), (kind, present, v[0], v[1]));
+        Assert.True(reader.MoveNext(out r));
+        Assert.True(d.TryRead(r, out KvmVmSetMemAttributes attrs));
+        Assert.Equal(new KvmVmSetMemAttributes(0x100000, 0x100200, 8), attrs);
+        Assert.True(reader.MoveNext(out r));
+        Assert.True(d.TryRead(r, out KvmUserspaceExit exit));
+        Assert.Equal(new KvmUserspaceExit(3, 0), exit);
+        Assert.True(reader.MoveNext(out r));
+        Assert.True(d.TryRead(r, out exit));
+        Assert.Equal(new KvmUserspaceExit(0, -14), exit);
+    }
 }

@@ -167,7 +167,47 @@ public sealed partial class KvmEventDecoder
             }
         }
 
+        PositionalTextValues(kind, text, values, ref present);
         return true;
+    }
+
+    /// <summary>Values printed without a keyword: <c>A -- B [attr]</c> ranges and <c>reason NAME (n)</c>.</summary>
+    private static void PositionalTextValues(KvmEventKind kind, ReadOnlySpan<char> text, Span<ulong> values, ref uint present)
+    {
+        if (kind is KvmEventKind.UnmapHvaRange or KvmEventKind.SetMemAttributes && (present & 0b11) != 0b11
+            && TextValues.TryRange(text, out values[0], out values[1]))
+        {
+            present |= 0b11;
+        }
+
+        if (kind == KvmEventKind.SetMemAttributes && (present & 0b100) == 0)
+        {
+            int open = text.LastIndexOf('[');
+            int close = text.LastIndexOf(']');
+            if (open >= 0 && close > open && TextValues.TryNumber(text[(open + 1)..close], 16, out values[2]))
+            {
+                present |= 0b100;
+            }
+        }
+
+        if (kind == KvmEventKind.UserspaceExit && (present & 1) == 0)
+        {
+            int open = text.LastIndexOf('(');
+            int close = text.LastIndexOf(')');
+            if (open >= 0 && close > open && TextValues.TryNumber(text[(open + 1)..close], 10, out ulong n))
+            {
+                if (text.Contains("reason error", StringComparison.Ordinal) || text.Contains("reason restart", StringComparison.Ordinal))
+                {
+                    values[1] = (ulong)-(long)n;
+                    present |= 0b10;
+                }
+                else
+                {
+                    values[0] = n;
+                    present |= 1;
+                }
+            }
+        }
     }
 
     private KvmEventKind QemuKind(in TraceRecord record)
