@@ -11,7 +11,8 @@ namespace FastRmp.Interop.Tracing;
 /// Models the kernel ring-buffer page format as read by kbuffer (traces.md section 2.4): page header (timestamp,
 /// commit word with lost-event bits 31/30), 4-byte aligned entries with a 5-bit type_len and 27-bit time delta
 /// (bit order reversed on big-endian), type_len 0 (length word), 29 padding, 30 time extend, 31 absolute timestamp.
-/// Damage confined to a sub-buffer or chunk is recorded in <see cref="TraceReadStats"/> and skipped. Not thread-safe.
+/// Damage confined to a sub-buffer or chunk is recorded in <see cref="TraceReadStats"/> and skipped. Used from one
+/// thread; compressed chunks are prefetched on the thread pool (see CpuStream.Chunks.cs).
 /// </remarks>
 internal sealed partial class CpuStream
 {

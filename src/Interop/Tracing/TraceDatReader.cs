@@ -6,7 +6,8 @@ namespace FastRmp.Interop.Tracing;
 /// Streams the records of one trace.dat buffer instance, merged across CPUs by timestamp (ties in CPU order).
 /// </summary>
 /// <remarks>
-/// Per record: a priority-queue step and a format lookup by ID; no managed allocation (buffers are reused). Timestamps
+/// Per record: a priority-queue step (skipped while one CPU stays earliest) and a format lookup by ID; no managed
+/// allocation per record (buffers are reused; compressed input costs one small Task per chunk). Timestamps
 /// get TSC2NSEC then OFFSET applied. Records whose ID has no format are counted in
 /// <see cref="TraceReadStats.UnknownEventRecords"/> and skipped. Not thread-safe.
 /// </remarks>
