@@ -12,6 +12,8 @@ internal static class CliApp
         var root = new RootCommand("FastRmp: the AMD SEV-SNP host memory path (RMP, guest_memfd, KVM private faults) as a fast, exact model.")
         {
             LayoutsCommand.Create(),
+            InfoCommand.Create(),
+            EventsCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -1,0 +1,255 @@
+using System.Text;
+
+namespace FastRmp.Interop.Tracing.Kvm;
+
+/// <summary>
+/// Decodes records into typed KVM and QEMU events. Binary records are bound by field name once per format (the
+/// file's own offsets); text records are parsed from each print-format generation (traces.md 1.5) or from
+/// <c>trace-cmd report -R</c> <c>field=value</c> lists.
+/// </summary>
+/// <remarks>
+/// One decoder per reader (it caches bindings by <see cref="EventFormat.Index"/>); not thread-safe. No allocation per
+/// binary kernel event; QEMU events allocate only for their string members.
+/// </remarks>
+public sealed partial class KvmEventDecoder
+{
+    private const int MaxValues = 8;
+    private Binding?[] _bindings = new Binding?[64];
+
+    /// <summary>The typed kind of a record, or <see cref="KvmEventKind.None"/>.</summary>
+    public KvmEventKind Classify(in TraceRecord record)
+    {
+        if (!record.IsText)
+        {
+            var b = Bind(record.Format);
+            return b.IsPrint ? QemuKind(record) : b.Kind;
+        }
+
+        string name = record.Format.Name;
+        if (KvmEventSpecs.ByName.TryGetValue(name, out var spec))
+        {
+            return spec.Kind;
+        }
+
+        return name is "print" or "tracing_mark_write" ? QemuKind(record) : KvmEventKind.None;
+    }
+
+    private Binding Bind(EventFormat format)
+    {
+        int i = format.Index;
+        if (i < 0)
+        {
+            return CreateBinding(format);
+        }
+
+        if (i >= _bindings.Length)
+        {
+            Array.Resize(ref _bindings, Math.Max(i + 1, _bindings.Length * 2));
+        }
+
+        return _bindings[i] ??= CreateBinding(format);
+    }
+
+    private static Binding CreateBinding(EventFormat format)
+    {
+        if (format.System == "ftrace" && format.Name == "print")
+        {
+            return new Binding(KvmEventKind.None, [], format.Find("buf"), true);
+        }
+
+        if (!KvmEventSpecs.ByName.TryGetValue(format.Name, out var spec) || format.System is not ("kvm" or "kvmmmu"))
+        {
+            return new Binding(KvmEventKind.None, [], null, false);
+        }
+
+        var fields = new EventField?[spec.Values.Length];
+        for (int v = 0; v < spec.Values.Length; v++)
+        {
+            var s = spec.Values[v];
+            var f = format.Find(s.Field);
+            foreach (var alt in s.Alternates)
+            {
+                f ??= format.Find(alt);
+            }
+
+            if (f is null && s.Required)
+            {
+                throw new TraceFormatException($"format of {format.FullName} (ID {format.Id}) has no field '{s.Field}', which FastRmp needs to decode it");
+            }
+
+            if (f is not null && !f.IsNumber)
+            {
+                throw new TraceFormatException($"format of {format.FullName} (ID {format.Id}): field '{s.Field}' is not a number ({f.CType}, size {f.Size})");
+            }
+
+            fields[v] = f;
+        }
+
+        return new Binding(spec.Kind, fields, null, false);
+    }
+
+    /// <summary>
+    /// The raw values of a typed kernel event in tracepoint field order (see <see cref="FieldNames"/>): for binary input
+    /// read by field name, for text parsed from the payload. Bit i of <paramref name="present"/> is set when value i was
+    /// found. Returns false for records that are not typed kernel events (QEMU events have no field list).
+    /// </summary>
+    /// <param name="record">The record.</param>
+    /// <param name="kind">The event kind found.</param>
+    /// <param name="values">At least 8 slots.</param>
+    /// <param name="present">Which values were found.</param>
+    public bool TryGetValues(in TraceRecord record, out KvmEventKind kind, Span<ulong> values, out uint present)
+    {
+        kind = Classify(record);
+        present = 0;
+        return kind is not (KvmEventKind.None or >= KvmEventKind.QemuSetUserMemory) && values.Length >= MaxValues && TryValues(record, kind, values, out present);
+    }
+
+    /// <summary>The tracepoint field names of a typed kernel event, in the order <see cref="TryGetValues"/> fills them.</summary>
+    public static IReadOnlyList<string> FieldNames(KvmEventKind kind)
+    {
+        foreach (var (_, spec) in KvmEventSpecs.ByName)
+        {
+            if (spec.Kind == kind)
+            {
+                return [.. spec.Values.Select(v => v.Field)];
+            }
+        }
+
+        return [];
+    }
+
+    /// <summary>Reads the spec's values into <paramref name="values"/>; bit i of the result is set when value i was found.</summary>
+    private bool TryValues(in TraceRecord record, KvmEventKind kind, Span<ulong> values, out uint present)
+    {
+        present = 0;
+        values.Clear();
+        if (!record.IsText)
+        {
+            var b = Bind(record.Format);
+            if (b.Kind != kind)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < b.Fields.Length; i++)
+            {
+                var f = b.Fields[i];
+                if (f is not null && record.HasField(f))
+                {
+                    values[i] = record.GetUInt64(f);
+                    present |= 1u << i;
+                }
+            }
+
+            return true;
+        }
+
+        if (!KvmEventSpecs.ByName.TryGetValue(record.Format.Name, out var spec) || spec.Kind != kind)
+        {
+            return false;
+        }
+
+        var text = record.Text;
+        for (int i = 0; i < spec.Values.Length; i++)
+        {
+            var s = spec.Values[i];
+            ulong v;
+            if (TextValues.TryFind(text, s.Field, out var token, out bool assigned) && assigned && TextValues.TryNumber(token, s.RawRadix, out v))
+            {
+                // trace-cmd report -R: field=value
+                values[i] = v;
+                present |= 1u << i;
+            }
+            else if (s.TextKey.Length > 0 && TextValues.TryGet(text, s.TextKey, s.Radix, out v))
+            {
+                values[i] = v;
+                present |= 1u << i;
+            }
+        }
+
+        PositionalTextValues(kind, text, values, ref present);
+        return true;
+    }
+
+    /// <summary>Values printed without a keyword: <c>A -- B [attr]</c> ranges and <c>reason NAME (n)</c>.</summary>
+    private static void PositionalTextValues(KvmEventKind kind, ReadOnlySpan<char> text, Span<ulong> values, ref uint present)
+    {
+        if (kind is KvmEventKind.UnmapHvaRange or KvmEventKind.SetMemAttributes && (present & 0b11) != 0b11
+            && TextValues.TryRange(text, out values[0], out values[1]))
+        {
+            present |= 0b11;
+        }
+
+        if (kind == KvmEventKind.SetMemAttributes && (present & 0b100) == 0)
+        {
+            int open = text.LastIndexOf('[');
+            int close = text.LastIndexOf(']');
+            if (open >= 0 && close > open && TextValues.TryNumber(text[(open + 1)..close], 16, out values[2]))
+            {
+                present |= 0b100;
+            }
+        }
+
+        if (kind == KvmEventKind.UserspaceExit && (present & 1) == 0)
+        {
+            int open = text.LastIndexOf('(');
+            int close = text.LastIndexOf(')');
+            if (open >= 0 && close > open && TextValues.TryNumber(text[(open + 1)..close], 10, out ulong n))
+            {
+                if (text.Contains("reason error", StringComparison.Ordinal) || text.Contains("reason restart", StringComparison.Ordinal))
+                {
+                    values[1] = (ulong)-(long)n;
+                    present |= 0b10;
+                }
+                else
+                {
+                    values[0] = n;
+                    present |= 1;
+                }
+            }
+        }
+    }
+
+    private KvmEventKind QemuKind(in TraceRecord record)
+    {
+        Span<char> scratch = stackalloc char[64];
+        var text = MarkerText(record, scratch);
+        var word = TextValues.FirstWord(text);
+        foreach (var (name, kind) in KvmEventSpecs.Qemu)
+        {
+            if (word.SequenceEqual(name))
+            {
+                return kind;
+            }
+        }
+
+        return KvmEventKind.None;
+    }
+
+    /// <summary>The marker text of a print record (binary: the buf bytes as Latin-1 into <paramref name="scratch"/>).</summary>
+    private ReadOnlySpan<char> MarkerText(in TraceRecord record, Span<char> scratch)
+    {
+        if (record.IsText)
+        {
+            return TextValues.MarkerText(record.Text);
+        }
+
+        var b = Bind(record.Format);
+        if (!b.IsPrint || b.Buf is null)
+        {
+            return default;
+        }
+
+        var bytes = record.GetData(b.Buf);
+        int nul = bytes.IndexOf((byte)0);
+        if (nul >= 0)
+        {
+            bytes = bytes[..nul];
+        }
+
+        int n = Math.Min(bytes.Length, scratch.Length);
+        return scratch[..Encoding.Latin1.GetChars(bytes[..n], scratch)];
+    }
+
+    private sealed record Binding(KvmEventKind Kind, EventField?[] Fields, EventField? Buf, bool IsPrint);
+}

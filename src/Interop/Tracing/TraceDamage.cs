@@ -1,0 +1,43 @@
+namespace FastRmp.Interop.Tracing;
+
+/// <summary>A damaged region that a reader skipped: a ring-buffer sub-buffer, a compressed chunk or a text line.</summary>
+/// <param name="Cpu">The CPU whose data was damaged (-1 for text).</param>
+/// <param name="Offset">File offset of the damaged sub-buffer or chunk (for text: the line number).</param>
+/// <param name="Description">What was wrong, as a sentence.</param>
+public readonly record struct TraceDamage(int Cpu, long Offset, string Description)
+{
+    /// <inheritdoc/>
+    public override string ToString() => Cpu >= 0
+        ? $"skipped {Description} on CPU {Cpu} at offset 0x{Offset:x}"
+        : $"skipped line {Offset}: {Description}";
+}
+
+/// <summary>Counts kept by a reader while it streams: lost events reported by the kernel and damage skipped.</summary>
+public sealed class TraceReadStats
+{
+    private readonly List<TraceDamage> _damage = [];
+
+    /// <summary>Events the kernel reported as lost (sum of the stored counts; pages with an unknown count add 0).</summary>
+    public long LostEvents { get; internal set; }
+
+    /// <summary>Sub-buffers (or <c>LOST</c> lines) that reported lost events.</summary>
+    public long LostEventMarks { get; internal set; }
+
+    /// <summary>Records whose event ID has no format in the file (skipped).</summary>
+    public long UnknownEventRecords { get; internal set; }
+
+    /// <summary>The damaged regions skipped (the first 1000 are kept; <see cref="DamageCount"/> counts all).</summary>
+    public IReadOnlyList<TraceDamage> Damage => _damage;
+
+    /// <summary>Number of damaged regions skipped.</summary>
+    public long DamageCount { get; private set; }
+
+    internal void AddDamage(TraceDamage damage)
+    {
+        DamageCount++;
+        if (_damage.Count < 1000)
+        {
+            _damage.Add(damage);
+        }
+    }
+}

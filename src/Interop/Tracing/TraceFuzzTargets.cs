@@ -1,0 +1,106 @@
+using FastRmp.Interop.Tracing.Kvm;
+
+namespace FastRmp.Interop.Tracing;
+
+/// <summary>
+/// SharpFuzz-compatible targets (<c>static void Fuzz(ReadOnlySpan&lt;byte&gt;)</c>): each runs a reader over arbitrary
+/// bytes, decodes every field and typed event, and lets only <see cref="TraceFormatException"/> through as an
+/// expected outcome. Any other exception, a hang or an out-of-bounds read is a bug.
+/// </summary>
+public static class TraceDatFuzz
+{
+    /// <summary>Reads arbitrary bytes as a trace.dat: metadata, every record of every instance, every field.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            using var input = TraceInput.FromMemory(data.ToArray());
+            using var file = TraceDatFile.Open(input);
+            foreach (var buffer in file.Buffers)
+            {
+                using var reader = file.CreateReader(buffer.Name);
+                FuzzDrain.Drain(reader);
+            }
+        }
+        catch (TraceFormatException)
+        {
+        }
+    }
+}
+
+/// <summary>SharpFuzz-compatible target for the text readers (tracefs, trace-cmd report, perf script).</summary>
+public static class TextTraceFuzz
+{
+    /// <summary>Reads arbitrary bytes as trace text and decodes every typed event.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            using var reader = TraceFile.OpenText(data.ToArray());
+            FuzzDrain.Drain(reader);
+        }
+        catch (TraceFormatException)
+        {
+        }
+    }
+}
+
+/// <summary>SharpFuzz-compatible target for the tracefs format-file parser.</summary>
+public static class FormatFileFuzz
+{
+    /// <summary>Parses arbitrary bytes (UTF-8) as a format file.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            var f = FormatFileParser.Parse("fuzz", System.Text.Encoding.UTF8.GetString(data));
+            _ = f.Find("common_pid");
+        }
+        catch (TraceFormatException)
+        {
+        }
+    }
+}
+
+internal static class FuzzDrain
+{
+    public static void Drain(ITraceReader reader)
+    {
+        var decoder = new KvmEventDecoder();
+        ulong sink = 0;
+        while (reader.MoveNext(out var r))
+        {
+            foreach (var f in r.Format.Fields)
+            {
+                sink += f.IsNumber ? r.GetUInt64(f) : (ulong)r.GetData(f).Length;
+                if (f.IsCharString)
+                {
+                    sink += (ulong)r.GetString(f).Length;
+                }
+
+                int n = r.ElementCount(f);
+                if (n > 0)
+                {
+                    sink += r.GetElement(f, n - 1);
+                }
+            }
+
+            switch (decoder.Classify(r))
+            {
+                case KvmEventKind.PageFault when decoder.TryRead(r, out KvmPageFault pf): sink += pf.FaultAddress; break;
+                case KvmEventKind.Exit when decoder.TryRead(r, out KvmExit e): sink += e.Info2; break;
+                case KvmEventKind.SetSpte when decoder.TryRead(r, out KvmMmuSetSpte s): sink += s.Spte; break;
+                case KvmEventKind.SpteRequested when decoder.TryRead(r, out KvmMmuSpteRequested q): sink += q.Pfn; break;
+                case KvmEventKind.QemuSetUserMemory when decoder.TryRead(r, out QemuSetUserMemory m): sink += m.Gpa; break;
+                case KvmEventKind.QemuConvertMemory when decoder.TryRead(r, out QemuConvertMemory c): sink += c.Start; break;
+                case KvmEventKind.UserspaceExit when decoder.TryRead(r, out KvmUserspaceExit u): sink += u.Reason; break;
+                case KvmEventKind.SetMemAttributes when decoder.TryRead(r, out KvmVmSetMemAttributes a): sink += a.Attr; break;
+                case KvmEventKind.UnmapHvaRange when decoder.TryRead(r, out KvmUnmapHvaRange h): sink += h.End; break;
+                case KvmEventKind.FastPageFault when decoder.TryRead(r, out FastPageFault fp): sink += fp.ErrorCode; break;
+                default: break;
+            }
+        }
+
+        GC.KeepAlive(sink);
+    }
+}

@@ -1,0 +1,199 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace FastRmp.Interop.Tracing;
+
+/// <summary>
+/// One trace record: timestamp (ns), CPU, pid, the event's format and a view of its bytes (binary input) or its
+/// payload text (text input). Valid until the reader moves on.
+/// </summary>
+/// <remarks>
+/// A span view: reading a field costs a bounds check and a load, no allocation. Field values are read with the
+/// offsets of the file's own format (<see cref="EventField"/>), never fixed offsets. Out-of-range fields (a payload
+/// shorter than its format says) read as 0 / empty rather than throwing; <see cref="HasField"/> tells them apart.
+/// </remarks>
+public readonly ref struct TraceRecord
+{
+    private readonly ICommResolver? _comms;
+    private readonly string? _comm;
+
+    /// <summary>Creates a binary record.</summary>
+    public TraceRecord(ulong timestamp, int cpu, int pid, EventFormat format, ReadOnlySpan<byte> payload, bool bigEndian, ICommResolver? comms)
+    {
+        Timestamp = timestamp;
+        Cpu = cpu;
+        Pid = pid;
+        Format = format;
+        Payload = payload;
+        IsBigEndian = bigEndian;
+        _comms = comms;
+        _comm = null;
+        Text = default;
+    }
+
+    /// <summary>Creates a text record (comm known from the line).</summary>
+    public TraceRecord(ulong timestamp, int cpu, int pid, string comm, EventFormat format, ReadOnlySpan<char> text)
+    {
+        Timestamp = timestamp;
+        Cpu = cpu;
+        Pid = pid;
+        Format = format;
+        Payload = default;
+        IsBigEndian = false;
+        _comms = null;
+        _comm = comm;
+        Text = text;
+    }
+
+    /// <summary>Timestamp in nanoseconds (after OFFSET/TSC2NSEC; raw counter units for non-ns clocks).</summary>
+    public ulong Timestamp { get; }
+
+    /// <summary>The CPU whose ring buffer held the record.</summary>
+    public int Cpu { get; }
+
+    /// <summary>The <c>common_pid</c> (thread id).</summary>
+    public int Pid { get; }
+
+    /// <summary>The event's format; for text input a format with no fields unless the file's formats are known.</summary>
+    public EventFormat Format { get; }
+
+    /// <summary>The record's bytes, from <c>common_type</c> on (empty for text input).</summary>
+    public ReadOnlySpan<byte> Payload { get; }
+
+    /// <summary>The payload text after <c>event:</c> (empty for binary input).</summary>
+    public ReadOnlySpan<char> Text { get; }
+
+    /// <summary>True for text input.</summary>
+    public bool IsText => Payload.IsEmpty && Format.Fields.IsEmpty;
+
+    /// <summary>True when numbers in <see cref="Payload"/> are big-endian.</summary>
+    public bool IsBigEndian { get; }
+
+    /// <summary>The task name: from the text line, or the saved cmdlines (<c>&lt;idle&gt;</c>, <c>&lt;...&gt;</c> when unknown).</summary>
+    public string Comm => _comm ?? _comms?.CommOf(Pid) ?? "<...>";
+
+    /// <summary>True when the payload holds all bytes of <paramref name="field"/>.</summary>
+    public bool HasField(EventField field) => field.Offset + field.Size <= Payload.Length;
+
+    /// <summary>Reads a scalar field zero-extended (or sign-extended when the format says signed) to 64 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong GetUInt64(EventField field)
+    {
+        int off = field.Offset;
+        var p = Payload;
+        if ((uint)(off + field.Size) > (uint)p.Length)
+        {
+            return 0;
+        }
+
+        var s = p.Slice(off, field.Size);
+        bool be = IsBigEndian;
+        return field.Size switch
+        {
+            1 => field.IsSigned ? (ulong)(sbyte)s[0] : s[0],
+            2 => field.IsSigned ? (ulong)(short)Read16(s, be) : Read16(s, be),
+            4 => field.IsSigned ? (ulong)(int)Read32(s, be) : Read32(s, be),
+            8 => be ? BinaryPrimitives.ReadUInt64BigEndian(s) : BinaryPrimitives.ReadUInt64LittleEndian(s),
+            _ => 0,
+        };
+    }
+
+    /// <summary>Reads a scalar field as a signed 64-bit value (sign-extended when the format says signed).</summary>
+    public long GetInt64(EventField field) => (long)GetUInt64(field);
+
+    /// <summary>
+    /// The bytes of an array, <c>__data_loc</c>/<c>__rel_loc</c> or trailing field (empty when out of range). Strings
+    /// include any NUL padding; use <see cref="GetString"/> for text.
+    /// </summary>
+    public ReadOnlySpan<byte> GetData(EventField field)
+    {
+        var p = Payload;
+        switch (field.Kind)
+        {
+            case FieldKind.Scalar:
+            case FieldKind.Array:
+                return (uint)(field.Offset + field.Size) <= (uint)p.Length ? p.Slice(field.Offset, field.Size) : default;
+            case FieldKind.Rest:
+                return (uint)field.Offset <= (uint)p.Length ? p[field.Offset..] : default;
+            default:
+                if ((uint)(field.Offset + field.Size) > (uint)p.Length || field.Size is not (2 or 4))
+                {
+                    return default;
+                }
+
+                uint loc = field.Size == 4 ? Read32(p.Slice(field.Offset, 4), IsBigEndian) : Read16(p.Slice(field.Offset, 2), IsBigEndian);
+                int start = (int)(loc & 0xFFFF);
+                int len = field.Size == 4 ? (int)(loc >> 16) : -1;
+                if (field.Kind == FieldKind.RelLoc)
+                {
+                    start += field.Offset + field.Size;
+                }
+
+                if (start > p.Length)
+                {
+                    return default;
+                }
+
+                if (len < 0)
+                {
+                    int nul = p[start..].IndexOf((byte)0);
+                    len = nul < 0 ? p.Length - start : nul;
+                }
+
+                return len <= p.Length - start ? p.Slice(start, len) : default;
+        }
+    }
+
+    /// <summary>A character field as text, cut at the first NUL (Latin-1 bytes are kept as code points; UTF-8 decoded).</summary>
+    public string GetString(EventField field)
+    {
+        if (IsText)
+        {
+            return "";
+        }
+
+        var d = GetData(field);
+        int nul = d.IndexOf((byte)0);
+        if (nul >= 0)
+        {
+            d = d[..nul];
+        }
+
+        return Encoding.UTF8.GetString(d);
+    }
+
+    /// <summary>Element <paramref name="index"/> of a numeric array field (zero-extended, or sign-extended when signed).</summary>
+    public ulong GetElement(EventField field, int index)
+    {
+        var d = GetData(field);
+        int es = field.ElementSize;
+        if (es is not (1 or 2 or 4 or 8) || (uint)index >= (uint)(d.Length / es))
+        {
+            return 0;
+        }
+
+        var s = d.Slice(index * es, es);
+        return es switch
+        {
+            1 => field.IsSigned ? (ulong)(sbyte)s[0] : s[0],
+            2 => field.IsSigned ? (ulong)(short)Read16(s, IsBigEndian) : Read16(s, IsBigEndian),
+            4 => field.IsSigned ? (ulong)(int)Read32(s, IsBigEndian) : Read32(s, IsBigEndian),
+            _ => IsBigEndian ? BinaryPrimitives.ReadUInt64BigEndian(s) : BinaryPrimitives.ReadUInt64LittleEndian(s),
+        };
+    }
+
+    /// <summary>Number of elements in an array or dynamic field.</summary>
+    public int ElementCount(EventField field) => field.ElementSize is 1 or 2 or 4 or 8 ? GetData(field).Length / field.ElementSize : 0;
+
+    private static ushort Read16(ReadOnlySpan<byte> s, bool be) => be ? BinaryPrimitives.ReadUInt16BigEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s);
+
+    private static uint Read32(ReadOnlySpan<byte> s, bool be) => be ? BinaryPrimitives.ReadUInt32BigEndian(s) : BinaryPrimitives.ReadUInt32LittleEndian(s);
+}
+
+/// <summary>Maps a pid to a task name (the trace's saved cmdlines).</summary>
+public interface ICommResolver
+{
+    /// <summary>The comm for <paramref name="pid"/>; <c>&lt;idle&gt;</c> for 0 and <c>&lt;...&gt;</c> when unknown.</summary>
+    string CommOf(int pid);
+}
