@@ -9,7 +9,8 @@ namespace FastRmp.Benchmarks;
 /// <summary>
 /// The whole private fault path (memslot lookup, attributes, guest_memfd get_pfn, the policy's prepare, the RMP
 /// clamp, hugepage adjust, the NPT leaf) for 4 KiB steady-state faults on a 64 GiB SNP guest: every folio exists and
-/// is prepared, the NPT was zapped (as after an invalidation), and the guest touches 1 M random gfns.
+/// is prepared, the NPT was zapped (as after an invalidation), and the guest touches 1 M gfns, in random order or in
+/// address order (as a guest re-touching its memory linearly does).
 /// </summary>
 [InvocationCount(1)]
 public class FaultPathBenchmarks
@@ -23,6 +24,9 @@ public class FaultPathBenchmarks
     [Params("first-use", "every-get-pfn")]
     public string Policy { get; set; } = "first-use";
 
+    [Params("random", "sequential")]
+    public string Order { get; set; } = "random";
+
     [GlobalSetup]
     public void Setup()
     {
@@ -31,7 +35,7 @@ public class FaultPathBenchmarks
         _gfns = new ulong[Faults];
         for (int i = 0; i < Faults; i++)
         {
-            _gfns[i] = (ulong)random.NextInt64((long)(GuestBytes >> 12));
+            _gfns[i] = Order == "random" ? (ulong)random.NextInt64((long)(GuestBytes >> 12)) : (ulong)i;
         }
 
         foreach (ulong gfn in _gfns)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using FastRmp.Engine.Rmp;
@@ -90,14 +92,14 @@ public unsafe class RmpLookupBenchmarks
     public byte Raw()
     {
         var store = _rawStore;
-        var pfns = _pfns;
-        var bytes = _bytes;
-        for (int i = 0; i < pfns.Length; i++)
+        ref ulong pfn = ref MemoryMarshal.GetArrayDataReference(_pfns);
+        ref byte result = ref MemoryMarshal.GetArrayDataReference(_bytes);
+        for (nint i = 0; i < Lookups; i++)
         {
-            bytes[i] = store.Lookup(pfns[i]).Raw;
+            Unsafe.Add(ref result, i) = store.Lookup(Unsafe.Add(ref pfn, i)).Raw;
         }
 
-        return bytes[^1];
+        return _bytes[^1];
     }
 
     [Benchmark(OperationsPerInvoke = Lookups, Description = "C# compact store")]
@@ -105,14 +107,14 @@ public unsafe class RmpLookupBenchmarks
     public byte Compact()
     {
         var store = _compactStore;
-        var pfns = _pfns;
-        var bytes = _bytes;
-        for (int i = 0; i < pfns.Length; i++)
+        ref ulong pfn = ref MemoryMarshal.GetArrayDataReference(_pfns);
+        ref byte result = ref MemoryMarshal.GetArrayDataReference(_bytes);
+        for (nint i = 0; i < Lookups; i++)
         {
-            bytes[i] = store.Lookup(pfns[i]).Raw;
+            Unsafe.Add(ref result, i) = store.Lookup(Unsafe.Add(ref pfn, i)).Raw;
         }
 
-        return bytes[^1];
+        return _bytes[^1];
     }
 
     /// <summary>

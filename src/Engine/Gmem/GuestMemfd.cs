@@ -43,6 +43,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     private readonly GmemFiles _files;
     private readonly ulong** _chunks;
+    private readonly Memory.NativeBuffer?[] _chunkOwners;
     private readonly ulong _chunkCount;
     private readonly List<Binding> _bindings = [];
 
@@ -56,6 +57,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         Pages = size >> PageSize.Shift4K;
         _chunkCount = (Pages + (1UL << ChunkShift) - 1) >> ChunkShift;
         _chunks = (ulong**)NativeMemory.AllocZeroed((nuint)_chunkCount, (nuint)sizeof(ulong*));
+        _chunkOwners = new Memory.NativeBuffer?[_chunkCount];
     }
 
     /// <summary>The file descriptor.</summary>
@@ -295,9 +297,9 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     public void Dispose()
     {
         Release();
-        for (ulong i = 0; i < _chunkCount; i++)
+        foreach (var owner in _chunkOwners)
         {
-            NativeMemory.Free(_chunks[i]);
+            owner?.Dispose();
         }
 
         NativeMemory.Free(_chunks);
@@ -498,7 +500,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
                 throw new InvalidOperationException($"guest_memfd {Fd}: no page-cache chunk for index 0x{index:x}.");
             }
 
-            chunk = (ulong*)NativeMemory.AllocZeroed(1 << ChunkShift, sizeof(ulong));
+            // One 2 MiB chunk is exactly one huge page: random faults then walk it without a TLB miss per page.
+            var owner = new Memory.NativeBuffer((1L << ChunkShift) * sizeof(ulong), alignment: Memory.HugePages.Size, hugePages: true);
+            _chunkOwners[index >> ChunkShift] = owner;
+            chunk = (ulong*)owner.Pointer;
         }
 
         return chunk + (index & ((1UL << ChunkShift) - 1));

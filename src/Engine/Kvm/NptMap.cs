@@ -34,7 +34,7 @@ public sealed unsafe class NptMap : IDisposable
 
     private readonly ulong* _top;
     private readonly ulong _topEntries;
-    private long _tables;
+    private readonly Memory.PageSlab _tablePages = new();
     private long _leaves4K;
     private long _leaves2M;
     private long _leaves1G;
@@ -65,7 +65,7 @@ public sealed unsafe class NptMap : IDisposable
     public long Splits { get; private set; }
 
     /// <summary>Bytes of page-table memory.</summary>
-    public long MemoryBytes => ((long)_topEntries * 8) + (_tables * 4096);
+    public long MemoryBytes => ((long)_topEntries * 8) + _tablePages.Bytes;
 
     /// <summary>The leaf that maps <paramref name="gfn"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -175,6 +175,7 @@ public sealed unsafe class NptMap : IDisposable
         }
 
         NativeMemory.Free(_top);
+        _tablePages.Dispose();
     }
 
     private static void Visit<TVisitor>(ulong e, int level, ulong gfn, ref TVisitor visit) where TVisitor : struct, INptVisitor
@@ -263,13 +264,8 @@ public sealed unsafe class NptMap : IDisposable
             return (ulong*)e;
         }
 
-        var table = (ulong*)NativeMemory.AlignedAlloc(4096, 4096);
-        _tables++;
-        if (e == 0)
-        {
-            NativeMemory.Clear(table, 4096);
-        }
-        else
+        var table = (ulong*)_tablePages.Allocate();
+        if (e != 0)
         {
             // Split the huge leaf: 512 leaves one level down over the same frames (tdp_mmu_split_huge_page).
             ulong step = 1UL << (((level - 2) * 9) + 12);
@@ -336,8 +332,7 @@ public sealed unsafe class NptMap : IDisposable
             FreeSubtree(table[i], level - 1);
         }
 
-        NativeMemory.AlignedFree(table);
-        _tables--;
+        _tablePages.Free(table);
     }
 
     private void CountLeaf(int level, long delta)
