@@ -15,21 +15,33 @@ public sealed partial class Vm
     /// </summary>
     public void Verify(bool freedAreShared = true)
     {
-        var owners = new Dictionary<ulong, string>();
+        // One bit per host pfn: which pfns some folio or shared page already owns.
+        ulong hostPages = Rmp?.Pages ?? 0;
+        foreach (var file in Gmem.Files)
+        {
+            file.ForEachFolio((_, pfn, order) => hostPages = Math.Max(hostPages, pfn.Value + (1UL << order)));
+        }
+
+        foreach (ulong pfn in _sharedPfns.Values)
+        {
+            hostPages = Math.Max(hostPages, pfn + 1);
+        }
+
+        var owned = new ulong[(hostPages + 63) / 64];
         foreach (var file in Gmem.Files)
         {
             file.ForEachFolio((index, pfn, order) =>
             {
                 for (ulong i = 0; i < 1UL << order; i++)
                 {
-                    Own(owners, pfn.Value + i, $"guest_memfd {file.Fd} index 0x{index + i:x}");
+                    Own(owned, pfn.Value + i, () => $"guest_memfd {file.Fd} index 0x{index + i:x}");
                 }
             });
         }
 
         foreach (var (gfn, pfn) in _sharedPfns)
         {
-            Own(owners, pfn, $"shared gfn 0x{gfn:x}");
+            Own(owned, pfn, () => $"shared gfn 0x{gfn:x}");
         }
 
         if (Rmp is not null)
@@ -61,16 +73,19 @@ public sealed partial class Vm
         }
     }
 
-    private void Own(Dictionary<ulong, string> owners, ulong pfn, string owner)
+    private void Own(ulong[] owned, ulong pfn, Func<string> owner)
     {
-        if (!owners.TryAdd(pfn, owner))
+        ref ulong word = ref owned[pfn >> 6];
+        ulong bit = 1UL << (int)pfn;
+        if ((word & bit) != 0)
         {
-            throw new InvalidOperationException($"pfn 0x{pfn:x} belongs to {owners[pfn]} and to {owner}.");
+            throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner()}) belongs to two owners.");
         }
 
+        word |= bit;
         if (_allocator.IsFree(new kvm_pfn_t(pfn)))
         {
-            throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner}) is free in the host allocator.");
+            throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner()}) is free in the host allocator.");
         }
     }
 

@@ -122,7 +122,7 @@ public static class ScenarioCatalog
     /// <summary>
     /// SNP_LAUNCH_UPDATE of the payload chunk (pre-validated by the firmware); OVMF's early shared range
     /// [chunk, chunk + 64 KiB) converted back to private only up to 32 KiB, so the chunk stays mixed (Roth,
-    /// 2023-08-29); acceptance of every other chunk (2M PVALIDATE, 4K fallback); every private page touched.
+    /// 2023-08-29); acceptance of every other chunk (2M PVALIDATE, 4K fallback); then the guest uses its memory.
     /// </summary>
     private static void SnpBoot(ScenarioHost host, ulong guest)
     {
@@ -142,9 +142,13 @@ public static class ScenarioCatalog
             host.ValidateChunk(chunk);
         }
 
-        for (ulong chunk = 0; chunk < guest; chunk += PageSize.Size2M)
+        // Steady state: the guest uses all its memory. The payload and the mixed chunk are used page by page; every
+        // other chunk is already mapped whole (2M) or page by page (by its 4K PVALIDATEs), so one access each shows it.
+        host.TouchChunk(0);
+        host.TouchChunk(Chunk);
+        for (ulong chunk = 2 * PageSize.Size2M; chunk < guest; chunk += PageSize.Size2M)
         {
-            host.TouchChunk(chunk);
+            host.Touch(chunk, isPrivate: true);
         }
     }
 
