@@ -371,10 +371,11 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             return Errno.ENOMEM;
         }
 
+        ulong* e = EntryPointer(head, create: true); // a folio never spans a chunk: both are naturally aligned, folio <= chunk
+        ulong tag = ((ulong)order << OrderShift) | PresentBit;
         for (ulong i = 0; i < 1UL << order; i++)
         {
-            ulong* e = EntryPointer(head + i, create: true);
-            *e = ((pfn.Value + i) << PfnShift) | ((ulong)order << OrderShift) | PresentBit | (*e & PoisonBit);
+            e[i] = ((pfn.Value + i) << PfnShift) | tag | (e[i] & PoisonBit);
         }
 
         FoliosByOrder[order]++;
@@ -452,10 +453,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         ulong size = 1UL << order;
         _files.Arch?.Invalidate(pfn, pfn + size);
         _files.Allocator.Free(pfn, order);
+        ulong* e = EntryPointer(head, create: false);
         for (ulong i = 0; i < size; i++)
         {
-            ulong* e = EntryPointer(head + i, create: false);
-            *e &= PoisonBit;
+            e[i] &= PoisonBit;
         }
 
         FoliosByOrder[order]--;
@@ -463,9 +464,16 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     private bool AnyPresent(ulong head, ulong count)
     {
+        ulong* chunk = _chunks[head >> ChunkShift];
+        if (chunk == null)
+        {
+            return false;
+        }
+
+        ulong* e = chunk + (head & ((1UL << ChunkShift) - 1));
         for (ulong i = 0; i < count; i++)
         {
-            if ((Entry(head + i) & PresentBit) != 0)
+            if ((e[i] & PresentBit) != 0)
             {
                 return true;
             }
@@ -476,10 +484,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     private void SetFolioBits(ulong index, int order, ulong bits)
     {
-        ulong head = index & ~((1UL << order) - 1);
+        ulong* e = EntryPointer(index & ~((1UL << order) - 1), create: false);
         for (ulong i = 0; i < 1UL << order; i++)
         {
-            *EntryPointer(head + i, create: false) |= bits;
+            e[i] |= bits;
         }
     }
 
