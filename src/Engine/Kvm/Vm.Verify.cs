@@ -32,9 +32,11 @@ public sealed partial class Vm
         {
             file.ForEachFolio((index, pfn, order) =>
             {
-                for (ulong i = 0; i < 1UL << order; i++)
+                // A folio is one allocator block: one ownership check covers it, every page gets its bit.
+                Own(owned, pfn.Value, () => $"guest_memfd {file.Fd} index 0x{index:x}");
+                for (ulong i = 1; i < 1UL << order; i++)
                 {
-                    Own(owned, pfn.Value + i, () => $"guest_memfd {file.Fd} index 0x{index + i:x}");
+                    Claim(owned, pfn.Value + i, () => $"guest_memfd {file.Fd} index 0x{index + i:x}");
                 }
             });
         }
@@ -50,12 +52,21 @@ public sealed partial class Vm
             Npt.ForEachLeaf(ref visitor);
             if (freedAreShared)
             {
-                for (ulong p = 0; p < Rmp.Pages; p++)
+                for (ulong region = 0; region < (Rmp.Pages + 511) / 512; region++)
                 {
-                    var pfn = new kvm_pfn_t(p);
-                    if (Rmp.Store.IsAssigned(p) && Rmp.Read(pfn).asid == Config.Asid && _allocator.IsFree(pfn))
+                    if (!Rmp.Store.AnyAssigned(region))
                     {
-                        throw new InvalidOperationException($"pfn 0x{p:x} is free in the host allocator but still assigned to ASID {Config.Asid} in the RMP.");
+                        continue;
+                    }
+
+                    ulong first = region * 512, end = Math.Min(first + 512, Rmp.Pages);
+                    for (ulong p = first; p < end; p = Rmp.Store.IsHuge(region) ? end : p + 1)
+                    {
+                        var pfn = new kvm_pfn_t(p);
+                        if (Rmp.Store.IsAssigned(p) && Rmp.Read(pfn).asid == Config.Asid && _allocator.IsFree(pfn))
+                        {
+                            throw new InvalidOperationException($"pfn 0x{p:x} is free in the host allocator but still assigned to ASID {Config.Asid} in the RMP.");
+                        }
                     }
                 }
             }
@@ -73,7 +84,7 @@ public sealed partial class Vm
         }
     }
 
-    private void Own(ulong[] owned, ulong pfn, Func<string> owner)
+    private static void Claim(ulong[] owned, ulong pfn, Func<string> owner)
     {
         ref ulong word = ref owned[pfn >> 6];
         ulong bit = 1UL << (int)pfn;
@@ -83,6 +94,11 @@ public sealed partial class Vm
         }
 
         word |= bit;
+    }
+
+    private void Own(ulong[] owned, ulong pfn, Func<string> owner)
+    {
+        Claim(owned, pfn, owner);
         if (_allocator.IsFree(new kvm_pfn_t(pfn)))
         {
             throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner()}) is free in the host allocator.");
@@ -93,7 +109,13 @@ public sealed partial class Vm
     private void CheckPrivateLeaf(gfn_t first, NptLeaf leaf, bool huge)
     {
         ulong pages = huge ? 1UL << ((int)(leaf.Level - 1) * 9) : 1;
-        for (ulong i = 0; i < pages; i++)
+        ulong step = 1;
+        if (pages >= 512 && Rmp!.Lookup(leaf.Pfn).Level == PgLevel.Level2M)
+        {
+            step = 512; // a 2M entry gives all its 512 pages the head's owner and contiguous gpas
+        }
+
+        for (ulong i = 0; i < pages; i += step)
         {
             var pfn = leaf.Pfn + i;
             var lookup = Rmp!.Lookup(pfn);
