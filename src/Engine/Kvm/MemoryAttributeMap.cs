@@ -61,12 +61,10 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     public Errno Set(in kvm_memory_attributes request, out bool changed)
     {
         changed = false;
-        if (request.flags != 0 || (request.attributes & ~(ulong)Supported) != 0 || request.size == 0
-            || ((request.address | request.size) & PageSize.Mask4K) != 0
-            || request.address + request.size < request.address
-            || (request.address + request.size) >> AddressBits != 0 && (request.address + request.size) != 1UL << AddressBits)
+        var error = Validate(request);
+        if (error != Errno.Ok)
         {
-            return Errno.EINVAL;
+            return error;
         }
 
         var start = new gfn_t(request.address >> PageSize.Shift4K);
@@ -80,6 +78,20 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
         changed = true;
         SetRange(start, count, makePrivate);
         return Errno.Ok;
+    }
+
+    /// <summary>
+    /// The validation of KVM_SET_MEMORY_ATTRIBUTES: EINVAL for non-zero flags, unsupported attributes, a zero size, an
+    /// unaligned or overflowing range, or one beyond the address space.
+    /// </summary>
+    public Errno Validate(in kvm_memory_attributes request)
+    {
+        ulong end = request.address + request.size;
+        bool beyond = end >> AddressBits != 0 && end != 1UL << AddressBits;
+        return request.flags != 0 || (request.attributes & ~(ulong)Supported) != 0 || request.size == 0
+            || ((request.address | request.size) & PageSize.Mask4K) != 0 || end < request.address || beyond
+            ? Errno.EINVAL
+            : Errno.Ok;
     }
 
     /// <summary>True when every gfn of [start, start + count) has the PRIVATE bit equal to <paramref name="isPrivate"/>.</summary>

@@ -119,26 +119,23 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// </summary>
     public Errno SetMemoryAttributes(in kvm_memory_attributes request)
     {
-        if (request.flags == 0 && request.size != 0 && ((request.address | request.size) & PageSize.Mask4K) == 0
-            && (request.attributes & ~(ulong)MemoryAttributeMap.Supported) == 0)
+        var error = Attributes.Validate(request);
+        if (error != Errno.Ok)
         {
-            var start = new gfn_t(request.address >> PageSize.Shift4K);
-            var end = start + (request.size >> PageSize.Shift4K);
-            bool isPrivate = request.attributes != 0;
-            if (!Attributes.RangeIs(start, request.size >> PageSize.Shift4K, isPrivate))
-            {
-                Counters.Zapped += Npt.Zap(start, end);
-            }
+            return error;
         }
 
-        var result = Attributes.Set(request, out bool changed);
-        if (result == Errno.Ok && changed)
+        var start = new gfn_t(request.address >> PageSize.Shift4K);
+        ulong pages = request.size >> PageSize.Shift4K;
+        if (Attributes.RangeIs(start, pages, request.attributes != 0))
         {
-            var start = new gfn_t(request.address >> PageSize.Shift4K);
-            HugepageAttributes.Recompute(Memslots, Attributes, start, start + (request.size >> PageSize.Shift4K));
+            return Errno.Ok; // nothing changes: no zap, no MIXED update
         }
 
-        return result;
+        Counters.Zapped += Npt.Zap(start, start + pages);
+        error = Attributes.Set(request, out _);
+        HugepageAttributes.Recompute(Memslots, Attributes, start, start + pages);
+        return error;
     }
 
     /// <summary>Models KVM_CREATE_GUEST_MEMFD.</summary>
