@@ -124,4 +124,15 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
 
         _byFd.Clear();
     }
+
+    /// <summary>Frees every file's memory without modelling the releases (see <see cref="GuestMemfd.Discard"/>).</summary>
+    public void Discard()
+    {
+        foreach (var file in _byFd.Values)
+        {
+            file.Discard();
+        }
+
+        _byFd.Clear();
+    }
 }

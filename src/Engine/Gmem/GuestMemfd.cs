@@ -297,6 +297,22 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     public void Dispose()
     {
         Release();
+        FreeMemory();
+    }
+
+    /// <summary>
+    /// Frees the file's own memory without modelling a release (no zap, no invalidate hook, no allocator frees): for an
+    /// owner that throws the whole host away, whose RMP and allocator are about to go too.
+    /// </summary>
+    public void Discard()
+    {
+        _bindings.Clear();
+        IsOpen = false;
+        FreeMemory();
+    }
+
+    private void FreeMemory()
+    {
         foreach (var owner in _chunkOwners)
         {
             owner?.Dispose();

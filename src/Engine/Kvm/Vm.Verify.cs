@@ -33,17 +33,17 @@ public sealed partial class Vm
             file.ForEachFolio((index, pfn, order) =>
             {
                 // A folio is one allocator block: one ownership check covers it, every page gets its bit.
-                Own(owned, pfn.Value, () => $"guest_memfd {file.Fd} index 0x{index:x}");
+                Own(owned, pfn.Value, file.Fd, index);
                 for (ulong i = 1; i < 1UL << order; i++)
                 {
-                    Claim(owned, pfn.Value + i, () => $"guest_memfd {file.Fd} index 0x{index + i:x}");
+                    Claim(owned, pfn.Value + i, file.Fd, index + i);
                 }
             });
         }
 
         foreach (var (gfn, pfn) in _sharedPfns)
         {
-            Own(owned, pfn, () => $"shared gfn 0x{gfn:x}");
+            Own(owned, pfn, -1, gfn);
         }
 
         if (Rmp is not null)
@@ -84,24 +84,27 @@ public sealed partial class Vm
         }
     }
 
-    private static void Claim(ulong[] owned, ulong pfn, Func<string> owner)
+    /// <summary>Names an owner for an error message: file page <paramref name="index"/> of guest_memfd <paramref name="fd"/>, or shared gfn <paramref name="index"/> when fd is -1.</summary>
+    private static string Owner(int fd, ulong index) => fd < 0 ? $"shared gfn 0x{index:x}" : $"guest_memfd {fd} index 0x{index:x}";
+
+    private static void Claim(ulong[] owned, ulong pfn, int fd, ulong index)
     {
         ref ulong word = ref owned[pfn >> 6];
         ulong bit = 1UL << (int)pfn;
         if ((word & bit) != 0)
         {
-            throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner()}) belongs to two owners.");
+            throw new InvalidOperationException($"pfn 0x{pfn:x} ({Owner(fd, index)}) belongs to two owners.");
         }
 
         word |= bit;
     }
 
-    private void Own(ulong[] owned, ulong pfn, Func<string> owner)
+    private void Own(ulong[] owned, ulong pfn, int fd, ulong index)
     {
-        Claim(owned, pfn, owner);
+        Claim(owned, pfn, fd, index);
         if (_allocator.IsFree(new kvm_pfn_t(pfn)))
         {
-            throw new InvalidOperationException($"pfn 0x{pfn:x} ({owner()}) is free in the host allocator.");
+            throw new InvalidOperationException($"pfn 0x{pfn:x} ({Owner(fd, index)}) is free in the host allocator.");
         }
     }
 

@@ -161,6 +161,19 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// <inheritdoc />
     void IGmemMmu.InvalidateEnd() => MmuInvalidateSeq++;
 
+    /// <summary>
+    /// Frees the VM's memory without modelling its teardown (no RMP updates, no allocator frees): for an owner that
+    /// discards the host's RMP and allocator with it.
+    /// </summary>
+    public void Discard()
+    {
+        Gmem.Discard();
+        _sharedPfns.Clear();
+        Memslots.Dispose();
+        Attributes.Dispose();
+        Npt.Dispose();
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

@@ -210,7 +210,7 @@ public sealed class ScenarioHost : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Vm.Dispose();
+        Vm.Discard(); // the RMP and the allocator go with it: modelling 4 M returns to shared would be wasted work
         Rmp.Dispose();
         Allocator.Dispose();
     }
