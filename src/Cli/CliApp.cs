@@ -14,7 +14,10 @@ internal static class CliApp
             LayoutsCommand.Create(),
             InfoCommand.Create(),
             EventsCommand.Create(),
+            ScenarioCommands.CreateList(),
+            ScenarioCommands.CreateRun(),
         };
+        ScenarioCommands.AddCompareAction(root);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
