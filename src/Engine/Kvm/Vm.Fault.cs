@@ -103,7 +103,6 @@ public sealed unsafe partial class Vm
                 return MemoryFaultExit(fault.gfn, isPrivate, error);
             }
 
-            fault.map_writable = (slot.flags & (uint)MemslotFlags.ReadOnly) == 0;
             fault.max_level = (byte)LevelForOrder(maxOrder);
             fault.pfn = pfn;
             if (Arch is not null)
@@ -122,11 +121,11 @@ public sealed unsafe partial class Vm
                 return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
             }
 
-            fault.map_writable = (slot.flags & (uint)MemslotFlags.ReadOnly) == 0;
             fault.max_level = (byte)PgLevel.Level4K; // the VMM's shared memory is mapped with 4 KiB host pages
+            fault.pfn = pfn;
         }
 
-        fault.pfn = pfn;
+        fault.map_writable = (slot.flags & (uint)MemslotFlags.ReadOnly) == 0;
         HugepageAdjust(ref fault, slotIndex, ref slot);
         var goal = (PgLevel)fault.goal_level;
         if (fault.mmu_seq != MmuInvalidateSeq)

@@ -3,19 +3,17 @@ using System.Runtime.InteropServices;
 namespace FastRmp.Engine.Memory;
 
 /// <summary>
-/// Hands out zeroed 4 KiB blocks carved from 2 MiB huge-page-backed slabs, with an intrusive free list. Page-table
-/// nodes allocated one by one land on scattered pages and cost a TLB miss each on a random walk; slabs keep 512 of
-/// them behind one huge-page TLB entry.
+/// Hands out zeroed 4 KiB blocks carved from 2 MiB huge-page-backed slabs (<see cref="NativeBuffer"/> with
+/// <c>hugePages</c>), with an intrusive free list. Page-table nodes allocated one by one land on scattered pages and
+/// cost a TLB miss each on a random walk; slabs keep 512 of them behind one huge-page TLB entry.
 /// </summary>
-/// <remarks>Not thread-safe. Slabs are released only by <see cref="Dispose"/>. Allocates no managed memory per block.</remarks>
+/// <remarks>Not thread-safe. Slabs are released only by <see cref="Dispose"/>; a new slab is the only allocation.</remarks>
 public sealed unsafe class PageSlab : IDisposable
 {
     private const int BlockSize = 4096;
     private const int BlocksPerSlab = HugePages.Size / BlockSize;
 
-    private void** _slabs;
-    private int _slabCount;
-    private int _slabCapacity;
+    private readonly List<NativeBuffer> _slabs = [];
     private byte* _current;
     private int _usedInCurrent = BlocksPerSlab;
     private void* _free;
@@ -24,7 +22,7 @@ public sealed unsafe class PageSlab : IDisposable
     public long LiveBlocks { get; private set; }
 
     /// <summary>Bytes of slab memory held.</summary>
-    public long Bytes => (long)_slabCount * HugePages.Size;
+    public long Bytes => (long)_slabs.Count * HugePages.Size;
 
     /// <summary>A zeroed 4 KiB block, 4 KiB-aligned.</summary>
     public void* Allocate()
@@ -40,7 +38,10 @@ public sealed unsafe class PageSlab : IDisposable
 
         if (_usedInCurrent == BlocksPerSlab)
         {
-            NewSlab();
+            var slab = new NativeBuffer(HugePages.Size, HugePages.Size, hugePages: true);
+            _slabs.Add(slab);
+            _current = (byte*)slab.Pointer;
+            _usedInCurrent = 0;
         }
 
         return _current + ((long)_usedInCurrent++ * BlockSize);
@@ -57,32 +58,13 @@ public sealed unsafe class PageSlab : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        for (int i = 0; i < _slabCount; i++)
+        foreach (var slab in _slabs)
         {
-            NativeMemory.Free(_slabs[i]);
+            slab.Dispose();
         }
 
-        NativeMemory.Free(_slabs);
-        _slabs = null;
-        _slabCount = 0;
+        _slabs.Clear();
         _free = null;
         _usedInCurrent = BlocksPerSlab;
-    }
-
-    private void NewSlab()
-    {
-        if (_slabCount == _slabCapacity)
-        {
-            _slabCapacity = Math.Max(16, _slabCapacity * 2);
-            _slabs = (void**)NativeMemory.Realloc(_slabs, (nuint)(_slabCapacity * sizeof(void*)));
-        }
-
-        // Over-allocate by one huge page so the slab can start on a 2 MiB boundary; calloc's large blocks are fresh
-        // zero pages from the kernel.
-        void* raw = NativeMemory.AllocZeroed((nuint)(2 * HugePages.Size));
-        _slabs[_slabCount++] = raw;
-        _current = (byte*)(((nuint)raw + HugePages.Size - 1) & ~(nuint)(HugePages.Size - 1));
-        HugePages.Advise(_current, HugePages.Size);
-        _usedInCurrent = 0;
     }
 }
