@@ -16,6 +16,8 @@ internal static class CliApp
             EventsCommand.Create(),
             ScenarioCommands.CreateList(),
             ScenarioCommands.CreateRun(),
+            ReplayCommands.CreateReplay(),
+            ReplayCommands.CreateCompare(),
         };
         ScenarioCommands.AddCompareAction(root);
 

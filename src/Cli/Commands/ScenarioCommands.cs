@@ -152,7 +152,7 @@ internal static class ScenarioCommands
         return table;
     }
 
-    private static int FolioOrder(string folio) => folio.ToLowerInvariant() switch
+    internal static int FolioOrder(string folio) => folio.ToLowerInvariant() switch
     {
         "4k" => 0,
         "2m" => 9,
@@ -160,17 +160,17 @@ internal static class ScenarioCommands
         _ => throw new CliInputException($"--folio: '{folio}' is not a folio size (4k, 2m or 1g)."),
     };
 
-    private static string FolioName(int order) => order switch { 0 => "4k", 9 => "2m", _ => "1g" };
+    internal static string FolioName(int order) => order switch { 0 => "4k", 9 => "2m", _ => "1g" };
 
     /// <summary>Sizes such as 64G, 1T, 512M (binary units).</summary>
-    internal static ulong ParseSize(string text)
+    internal static ulong ParseSize(string text, string option = "--guest-size")
     {
         text = text.Trim();
         int shift = char.ToUpperInvariant(text.Length > 0 ? text[^1] : ' ') switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
         string digits = shift == 0 ? text : text[..^1];
         if (!ulong.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong value) || value > ulong.MaxValue >> shift)
         {
-            throw new CliInputException($"--guest-size: '{text}' is not a size (e.g. 64G or 1T).");
+            throw new CliInputException($"{option}: '{text}' is not a size (e.g. 64G or 1T).");
         }
 
         return value << shift;

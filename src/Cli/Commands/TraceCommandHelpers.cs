@@ -7,6 +7,11 @@ internal static class TraceCommandHelpers
 {
     public static ITraceReader Open(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new CliInputException($"{path}: is a directory, not a trace file");
+        }
+
         if (!File.Exists(path))
         {
             throw new CliInputException($"{path}: no such file");
@@ -20,9 +25,27 @@ internal static class TraceCommandHelpers
         {
             throw new CliInputException(ex.Message);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CliInputException($"{path}: {ex.Message}");
+            throw new CliInputException($"{path}: cannot read it ({ex.Message})");
+        }
+    }
+
+    /// <summary>Creates an output file, turning failures into one-line input errors that name the option.</summary>
+    public static FileStream Create(FileInfo file, string option)
+    {
+        if (Directory.Exists(file.FullName))
+        {
+            throw new CliInputException($"{option}: {file.FullName} is a directory");
+        }
+
+        try
+        {
+            return file.Create();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException($"{option}: cannot write {file.FullName} ({ex.Message})");
         }
     }
 }

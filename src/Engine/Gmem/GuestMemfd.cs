@@ -177,6 +177,13 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         }
 
         bool prepared = (entry & UptodateBit) != 0;
+        if (!prepared && order > 0 && AnyUptodate(index & ~mask, order) && _files.PrepareMode != GmemPrepareMode.Never && _files.Arch is { } partial)
+        {
+            var rc = PreparePages(partial, index & ~mask, new gfn_t(firstGfn & ~mask), new kvm_pfn_t(pfn.Value & ~mask), order);
+            SetFolioBits(index, order, UptodateBit);
+            return rc;
+        }
+
         if (!prepared)
         {
             SetFolioBits(index, order, UptodateBit); // zeroed; in 6.11-6.18 also "prepared"
@@ -496,6 +503,56 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         }
 
         return false;
+    }
+
+    /// <summary>True when a page of the folio at <paramref name="head"/> is already up to date (populated).</summary>
+    private bool AnyUptodate(ulong head, int order)
+    {
+        ulong* e = EntryPointer(head, create: false);
+        for (ulong i = 0; i < 1UL << order; i++)
+        {
+            if ((e[i] & UptodateBit) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A large folio that populate filled in part (per-page preparedness): each 2 MiB block (or the whole smaller
+    /// folio) with a populated page has its other pages prepared one by one at 4K; blocks without one are prepared as
+    /// a whole. Populated pages are already private and measured, and stay as they are.
+    /// </summary>
+    private Errno PreparePages(IGmemArch arch, ulong head, gfn_t firstGfn, kvm_pfn_t firstPfn, int order)
+    {
+        int blockOrder = Math.Min(order, 9);
+        for (ulong block = 0; block < 1UL << order; block += 1UL << blockOrder)
+        {
+            if (!AnyUptodate(head + block, blockOrder))
+            {
+                int rc = arch.Prepare(this, firstGfn + block, firstPfn + block, blockOrder);
+                if (rc != 0)
+                {
+                    return (Errno)(-rc);
+                }
+
+                continue;
+            }
+
+            ulong* e = EntryPointer(head + block, create: false);
+            for (ulong i = 0; i < 1UL << blockOrder; i++)
+            {
+                int rc = (e[i] & UptodateBit) != 0 ? 0 : arch.Prepare(this, firstGfn + block + i, firstPfn + block + i, 0);
+                if (rc != 0)
+                {
+                    return (Errno)(-rc);
+                }
+            }
+        }
+
+        return Errno.Ok;
     }
 
     private void SetFolioBits(ulong index, int order, ulong bits)

@@ -27,6 +27,12 @@ public sealed partial class Vm
     public PgLevel LastAccessLevel { get; private set; }
 
     /// <summary>
+    /// The goal level of the first fault the last access took (what <c>kvm_mmu_spte_requested</c> reports), or
+    /// <see cref="PgLevel.None"/> when the access found its leaf present.
+    /// </summary>
+    public PgLevel LastAccessFaultLevel { get; private set; }
+
+    /// <summary>
     /// One guest access to <paramref name="gpa"/> as the CPU and KVM carry it out together: walk the NPT; on a missing
     /// leaf, take an #NPF into <see cref="HandleFault"/>; with a leaf, run the RMP check (SNP), and on an #NPF with the
     /// RMP bit call the vendor's RMP fault handler and retry (svm.c <c>npf_interception</c>, 6.18; kernel-domain.md 5.5).
@@ -35,6 +41,7 @@ public sealed partial class Vm
     public AccessResult GuestAccess(gpa_t gpa, bool isPrivate, bool write = false)
     {
         var gfn = gpa.Gfn;
+        LastAccessFaultLevel = PgLevel.None;
         for (int round = 0; round < MaxAccessRounds; round++)
         {
             var leaf = Npt.Lookup(gfn);
@@ -43,10 +50,14 @@ public sealed partial class Vm
                 var fault = new Interop.Kernel.kvm_page_fault_v6_13
                 {
                     addr = gpa,
-                    error_code = (write ? (ulong)PageFaultErrorCode.Write : 0) | (ulong)PageFaultErrorCode.User
-                        | (isPrivate ? (ulong)(PageFaultErrorCode.GuestEnc | PageFaultErrorCode.PrivateAccess) : 0),
+                    error_code = ErrorCode(isPrivate, write),
                 };
                 var result = HandleFault(ref fault);
+                if (LastAccessFaultLevel == PgLevel.None)
+                {
+                    LastAccessFaultLevel = (PgLevel)fault.goal_level;
+                }
+
                 switch (result)
                 {
                     case FaultResult.MemoryFaultExit: return AccessResult.MemoryFaultExit;
@@ -60,6 +71,20 @@ public sealed partial class Vm
                 var npf = Rmp.CheckGuestAccess(leaf.Pfn, Config.Asid, gfn, isPrivate, write, leaf.Level, out bool notValidated);
                 if (npf != PageFaultErrorCode.None)
                 {
+                    if (Attributes.IsPrivate(gfn) != isPrivate)
+                    {
+                        // npf_interception runs kvm_mmu_page_fault before the RMP handler: an access whose kind
+                        // disagrees with the attributes (a shared access to a page still mapped private) is a
+                        // conversion request, KVM_EXIT_MEMORY_FAULT, not a policy's extra fault.
+                        var exit = new Interop.Kernel.kvm_page_fault_v6_13 { addr = gpa, error_code = ErrorCode(isPrivate, write) | (ulong)PageFaultErrorCode.Present };
+                        if (HandleFault(ref exit) == FaultResult.MemoryFaultExit)
+                        {
+                            return AccessResult.MemoryFaultExit;
+                        }
+
+                        continue;
+                    }
+
                     Counters.RmpNpf++;
                     Arch.HandleRmpFault(this, gpa, npf);
                     continue;
@@ -78,4 +103,8 @@ public sealed partial class Vm
 
         throw new InvalidOperationException($"The access to gpa {gpa} did not settle after {MaxAccessRounds} rounds (NPT {Npt.Lookup(gfn)}, RMP {Rmp?.Read(Npt.Lookup(gfn).Pfn)}).");
     }
+
+    private static ulong ErrorCode(bool isPrivate, bool write)
+        => (write ? (ulong)PageFaultErrorCode.Write : 0) | (ulong)PageFaultErrorCode.User
+            | (isPrivate ? (ulong)(PageFaultErrorCode.GuestEnc | PageFaultErrorCode.PrivateAccess) : 0);
 }

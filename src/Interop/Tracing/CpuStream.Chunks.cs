@@ -60,6 +60,7 @@ internal sealed partial class CpuStream : IDisposable
                 _chunksLeft = 0;
             }
 
+            _stats.BytesRead += Math.Max(0, c.Next - c.At); // here, not in Load: Load runs on a worker thread
             _next = c.Next;
             _spare = _current;
             _current = c;

@@ -271,6 +271,7 @@ internal sealed partial class CpuStream
             int got = _input.ReadAt(_next, _buf.AsSpan(0, n));
             _bufFileOffset = _next;
             _next += n;
+            _stats.BytesRead += Math.Max(got, 0);
             if (got < n)
             {
                 _stats.AddDamage(new TraceDamage(Cpu, _bufFileOffset + got, $"truncated CPU data ({n - got} bytes missing)"));

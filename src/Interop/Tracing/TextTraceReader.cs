@@ -274,6 +274,7 @@ public sealed class TextTraceReader : ITraceReader
             }
 
             _end += n;
+            Stats.BytesRead += n;
         }
     }
 }

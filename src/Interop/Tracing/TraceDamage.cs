@@ -20,6 +20,12 @@ public sealed class TraceReadStats
     /// <summary>Events the kernel reported as lost (sum of the stored counts; pages with an unknown count add 0).</summary>
     public long LostEvents { get; internal set; }
 
+    /// <summary>
+    /// Input bytes read so far (record data: sub-buffer blocks, compressed chunks, text blocks), for progress. Updated
+    /// once per block, so it runs ahead of the records returned by at most one block per CPU.
+    /// </summary>
+    public long BytesRead { get; internal set; }
+
     /// <summary>Sub-buffers (or <c>LOST</c> lines) that reported lost events.</summary>
     public long LostEventMarks { get; internal set; }
 

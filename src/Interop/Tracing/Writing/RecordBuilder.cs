@@ -9,6 +9,8 @@ public sealed class RecordBuilder
 {
     private readonly byte[] _bytes;
     private readonly bool _bigEndian;
+    private readonly int _fixedLength;
+    private readonly EventField? _type;
     private int _length;
 
     /// <summary>Creates a builder for <paramref name="format"/>, sized for its fixed fields plus <paramref name="extra"/> bytes of dynamic data.</summary>
@@ -22,6 +24,8 @@ public sealed class RecordBuilder
         Format = format;
         int fixedEnd = format.Fields.Length == 0 ? 8 : format.Fields.Max(f => f.Offset + f.Size);
         _bytes = new byte[fixedEnd + extra];
+        _fixedLength = format.Fields.Length == 0 ? 8 : format.Fields.Where(f => f.Kind != FieldKind.Rest).Select(f => f.Offset + f.Size).DefaultIfEmpty(8).Max();
+        _type = format.Find("common_type");
         Reset();
     }
 
@@ -34,12 +38,11 @@ public sealed class RecordBuilder
     /// <summary>Clears every field and sets common_type to the format's ID.</summary>
     public RecordBuilder Reset()
     {
-        Array.Clear(_bytes);
-        _length = Format.Fields.Length == 0 ? 8 : Format.Fields.Where(f => f.Kind != FieldKind.Rest).Select(f => f.Offset + f.Size).DefaultIfEmpty(8).Max();
-        var type = Format.Find("common_type");
-        if (type is not null)
+        _bytes.AsSpan(0, Math.Max(_length, _fixedLength)).Clear();
+        _length = _fixedLength;
+        if (_type is not null)
         {
-            Set(type, (ulong)Format.Id);
+            Set(_type, (ulong)Format.Id);
         }
 
         return this;

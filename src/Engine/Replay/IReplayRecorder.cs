@@ -1,0 +1,23 @@
+namespace FastRmp.Engine.Replay;
+
+/// <summary>
+/// Receives what the model did while replaying, event by event, in the shape of the kernel's tracepoints, so the
+/// simulated run can be written as a trace and read next to the real one (<c>fastrmp replay --export-trace</c>).
+/// </summary>
+public interface IReplayRecorder
+{
+    /// <summary>A guest access took a nested page fault (<c>kvm_page_fault</c>).</summary>
+    void Fault(ulong timestamp, int cpu, int pid, ulong gpa, ulong errorCode);
+
+    /// <summary>The model mapped the gfn (<c>kvm_mmu_spte_requested</c>: the exact 4K pfn and the goal level).</summary>
+    void Mapped(ulong timestamp, int cpu, int pid, ulong gfn, ulong pfn, int level);
+
+    /// <summary>The model's access ended in KVM_EXIT_MEMORY_FAULT (<c>kvm_userspace_exit</c>).</summary>
+    void MemoryFaultExit(ulong timestamp, int cpu, int pid);
+
+    /// <summary>The model took an RMP #NPF and ran the RMP fault handler (<c>kvm_rmp_fault</c>).</summary>
+    void RmpFault(ulong timestamp, int cpu, int pid, ulong gpa, ulong pfn, int rmpLevel);
+
+    /// <summary>Memory attributes changed (<c>kvm_vm_set_mem_attributes</c>: gfns [start, end)).</summary>
+    void Attributes(ulong timestamp, int cpu, int pid, ulong startGfn, ulong endGfn, bool isPrivate);
+}

@@ -1,0 +1,32 @@
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Replay;
+
+/// <summary>How a trace is replayed.</summary>
+/// <param name="FolioOrder">guest_memfd folio order of the model: 0 (upstream), 9 (THP series), 18 (HugeTLB series).</param>
+/// <param name="HostBytes">The host's memory (the allocator's and the RMP's range; traced pfns beyond it are allocated by the model).</param>
+/// <param name="VmType">SNP (RMP and the policy's hooks) or SW_PROTECTED (guest_memfd without hardware checks).</param>
+/// <param name="Memslots">Memslots given by the user (<c>--memslots</c>); when set, the trace's memslot events are ignored.</param>
+/// <param name="MaxDisagreements">How many disagreements with the trace to keep, first in time.</param>
+public sealed record ReplayOptions(
+    int FolioOrder = 0,
+    ulong HostBytes = 1UL << 40,
+    KvmVmType VmType = KvmVmType.Snp,
+    IReadOnlyList<kvm_userspace_memory_region2>? Memslots = null,
+    int MaxDisagreements = 10);
+
+/// <summary>Where the model's memslots came from.</summary>
+public enum MemslotSource
+{
+    /// <summary>None yet.</summary>
+    None,
+
+    /// <summary>QEMU's <c>kvm_set_user_memory</c> events in the trace.</summary>
+    Trace,
+
+    /// <summary>The user's memslot file.</summary>
+    File,
+
+    /// <summary>Inferred: one guest_memfd-backed 1 GiB slot around each faulting gfn without a slot.</summary>
+    Inferred,
+}

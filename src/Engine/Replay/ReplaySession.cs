@@ -1,0 +1,413 @@
+using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Scenarios;
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Replay;
+
+/// <summary>
+/// One policy's model of the traced host: a <see cref="ScenarioHost"/> (allocator, RMP, policy, VM) driven by
+/// <see cref="ReplayOp"/>s, with what had to be inferred counted and every traced decision compared
+/// (<see cref="Fidelity"/>).
+/// </summary>
+/// <remarks>
+/// What a trace does not show is filled in the way QEMU and Linux guests behave, and counted
+/// (docs/replay.md): memslots inferred as guest_memfd-backed 1 GiB slots when the trace has no QEMU memslot events and
+/// no memslot file is given; a guest_memfd slot's range set private when it is added (QEMU's
+/// <c>kvm_set_phys_mem</c> does this for SNP guests); a fault whose private bit disagrees with attributes no traced
+/// event has set flips that page's attribute (the conversion happened before the trace or was not traced); a
+/// private access to a page the guest has not validated is taken as the guest validating it at the size it is
+/// mapped (a 2M PVALIDATE under a 2M leaf, else 4K), so the inference adds no fault: the guest's own acceptance
+/// pattern, when traced, is in the trace's faults. Not thread-safe.
+/// </remarks>
+public sealed class ReplaySession : IDisposable
+{
+    private const ulong EncBit = 1UL << 34;
+    private const ulong WriteBit = 1UL << 1;
+    private const int InferredSlotShift = 30;
+    private const ulong GmemFileBytes = 1UL << 46;
+    private const uint InferredSlotBase = 0x4000;
+    private readonly ReplayOptions _options;
+    private readonly Dictionary<uint, int> _gmemFds = [];
+    private readonly MemoryAttributeMap _known = new();
+    private readonly bool _private;
+    private int _inferredFd = -1;
+    private uint _inferredSlots;
+    private ReplaySessionCounters _counters;
+
+    /// <summary>Builds the host model for <paramref name="policy"/>.</summary>
+    public ReplaySession(string policy, ReplayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        Host = new ScenarioHost(policy, options.FolioOrder, guestBytes: 0, bindMemory: false,
+            options: new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096));
+        _private = options.VmType is KvmVmType.Snp or KvmVmType.SwProtected;
+        Fidelity = new Fidelity(options.MaxDisagreements);
+        if (options.Memslots is { } slots)
+        {
+            Source = MemslotSource.File;
+            foreach (var region in slots)
+            {
+                SetMemslot(region);
+            }
+        }
+    }
+
+    /// <summary>The host model.</summary>
+    public ScenarioHost Host { get; }
+
+    /// <summary>The policy's name.</summary>
+    public string Policy => Host.Policy.Name;
+
+    /// <summary>Where the memslots came from.</summary>
+    public MemslotSource Source { get; private set; }
+
+    /// <summary>Agreement with the traced kernel.</summary>
+    public Fidelity Fidelity { get; }
+
+    /// <summary>What was inferred or refused.</summary>
+    public ref ReplaySessionCounters Counters => ref _counters;
+
+    /// <summary>Receives the model's decisions (for the exported trace), if set.</summary>
+    public IReplayRecorder? Recorder { get; set; }
+
+    /// <summary>The first memslot or attribute request the model refused, with the kernel's errno; null when none.</summary>
+    public string? FirstRefusal { get; private set; }
+
+    /// <summary>Applies one step.</summary>
+    public void Apply(in ReplayOp op)
+    {
+        switch (op.Kind)
+        {
+            case ReplayOpKind.Fault: Fault(op); break;
+            case ReplayOpKind.SetMemslot:
+                if (Source == MemslotSource.File)
+                {
+                    _counters.MemslotEventsIgnored++;
+                    break;
+                }
+
+                Source = MemslotSource.Trace;
+                SetMemslot(op.Region);
+                break;
+            case ReplayOpKind.SetAttributes: SetAttributes(op, punchHole: false); break;
+            case ReplayOpKind.Convert: SetAttributes(op, punchHole: !op.ToPrivate); break;
+            case ReplayOpKind.LaunchUpdate: Launch(op); break;
+            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op.Timestamp, op.Gpa); break;
+        }
+    }
+
+    /// <summary>The counters of the run (every model counter, then the replay's own), after checking the model's invariants.</summary>
+    public ScenarioResult Result(string name)
+    {
+        Fidelity.Finish();
+        var model = Host.Result(name);
+        var traced = Host.TracedPfns!;
+        return model with
+        {
+            Counters = model.Counters.AddRange((KeyValuePair<string, long>[])
+            [
+                new("replay_faults", _counters.Faults),
+                new("replay_mmio", _counters.Mmio),
+                new("pfns_from_trace", traced.Claimed),
+                new("pfns_not_free", traced.Missed),
+                new("inferred_slots", _counters.InferredSlots),
+                new("inferred_conversions", _counters.InferredConversions),
+                new("inferred_validations", _counters.InferredValidations),
+                new("memslot_errors", _counters.MemslotErrors),
+                new("memslot_events_ignored", _counters.MemslotEventsIgnored),
+                new("attribute_errors", _counters.AttributeErrors),
+                new("stuck_accesses", _counters.Stuck),
+            ]),
+        };
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _known.Dispose();
+        Host.Dispose();
+    }
+
+    private void Fault(in ReplayOp op)
+    {
+        var vm = Host.Vm;
+        ulong gpa = op.Gpa & ~PageSize.Mask4K;
+        var gfn = new gpa_t(gpa).Gfn;
+        bool isPrivate = (op.ErrorCode & (EncBit | (ulong)PageFaultErrorCode.PrivateAccess)) != 0;
+        _counters.Faults++;
+        if (Source is MemslotSource.None or MemslotSource.Inferred)
+        {
+            InferSlot(gfn);
+        }
+
+        if (_private && vm.Attributes.IsPrivate(gfn) != isPrivate && !_known.IsPrivate(gfn) && vm.Memslots.Find(0, gfn) >= 0)
+        {
+            _counters.InferredConversions++;
+            SetAttributes(gpa, PageSize.Size4K, isPrivate);
+        }
+
+        if (op.HasPfn)
+        {
+            Host.TracedPfns!.Hint(op.Pfn);
+        }
+
+        long npfBefore = vm.Counters.RmpNpf;
+        AccessResult result;
+        try
+        {
+            result = vm.GuestAccess(new gpa_t(gpa), isPrivate, (op.ErrorCode & WriteBit) != 0);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The guest would re-fault forever here (e.g. a private access to a page the policy never made private).
+            _counters.Stuck++;
+            FirstRefusal ??= $"a guest access that cannot complete at {op.Timestamp / 1e9:F9} s: {ex.Message}";
+            Host.TracedPfns!.ClearHint();
+            return;
+        }
+
+        var faultLevel = vm.LastAccessFaultLevel;
+        if (result == AccessResult.NotValidated)
+        {
+            // The guest validates what it touched, at the size it is mapped: no fault or PSMASH is added by the inference.
+            _counters.InferredValidations++;
+            bool huge = vm.Npt.Lookup(gfn).Level >= PgLevel.Level2M;
+            vm.GuestPvalidate(new gpa_t(huge ? gpa & ~(PageSize.Size2M - 1) : gpa), huge ? Interop.Hardware.RmpPageSize.Size2M : Interop.Hardware.RmpPageSize.Size4K, true);
+            result = vm.GuestAccess(new gpa_t(gpa), isPrivate, (op.ErrorCode & WriteBit) != 0);
+        }
+
+        Host.TracedPfns!.ClearHint();
+        if (result == AccessResult.Mmio)
+        {
+            _counters.Mmio++;
+        }
+
+        bool modelRmpFault = vm.Counters.RmpNpf != npfBefore;
+        if (modelRmpFault)
+        {
+            Fidelity.ModelRmpFault(op.Timestamp, gpa);
+        }
+
+        bool modelExit = result == AccessResult.MemoryFaultExit;
+        var leaf = vm.Npt.Lookup(gfn);
+        if (op.Outcome != TracedOutcome.Unknown)
+        {
+            Fidelity.Exit(op.Timestamp, gpa, op.Outcome == TracedOutcome.MemoryFaultExit, modelExit);
+            if (op.Outcome == TracedOutcome.Mapped && !modelExit && result != AccessResult.Mmio)
+            {
+                int model = faultLevel != PgLevel.None ? (int)faultLevel : (int)leaf.Level;
+                Fidelity.Level(op.Timestamp, gpa, op.Level, model);
+            }
+        }
+
+        if (Recorder is { } recorder)
+        {
+            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.Gpa, op.ErrorCode);
+            if (modelRmpFault)
+            {
+                recorder.RmpFault(op.Timestamp, op.Cpu, op.Pid, gpa, leaf.Pfn.Value, leaf.IsPresent ? (int)leaf.Level : 0);
+            }
+
+            if (modelExit)
+            {
+                recorder.MemoryFaultExit(op.Timestamp, op.Cpu, op.Pid);
+            }
+            else if (leaf.IsPresent)
+            {
+                recorder.Mapped(op.Timestamp, op.Cpu, op.Pid, gfn.Value, leaf.Pfn.Value, (int)(faultLevel != PgLevel.None ? faultLevel : leaf.Level));
+            }
+        }
+    }
+
+    /// <summary>With no memslot source, a gfn outside every slot gets a guest_memfd-backed 1 GiB slot around it.</summary>
+    private void InferSlot(gfn_t gfn)
+    {
+        var vm = Host.Vm;
+        if (vm.Memslots.Find(0, gfn) >= 0 || (gfn.Value << PageSize.Shift4K) >= GmemFileBytes || _inferredSlots >= 4000)
+        {
+            return;
+        }
+
+        if (_inferredFd < 0)
+        {
+            if (vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = GmemFileBytes }, out _inferredFd) != Errno.Ok)
+            {
+                throw new InvalidOperationException("The model refused a guest_memfd for the inferred memslots.");
+            }
+        }
+
+        Source = MemslotSource.Inferred;
+        ulong gpa = (gfn.Value << PageSize.Shift4K) & ~((1UL << InferredSlotShift) - 1);
+        var region = new kvm_userspace_memory_region2
+        {
+            slot = InferredSlotBase + _inferredSlots,
+            flags = _private ? (uint)MemslotFlags.GuestMemfd : 0,
+            guest_phys_addr = gpa,
+            memory_size = 1UL << InferredSlotShift,
+            userspace_addr = 0x7f00_0000_0000 + gpa,
+            guest_memfd = (uint)_inferredFd,
+            guest_memfd_offset = gpa,
+        };
+        if (Refused(vm.SetUserMemoryRegion2(region), "inferred memslot", gpa))
+        {
+            _counters.MemslotErrors++;
+            return;
+        }
+
+        _inferredSlots++;
+        _counters.InferredSlots++;
+        if (_private)
+        {
+            SetAttributes(gpa, region.memory_size, true);
+        }
+    }
+
+    private void SetMemslot(kvm_userspace_memory_region2 region)
+    {
+        var vm = Host.Vm;
+        bool gmem = (region.flags & (uint)MemslotFlags.GuestMemfd) != 0;
+        if (gmem)
+        {
+            if (!_gmemFds.TryGetValue(region.guest_memfd, out int fd))
+            {
+                if (vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = GmemFileBytes }, out fd) != Errno.Ok)
+                {
+                    throw new InvalidOperationException("The model refused a guest_memfd.");
+                }
+
+                _gmemFds.Add(region.guest_memfd, fd);
+            }
+
+            region.guest_memfd = (uint)fd;
+        }
+
+        if (Refused(vm.SetUserMemoryRegion2(region), $"memslot {region.slot & 0xffff} (address space {region.slot >> 16})", region.guest_phys_addr))
+        {
+            _counters.MemslotErrors++;
+            return;
+        }
+
+        if (gmem && _private && region.memory_size != 0 && region.slot >> 16 == 0)
+        {
+            SetAttributes(region.guest_phys_addr, region.memory_size, true);
+        }
+    }
+
+    private void SetAttributes(in ReplayOp op, bool punchHole)
+    {
+        if (!_private || op.Size == 0)
+        {
+            return;
+        }
+
+        ulong gpa = op.Gpa & ~PageSize.Mask4K;
+        ulong size = (op.Size + (op.Gpa - gpa) + PageSize.Mask4K) & ~PageSize.Mask4K;
+        var range = new kvm_memory_attributes { address = gpa, size = size, attributes = (ulong)MemoryAttributes.Private };
+        if (_known.Validate(range) != Errno.Ok)
+        {
+            _counters.AttributeErrors++;
+            return;
+        }
+
+        _known.Set(range, out _);
+        if (punchHole)
+        {
+            Host.Vm.GuestPageStateChange(new gpa_t(gpa), size, toPrivate: false, punchHole: true);
+            Recorder?.Attributes(op.Timestamp, op.Cpu, op.Pid, gpa >> PageSize.Shift4K, (gpa + size) >> PageSize.Shift4K, false);
+            return;
+        }
+
+        if (SetAttributes(gpa, size, op.ToPrivate))
+        {
+            Recorder?.Attributes(op.Timestamp, op.Cpu, op.Pid, gpa >> PageSize.Shift4K, (gpa + size) >> PageSize.Shift4K, op.ToPrivate);
+        }
+    }
+
+    private bool SetAttributes(ulong gpa, ulong size, bool isPrivate)
+    {
+        var error = Host.Vm.SetMemoryAttributes(new kvm_memory_attributes { address = gpa, size = size, attributes = isPrivate ? (ulong)MemoryAttributes.Private : 0 });
+        if (Refused(error, "memory attributes", gpa))
+        {
+            _counters.AttributeErrors++;
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Launch(in ReplayOp op)
+    {
+        var vm = Host.Vm;
+        if (vm.Rmp is null || op.Size == 0)
+        {
+            return;
+        }
+
+        ulong first = op.Gpa >> PageSize.Shift4K;
+        ulong end = (op.Gpa + op.Size + PageSize.Mask4K) >> PageSize.Shift4K;
+        for (ulong g = first; g < end; g++)
+        {
+            var gfn = new gfn_t(g);
+            if (Source is MemslotSource.None or MemslotSource.Inferred)
+            {
+                InferSlot(gfn);
+            }
+
+            if (!vm.Attributes.IsPrivate(gfn) && !_known.IsPrivate(gfn))
+            {
+                _counters.InferredConversions++;
+                SetAttributes(g << PageSize.Shift4K, PageSize.Size4K, true);
+            }
+        }
+
+        if (vm.Populate(new gfn_t(first), end - first) != Errno.Ok)
+        {
+            Host.LaunchFailures++;
+        }
+    }
+
+    private bool Refused(Errno error, string what, ulong gpa)
+    {
+        if (error == Errno.Ok)
+        {
+            return false;
+        }
+
+        FirstRefusal ??= $"{what} at gpa 0x{gpa:x}: {error}";
+        return true;
+    }
+}
+
+/// <summary>What a replay session inferred, skipped or was refused.</summary>
+public struct ReplaySessionCounters
+{
+    /// <summary>Guest accesses replayed.</summary>
+    public long Faults;
+
+    /// <summary>Accesses that found no slot (emulated MMIO).</summary>
+    public long Mmio;
+
+    /// <summary>Memslots inferred.</summary>
+    public long InferredSlots;
+
+    /// <summary>Attribute flips inferred from a fault's private bit.</summary>
+    public long InferredConversions;
+
+    /// <summary>PVALIDATEs inferred for private accesses to pages the guest had not validated.</summary>
+    public long InferredValidations;
+
+    /// <summary>Memslot requests the model refused.</summary>
+    public long MemslotErrors;
+
+    /// <summary>The trace's memslot events, ignored because a memslot file was given.</summary>
+    public long MemslotEventsIgnored;
+
+    /// <summary>Attribute requests the model refused.</summary>
+    public long AttributeErrors;
+
+    /// <summary>Guest accesses that could not complete in the model (the guest would fault forever).</summary>
+    public long Stuck;
+}

@@ -1,0 +1,316 @@
+using FastRmp.Interop.Tracing;
+using FastRmp.Interop.Tracing.Kvm;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Replay;
+
+/// <summary>What <see cref="TraceOps"/> saw in a trace.</summary>
+public sealed class TraceOpStats
+{
+    /// <summary>Records read (every event, typed or not).</summary>
+    public long Records { get; internal set; }
+
+    /// <summary>Records that are typed KVM or QEMU events.</summary>
+    public long KvmEvents { get; internal set; }
+
+    /// <summary>kvm_page_fault events that start a guest access (no RMP bit).</summary>
+    public long Faults { get; internal set; }
+
+    /// <summary>kvm_page_fault events with the RMP bit: consequences of the host's policy, compared rather than replayed.</summary>
+    public long RmpBitFaults { get; internal set; }
+
+    /// <summary>kvm_mmu_spte_requested events matched to their fault.</summary>
+    public long SpteRequested { get; internal set; }
+
+    /// <summary>kvm_mmu_spte_requested events with no open fault of the same thread and gfn (prefetch, pre-fault).</summary>
+    public long UnmatchedSpteRequested { get; internal set; }
+
+    /// <summary>KVM_EXIT_MEMORY_FAULT exits traced (kvm_userspace_exit reason 39 or -EFAULT, or QEMU kvm_memory_fault).</summary>
+    public long MemoryFaultExits { get; internal set; }
+
+    /// <summary>kvm_rmp_fault events.</summary>
+    public long RmpFaults { get; internal set; }
+
+    /// <summary>Memslot changes (QEMU kvm_set_user_memory with ret 0).</summary>
+    public long Memslots { get; internal set; }
+
+    /// <summary>QEMU kvm_set_user_memory events that failed in QEMU (ret != 0), skipped.</summary>
+    public long FailedMemslots { get; internal set; }
+
+    /// <summary>Attribute changes (kvm_vm_set_mem_attributes) and QEMU conversions.</summary>
+    public long Conversions { get; internal set; }
+
+    /// <summary>QEMU kvm_sev_snp_launch_update ranges.</summary>
+    public long LaunchUpdates { get; internal set; }
+
+    /// <summary>The first and last timestamps seen (ns).</summary>
+    public ulong FirstTimestamp { get; internal set; }
+
+    /// <inheritdoc cref="FirstTimestamp"/>
+    public ulong LastTimestamp { get; internal set; }
+}
+
+/// <summary>
+/// Turns a trace into the steps of a replay: guest accesses (<c>kvm_page_fault</c> without the RMP bit), with the
+/// traced kernel's outcome attached when the same thread's next KVM event shows it (<c>kvm_mmu_spte_requested</c>:
+/// mapped at a level and pfn; <c>kvm_userspace_exit</c> KVM_EXIT_MEMORY_FAULT: an exit), memslot changes, attribute
+/// changes and conversions, launch updates, and RMP faults.
+/// </summary>
+/// <remarks>
+/// Event order within one fault follows arch/x86/kvm/mmu/mmu.c (6.18; kernel-domain.md 6): <c>kvm_page_fault</c> is
+/// traced on #NPF entry, <c>kvm_mmu_spte_requested</c> when the leaf is installed at goal_level with
+/// <c>pfn | (gfn &amp; (pages(goal_level) - 1))</c>, and a memory-fault exit ends in <c>kvm_userspace_exit</c> (reason
+/// 39 in binary; text prints <c>error (14)</c>, -EFAULT). A fault waits for its outcome per thread (the vCPU thread's
+/// pid), so a vCPU moving between CPUs keeps its pairing. #NPF error code bits are those of traces.md 1.6:
+/// bit 31 RMP, bit 34 ENC (private), bit 49 PRIVATE_ACCESS (KVM-synthetic). Not thread-safe.
+/// </remarks>
+public sealed class TraceOps
+{
+    private const ulong RmpBit = 1UL << 31;
+    private const uint MemoryFaultExitReason = 39;
+    private const int Efault = 14;
+    private readonly ITraceReader _reader;
+    private readonly KvmEventDecoder _decoder = new();
+    private readonly Dictionary<int, int> _pendingByPid = [];
+    private readonly ReplayOp[] _queue = new ReplayOp[4];
+    private ReplayOp[] _pending = new ReplayOp[16];
+    private bool[] _pendingActive = new bool[16];
+    private int _queueHead;
+    private int _queueCount;
+    private bool _drained;
+
+    /// <summary>Reads ops from <paramref name="reader"/> (which the caller owns).</summary>
+    public TraceOps(ITraceReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        _reader = reader;
+    }
+
+    /// <summary>What was seen so far.</summary>
+    public TraceOpStats Stats { get; } = new();
+
+    /// <summary>The next op; false at the end of the trace.</summary>
+    /// <exception cref="TraceFormatException">Damage the reader cannot skip (the message says where).</exception>
+    public bool MoveNext(out ReplayOp op)
+    {
+        while (_queueCount == 0)
+        {
+            if (_drained)
+            {
+                op = default;
+                return false;
+            }
+
+            if (_reader.MoveNext(out var record))
+            {
+                Accept(record);
+            }
+            else if (!DrainOne())
+            {
+                _drained = true;
+            }
+        }
+
+        op = _queue[_queueHead];
+        _queueHead = (_queueHead + 1) & (_queue.Length - 1);
+        _queueCount--;
+        return true;
+    }
+
+    private void Accept(in TraceRecord record)
+    {
+        var stats = Stats;
+        if (stats.Records++ == 0)
+        {
+            stats.FirstTimestamp = record.Timestamp;
+        }
+
+        stats.LastTimestamp = record.Timestamp;
+        var kind = _decoder.Classify(record);
+        if (kind == KvmEventKind.None)
+        {
+            return;
+        }
+
+        stats.KvmEvents++;
+        int pid = record.Pid;
+        switch (kind)
+        {
+            case KvmEventKind.PageFault when _decoder.TryRead(record, out KvmPageFault pf):
+                Flush(pid);
+                if ((pf.ErrorCode & RmpBit) != 0)
+                {
+                    stats.RmpBitFaults++;
+                    return;
+                }
+
+                stats.Faults++;
+                ref var fault = ref OpenPending(pid);
+                fault = new ReplayOp { Kind = ReplayOpKind.Fault, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = pf.FaultAddress, ErrorCode = pf.ErrorCode };
+                return;
+
+            case KvmEventKind.SpteRequested when _decoder.TryRead(record, out KvmMmuSpteRequested spte):
+                if (TryPending(pid, out int slot) && _pending[slot].Gpa >> 12 == spte.Gfn)
+                {
+                    stats.SpteRequested++;
+                    ref var p = ref _pending[slot];
+                    p.Outcome = TracedOutcome.Mapped;
+                    p.Level = (byte)Math.Clamp(spte.Level, 0, 255);
+                    p.Pfn = spte.Pfn;
+                    p.HasPfn = true;
+                    Flush(pid);
+                }
+                else
+                {
+                    stats.UnmatchedSpteRequested++;
+                }
+
+                return;
+
+            case KvmEventKind.UserspaceExit when _decoder.TryRead(record, out KvmUserspaceExit exit):
+                if (exit.Reason == MemoryFaultExitReason || exit.Errno == -Efault)
+                {
+                    stats.MemoryFaultExits++;
+                    ExitPending(pid);
+                }
+
+                Flush(pid);
+                return;
+
+            case KvmEventKind.QemuMemoryFault:
+                // QEMU's view of the same exit; the kernel's kvm_userspace_exit, when traced, came first.
+                if (TryPending(pid, out _))
+                {
+                    stats.MemoryFaultExits++;
+                    ExitPending(pid);
+                    Flush(pid);
+                }
+
+                return;
+
+            case KvmEventKind.RmpFault when _decoder.TryRead(record, out KvmRmpFault rmp):
+                Flush(pid);
+                stats.RmpFaults++;
+                Enqueue(new ReplayOp { Kind = ReplayOpKind.RmpFault, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = rmp.Gpa, Pfn = rmp.Pfn, HasPfn = true, Level = (byte)Math.Clamp(rmp.RmpLevel, 0, 255), ErrorCode = rmp.ErrorCode });
+                return;
+
+            case KvmEventKind.SetMemAttributes when _decoder.TryRead(record, out KvmVmSetMemAttributes attr):
+                Flush(pid);
+                if (attr.End > attr.Start && attr.End <= 1UL << 40)
+                {
+                    stats.Conversions++;
+                    Enqueue(new ReplayOp { Kind = ReplayOpKind.SetAttributes, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = attr.Start << 12, Size = (attr.End - attr.Start) << 12, ToPrivate = (attr.Attr & (ulong)MemoryAttributes.Private) != 0 });
+                }
+
+                return;
+
+            case KvmEventKind.QemuConvertMemory when _decoder.TryRead(record, out QemuConvertMemory convert):
+                Flush(pid);
+                stats.Conversions++;
+                Enqueue(new ReplayOp { Kind = ReplayOpKind.Convert, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = convert.Start, Size = convert.Size, ToPrivate = convert.ToPrivate });
+                return;
+
+            case KvmEventKind.QemuSetUserMemory when _decoder.TryRead(record, out QemuSetUserMemory memslot):
+                Flush(pid);
+                if (memslot.Ret != 0 || memslot.AddressSpace is < 0 or > 1 || memslot.Slot is < 0 or > 0xffff)
+                {
+                    stats.FailedMemslots++;
+                    return;
+                }
+
+                stats.Memslots++;
+                Enqueue(new ReplayOp
+                {
+                    Kind = ReplayOpKind.SetMemslot,
+                    Cpu = record.Cpu,
+                    Timestamp = record.Timestamp,
+                    Region = new kvm_userspace_memory_region2
+                    {
+                        slot = ((uint)memslot.AddressSpace << 16) | (uint)memslot.Slot,
+                        flags = memslot.Flags,
+                        guest_phys_addr = memslot.Gpa,
+                        memory_size = memslot.Size,
+                        userspace_addr = memslot.UserAddress,
+                        guest_memfd = (uint)memslot.GuestMemfd,
+                        guest_memfd_offset = memslot.GuestMemfdOffset,
+                    },
+                });
+                return;
+
+            case KvmEventKind.QemuSevSnpLaunchUpdate when _decoder.TryRead(record, out QemuSevSnpLaunchUpdate launch):
+                Flush(pid);
+                stats.LaunchUpdates++;
+                Enqueue(new ReplayOp { Kind = ReplayOpKind.LaunchUpdate, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = launch.Gpa, Size = launch.Length });
+                return;
+
+            default:
+                // Any other KVM event of the thread (kvm_entry, kvm_exit, ...) means its fault ended without a traced outcome.
+                Flush(pid);
+                return;
+        }
+    }
+
+    private void ExitPending(int pid)
+    {
+        if (TryPending(pid, out int slot))
+        {
+            _pending[slot].Outcome = TracedOutcome.MemoryFaultExit;
+        }
+    }
+
+    private bool TryPending(int pid, out int slot) => _pendingByPid.TryGetValue(pid, out slot) && _pendingActive[slot];
+
+    private ref ReplayOp OpenPending(int pid)
+    {
+        if (!_pendingByPid.TryGetValue(pid, out int slot))
+        {
+            slot = _pendingByPid.Count;
+            if (slot == _pending.Length)
+            {
+                Array.Resize(ref _pending, slot * 2);
+                Array.Resize(ref _pendingActive, slot * 2);
+            }
+
+            _pendingByPid.Add(pid, slot);
+        }
+
+        _pendingActive[slot] = true;
+        return ref _pending[slot];
+    }
+
+    private void Flush(int pid)
+    {
+        if (TryPending(pid, out int slot))
+        {
+            _pendingActive[slot] = false;
+            Enqueue(_pending[slot]);
+        }
+    }
+
+    /// <summary>At the end of the trace, hands out the faults still waiting for an outcome, one at a time.</summary>
+    private bool DrainOne()
+    {
+        for (int slot = 0; slot < _pendingByPid.Count; slot++)
+        {
+            if (_pendingActive[slot])
+            {
+                _pendingActive[slot] = false;
+                Enqueue(_pending[slot]);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void Enqueue(in ReplayOp op)
+    {
+        if (_queueCount == _queue.Length)
+        {
+            throw new InvalidOperationException("replay op queue overflow"); // one record yields at most two ops
+        }
+
+        _queue[(_queueHead + _queueCount) & (_queue.Length - 1)] = op;
+        _queueCount++;
+    }
+}

@@ -1,0 +1,108 @@
+using FastRmp.Interop.Tracing.Writing;
+
+namespace FastRmp.Tests.Common;
+
+/// <summary>
+/// Writes a synthetic SEV-SNP host trace as a 6.18 host running upstream guest_memfd (4 KiB folios, prepare at first
+/// use) would record it: QEMU's memslots (guest_memfd, two slots around the PCI hole) and launch update through the
+/// ftrace backend, the kernel's attribute changes, and per vCPU thread the fault chain
+/// kvm_exit(npf) -> kvm_page_fault -> kvm_mmu_spte_requested(level 1) -> kvm_entry; a shared access to private memory
+/// goes kvm_page_fault -> kvm_userspace_exit(MEMORY_FAULT) -> QEMU kvm_convert_memory -> kvm_vm_set_mem_attributes
+/// -> the fault again.
+/// </summary>
+/// <remarks>Event order and fields as in kernel-domain.md 6 and traces.md 1.5; the error codes are the SNP sample's
+/// (0x500000004 private read, bit 1 for a write; shared accesses without ENC).</remarks>
+internal static class SnpTraceFixture
+{
+    public const ulong LowSlotBytes = 2UL << 30;
+    public const ulong HighBase = 4UL << 30;
+    public const ulong HighSlotBytes = 2UL << 30;
+    public const int QemuPid = 7000;
+    private const ulong PrivateRead = 0x500000004;
+    private const ulong SharedRead = 0x100000004;
+
+    /// <summary>What was written.</summary>
+    public sealed record Summary(long Records, long Faults, long SharedConversions, long DistinctGfns);
+
+    /// <summary>Writes <paramref name="faults"/> guest faults (each on a new gfn; every <paramref name="sharedEvery"/>th or so a shared access that converts) over <paramref name="vcpus"/> vCPUs.</summary>
+    public static Summary Write(string path, int faults, int vcpus = 4, int seed = 1, bool qemuEvents = true, string compression = "none", int sharedEvery = 25)
+    {
+        var w = new KvmTraceWriter(new TraceDatWriterOptions(7, compression, vcpus));
+        w.Writer.AddCmdline(QemuPid, "qemu-system-x86");
+        for (int v = 0; v < vcpus; v++)
+        {
+            w.Writer.AddCmdline(QemuPid + 1 + v, $"CPU {v}/KVM");
+        }
+
+        var rng = new Random(seed);
+        var ts = new ulong[vcpus];
+        Array.Fill(ts, 1_000_000_000UL);
+        var pfns = new Dictionary<ulong, ulong>();
+        var shared = new HashSet<ulong>();
+        ulong nextPfn = 0x100000;
+        long records = 0, conversions = 0;
+        if (qemuEvents)
+        {
+            w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x{LowSlotBytes:x} ua=0x7f0000000000 guest_memfd=30 guest_memfd_offset=0x0 ret=0");
+            w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x4 gpa=0x{HighBase:x} size=0x{HighSlotBytes:x} ua=0x7f0080000000 guest_memfd=30 guest_memfd_offset=0x{LowSlotBytes:x} ret=0");
+            records += 2;
+        }
+
+        w.SetMemAttributes(0, ts[0]++, QemuPid, 0, LowSlotBytes >> 12, 8);
+        w.SetMemAttributes(0, ts[0]++, QemuPid, HighBase >> 12, (HighBase + HighSlotBytes) >> 12, 8);
+        records += 2;
+        if (qemuEvents)
+        {
+            w.QemuEvent(0, ts[0]++, QemuPid, "kvm_sev_snp_launch_update src 0x7f00aa000000 gpa 0x800000 len 0x10000 (Normal page)");
+            records++;
+        }
+
+        for (int i = 0; i < faults; i++)
+        {
+            int cpu = i % vcpus;
+            int pid = QemuPid + 1 + cpu;
+            ulong gfn;
+            do
+            {
+                // each gfn faults once, as on a host that never zaps: a second touch would find its leaf
+                ulong page = (ulong)rng.NextInt64((long)((LowSlotBytes + HighSlotBytes) >> 12));
+                gfn = page < LowSlotBytes >> 12 ? page : page - (LowSlotBytes >> 12) + (HighBase >> 12);
+            }
+            while (pfns.ContainsKey(gfn) || shared.Contains(gfn) || gfn - 0x800 < 16);
+
+            bool wantShared = sharedEvery > 0 && rng.Next(sharedEvery) == 0;
+            bool write = rng.Next(2) == 0;
+            ulong code = (wantShared ? SharedRead : PrivateRead) | (write ? 2UL : 0);
+            ts[cpu] += (ulong)rng.Next(200, 4000);
+            w.Exit(cpu, ts[cpu]++, pid, (uint)cpu, 0x400, code, gfn << 12);
+            w.PageFault(cpu, ts[cpu]++, pid, (uint)cpu, gfn << 12, code);
+            records += 2;
+            if (wantShared)
+            {
+                // private memory, shared access: KVM exits, QEMU converts (and discards the private page), the guest retries
+                w.UserspaceExit(cpu, ts[cpu]++, pid, 39, -14);
+                w.QemuEvent(cpu, ts[cpu]++, pid, $"kvm_convert_memory start 0x{gfn << 12:x} size 0x1000 to_shared");
+                w.SetMemAttributes(cpu, ts[cpu]++, pid, gfn, gfn + 1, 0);
+                w.Entry(cpu, ts[cpu]++, pid, (uint)cpu);
+                w.Exit(cpu, ts[cpu]++, pid, (uint)cpu, 0x400, code, gfn << 12);
+                w.PageFault(cpu, ts[cpu]++, pid, (uint)cpu, gfn << 12, code);
+                shared.Add(gfn);
+                conversions++;
+                records += 6;
+            }
+
+            if (!pfns.TryGetValue(gfn, out ulong pfn))
+            {
+                pfn = nextPfn++;
+                pfns.Add(gfn, pfn);
+            }
+
+            w.SpteRequested(cpu, ts[cpu]++, pid, gfn, pfn, 1);
+            w.Entry(cpu, ts[cpu]++, pid, (uint)cpu);
+            records += 2;
+        }
+
+        w.Save(path);
+        return new Summary(records, faults + conversions, conversions, pfns.Count);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Text.Json;
+using FastRmp.Tests.Common;
+
+namespace FastRmp.Cli.Tests;
+
+public sealed class ReplayCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastrmp-replay-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    private static JsonElement Json(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.Clone();
+    }
+
+    private static long Counter(JsonElement run, string name) => run.GetProperty("counters").GetProperty(name).GetInt64();
+
+    [Fact]
+    public void Replay_of_a_first_use_host_agrees_with_the_trace_under_first_use()
+    {
+        string trace = PathOf("snp.dat");
+        var written = SnpTraceFixture.Write(trace, faults: 4000, sharedEvery: 20);
+        var (exit, output, err) = CliRunner.Run("replay", trace, "--policy", "first-use", "--host-size", "64G", "--json", PathOf("r.json"));
+        Assert.True(exit == 0, err);
+        Assert.Contains("agreement with the trace", output, StringComparison.Ordinal);
+        var json = Json(PathOf("r.json"));
+        var run = json.GetProperty("runs")[0];
+        Assert.Equal("trace", run.GetProperty("memslot_source").GetString());
+        var fidelity = run.GetProperty("fidelity");
+        Assert.Equal(1.0, fidelity.GetProperty("agreement_rate").GetDouble());
+        Assert.Equal(written.Faults, fidelity.GetProperty("exits_compared").GetInt64());
+        Assert.Equal(written.SharedConversions, Counter(run, "memory_fault_exits"));
+        Assert.Equal(written.Faults - written.SharedConversions, fidelity.GetProperty("levels_compared").GetInt64());
+        Assert.Equal(0, Counter(run, "rmpupdate_2m"));
+        Assert.Equal(0, Counter(run, "psmash"));
+
+        // each traced fault is one model fault; every private 4K folio is prepared once, plus the 16 launch pages
+        Assert.Equal(written.Faults, Counter(run, "faults_private") + Counter(run, "faults_shared"));
+        Assert.Equal(Counter(run, "faults_private") + 16, Counter(run, "rmpupdate_4k"));
+        Assert.Equal(written.DistinctGfns, Counter(run, "pfns_from_trace")); // every traced pfn claimed in the model's allocator
+        Assert.Equal(written.Records, json.GetProperty("trace").GetProperty("records").GetInt64());
+    }
+
+    [Fact]
+    public void Compare_replays_every_policy_in_one_pass_and_2m_folios_disagree_with_a_4k_host()
+    {
+        string trace = PathOf("snp.dat");
+        SnpTraceFixture.Write(trace, faults: 3000, sharedEvery: 0);
+        var (exit, output, err) = CliRunner.Run("compare", trace, "--folio", "2m", "--host-size", "64G", "--json", PathOf("c.json"));
+        Assert.True(exit == 0, err);
+        var runs = Json(PathOf("c.json")).GetProperty("runs").EnumerateArray().ToArray();
+        Assert.Equal(FastRmp.Engine.Policies.PolicyCatalog.Names, runs.Select(r => r.GetProperty("policy").GetString()!));
+        foreach (var run in runs)
+        {
+            // the traced host mapped every fault at 4K; with 2M folios on fully private memory the model maps 2M
+            var f = run.GetProperty("fidelity");
+            Assert.Equal(3000, f.GetProperty("levels_compared").GetInt64());
+            Assert.True(f.GetProperty("levels_agreed").GetInt64() < 3000, run.GetProperty("policy").GetString());
+            Assert.True(f.GetProperty("first").GetArrayLength() > 0);
+            Assert.Equal("level", f.GetProperty("first")[0].GetProperty("what").GetString());
+        }
+
+        Assert.Contains("first disagreements with the trace", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_qemu_events_the_memslots_are_inferred_and_said_so()
+    {
+        string trace = PathOf("snp.dat");
+        var written = SnpTraceFixture.Write(trace, faults: 500, qemuEvents: false);
+        var (exit, output, err) = CliRunner.Run("replay", trace, "--host-size", "64G", "--json", PathOf("r.json"));
+        Assert.True(exit == 0, err);
+        Assert.Contains("inferred", output, StringComparison.Ordinal);
+        var run = Json(PathOf("r.json")).GetProperty("runs")[0];
+        Assert.Equal("inferred", run.GetProperty("memslot_source").GetString());
+        Assert.InRange(Counter(run, "inferred_slots"), 1, 4); // 1 GiB slots around 4 GiB of guest memory
+        Assert.Equal(written.Faults, Counter(run, "replay_faults"));
+        Assert.Equal(0, Counter(run, "replay_mmio"));
+    }
+
+    [Fact]
+    public void Memslot_file_overrides_the_trace_and_bad_files_are_one_line_errors()
+    {
+        string trace = PathOf("snp.dat");
+        SnpTraceFixture.Write(trace, faults: 200);
+        string good = PathOf("slots.json");
+        File.WriteAllText(good, $$"""
+            [{"slot": 0, "flags": 4, "guest_phys_addr": 0, "memory_size": "0x{{SnpTraceFixture.LowSlotBytes:x}}", "guest_memfd": 3},
+             {"slot": 1, "flags": 4, "guest_phys_addr": "0x{{SnpTraceFixture.HighBase:x}}", "memory_size": "0x{{SnpTraceFixture.HighSlotBytes:x}}", "guest_memfd": 3, "guest_memfd_offset": "0x{{SnpTraceFixture.LowSlotBytes:x}}"}]
+            """);
+        var (exit, _, err) = CliRunner.Run("replay", trace, "--memslots", good, "--host-size", "64G", "--json", PathOf("r.json"));
+        Assert.True(exit == 0, err);
+        var run = Json(PathOf("r.json")).GetProperty("runs")[0];
+        Assert.Equal("file", run.GetProperty("memslot_source").GetString());
+        Assert.Equal(2, Counter(run, "memslot_events_ignored"));
+        Assert.Equal(1.0, run.GetProperty("fidelity").GetProperty("agreement_rate").GetDouble());
+
+        foreach (var (json, message) in new[]
+        {
+            ("""[{"slot": 0, "guest_phys_addr": 0, "memory_size": 8192}, {"slot": 1, "guest_phys_addr": 4096, "memory_size": 4096}]""", "overlap"),
+            ("""[{"slot": 0, "guest_phys_addr": 0, "memory_size": 100}]""", "4 KiB-aligned"),
+            ("""[{"slot": 0, "guest_phys_addr": 0}]""", "'memory_size' is missing"),
+            ("""[{"slot": 0, "guest_phys_addr": 0, "memory_size": 4096, "size": 1}]""", "unknown field 'size'"),
+            ("""{"slot": 0}""", "expected a JSON array"),
+            ("""[{"slot": 0, """, "not JSON"),
+        })
+        {
+            string bad = PathOf("bad.json");
+            File.WriteAllText(bad, json);
+            var (code, output, error) = CliRunner.Run("replay", trace, "--memslots", bad);
+            Assert.Equal(1, code);
+            Assert.Empty(output);
+            Assert.Contains(message, error, StringComparison.Ordinal);
+            Assert.Single(error.TrimEnd().Split('\n'));
+        }
+    }
+
+    [Fact]
+    public void Bad_trace_inputs_are_one_line_errors_with_exit_1()
+    {
+        string sched = PathOf("sched.txt");
+        File.WriteAllText(sched, "# tracer: nop\n#\n          <idle>-0       [000] d..2.   100.000001: sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=bash next_pid=42 next_prio=120\n");
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "replay", PathOf("missing.dat") }, "no such file"),
+            (new[] { "replay", _dir }, "is a directory"),
+            (new[] { "replay", sched }, "no KVM events"),
+            (new[] { "compare", sched, "--policies", "first-use,nope" }, "unknown policy 'nope'"),
+            (new[] { "replay", sched, "--host-size", "12Q" }, "--host-size"),
+            (new[] { "replay", sched, "--vm-type", "tdx" }, "--vm-type"),
+        })
+        {
+            var (exit, output, err) = CliRunner.Run(args);
+            Assert.True(exit == 1, string.Join(' ', args) + ": " + err);
+            Assert.Contains(message, err, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+            Assert.Empty(output);
+        }
+    }
+
+    [Fact]
+    public void A_damaged_trace_keeps_everything_outside_the_damage()
+    {
+        string trace = PathOf("snp.dat");
+        var written = SnpTraceFixture.Write(trace, faults: 2000);
+        var bytes = File.ReadAllBytes(trace);
+        bytes.AsSpan(bytes.Length / 2, 5000).Fill(0xff); // two sub-buffers of CPU data
+        File.WriteAllBytes(trace, bytes);
+        var (exit, output, err) = CliRunner.Run("replay", trace, "--host-size", "64G", "--json", PathOf("r.json"));
+        Assert.True(exit == 0, err);
+        var json = Json(PathOf("r.json"));
+        Assert.True(json.GetProperty("trace").GetProperty("damaged_regions").GetInt64() > 0);
+        long faults = json.GetProperty("runs")[0].GetProperty("counters").GetProperty("replay_faults").GetInt64();
+        Assert.InRange(faults, written.Faults / 2, written.Faults - 1);
+        Assert.Contains("damaged regions", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trace_cut_short_is_a_one_line_error()
+    {
+        string trace = PathOf("snp.dat");
+        SnpTraceFixture.Write(trace, faults: 500);
+        var bytes = File.ReadAllBytes(trace);
+        File.WriteAllBytes(trace, bytes[..(bytes.Length / 2)]);
+        var (exit, output, err) = CliRunner.Run("replay", trace);
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        Assert.Contains("past the end of the file", err, StringComparison.Ordinal);
+        Assert.Single(err.TrimEnd().Split('\n'));
+    }
+}
