@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using FastRmp.Cli.Reports;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Scenarios;
 using Spectre.Console;
@@ -27,8 +28,10 @@ internal static class ScenarioCommands
         var folio = FolioOption("The folio sizes to compare (default: all three).");
         folio.DefaultValueFactory = null;
         var json = new Option<FileInfo?>("--json") { Description = "Also write every result as JSON to this file." };
+        var html = HtmlOption();
         root.Options.Add(folio);
         root.Options.Add(json);
+        root.Options.Add(html);
         root.SetAction(parse =>
         {
             string? only = parse.GetValue(folio);
@@ -58,6 +61,11 @@ internal static class ScenarioCommands
             }
 
             WriteJson(parse.GetValue(json), results);
+            WriteHtml(
+                parse.GetValue(html),
+                "FastRmp: the 2023 guest_memfd debate, counted",
+                $"fastrmp{(only is null ? "" : $" --folio {only}")}: every built-in scenario under every policy ({ReportFile.Version()}; docs/policies.md explains every value)",
+                results);
             return ExitCodes.Ok;
         });
     }
@@ -83,7 +91,7 @@ internal static class ScenarioCommands
         return command;
     }
 
-    /// <summary><c>fastrmp scenario NAME [--policy P] [--folio 4k|2m|1g] [--guest-size SIZE] [--json FILE]</c>.</summary>
+    /// <summary><c>fastrmp scenario NAME [--policy P] [--folio 4k|2m|1g] [--guest-size SIZE] [--json FILE] [--html FILE]</c>.</summary>
     public static Command CreateRun()
     {
         var name = new Argument<string>("name") { Description = "The scenario (see 'fastrmp scenarios')." };
@@ -91,7 +99,8 @@ internal static class ScenarioCommands
         var folio = FolioOption("guest_memfd folio size.");
         var guestSize = new Option<string?>("--guest-size") { Description = "snp-boot's guest size, e.g. 64G or 1T (16 MiB to 1 TiB)." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the result as JSON to this file." };
-        var command = new Command("scenario", "Run one scenario under one policy and print every counter.") { name, policy, folio, guestSize, json };
+        var html = HtmlOption();
+        var command = new Command("scenario", "Run one scenario under one policy and print every counter.") { name, policy, folio, guestSize, json, html };
         command.SetAction(parse =>
         {
             string scenario = parse.GetValue(name)!;
@@ -128,9 +137,27 @@ internal static class ScenarioCommands
 
             Terminal.For(parse.InvocationConfiguration.Output).Write(table);
             WriteJson(parse.GetValue(json), [result]);
+            WriteHtml(
+                parse.GetValue(html),
+                $"FastRmp: {scenario}, {policyName}, folio {FolioName(order)}",
+                $"fastrmp scenario {scenario} --policy {policyName} --folio {FolioName(order)}{(bytes is { } b ? $" --guest-size {parse.GetValue(guestSize)}" : "")} ({ReportFile.Version()})",
+                [result]);
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static Option<FileInfo?> HtmlOption() => new("--html")
+    {
+        Description = "Also write a self-contained HTML report (counters, NPT levels, a map of host memory per run) to this file.",
+    };
+
+    private static void WriteHtml(FileInfo? file, string title, string source, IReadOnlyList<ScenarioResult> results)
+    {
+        if (file is not null)
+        {
+            ReportFile.Write(file, "--html", w => HtmlReport.Write(w, title, source, [.. results.Select(ReportRun.From)]));
+        }
     }
 
     private static Option<string> FolioOption(string description) => new("--folio")

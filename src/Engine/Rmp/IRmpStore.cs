@@ -44,6 +44,26 @@ public interface IRmpStore : IDisposable
     /// <summary>True when any entry of the region is assigned.</summary>
     bool AnyAssigned(ulong region);
 
+    /// <summary>
+    /// True when any entry of the region is assigned to <paramref name="asid"/> (a huge region: its 2M entry is). For
+    /// whole-host pictures (<c>HostMemoryMap</c>), not the fault path; stops at the first matching entry.
+    /// </summary>
+    /// <remarks>The default reads the entries one by one; stores with bitmaps answer from them.</remarks>
+    bool AnyAssignedTo(ulong region, uint asid)
+    {
+        ulong first = region << 9;
+        ulong end = Math.Min(first + 512, Pages);
+        for (ulong p = first; p < end; p++)
+        {
+            if (IsAssigned(p) && Read(p).asid == asid)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>True when any entry of the region is immutable.</summary>
     bool AnyImmutable(ulong region);
 

@@ -17,7 +17,7 @@ namespace FastRmp.Engine.Rmp;
 /// reference in native-stubs (rmp_ref.c) implements the same rules independently; tests run both on random
 /// sequences. Not thread-safe.
 /// </remarks>
-public sealed class RmpTable : IDisposable
+public sealed partial class RmpTable : IDisposable
 {
     private readonly IRmpStore _store;
     private readonly HashSet<ulong> _inUse = [];
@@ -180,6 +180,7 @@ public sealed class RmpTable : IDisposable
             _store.Clear2M(region);
         }
 
+        NoteUpdate(region, huge);
         return RmpUpdateResult.Success;
     }
 
@@ -210,6 +211,7 @@ public sealed class RmpTable : IDisposable
         else
         {
             _store.Smash(region);
+            MarkSmashed(region);
             _counters.Psmash++;
             return PsmashResult.Success;
         }

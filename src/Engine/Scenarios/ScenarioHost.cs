@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Policies;
+using FastRmp.Engine.Reports;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
@@ -149,7 +150,7 @@ public sealed class ScenarioHost : IDisposable
         Vm.GuestPvalidate(new gpa_t(gpa), RmpPageSize.Size4K, true);
     }
 
-    /// <summary>The counters at the end of a scenario, after checking the VM's invariants.</summary>
+    /// <summary>The counters and the host's memory map at the end of a scenario, after checking the VM's invariants.</summary>
     public ScenarioResult Result(string scenario)
     {
         Vm.Verify();
@@ -211,7 +212,14 @@ public sealed class ScenarioHost : IDisposable
             Pair("folios_2m", folios[9]),
             Pair("folios_1g", folios[18]),
             Pair("fragmentation_index_order9", Allocator.FragmentationIndex(9)));
-        return new ScenarioResult { Scenario = scenario, Policy = Policy.Name, FolioOrder = Vm.Config.FolioOrder, Counters = counters };
+        return new ScenarioResult
+        {
+            Scenario = scenario,
+            Policy = Policy.Name,
+            FolioOrder = Vm.Config.FolioOrder,
+            Counters = counters,
+            Map = HostMemoryMap.Capture(Rmp, Allocator, Asid),
+        };
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using FastRmp.Engine.Reports;
 
 namespace FastRmp.Engine.Scenarios;
 
@@ -19,6 +20,9 @@ public sealed record ScenarioResult
 
     /// <summary>Every counter by name, in report order.</summary>
     public required ImmutableArray<KeyValuePair<string, long>> Counters { get; init; }
+
+    /// <summary>The host's memory, one state per 2 MiB region, at the end of the run (null when not captured).</summary>
+    public HostMemoryMap? Map { get; init; }
 
     /// <summary>One counter by name.</summary>
     public long this[string name]

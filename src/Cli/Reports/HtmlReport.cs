@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Net;
+using System.Reflection;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using FastRmp.Engine.Reports;
+
+namespace FastRmp.Cli.Reports;
+
+/// <summary>
+/// The report people read in a browser: one self-contained HTML page (inline CSS and script, no network) with the
+/// runs' counters side by side, each run's NPT leaf levels, and each run's host memory, one cell per 2 MiB region.
+/// </summary>
+/// <remarks>
+/// The maps are drawn by report.js on canvases from data embedded as JSON (<see cref="MapEncoding"/>), all at the
+/// same scale (columns and cell size fixed by the largest map), so a 1 TiB host costs at most a few hundred KiB of
+/// page. Every text is HTML-escaped; the JSON escapes &lt;, &gt; and &amp;, so no label can close the script
+/// element. The page is deterministic: the same runs give the same bytes.
+/// </remarks>
+internal static partial class HtmlReport
+{
+    /// <summary>The counters of the comparison table, in column order.</summary>
+    public static IReadOnlyList<string> TableCounters { get; } =
+    [
+        "faults_private", "faults_shared", "memory_fault_exits", "rmpupdate_4k", "rmpupdate_2m", "psmash", "rmp_lookups",
+        "rmp_npf", "zapped", "npt_4k", "npt_2m", "npt_1g", "rmp_2m_entries", "rmp_4k_entries",
+    ];
+
+    /// <summary>The colour of each <see cref="HostRegionState"/> on the maps, by its value (report.js uses these).</summary>
+    public static IReadOnlyList<string> StateColors { get; } = ["#e4e7eb", "#6b9bd1", "#2f9e58", "#f2a23a", "#d7263d"];
+
+    /// <summary>The legend's name of each <see cref="HostRegionState"/>, by its value.</summary>
+    public static IReadOnlyList<string> StateNames { get; } = ["free", "shared", "private 2M", "private 4K", "smashed"];
+
+    /// <summary>Writes the page.</summary>
+    /// <param name="w">Where the page goes (UTF-8 is what the page declares).</param>
+    /// <param name="title">The page's title and heading.</param>
+    /// <param name="source">One line on what produced the runs (a command line, a trace file).</param>
+    /// <param name="runs">The runs, in the order the table lists them; runs of one group are shown together.</param>
+    public static void Write(TextWriter w, string title, string source, IReadOnlyList<ReportRun> runs)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(runs);
+        var layout = MapLayout.For(runs);
+        var groups = runs.Select((run, index) => (run, index)).GroupBy(x => x.run.Group ?? string.Empty).ToList();
+
+        w.Write("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        w.Write("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+        w.Write($"<title>{Html(title)}</title>\n<style>\n{Asset("report.css")}</style>\n</head>\n<body>\n");
+        w.Write($"<header>\n<h1>{Html(title)}</h1>\n<p class=\"source\">{Html(source)}</p>\n");
+        w.Write($"<p class=\"summary\">{runs.Count} run{(runs.Count == 1 ? "" : "s")}{layout.Describe()}</p>\n");
+        WriteLegend(w);
+        w.Write("</header>\n<main>\n<h2>Counters</h2>\n");
+        WriteTable(w, groups);
+        foreach (var group in groups)
+        {
+            WriteGroup(w, group.Key, [.. group], layout);
+        }
+
+        w.Write("</main>\n<div id=\"tip\" hidden></div>\n");
+        w.Write("<script type=\"application/json\" id=\"fastrmp-data\">");
+        WriteData(w, runs, layout);
+        w.Write($"</script>\n<script>\n{Asset("report.js")}</script>\n</body>\n</html>\n");
+    }
+
+    private static void WriteLegend(TextWriter w)
+    {
+        w.Write("<ul class=\"legend\">");
+        for (int s = 0; s < StateNames.Count; s++)
+        {
+            w.Write($"<li><i class=\"sw\" style=\"background:{StateColors[s]}\"></i>{StateNames[s]}</li>");
+        }
+
+        w.Write("</ul>\n<p class=\"note\">Host memory: one cell per 2 MiB region, lowest address top left, rows left to right. ");
+        w.Write("<b>private</b>: RMP entries assigned to the guest; <b>smashed</b>: a 2M entry split by PSMASH that still holds the guest's 4K entries; ");
+        w.Write("<b>shared</b>: allocated, nothing private to the guest; <b>free</b>: every page free in the host allocator.</p>\n");
+    }
+
+    private static void WriteTable(TextWriter w, List<IGrouping<string, (ReportRun Run, int Index)>> groups)
+    {
+        w.Write("<div class=\"table-wrap\"><table class=\"counters\">\n<thead><tr><th>run</th><th>folio</th>");
+        foreach (string counter in TableCounters)
+        {
+            w.Write($"<th>{Html(counter).Replace("_", "_<wbr>", StringComparison.Ordinal)}</th>");
+        }
+
+        w.Write("</tr></thead>\n");
+        foreach (var group in groups)
+        {
+            w.Write("<tbody>");
+            if (group.Key.Length > 0)
+            {
+                w.Write($"<tr class=\"group\"><th colspan=\"{TableCounters.Count + 2}\">{Html(group.Key)}</th></tr>");
+            }
+
+            foreach (var (run, _) in group)
+            {
+                w.Write($"<tr><th>{Html(run.Label)}</th><td class=\"folio\">{Html(run.Folio)}</td>");
+                foreach (string counter in TableCounters)
+                {
+                    long? value = run.Counter(counter);
+                    bool differs = group.Select(x => x.Run.Counter(counter)).Distinct().Skip(1).Any();
+                    w.Write(differs ? "<td class=\"differs\">" : "<td>");
+                    w.Write(value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "&ndash;");
+                    w.Write("</td>");
+                }
+
+                w.Write("</tr>\n");
+            }
+
+            w.Write("</tbody>\n");
+        }
+
+        w.Write("</table></div>\n<p class=\"note\">Highlighted: values that differ between the runs of a group.</p>\n");
+    }
+
+    private static void WriteData(TextWriter w, IReadOnlyList<ReportRun> runs, MapLayout layout)
+    {
+        var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.Default }))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("colors");
+            foreach (string color in StateColors)
+            {
+                json.WriteStringValue(color);
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("names");
+            foreach (string name in StateNames)
+            {
+                json.WriteStringValue(name);
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("columns", layout.Columns);
+            json.WriteNumber("cell", layout.Cell);
+            json.WriteNumber("zoomColumns", ZoomColumns);
+            json.WriteNumber("zoomCell", ZoomCell);
+            json.WriteStartArray("runs");
+            foreach (var run in runs)
+            {
+                json.WriteStartObject();
+                json.WriteString("label", run.Label);
+                json.WriteString("group", run.Group ?? string.Empty);
+                if (run.Map is { } map)
+                {
+                    var (encoding, base64) = MapEncoding.Encode(map.Regions);
+                    json.WriteStartObject("map");
+                    json.WriteNumber("pages", map.HostPages);
+                    json.WriteNumber("regions", map.Regions.Length);
+                    json.WriteString("encoding", encoding);
+                    json.WriteString("data", base64);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        w.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    private static string Html(string text) => WebUtility.HtmlEncode(text);
+
+    private static string Asset(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream($"FastRmp.Cli.Reports.{name}")
+            ?? throw new InvalidOperationException($"The report asset {name} is not embedded.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

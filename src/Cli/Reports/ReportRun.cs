@@ -1,0 +1,34 @@
+using FastRmp.Engine.Reports;
+using FastRmp.Engine.Scenarios;
+
+namespace FastRmp.Cli.Reports;
+
+/// <summary>One run as a report shows it: a row of the comparison table and, with a map, a picture of host memory.</summary>
+/// <param name="Label">What distinguishes the run within its group, usually the policy (e.g. <c>first-use</c>).</param>
+/// <param name="Folio">The guest_memfd folio size, <c>4k</c>, <c>2m</c> or <c>1g</c>.</param>
+/// <param name="Counters">The run's counters by the names of docs/cli.md; the report shows those of <see cref="HtmlReport.TableCounters"/> and ignores the rest.</param>
+/// <param name="Map">The host's memory at the end of the run, or null to show none.</param>
+/// <param name="Group">Runs with the same group (e.g. the scenario and folio) are compared side by side; null puts the run in one unnamed group.</param>
+internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyValuePair<string, long>> Counters, HostMemoryMap? Map, string? Group = null)
+{
+    /// <summary>A scenario run, labelled by its policy and grouped by scenario and folio size.</summary>
+    public static ReportRun From(ScenarioResult result)
+    {
+        string folio = result.FolioOrder switch { 0 => "4k", 9 => "2m", 18 => "1g", int o => $"order {o}" };
+        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Scenario}, folio {folio}");
+    }
+
+    /// <summary>The counter's value, or null when the run does not have it.</summary>
+    public long? Counter(string name)
+    {
+        foreach (var (key, value) in Counters)
+        {
+            if (key == name)
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
+}

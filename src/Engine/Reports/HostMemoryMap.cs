@@ -1,0 +1,118 @@
+using FastRmp.Engine.Allocation;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+
+namespace FastRmp.Engine.Reports;
+
+/// <summary>
+/// A picture of the host's physical memory for one guest: one <see cref="HostRegionState"/> per 2 MiB region, in
+/// pfn order, taken from the RMP and the page allocator at one moment.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A region is, checked in this order: <see cref="HostRegionState.Private2M"/> when its 2M RMP entry is assigned to
+/// the guest's ASID; <see cref="HostRegionState.Smashed"/> when it holds 4K entries assigned to the ASID and was
+/// split by PSMASH (<see cref="RmpTable.IsSmashed"/>); <see cref="HostRegionState.Private4K"/> when it holds 4K
+/// entries assigned to the ASID and was never smashed; <see cref="HostRegionState.Free"/> when every page is free in
+/// the allocator; otherwise <see cref="HostRegionState.Shared"/> (allocated, nothing private to this guest). Pages
+/// the allocator does not manage count as allocated. Region r covers pfns [512 r, 512 r + 512) of the RMP (pfn 0 is
+/// the RMP's first page; the allocator must number pages the same way); the last region may be partial.
+/// </para>
+/// <para>
+/// Capture reads no entry through <see cref="RmpTable.Read"/>: per region it asks the store whether anything is
+/// assigned (<see cref="IRmpStore.AnyAssigned"/>, eight bitmap words in the compact store) and, only then, whether
+/// anything is assigned to the ASID (<see cref="IRmpStore.AnyAssignedTo"/>, which stops at the first match), and it
+/// asks the allocator whether the region is free (<see cref="BuddyAllocator.IsSpanFree"/>, at most a few bit tests).
+/// A 1 TiB host (524,288 regions) takes tens of milliseconds with the compact store. Immutable once captured.
+/// </para>
+/// </remarks>
+public sealed class HostMemoryMap
+{
+    /// <summary>4 KiB pages per region.</summary>
+    public const int PagesPerRegion = 512;
+
+    private readonly HostRegionState[] _regions;
+    private readonly long[] _counts;
+
+    private HostMemoryMap(ulong hostPages, HostRegionState[] regions)
+    {
+        HostPages = hostPages;
+        _regions = regions;
+        _counts = new long[5];
+        foreach (var state in regions)
+        {
+            _counts[(int)state]++;
+        }
+    }
+
+    /// <summary>Pages of host memory the map covers (the RMP's pages).</summary>
+    public ulong HostPages { get; }
+
+    /// <summary>One state per 2 MiB region, region 0 first.</summary>
+    public ReadOnlySpan<HostRegionState> Regions => _regions;
+
+    /// <summary>Captures the map of <paramref name="rmp"/>'s pages for the guest with <paramref name="asid"/>.</summary>
+    /// <exception cref="ArgumentNullException">A null table or allocator.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    public static HostMemoryMap Capture(RmpTable rmp, BuddyAllocator allocator, uint asid)
+    {
+        ArgumentNullException.ThrowIfNull(rmp);
+        ArgumentNullException.ThrowIfNull(allocator);
+        var store = rmp.Store;
+        ulong pages = rmp.Pages;
+        var regions = new HostRegionState[(pages + PagesPerRegion - 1) / PagesPerRegion];
+        for (ulong r = 0; r < (ulong)regions.Length; r++)
+        {
+            ulong first = r * PagesPerRegion;
+            HostRegionState state;
+            if (store.AnyAssigned(r) && store.AnyAssignedTo(r, asid))
+            {
+                state = store.IsHuge(r) ? HostRegionState.Private2M
+                    : rmp.IsSmashed(r) ? HostRegionState.Smashed
+                    : HostRegionState.Private4K;
+            }
+            else
+            {
+                state = allocator.IsSpanFree(new kvm_pfn_t(first), Math.Min(PagesPerRegion, pages - first))
+                    ? HostRegionState.Free
+                    : HostRegionState.Shared;
+            }
+
+            regions[r] = state;
+        }
+
+        return new HostMemoryMap(pages, regions);
+    }
+
+    /// <summary>
+    /// A map from states already known (a report read back, a test): <paramref name="regions"/> must hold one state
+    /// per 2 MiB region of <paramref name="hostPages"/> pages.
+    /// </summary>
+    /// <exception cref="ArgumentException">The number of regions does not match, or a state is undefined.</exception>
+    public static HostMemoryMap FromRegions(ulong hostPages, ReadOnlySpan<HostRegionState> regions)
+    {
+        ulong expected = (hostPages + PagesPerRegion - 1) / PagesPerRegion;
+        if ((ulong)regions.Length != expected || hostPages == 0)
+        {
+            throw new ArgumentException($"{hostPages} pages make {expected} regions of 2 MiB; got {regions.Length} states.", nameof(regions));
+        }
+
+        foreach (var state in regions)
+        {
+            if (state > HostRegionState.Smashed)
+            {
+                throw new ArgumentException($"{(byte)state} is not a {nameof(HostRegionState)}.", nameof(regions));
+            }
+        }
+
+        return new HostMemoryMap(hostPages, regions.ToArray());
+    }
+
+    /// <summary>Regions in state <paramref name="state"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An undefined state.</exception>
+    public long Count(HostRegionState state)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((byte)state, (byte)HostRegionState.Smashed, nameof(state));
+        return _counts[(int)state];
+    }
+}
