@@ -50,7 +50,7 @@ public sealed class ReplayCommandTests : IDisposable
     {
         string trace = PathOf("snp.dat");
         SnpTraceFixture.Write(trace, faults: 3000, sharedEvery: 0);
-        var (exit, output, err) = CliRunner.Run("compare", trace, "--folio", "2m", "--host-size", "64G", "--json", PathOf("c.json"));
+        var (exit, output, err) = CliRunner.Run("compare", trace, "--folio", "2m", "--host-size", "64G", "--json", PathOf("c.json"), "--html", PathOf("c.html"));
         Assert.True(exit == 0, err);
         var runs = Json(PathOf("c.json")).GetProperty("runs").EnumerateArray().ToArray();
         Assert.Equal(FastRmp.Engine.Policies.PolicyCatalog.Names, runs.Select(r => r.GetProperty("policy").GetString()!));
@@ -65,6 +65,9 @@ public sealed class ReplayCommandTests : IDisposable
         }
 
         Assert.Contains("first disagreements with the trace", output, StringComparison.Ordinal);
+        string html = File.ReadAllText(PathOf("c.html"));
+        Assert.All(FastRmp.Engine.Policies.PolicyCatalog.Names, p => Assert.Contains(p, html, StringComparison.Ordinal));
+        Assert.Contains("agrees with the trace", html, StringComparison.Ordinal);
     }
 
     [Fact]

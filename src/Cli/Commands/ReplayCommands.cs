@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using FastRmp.Cli.Reports;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Replay;
 using FastRmp.Interop.Tracing;
@@ -96,6 +97,13 @@ internal static class ReplayCommands
         var console = Terminal.For(stdout);
         WriteSummary(console, reader, replayer, results, seconds);
         WriteJson(parse.GetValue(o.Json), reader, replayer, results, options, seconds);
+        if (parse.GetValue(o.Html) is { } html)
+        {
+            string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; memslots {Describe(results[0].Source)}; "
+                + string.Join(", ", results.Select(r => $"{r.Policy} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions"));
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters))]));
+        }
+
         export?.Save(exportFile!);
         if (replayer.Error is { } error)
         {
@@ -142,9 +150,17 @@ internal static class ReplayCommands
         console.Write(new Markup($"[bold]{Markup.Escape(info.Path)}[/]: {info.Kind} {Markup.Escape(info.Version)}, {s.Records:N0} records ({s.KvmEvents:N0} KVM/QEMU) over {span:F3} s of trace, replayed in {seconds:F2} s ({s.Records / Math.Max(seconds, 1e-9) / 1e6:F1} M records/s)\n"));
         console.Write(new Markup($"faults {s.Faults:N0} (+{s.RmpBitFaults:N0} with the RMP bit), mapped as traced {s.SpteRequested:N0}, memory-fault exits {s.MemoryFaultExits:N0}, kvm_rmp_fault {s.RmpFaults:N0}, memslot events {s.Memslots:N0}, conversions {s.Conversions:N0}, launch updates {s.LaunchUpdates:N0}; lost events {reader.Stats.LostEvents:N0}, damaged regions {reader.Stats.DamageCount:N0}\n"));
         console.Write(new Markup($"memslots: {Describe(results[0].Source)}\n"));
-        foreach (var r in results.Where(r => r.FirstRefusal is not null))
+        foreach (var r in results)
         {
-            console.Write(new Markup($"[yellow]{Markup.Escape(r.Policy)}: the model refused {Markup.Escape(r.FirstRefusal!)}[/]\n"));
+            if (r.FirstRefusal is { } refusal)
+            {
+                console.Write(new Markup($"[yellow]{Markup.Escape(r.Policy)}: the model refused {Markup.Escape(refusal)}[/]\n"));
+            }
+
+            if (r.InvariantViolation is { } broken)
+            {
+                console.Write(new Markup($"[red]{Markup.Escape(r.Policy)} broke an invariant: {Markup.Escape(broken)}[/]\n"));
+            }
         }
 
         var table = new Table().Border(TableBorder.Rounded).Title($"folio {ScenarioCommands.FolioName(results[0].Counters.FolioOrder)}");
@@ -279,6 +295,11 @@ internal static class ReplayCommands
                 w.WriteString("first_refusal", refusal);
             }
 
+            if (r.InvariantViolation is { } broken)
+            {
+                w.WriteString("invariant_violation", broken);
+            }
+
             w.WriteEndObject();
         }
 
@@ -292,7 +313,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, HostSize, VmType, Memslots, Json })
+            foreach (var option in new Option[] { Folio, HostSize, VmType, Memslots, Json, Html })
             {
                 command.Options.Add(option);
             }
@@ -309,6 +330,8 @@ internal static class ReplayCommands
         public Option<FileInfo?> Memslots { get; } = new("--memslots") { Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
 
         public Option<FileInfo?> Json { get; } = new("--json") { Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
+
+        public Option<FileInfo?> Html { get; } = new("--html") { Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
 
         public ReplayOptions Options(ParseResult parse)
         {

@@ -78,7 +78,10 @@ public sealed class AllocBlindPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, a
             ulong stop = whole2M ? p + 512 : p + 1;
             for (; p < stop; p++)
             {
-                UpdateWithRetry(new kvm_pfn_t(p), new rmp_state());
+                if (UpdateWithRetry(new kvm_pfn_t(p), new rmp_state()) != RmpUpdateResult.Success && Rmp.Store.IsAssigned(p))
+                {
+                    BlindFailures++; // e.g. FAIL_OVERLAP: a 4K page inside a 2M entry, freed while still private
+                }
             }
         }
     }

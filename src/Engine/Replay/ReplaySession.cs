@@ -76,6 +76,9 @@ public sealed class ReplaySession : IDisposable
     /// <summary>The first memslot or attribute request the model refused, with the kernel's errno; null when none.</summary>
     public string? FirstRefusal { get; private set; }
 
+    /// <summary>The model invariant the run broke (<see cref="Vm.Verify"/>), found when the result was taken; null when none.</summary>
+    public string? InvariantViolation { get; private set; }
+
     /// <summary>Applies one step.</summary>
     public void Apply(in ReplayOp op)
     {
@@ -103,7 +106,19 @@ public sealed class ReplaySession : IDisposable
     public ScenarioResult Result(string name)
     {
         Fidelity.Finish();
-        var model = Host.Result(name);
+        try
+        {
+            Host.Vm.Verify();
+            Host.Allocator.Verify();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A state the policy produced (e.g. a blind 4K return to shared refused inside a 2M entry leaves a freed
+            // page private): reported, not thrown, so the run's counters are still shown.
+            InvariantViolation = ex.Message;
+        }
+
+        var model = Host.Result(name, verify: false);
         var traced = Host.TracedPfns!;
         return model with
         {

@@ -14,8 +14,9 @@ public readonly record struct ReplayProgress(long Records, long BytesRead);
 /// <param name="Fidelity">Agreement with the traced kernel.</param>
 /// <param name="Source">Where the memslots came from.</param>
 /// <param name="FirstRefusal">The first request the model refused, if any.</param>
+/// <param name="InvariantViolation">The model invariant the run broke, if any (a policy's failure, such as a freed page left private).</param>
 /// <param name="Session">The session (its host model stays alive until the replayer is disposed).</param>
-public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fidelity Fidelity, MemslotSource Source, string? FirstRefusal, ReplaySession Session);
+public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fidelity Fidelity, MemslotSource Source, string? FirstRefusal, string? InvariantViolation, ReplaySession Session);
 
 /// <summary>
 /// Replays one trace through several policies' models in one pass: each record is decoded once
@@ -112,7 +113,11 @@ public sealed class Replayer : IDisposable
 
     /// <summary>The results, one per policy (verifies each model's invariants).</summary>
     public IReadOnlyList<ReplayResult> Results(string name)
-        => [.. _sessions.Select(s => new ReplayResult(s.Policy, s.Result(name), s.Fidelity, s.Source, s.FirstRefusal, s))];
+        => [.. _sessions.Select(s =>
+        {
+            var counters = s.Result(name);
+            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s);
+        })];
 
     /// <inheritdoc />
     public void Dispose()
