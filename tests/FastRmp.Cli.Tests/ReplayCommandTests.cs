@@ -175,4 +175,28 @@ public sealed class ReplayCommandTests : IDisposable
         Assert.Contains("past the end of the file", err, StringComparison.Ordinal);
         Assert.Single(err.TrimEnd().Split('\n'));
     }
+
+    [Fact]
+    public void The_exported_trace_replays_to_the_same_decisions()
+    {
+        string trace = PathOf("snp.dat");
+        var written = SnpTraceFixture.Write(trace, faults: 1500, sharedEvery: 15);
+        string exported = PathOf("model.dat");
+        var (exit, _, err) = CliRunner.Run("replay", trace, "--folio", "2m", "--host-size", "64G", "--export-trace", exported, "--json", PathOf("a.json"));
+        Assert.True(exit == 0, err);
+        (exit, _, err) = CliRunner.Run("replay", exported, "--folio", "2m", "--host-size", "64G", "--json", PathOf("b.json"));
+        Assert.True(exit == 0, err);
+        var a = Json(PathOf("a.json")).GetProperty("runs")[0];
+        var b = Json(PathOf("b.json")).GetProperty("runs")[0];
+
+        // The model's own run, replayed, agrees with itself everywhere and repeats its faults and mappings.
+        Assert.Equal(1.0, b.GetProperty("fidelity").GetProperty("agreement_rate").GetDouble());
+        Assert.Equal(written.Faults, b.GetProperty("fidelity").GetProperty("exits_compared").GetInt64());
+        foreach (string counter in new[] { "faults_private", "faults_shared", "memory_fault_exits", "npt_4k", "npt_2m", "rmp_npf", "psmash" })
+        {
+            Assert.True(Counter(a, counter) == Counter(b, counter), counter);
+        }
+
+        Assert.Equal(Counter(a, "replay_faults"), Counter(b, "replay_faults"));
+    }
 }

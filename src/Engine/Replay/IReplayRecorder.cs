@@ -20,4 +20,10 @@ public interface IReplayRecorder
 
     /// <summary>Memory attributes changed (<c>kvm_vm_set_mem_attributes</c>: gfns [start, end)).</summary>
     void Attributes(ulong timestamp, int cpu, int pid, ulong startGfn, ulong endGfn, bool isPrivate);
+
+    /// <summary>QEMU converted [gpa, gpa + size) (<c>kvm_convert_memory</c>; to shared it also discards the private pages).</summary>
+    void Convert(ulong timestamp, int cpu, int pid, ulong gpa, ulong size, bool toPrivate);
+
+    /// <summary>QEMU's SNP_LAUNCH_UPDATE of [gpa, gpa + length) (<c>kvm_sev_snp_launch_update</c>).</summary>
+    void LaunchUpdate(ulong timestamp, int cpu, int pid, ulong gpa, ulong length);
 }

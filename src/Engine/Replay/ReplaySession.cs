@@ -35,6 +35,7 @@ public sealed class ReplaySession : IDisposable
     private int _inferredFd = -1;
     private uint _inferredSlots;
     private ReplaySessionCounters _counters;
+    private ReplayOp _now;
 
     /// <summary>Builds the host model for <paramref name="policy"/>.</summary>
     public ReplaySession(string policy, ReplayOptions options)
@@ -82,6 +83,7 @@ public sealed class ReplaySession : IDisposable
     /// <summary>Applies one step.</summary>
     public void Apply(in ReplayOp op)
     {
+        _now = op;
         switch (op.Kind)
         {
             case ReplayOpKind.Fault: Fault(op); break;
@@ -276,7 +278,7 @@ public sealed class ReplaySession : IDisposable
         _counters.InferredSlots++;
         if (_private)
         {
-            SetAttributes(gpa, region.memory_size, true);
+            DefaultPrivate(gpa, region.memory_size);
         }
     }
 
@@ -307,7 +309,16 @@ public sealed class ReplaySession : IDisposable
 
         if (gmem && _private && region.memory_size != 0 && region.slot >> 16 == 0)
         {
-            SetAttributes(region.guest_phys_addr, region.memory_size, true);
+            DefaultPrivate(region.guest_phys_addr, region.memory_size);
+        }
+    }
+
+    /// <summary>QEMU makes a new guest_memfd slot's range private; the exported trace shows it as the kernel would.</summary>
+    private void DefaultPrivate(ulong gpa, ulong size)
+    {
+        if (SetAttributes(gpa, size, true))
+        {
+            Recorder?.Attributes(_now.Timestamp, _now.Cpu, _now.Pid, gpa >> PageSize.Shift4K, (gpa + size) >> PageSize.Shift4K, true);
         }
     }
 
@@ -328,14 +339,18 @@ public sealed class ReplaySession : IDisposable
         }
 
         _known.Set(range, out _);
+        if (op.Kind == ReplayOpKind.Convert)
+        {
+            Recorder?.Convert(op.Timestamp, op.Cpu, op.Pid, gpa, size, op.ToPrivate);
+        }
+
         if (punchHole)
         {
             Host.Vm.GuestPageStateChange(new gpa_t(gpa), size, toPrivate: false, punchHole: true);
-            Recorder?.Attributes(op.Timestamp, op.Cpu, op.Pid, gpa >> PageSize.Shift4K, (gpa + size) >> PageSize.Shift4K, false);
             return;
         }
 
-        if (SetAttributes(gpa, size, op.ToPrivate))
+        if (SetAttributes(gpa, size, op.ToPrivate) && op.Kind == ReplayOpKind.SetAttributes)
         {
             Recorder?.Attributes(op.Timestamp, op.Cpu, op.Pid, gpa >> PageSize.Shift4K, (gpa + size) >> PageSize.Shift4K, op.ToPrivate);
         }
@@ -378,6 +393,7 @@ public sealed class ReplaySession : IDisposable
             }
         }
 
+        Recorder?.LaunchUpdate(op.Timestamp, op.Cpu, op.Pid, first << PageSize.Shift4K, (end - first) << PageSize.Shift4K);
         if (vm.Populate(new gfn_t(first), end - first) != Errno.Ok)
         {
             Host.LaunchFailures++;

@@ -223,6 +223,7 @@ public sealed class TraceOps
                 {
                     Kind = ReplayOpKind.SetMemslot,
                     Cpu = record.Cpu,
+                    Pid = record.Pid,
                     Timestamp = record.Timestamp,
                     Region = new kvm_userspace_memory_region2
                     {
