@@ -222,12 +222,8 @@ public sealed class ReplaySession : IDisposable
 
         if (Recorder is { } recorder)
         {
+            // in the kernel's order: the fault, its mapping (or exit), then the RMP fault the guest's retry takes
             recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.Gpa, op.ErrorCode);
-            if (modelRmpFault)
-            {
-                recorder.RmpFault(op.Timestamp, op.Cpu, op.Pid, gpa, leaf.Pfn.Value, leaf.IsPresent ? (int)leaf.Level : 0);
-            }
-
             if (modelExit)
             {
                 recorder.MemoryFaultExit(op.Timestamp, op.Cpu, op.Pid);
@@ -235,6 +231,11 @@ public sealed class ReplaySession : IDisposable
             else if (leaf.IsPresent)
             {
                 recorder.Mapped(op.Timestamp, op.Cpu, op.Pid, gfn.Value, leaf.Pfn.Value, (int)(faultLevel != PgLevel.None ? faultLevel : leaf.Level));
+            }
+
+            if (modelRmpFault)
+            {
+                recorder.RmpFault(op.Timestamp, op.Cpu, op.Pid, gpa, leaf.Pfn.Value, leaf.IsPresent ? (int)leaf.Level : 0);
             }
         }
     }
