@@ -25,8 +25,14 @@ internal static class SnpTraceFixture
     public sealed record Summary(long Records, long Faults, long SharedConversions, long DistinctGfns);
 
     /// <summary>Writes <paramref name="faults"/> guest faults (each on a new gfn; every <paramref name="sharedEvery"/>th or so a shared access that converts) over <paramref name="vcpus"/> vCPUs.</summary>
-    public static Summary Write(string path, int faults, int vcpus = 4, int seed = 1, bool qemuEvents = true, string compression = "none", int sharedEvery = 25)
+    public static Summary Write(string path, int faults, int vcpus = 4, int seed = 1, bool qemuEvents = true, string compression = "none", int sharedEvery = 25, ulong highSlotBytes = HighSlotBytes)
     {
+        ulong guestPages = (LowSlotBytes + highSlotBytes) >> 12;
+        if ((ulong)faults > guestPages / 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(faults), "at most one fault per two guest pages (each fault takes a new gfn)");
+        }
+
         var w = new KvmTraceWriter(new TraceDatWriterOptions(7, compression, vcpus));
         w.Writer.AddCmdline(QemuPid, "qemu-system-x86");
         for (int v = 0; v < vcpus; v++)
@@ -44,12 +50,12 @@ internal static class SnpTraceFixture
         if (qemuEvents)
         {
             w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x{LowSlotBytes:x} ua=0x7f0000000000 guest_memfd=30 guest_memfd_offset=0x0 ret=0");
-            w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x4 gpa=0x{HighBase:x} size=0x{HighSlotBytes:x} ua=0x7f0080000000 guest_memfd=30 guest_memfd_offset=0x{LowSlotBytes:x} ret=0");
+            w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x4 gpa=0x{HighBase:x} size=0x{highSlotBytes:x} ua=0x7f0080000000 guest_memfd=30 guest_memfd_offset=0x{LowSlotBytes:x} ret=0");
             records += 2;
         }
 
         w.SetMemAttributes(0, ts[0]++, QemuPid, 0, LowSlotBytes >> 12, 8);
-        w.SetMemAttributes(0, ts[0]++, QemuPid, HighBase >> 12, (HighBase + HighSlotBytes) >> 12, 8);
+        w.SetMemAttributes(0, ts[0]++, QemuPid, HighBase >> 12, (HighBase + highSlotBytes) >> 12, 8);
         records += 2;
         if (qemuEvents)
         {
@@ -65,7 +71,7 @@ internal static class SnpTraceFixture
             do
             {
                 // each gfn faults once, as on a host that never zaps: a second touch would find its leaf
-                ulong page = (ulong)rng.NextInt64((long)((LowSlotBytes + HighSlotBytes) >> 12));
+                ulong page = (ulong)rng.NextInt64((long)guestPages);
                 gfn = page < LowSlotBytes >> 12 ? page : page - (LowSlotBytes >> 12) + (HighBase >> 12);
             }
             while (pfns.ContainsKey(gfn) || shared.Contains(gfn) || gfn - 0x800 < 16);

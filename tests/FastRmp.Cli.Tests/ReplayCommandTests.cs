@@ -24,12 +24,13 @@ public sealed class ReplayCommandTests : IDisposable
     {
         string trace = PathOf("snp.dat");
         var written = SnpTraceFixture.Write(trace, faults: 4000, sharedEvery: 20);
-        var (exit, output, err) = CliRunner.Run("replay", trace, "--policy", "first-use", "--host-size", "64G", "--json", PathOf("r.json"));
+        var (exit, output, err) = CliRunner.Run("replay", trace, "--policy", "first-use", "--host-size", "64G", "--verify", "--json", PathOf("r.json"));
         Assert.True(exit == 0, err);
         Assert.Contains("agreement with the trace", output, StringComparison.Ordinal);
         var json = Json(PathOf("r.json"));
         var run = json.GetProperty("runs")[0];
         Assert.Equal("trace", run.GetProperty("memslot_source").GetString());
+        Assert.False(run.TryGetProperty("invariant_violation", out _));
         var fidelity = run.GetProperty("fidelity");
         Assert.Equal(1.0, fidelity.GetProperty("agreement_rate").GetDouble());
         Assert.Equal(written.Faults, fidelity.GetProperty("exits_compared").GetInt64());
@@ -50,7 +51,7 @@ public sealed class ReplayCommandTests : IDisposable
     {
         string trace = PathOf("snp.dat");
         SnpTraceFixture.Write(trace, faults: 3000, sharedEvery: 0);
-        var (exit, output, err) = CliRunner.Run("compare", trace, "--folio", "2m", "--host-size", "64G", "--json", PathOf("c.json"), "--html", PathOf("c.html"));
+        var (exit, output, err) = CliRunner.Run("compare", trace, "--folio", "2m", "--host-size", "64G", "--verify", "--json", PathOf("c.json"), "--html", PathOf("c.html"));
         Assert.True(exit == 0, err);
         var runs = Json(PathOf("c.json")).GetProperty("runs").EnumerateArray().ToArray();
         Assert.Equal(FastRmp.Engine.Policies.PolicyCatalog.Names, runs.Select(r => r.GetProperty("policy").GetString()!));

@@ -313,7 +313,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, HostSize, VmType, Memslots, Json, Html })
+            foreach (var option in new Option[] { Folio, HostSize, VmType, Memslots, Json, Html, Verify })
             {
                 command.Options.Add(option);
             }
@@ -330,6 +330,8 @@ internal static class ReplayCommands
         public Option<FileInfo?> Memslots { get; } = new("--memslots") { Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
 
         public Option<FileInfo?> Json { get; } = new("--json") { Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
+
+        public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
 
         public Option<FileInfo?> Html { get; } = new("--html") { Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
 
@@ -349,7 +351,7 @@ internal static class ReplayCommands
                 var other => throw new CliInputException($"--vm-type: '{other}' is not snp or sw-protected."),
             };
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            return new ReplayOptions(order, host, type, memslots);
+            return new ReplayOptions(order, host, type, memslots, Verify: parse.GetValue(Verify));
         }
     }
 }

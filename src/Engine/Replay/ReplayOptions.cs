@@ -8,12 +8,14 @@ namespace FastRmp.Engine.Replay;
 /// <param name="VmType">SNP (RMP and the policy's hooks) or SW_PROTECTED (guest_memfd without hardware checks).</param>
 /// <param name="Memslots">Memslots given by the user (<c>--memslots</c>); when set, the trace's memslot events are ignored.</param>
 /// <param name="MaxDisagreements">How many disagreements with the trace to keep, first in time.</param>
+/// <param name="Verify">Check the model's invariants at the end (<c>Vm.Verify</c>, the allocator's; about a second per TiB of host).</param>
 public sealed record ReplayOptions(
     int FolioOrder = 0,
     ulong HostBytes = 1UL << 40,
     KvmVmType VmType = KvmVmType.Snp,
     IReadOnlyList<kvm_userspace_memory_region2>? Memslots = null,
-    int MaxDisagreements = 10);
+    int MaxDisagreements = 10,
+    bool Verify = true);
 
 /// <summary>Where the model's memslots came from.</summary>
 public enum MemslotSource

@@ -75,6 +75,8 @@ public sealed class TraceOps
     private readonly ReplayOp[] _queue = new ReplayOp[4];
     private ReplayOp[] _pending = new ReplayOp[16];
     private bool[] _pendingActive = new bool[16];
+    private int _lastPid = int.MinValue;
+    private int _lastSlot = -1;
     private int _queueHead;
     private int _queueCount;
     private bool _drained;
@@ -259,7 +261,17 @@ public sealed class TraceOps
         }
     }
 
-    private bool TryPending(int pid, out int slot) => _pendingByPid.TryGetValue(pid, out slot) && _pendingActive[slot];
+    private bool TryPending(int pid, out int slot)
+    {
+        if (pid != _lastPid || _lastSlot < 0)
+        {
+            _lastPid = pid;
+            _lastSlot = _pendingByPid.TryGetValue(pid, out int found) ? found : -1;
+        }
+
+        slot = _lastSlot;
+        return slot >= 0 && _pendingActive[slot];
+    }
 
     private ref ReplayOp OpenPending(int pid)
     {
@@ -273,6 +285,7 @@ public sealed class TraceOps
             }
 
             _pendingByPid.Add(pid, slot);
+            _lastPid = int.MinValue; // the cache may hold "no slot" for this pid
         }
 
         _pendingActive[slot] = true;
