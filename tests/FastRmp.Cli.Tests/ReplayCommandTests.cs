@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastRmp.Interop.Tests.Tracing;
 using FastRmp.Tests.Common;
 
 namespace FastRmp.Cli.Tests;
@@ -199,5 +200,38 @@ public sealed class ReplayCommandTests : IDisposable
         }
 
         Assert.Equal(Counter(a, "replay_faults"), Counter(b, "replay_faults"));
+    }
+
+    [Fact]
+    public void Every_public_sample_replays_or_is_refused_in_one_line()
+    {
+        string dir = Samples.Path_("text-public");
+        if (!Directory.Exists(dir))
+        {
+            Assert.Skip($"{dir} is absent (../shared/samples)");
+        }
+
+        foreach (string file in Directory.GetFiles(dir).Concat(Directory.GetFiles(Samples.Path_("tracecmd-dat"), "*.dat")))
+        {
+            var (exit, output, err) = CliRunner.Run("replay", file, "--host-size", "64G");
+            Assert.True(exit is 0 or 1, $"{file}: {exit} {err}");
+            Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+            if (exit == 0)
+            {
+                Assert.Contains("agreement with the trace", output, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Single(err.TrimEnd().Split('\n'));
+            }
+        }
+
+        // the SNP host sample: four private faults on guest_memfd, replayed on inferred slots
+        var (code, text, _) = CliRunner.Run("replay", Path.Combine(dir, "amd-snp-host-kvm_page_fault-guest_memfd-mroth-2023.txt"), "--host-size", "64G", "--json", PathOf("s.json"));
+        Assert.Equal(0, code);
+        var run = Json(PathOf("s.json")).GetProperty("runs")[0];
+        Assert.Equal(4, Counter(run, "faults_private"));
+        Assert.Equal("inferred", run.GetProperty("memslot_source").GetString());
+        Assert.Contains("inferred", text, StringComparison.Ordinal);
     }
 }
