@@ -9,7 +9,7 @@ namespace FastRmp.Benchmarks;
 /// Building (and disposing) an all-free allocator. The naive SortedSet buddy over the same 4 TiB (2^20 free
 /// order-10 blocks) is the baseline. The bitmaps are an anonymous mapping, so only written pages are committed.
 /// </summary>
-[AllocationBudget(4096, Reason = "the allocator object and its per-order arrays (the bitmaps are unmanaged)")]
+[AllocationBudget(16 << 10, Reason = "the allocator object and its per-order arrays (the bitmaps are unmanaged)")]
 public class AllocatorBuildBenchmarks
 {
     private const ulong PagesPer4TiB = 1UL << 30;

@@ -1,4 +1,6 @@
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace FastRmp.Benchmarks;
 
@@ -20,9 +22,17 @@ internal static class Program
         bool quick = args.Contains("--quick");
         bool dry = args.Contains("--dry");
         bool budgets = args.Contains("--budgets");
-        args = args.Where(a => a is not "--quick" and not "--dry" and not "--budgets").ToArray();
+        bool inProcess = args.Contains("--inprocess");
+        args = args.Where(a => a is not "--quick" and not "--dry" and not "--budgets" and not "--inprocess").ToArray();
         BenchConfig.Dry = dry;
-        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new BenchConfig(quick, dry)).ToArray();
+        var config = new BenchConfig(quick && !inProcess, dry);
+        if (inProcess && !dry)
+        {
+            // --quick --inprocess: the short job without a generated project or a process per benchmark (a busy machine).
+            config.AddJob((quick ? Job.ShortRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance));
+        }
+
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config).ToArray();
         if (budgets)
         {
             return AllocationBudgets.Report(AllocationBudgets.Check(summaries), Console.Out) == 0 && summaries.Length > 0 ? 0 : 1;
