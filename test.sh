@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every FastRmp test on a fresh clone: builds native-stubs (C17, CMake), runs its CTest suite, then every .NET
-# test project (xunit.v3 on Microsoft.Testing.Platform). Ends with one line: 'tests: N passed, M failed, K skipped'.
+# test project (xunit.v3 on Microsoft.Testing.Platform), then every benchmark once (dry, with allocation budgets).
+# Ends with one line: 'tests: N passed, M failed, K skipped'.
 # Exit status: non-zero when anything failed or when no test ran.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -40,4 +41,24 @@ if [ -z "$n_ok" ] || [ -z "$n_failed" ]; then
     n_ok=${n_ok:-0}; n_failed=$(( ${n_failed:-0} + 1 )); n_skipped=${n_skipped:-0}
 fi
 
-summary $(( c_total - c_failed + n_ok )) $(( c_failed + n_failed )) "${n_skipped:-0}"
+# Every benchmark once (BenchmarkDotNet's Dry job, in process) so none rots, each checked against its allocation
+# budget (bench/FastRmp.Benchmarks/AllocationBudgetAttribute.cs; 0 bytes per operation on hot paths, and a canary
+# that must be reported over budget). Each benchmark counts as one test. About 1-2.5 minutes on 2 cores.
+echo "== benchmarks: dry run with allocation budgets"
+bench_dll="$PWD/artifacts/bin/FastRmp.Benchmarks/${config,,}/FastRmp.Benchmarks.dll"
+(cd artifacts && DOTNET_TieredCompilation=0 dotnet "$bench_dll" --dry --budgets --filter '*') >"$logs/bench-dry.log" 2>&1
+b_rc=$?
+grep -E '^FAIL ' "$logs/bench-dry.log"
+b_ok=$(sed -n 's/^benchmarks: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$logs/bench-dry.log" | tail -n 1)
+b_failed=$(sed -n 's/^benchmarks: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$logs/bench-dry.log" | tail -n 1)
+if [ -z "$b_ok" ]; then
+    tail -n 30 "$logs/bench-dry.log"
+    echo "the benchmark dry run printed no summary (see $logs/bench-dry.log)"
+    b_ok=0; b_failed=1
+elif [ "$b_rc" -ne 0 ] && [ "$b_failed" -eq 0 ]; then
+    echo "the benchmark dry run exited with $b_rc (see $logs/bench-dry.log)"
+    b_failed=1
+fi
+grep -E '^benchmarks: ' "$logs/bench-dry.log" | tail -n 1
+
+summary $(( c_total - c_failed + n_ok + b_ok )) $(( c_failed + n_failed + b_failed )) "${n_skipped:-0}"

@@ -14,6 +14,8 @@ public class AllocatorBenchmarks
 {
     private const int Pairs = 1024;
     private const int Batch = 64;
+    private const int NaiveBudget = 64;
+    private const string NaiveReason = "the naive baseline's SortedSet nodes";
     private readonly kvm_pfn_t[] _pfns = new kvm_pfn_t[Batch];
     private readonly ulong[] _naivePfns = new ulong[Batch];
     private BuddyAllocator _allocator = null!;
@@ -28,25 +30,25 @@ public class AllocatorBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _allocator?.Dispose();
 
-    [BenchmarkCategory("Allocator.Order0.Pair"), Benchmark(Baseline = true, OperationsPerInvoke = Pairs)]
+    [BenchmarkCategory("Allocator.Order0.Pair"), Benchmark(Baseline = true, OperationsPerInvoke = Pairs), AllocationBudget(NaiveBudget, Reason = NaiveReason)]
     public ulong Naive_order0_pair() => NaivePairs(0);
 
     [BenchmarkCategory("Allocator.Order0.Pair"), Benchmark(OperationsPerInvoke = Pairs)]
     public ulong Buddy_order0_pair() => RunPairs(0);
 
-    [BenchmarkCategory("Allocator.Order9.Pair"), Benchmark(Baseline = true, OperationsPerInvoke = Pairs)]
+    [BenchmarkCategory("Allocator.Order9.Pair"), Benchmark(Baseline = true, OperationsPerInvoke = Pairs), AllocationBudget(NaiveBudget, Reason = NaiveReason)]
     public ulong Naive_order9_pair() => NaivePairs(9);
 
     [BenchmarkCategory("Allocator.Order9.Pair"), Benchmark(OperationsPerInvoke = Pairs)]
     public ulong Buddy_order9_pair() => RunPairs(9);
 
-    [BenchmarkCategory("Allocator.Order0.Batch64"), Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
+    [BenchmarkCategory("Allocator.Order0.Batch64"), Benchmark(Baseline = true, OperationsPerInvoke = Batch), AllocationBudget(NaiveBudget, Reason = NaiveReason)]
     public ulong Naive_order0_batch64() => NaiveBatch(0);
 
     [BenchmarkCategory("Allocator.Order0.Batch64"), Benchmark(OperationsPerInvoke = Batch)]
     public ulong Buddy_order0_batch64() => Batch64(0);
 
-    [BenchmarkCategory("Allocator.Order9.Batch64"), Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
+    [BenchmarkCategory("Allocator.Order9.Batch64"), Benchmark(Baseline = true, OperationsPerInvoke = Batch), AllocationBudget(NaiveBudget, Reason = NaiveReason)]
     public ulong Naive_order9_batch64() => NaiveBatch(9);
 
     [BenchmarkCategory("Allocator.Order9.Batch64"), Benchmark(OperationsPerInvoke = Batch)]

@@ -11,7 +11,8 @@ namespace FastRmp.Benchmarks;
 
 /// <summary>
 /// KVM's RMP lookup (assigned + level) at random pfns: the C reference over the raw table (baseline), the C# raw
-/// store on the same table, the compact store, and the batched API of each. Hosts of 64 GiB and 1 TiB, populated as
+/// store on the same table, the compact store, the segmented store (6.15+'s RMP, C reference walking its RST as
+/// the baseline of its own category), and the batched API of each. Hosts of 64 GiB and 1 TiB, populated as
 /// 40% 2M entries, 40% regions with every other page assigned at 4K, 20% shared, every page of the raw table touched.
 /// </summary>
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
@@ -21,13 +22,18 @@ public unsafe class RmpLookupBenchmarks
 
     private RmpTable _raw = null!;
     private RmpTable _compact = null!;
+    private RmpTable _segmented = null!;
+    private SegmentedRmpStore _segmentedStore = null!;
     private RawRmpStore _rawStore = null!;
     private CompactRmpStore _compactStore = null!;
     private ulong[] _pfns = null!;
     private RmpLookup[] _results = null!;
     private byte[] _bytes = null!;
 
-    [Params(64, 1024)]
+    /// <summary>Host sizes; a dry run takes the smallest.</summary>
+    public static IEnumerable<int> Hosts => BenchConfig.Dry ? [64] : [64, 1024];
+
+    [ParamsSource(nameof(Hosts))]
     public int HostGiB { get; set; }
 
     [GlobalSetup]
@@ -38,6 +44,9 @@ public unsafe class RmpLookupBenchmarks
         _compact = RmpTable.CreateCompact(pages);
         Populate(_raw);
         Populate(_compact);
+        _segmented = RmpTable.CreateSegmented(pages);
+        Populate(_segmented);
+        _segmentedStore = (SegmentedRmpStore)_segmented.Store;
         _rawStore = (RawRmpStore)_raw.Store;
         _compactStore = (CompactRmpStore)_compact.Store;
         var random = new Random(42);
@@ -81,6 +90,7 @@ public unsafe class RmpLookupBenchmarks
     {
         _raw.Dispose();
         _compact.Dispose();
+        _segmented.Dispose();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Lookups, Description = "C reference, raw table")]
@@ -164,6 +174,37 @@ public unsafe class RmpLookupBenchmarks
     public byte CompactBatch()
     {
         _compactStore.Lookup(_pfns, _results);
+        return _results[^1].Raw;
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Lookups, Description = "C reference, segmented table")]
+    [BenchmarkCategory("Lookup.Segmented")]
+    public byte C_segmented()
+    {
+        NativeRmpReference.SegmentedLookupBatch(_segmentedStore.TableBase, _segmentedStore.SegmentShift, _pfns, _bytes);
+        return _bytes[^1];
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# segmented store")]
+    [BenchmarkCategory("Lookup.Segmented")]
+    public byte Segmented()
+    {
+        var store = _segmentedStore;
+        ref ulong pfn = ref MemoryMarshal.GetArrayDataReference(_pfns);
+        ref byte result = ref MemoryMarshal.GetArrayDataReference(_bytes);
+        for (nint i = 0; i < Lookups; i++)
+        {
+            Unsafe.Add(ref result, i) = store.Lookup(Unsafe.Add(ref pfn, i)).Raw;
+        }
+
+        return _bytes[^1];
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups, Description = "C# segmented store, batched")]
+    [BenchmarkCategory("Lookup.Segmented")]
+    public byte SegmentedBatch()
+    {
+        _segmentedStore.Lookup(_pfns, _results);
         return _results[^1].Raw;
     }
 

@@ -8,8 +8,8 @@ namespace FastRmp.Benchmarks;
 /// trace.dat decoding: walking records (baseline) against decoding every field and typed KVM events, uncompressed
 /// and zstd. One operation = one pass over a 60 000-fault (180 000-record) file.
 /// </summary>
-[Config(typeof(BenchConfig))]
 [BenchmarkCategory("Tracing")]
+[AllocationBudget(8, Reason = "per-open buffers and format tables, spread over 180 000 records")]
 public class TracingTraceDatBenchmarks
 {
     private const int Faults = 60_000;
@@ -90,8 +90,8 @@ public class TracingTraceDatBenchmarks
 }
 
 /// <summary>Text ingest: scanning lines (baseline) against parsing tracefs text into records and typed events. One operation = one line.</summary>
-[Config(typeof(BenchConfig))]
 [BenchmarkCategory("Tracing")]
+[AllocationBudget(16, Reason = "the reader's 1 MiB block per open, spread over 100 000 lines")]
 public class TracingTextBenchmarks
 {
     private const int Lines = 100_000;
@@ -102,6 +102,7 @@ public class TracingTextBenchmarks
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Lines)]
     [BenchmarkCategory("Text")]
+    [AllocationBudget(0)]
     public int ScanLines()
     {
         int n = 0;

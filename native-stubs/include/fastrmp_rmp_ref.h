@@ -32,6 +32,11 @@ FR_API uint64_t fr_rmp_guest_access(const struct fr_rmp *rmp, uint64_t pfn, uint
                                     int write, int npt_level, int *not_validated);
 FR_API uint64_t fr_rmp_host_write(const struct fr_rmp *rmp, uint64_t pfn, int host_level);
 
+/* Benchmarks' batches (one call, no per-instruction call cost): RMPUPDATE of pfns[i] to states[i], PSMASH of pfns[i].
+ * Return how many instructions failed. */
+FR_API size_t fr_rmp_update_batch(struct fr_rmp *rmp, const uint64_t *pfns, const struct rmp_state *states, size_t n);
+FR_API size_t fr_rmp_psmash_batch(struct fr_rmp *rmp, const uint64_t *pfns, size_t n);
+
 /* KVM's snp_lookup_rmpentry over a raw table (entries = RMP base + 16 KiB): out[i] = assigned | level << 1. */
 FR_API void fr_rmp_lookup_batch(const struct rmpentry_raw *entries, const uint64_t *pfns, size_t n, uint8_t *out);
 

@@ -150,6 +150,22 @@ int fr_rmp_psmash(struct fr_rmp *rmp, uint64_t pfn)
     return R_OK;
 }
 
+size_t fr_rmp_update_batch(struct fr_rmp *rmp, const uint64_t *pfns, const struct rmp_state *states, size_t n)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++)
+        failed += fr_rmp_update(rmp, pfns[i], &states[i]) != R_OK;
+    return failed;
+}
+
+size_t fr_rmp_psmash_batch(struct fr_rmp *rmp, const uint64_t *pfns, size_t n)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++)
+        failed += fr_rmp_psmash(rmp, pfns[i]) != R_OK;
+    return failed;
+}
+
 /* The ownership checks PVALIDATE and RMPADJUST share. */
 static int owner_check(const struct fr_rmp *rmp, uint64_t pfn, uint32_t asid, uint64_t gfn, int size_2m)
 {

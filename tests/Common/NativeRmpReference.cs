@@ -59,6 +59,25 @@ internal sealed unsafe partial class NativeRmpReference : IDisposable
 
     public ulong HostWrite(ulong pfn, int hostLevel) => fr_rmp_host_write(_handle, pfn, hostLevel);
 
+    /// <summary>RMPUPDATE of <paramref name="pfns"/>[i] to <paramref name="states"/>[i] in one native call; returns the failures.</summary>
+    public ulong UpdateBatch(ReadOnlySpan<ulong> pfns, ReadOnlySpan<rmp_state> states)
+    {
+        fixed (ulong* p = pfns)
+        fixed (rmp_state* s = states)
+        {
+            return fr_rmp_update_batch(_handle, p, s, (nuint)Math.Min(pfns.Length, states.Length));
+        }
+    }
+
+    /// <summary>PSMASH of every pfn in one native call; returns the failures.</summary>
+    public ulong PsmashBatch(ReadOnlySpan<ulong> pfns)
+    {
+        fixed (ulong* p = pfns)
+        {
+            return fr_rmp_psmash_batch(_handle, p, (nuint)pfns.Length);
+        }
+    }
+
     /// <summary>KVM's lookup over any raw table (a C# RawRmpStore's entries, say).</summary>
     public static void LookupBatch(rmpentry_raw* entries, ReadOnlySpan<ulong> pfns, Span<byte> results)
     {
@@ -99,5 +118,7 @@ internal sealed unsafe partial class NativeRmpReference : IDisposable
     [LibraryImport(Library)] private static partial ulong fr_rmp_guest_access(nint rmp, ulong pfn, uint asid, ulong gfn, int isPrivate, int write, int nptLevel, int* notValidated);
     [LibraryImport(Library)] private static partial ulong fr_rmp_host_write(nint rmp, ulong pfn, int hostLevel);
     [LibraryImport(Library)] private static partial void fr_rmp_segmented_lookup_batch(void* tableBase, int shift, ulong* pfns, nuint n, byte* output);
+    [LibraryImport(Library)] private static partial nuint fr_rmp_update_batch(nint rmp, ulong* pfns, rmp_state* states, nuint n);
+    [LibraryImport(Library)] private static partial nuint fr_rmp_psmash_batch(nint rmp, ulong* pfns, nuint n);
     [LibraryImport(Library)] private static partial void fr_rmp_lookup_batch(rmpentry_raw* entries, ulong* pfns, nuint n, byte* output);
 }

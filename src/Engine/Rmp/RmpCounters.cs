@@ -41,4 +41,7 @@ public struct RmpCounters
 
     /// <summary>Host writes that took an RMP #PF.</summary>
     public long HostFaults;
+
+    /// <summary>Instructions executed (RMPUPDATE, PSMASH, PVALIDATE and RMPADJUST, failed or not) plus lookups.</summary>
+    public readonly long Operations => RmpUpdate4K + RmpUpdate2M + RmpUpdateFailed + Psmash + PsmashFailed + Pvalidate + RmpAdjust + Lookups;
 }

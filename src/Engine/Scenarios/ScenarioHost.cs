@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Reports;
 using FastRmp.Engine.Rmp;
@@ -13,10 +14,13 @@ namespace FastRmp.Engine.Scenarios;
 /// <summary>
 /// A host with one SNP guest for the scenarios: a page-order allocator over the host's memory, a compact RMP, the
 /// chosen policy, and a VM whose memory is one guest_memfd bound by one memslot at GPA 0 (unless the scenario binds
-/// its own), all private, as QEMU sets up an SNP guest. The guest's actions are methods here.
+/// its own), all private, as QEMU sets up an SNP guest. The guest's actions are methods here. While it lives, the
+/// host is an <see cref="IMetricsSource"/> of <see cref="EngineMetrics"/> (faults and RMP operations).
 /// </summary>
-public sealed class ScenarioHost : IDisposable
+public sealed class ScenarioHost : IDisposable, IMetricsSource
 {
+    private readonly IDisposable _metrics;
+
     /// <summary>The guest's ASID.</summary>
     public const uint Asid = 1;
 
@@ -42,6 +46,8 @@ public sealed class ScenarioHost : IDisposable
             Check(Vm.SetUserMemoryRegion2(Region(0, 0, guestBytes, 0)), "KVM_SET_USER_MEMORY_REGION2");
             SetPrivate(0, guestBytes, true);
         }
+
+        _metrics = EngineMetrics.Register(this);
     }
 
     /// <summary>The host allocator seen through traced pfns (replay with <see cref="HostOptions.TracedPfns"/>), else null.</summary>
@@ -64,6 +70,18 @@ public sealed class ScenarioHost : IDisposable
 
     /// <summary>The VM.</summary>
     public Vm Vm { get; }
+
+    /// <inheritdoc />
+    long IMetricsSource.Events => 0;
+
+    /// <inheritdoc />
+    long IMetricsSource.Faults => Vm.Counters.FaultsPrivate + Vm.Counters.FaultsShared;
+
+    /// <inheritdoc />
+    long IMetricsSource.RmpOperations => Rmp.Counters.Operations;
+
+    /// <inheritdoc />
+    long IMetricsSource.BytesRead => 0;
 
     /// <summary>SNP_LAUNCH_UPDATE calls that failed (a policy that converted the payload's folio before populate).</summary>
     public long LaunchFailures { get; set; }
@@ -229,6 +247,7 @@ public sealed class ScenarioHost : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _metrics.Dispose();
         Vm.Discard(); // the RMP and the allocator go with it: modelling 4 M returns to shared would be wasted work
         Rmp.Dispose();
         Allocator.Dispose();

@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Tracing;
+using System.Globalization;
+using FastRmp.Engine.Metrics;
+using Microsoft.Diagnostics.NETCore.Client;
+using Microsoft.Diagnostics.Tracing;
+using Microsoft.Diagnostics.Tracing.Parsers;
+
+namespace FastRmp.Cli.Tests;
+
+/// <summary>
+/// Watches a running <c>fastrmp</c> from outside, as <c>dotnet-counters</c> does: an EventPipe session with the
+/// System.Diagnostics.Metrics provider (the FastRmp meter and System.Runtime) and the runtime's GC events.
+/// </summary>
+public sealed class LiveMetricsTests
+{
+    private const string MetricsProvider = "System.Diagnostics.Metrics";
+    private const double RefreshSeconds = 0.5;
+
+    /// <summary>Samples of the fault counter that must advance before the session stops.</summary>
+    private const int AdvancingSamples = 6;
+
+    /// <summary>
+    /// The child: a long run that registers an <see cref="IMetricsSource"/>, and the instruments it advances. To watch
+    /// a replay instead: <c>(["replay", generatedTrace], [EngineMetrics.EventsName, EngineMetrics.FaultsName, ...])</c>.
+    /// </summary>
+    private static (string[] Arguments, string[] Advancing) Child()
+        => (["scenario", "snp-boot", "--policy", "first-use", "--folio", "4k", "--guest-size", "256G"],
+            [EngineMetrics.FaultsName, EngineMetrics.RmpOperationsName]);
+
+    private sealed record Sample(double TimeMs, string Instrument, double Value);
+
+    [Fact]
+    public async Task A_running_fastrmp_publishes_advancing_counters_and_does_not_collect_garbage_in_steady_state()
+    {
+        var (arguments, advancing) = Child();
+        var samples = new ConcurrentQueue<Sample>();
+        var gcStarts = new ConcurrentQueue<double>();
+        var errors = new ConcurrentQueue<string>();
+        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(120));
+
+        using var child = Process.Start(FastrmpProcess.StartInfo(arguments))!;
+        var stdout = child.StandardOutput.ReadToEndAsync(timeout.Token);
+        var stderr = child.StandardError.ReadToEndAsync(timeout.Token);
+        try
+        {
+            await WaitForDiagnosticsPort(child, TimeSpan.FromSeconds(30), timeout.Token);
+            var client = new DiagnosticsClient(child.Id);
+            string sessionId = Guid.NewGuid().ToString("N");
+            EventPipeProvider[] providers =
+            [
+                new(MetricsProvider, EventLevel.Informational, keywords: 0x7, arguments: new Dictionary<string, string>
+                {
+                    ["SessionId"] = sessionId,
+                    ["Metrics"] = $"{EngineMetrics.MeterName};System.Runtime",
+                    ["RefreshInterval"] = RefreshSeconds.ToString(CultureInfo.InvariantCulture),
+                    ["MaxTimeSeries"] = "1000",
+                    ["MaxHistograms"] = "10",
+                }),
+                new("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, (long)ClrTraceEventParser.Keywords.GC),
+            ];
+            using var session = await client.StartEventPipeSessionAsync(providers, requestRundown: false, circularBufferMB: 64, timeout.Token)
+                .WaitAsync(TimeSpan.FromSeconds(30), timeout.Token);
+            var processing = Task.Run(
+                () =>
+                {
+                    using var source = new EventPipeEventSource(session.EventStream);
+                    source.Clr.GCStart += e => gcStarts.Enqueue(e.TimeStampRelativeMSec);
+                    source.Dynamic.All += e =>
+                    {
+                        if (e.ProviderName != MetricsProvider)
+                        {
+                            return;
+                        }
+
+                        if (e.EventName is "CounterRateValuePublished" or "ObservableCounterValuePublished"
+                            && (string)e.PayloadByName("sessionId") == sessionId
+                            && (string)e.PayloadByName("meterName") == EngineMetrics.MeterName)
+                        {
+                            string instrument = (string)e.PayloadByName("instrumentName");
+                            samples.Enqueue(new Sample(e.TimeStampRelativeMSec, instrument, Total(e)));
+                            if (Advances(samples, EngineMetrics.FaultsName) >= AdvancingSamples)
+                            {
+                                enough.TrySetResult();
+                            }
+                        }
+                        else if (e.EventName.Contains("Error", StringComparison.Ordinal))
+                        {
+                            errors.Enqueue(e.ToString(CultureInfo.InvariantCulture));
+                        }
+                    };
+                    source.Process();
+                },
+                timeout.Token);
+
+            // Enough samples, or the child ended (the session's stream ends with it).
+            await Task.WhenAny(enough.Task, processing, child.WaitForExitAsync(timeout.Token)).WaitAsync(TimeSpan.FromSeconds(90), timeout.Token);
+            await session.StopAsync(timeout.Token).WaitAsync(TimeSpan.FromSeconds(15), timeout.Token);
+            await processing.WaitAsync(TimeSpan.FromSeconds(15), timeout.Token);
+        }
+        finally
+        {
+            if (!child.HasExited)
+            {
+                child.Kill(entireProcessTree: true);
+            }
+
+            await child.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
+        }
+
+        string context = $"errors: {string.Join(" | ", errors)}; child stderr: {await Tail(stderr)}; samples: {samples.Count}";
+        Assert.True(errors.IsEmpty, context);
+        foreach (string instrument in advancing)
+        {
+            Assert.True(Advances(samples, instrument) >= 2, $"{instrument} did not advance; {context}");
+        }
+
+        // Steady state: from the first sample that shows faults advancing (setup is over) to the last one that does.
+        var faults = Series(samples, EngineMetrics.FaultsName);
+        var advancingAt = faults.Skip(1).Where((s, i) => s.Value > faults[i].Value).Select(s => s.TimeMs).ToArray();
+        Assert.True(advancingAt.Length >= AdvancingSamples - 1, $"only {advancingAt.Length} advancing fault samples; {context}");
+        double from = advancingAt[0], to = advancingAt[^1];
+        var steadyGcs = gcStarts.Where(t => t > from && t <= to).ToArray();
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{samples.Count} samples; faults {faults[0].Value:F0} -> {faults[^1].Value:F0}; steady window {from:F0}-{to:F0} ms; GCs: {gcStarts.Count} in all, {steadyGcs.Length} in the window");
+        Assert.True(
+            steadyGcs.Length == 0,
+            $"{steadyGcs.Length} GCs in the steady-state window {from:F0}-{to:F0} ms (GC starts at {string.Join(", ", gcStarts.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms)");
+    }
+
+    private static async Task WaitForDiagnosticsPort(Process child, TimeSpan limit, CancellationToken token)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!DiagnosticsClient.GetPublishedProcesses().Contains(child.Id))
+        {
+            if (child.HasExited || stopwatch.Elapsed > limit)
+            {
+                throw new TimeoutException($"fastrmp (pid {child.Id}) opened no diagnostics port within {limit.TotalSeconds} s (exited: {child.HasExited}).");
+            }
+
+            await Task.Delay(50, token);
+        }
+    }
+
+    private static double Total(TraceEvent e)
+    {
+        // An observable counter's cumulative total is the "value" field (.NET 8+); "rate" is the change per interval.
+        string? value = e.PayloadNames.Contains("value") ? e.PayloadByName("value") as string : null;
+        return double.Parse(string.IsNullOrEmpty(value) ? (string)e.PayloadByName("rate") : value, CultureInfo.InvariantCulture);
+    }
+
+    private static Sample[] Series(IEnumerable<Sample> samples, string instrument)
+        => samples.Where(s => s.Instrument == instrument).OrderBy(s => s.TimeMs).ToArray();
+
+    private static int Advances(IEnumerable<Sample> samples, string instrument)
+    {
+        var series = Series(samples, instrument);
+        return series.Skip(1).Where((s, i) => s.Value > series[i].Value).Count();
+    }
+
+    private static async Task<string> Tail(Task<string> output)
+    {
+        try
+        {
+            string text = await output.WaitAsync(TimeSpan.FromSeconds(5));
+            return text.Length > 500 ? text[^500..] : text;
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            return "(not read)";
+        }
+    }
+}
