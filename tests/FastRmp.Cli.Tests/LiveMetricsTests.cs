@@ -16,25 +16,50 @@ namespace FastRmp.Cli.Tests;
 public sealed class LiveMetricsTests
 {
     private const string MetricsProvider = "System.Diagnostics.Metrics";
-    private const double RefreshSeconds = 0.5;
+    private const double RefreshSeconds = 0.2;
 
     /// <summary>Samples of the fault counter that must advance before the session stops.</summary>
     private const int AdvancingSamples = 6;
 
-    /// <summary>
-    /// The child: a long run that registers an <see cref="IMetricsSource"/>, and the instruments it advances. To watch
-    /// a replay instead: <c>(["replay", generatedTrace], [EngineMetrics.EventsName, EngineMetrics.FaultsName, ...])</c>.
-    /// </summary>
-    private static (string[] Arguments, string[] Advancing) Child()
-        => (["scenario", "snp-boot", "--policy", "first-use", "--folio", "4k", "--guest-size", "256G"],
-            [EngineMetrics.FaultsName, EngineMetrics.RmpOperationsName]);
+    /// <summary>The children: a long scenario, and a replay of a generated 2.4 M-record SNP host trace.</summary>
+    public static TheoryData<string> Children => ["scenario", "replay"];
+
+    /// <summary>The child's arguments and the instruments it must advance.</summary>
+    private static (string[] Arguments, string[] Advancing) Child(string kind, string dir) => kind switch
+    {
+        "scenario" => (["scenario", "snp-boot", "--policy", "first-use", "--folio", "4k", "--guest-size", "256G"],
+            [EngineMetrics.FaultsName, EngineMetrics.RmpOperationsName]),
+        _ => (["replay", GenerateTrace(dir), "--host-size", "64G"],
+            [EngineMetrics.EventsName, EngineMetrics.BytesReadName, EngineMetrics.FaultsName, EngineMetrics.RmpOperationsName]),
+    };
+
+    private static string GenerateTrace(string dir)
+    {
+        string path = Path.Combine(dir, "live.dat");
+        FastRmp.Tests.Common.SnpTraceFixture.Write(path, 600_000, vcpus: 8, highSlotBytes: 30UL << 30);
+        return path;
+    }
 
     private sealed record Sample(double TimeMs, string Instrument, double Value);
 
-    [Fact]
-    public async Task A_running_fastrmp_publishes_advancing_counters_and_does_not_collect_garbage_in_steady_state()
+    [Theory]
+    [MemberData(nameof(Children))]
+    public async Task A_running_fastrmp_publishes_advancing_counters_and_does_not_collect_garbage_in_steady_state(string kind)
     {
-        var (arguments, advancing) = Child();
+        var dir = Directory.CreateTempSubdirectory("fastrmp-live-");
+        try
+        {
+            await Watch(kind, dir.FullName);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task Watch(string kind, string dir)
+    {
+        var (arguments, advancing) = Child(kind, dir);
         var samples = new ConcurrentQueue<Sample>();
         var gcStarts = new ConcurrentQueue<double>();
         var errors = new ConcurrentQueue<string>();
@@ -115,7 +140,7 @@ public sealed class LiveMetricsTests
         Assert.True(errors.IsEmpty, context);
         foreach (string instrument in advancing)
         {
-            Assert.True(Advances(samples, instrument) >= 2, $"{instrument} did not advance; {context}");
+            Assert.True(Advances(samples, instrument) >= 2, $"{instrument} did not advance ({string.Join(", ", Series(samples, instrument).Select(x => x.Value))}); {context}");
         }
 
         // Steady state: from the first sample that shows faults advancing (setup is over) to the last one that does.

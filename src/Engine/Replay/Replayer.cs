@@ -1,3 +1,4 @@
+using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Scenarios;
 using FastRmp.Interop.Tracing;
 
@@ -25,15 +26,17 @@ public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fideli
 /// <remarks>
 /// Damage the reader cannot skip ends the replay early; what was replayed so far stays and <see cref="Error"/> says
 /// where the input broke. Not thread-safe; <see cref="Records"/> and <see cref="BytesRead"/> may be read from another
-/// thread (for metrics).
+/// thread: the replayer is an <see cref="IMetricsSource"/> of <see cref="EngineMetrics"/> (events and bytes read; each
+/// policy's host publishes its faults and RMP operations) for its lifetime.
 /// </remarks>
-public sealed class Replayer : IDisposable
+public sealed class Replayer : IDisposable, IMetricsSource
 {
     /// <summary>Records between progress reports.</summary>
     public const int ProgressInterval = 1 << 16;
 
     private readonly ITraceReader _reader;
     private readonly ReplaySession[] _sessions;
+    private readonly IDisposable _metrics;
     private long _records;
     private long _bytes;
 
@@ -49,6 +52,7 @@ public sealed class Replayer : IDisposable
 
         _reader = reader;
         Ops = new TraceOps(reader);
+        _metrics = EngineMetrics.Register(this);
         _sessions = new ReplaySession[policies.Count];
         try
         {
@@ -119,9 +123,18 @@ public sealed class Replayer : IDisposable
             return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s);
         })];
 
+    long IMetricsSource.Events => Records;
+
+    long IMetricsSource.Faults => 0;
+
+    long IMetricsSource.RmpOperations => 0;
+
+    long IMetricsSource.BytesRead => BytesRead;
+
     /// <inheritdoc />
     public void Dispose()
     {
+        _metrics.Dispose();
         foreach (var session in _sessions)
         {
             session?.Dispose();
