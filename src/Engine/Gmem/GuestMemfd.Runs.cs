@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
 
 namespace FastRmp.Engine.Gmem;
 
@@ -14,6 +17,26 @@ internal interface IFolioRunVisitor
 
 public sealed unsafe partial class GuestMemfd
 {
+    /// <summary>
+    /// Starts loading the page-cache entry that get_pfn will read for <paramref name="gfn"/> through
+    /// <paramref name="slot"/> (a hint: nothing is checked or changed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Prefetch(ref kvm_memory_slot slot, gfn_t gfn)
+    {
+        ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
+        if (!Sse.IsSupported || index >= Pages)
+        {
+            return;
+        }
+
+        ulong* chunk = _chunks[index >> ChunkShift];
+        if (chunk != null)
+        {
+            Sse.Prefetch0(chunk + (index & ((1UL << ChunkShift) - 1)));
+        }
+    }
+
     /// <summary>
     /// Every live folio, as <see cref="ForEachFolio"/> visits them (in index order), grouped into runs that are
     /// contiguous in the file and in host memory: with 4 KiB folios allocated in address order a 2 MiB chunk of

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 
@@ -75,6 +77,32 @@ public sealed unsafe partial class NptMap
 
             visitor.Run(new gfn_t(gfn + (ulong)k), LeafOf(e, 1), (ulong)n);
             k += n;
+        }
+    }
+
+    /// <summary>
+    /// Starts loading the 4K leaf slot of <paramref name="gfn"/> into the cache when its tables exist (upper levels
+    /// are few and stay cached), so that a fault's miss on it overlaps the misses that come before the map.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Prefetch(gfn_t gfn)
+    {
+        ulong g = gfn.Value;
+        if (!Sse.IsSupported || (g >> 18) >= _topEntries)
+        {
+            return;
+        }
+
+        ulong e = _top[g >> 18];
+        if (e == 0 || (e & Present) != 0)
+        {
+            return;
+        }
+
+        e = ((ulong*)e)[(g >> 9) & 511];
+        if (e != 0 && (e & Present) == 0)
+        {
+            Sse.Prefetch0((ulong*)e + (g & 511));
         }
     }
 

@@ -101,6 +101,16 @@ public sealed unsafe partial class CompactRmpStore
         }
     }
 
+    /// <summary>
+    /// Sets the validated bit of the assigned 4K entry of <paramref name="pfn"/> (in a region that is not huge): what
+    /// <see cref="Write4K"/> does when handed the entry <see cref="Read"/> returned with only validated changed.
+    /// </summary>
+    internal void SetValidated(ulong pfn, bool validated)
+    {
+        ulong mask = 1UL << (int)pfn;
+        _validated[pfn >> 6] = validated ? _validated[pfn >> 6] | mask : _validated[pfn >> 6] & ~mask;
+    }
+
     // Entries [first, first + n) of the region, as bits of its 8 assigned words: all set, or how many.
     private bool AllAssigned(ulong region, ulong first, ulong n) => CountAssigned(region, first, n) == (long)n;
 

@@ -253,7 +253,15 @@ public sealed class RmpTable : IDisposable
         }
 
         entry.validated = validate;
-        Rewrite(p, size, entry);
+        if (size == RmpPageSize.Size4K && _store is CompactRmpStore compact)
+        {
+            compact.SetValidated(p, validate); // the entry is otherwise rewritten as it was: only the bit changes
+        }
+        else
+        {
+            Rewrite(p, size, entry);
+        }
+
         _counters.Pvalidate++;
         return PvalidateResult.Success;
     }
