@@ -110,8 +110,7 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
         }
         else
         {
-            uint detail = _detailIndex[region];
-            ulong rec = detail == 0 ? (_heads[region] & RecordMask) + (pfn & 511) : ReadRecord(DetailPage(detail), (int)(pfn & 511));
+            ulong rec = Record(region, (int)(pfn & 511));
             lo = 1UL
                 | (((rec >> RecImmutableBit) & 1) << rmpentry_raw.ImmutableBit)
                 | ((rec & rmpentry_raw.GpaMax) << rmpentry_raw.GpaShift)
@@ -287,6 +286,18 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
         _slabCount = 0;
         _freeCapacity = 0;
         _bits.Dispose();
+    }
+
+    /// <summary>
+    /// The 7-byte record of assigned 4K entry <paramref name="i"/> of a region that is not huge, from its detail page or
+    /// its linear template. Code that reads records of 4K entries goes through here: a region with assigned 4K entries
+    /// may have no detail page.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong Record(ulong region, int i)
+    {
+        uint detail = _detailIndex[region];
+        return detail == 0 ? (_heads[region] & RecordMask) + (ulong)i : ReadRecord(DetailPage(detail), i);
     }
 
     // True when an entry of the region other than pfn's is assigned.
