@@ -40,7 +40,11 @@ public sealed unsafe partial class BuddyAllocator
             }
 
             int found = BitOperations.TrailingZeroCount(candidates);
-            index = FindFirstFree(found);
+            ref OrderState from = ref State(found);
+
+            // The lowest-addressed free block, found without the summary walk when the order has one free block
+            // and it is the hint (filling memory in address order leaves at most one free block per order).
+            index = from.FreeBlocks == 1 && IsFree(found, from.Hint) ? from.Hint : FindFirstFree(found);
             ClearFree(found, index);
             while (found > order)
             {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using FastRmp.Interop;
 
 namespace FastRmp.Engine.Allocation;
@@ -49,11 +50,21 @@ public sealed unsafe partial class BuddyAllocator
                 ulong* lower = Level(k, l - 1);
                 ulong* upper = Level(k, l);
                 ulong words = Words(below);
-                for (ulong w = 0; w < words * 64; w++)
+                for (ulong u = 0; u < words; u++)
                 {
-                    bool expected = w < below && lower[w] != 0;
-                    bool actual = ((upper[w >> 6] >> (int)(w & 63)) & 1) != 0;
-                    Check(expected == actual, $"order {k}: summary level {l} bit {w} is {actual} but the word below is {(expected ? "non-empty" : "empty")}");
+                    // The summary word u one level up, as the 64 words below it say it must be.
+                    ulong expected = 0;
+                    for (ulong w = u * 64, end = Math.Min(below, w + 64); w < end; w++)
+                    {
+                        expected |= (lower[w] != 0 ? 1UL : 0UL) << (int)(w & 63);
+                    }
+
+                    if (expected != upper[u])
+                    {
+                        ulong w = (u * 64) + (ulong)BitOperations.TrailingZeroCount(expected ^ upper[u]);
+                        bool actual = ((upper[u] >> (int)(w & 63)) & 1) != 0;
+                        Fail($"order {k}: summary level {l} bit {w} is {actual} but the word below is {(actual ? "empty" : "non-empty")}");
+                    }
                 }
 
                 below = words;
@@ -91,6 +102,17 @@ public sealed unsafe partial class BuddyAllocator
             freeNodes[order]++;
             freePages += 1UL << order;
         }
+        else if (order == FullySplitOrder && IsAllocatedAsPages(index))
+        {
+            // Split all the way down with every page allocated (4 KiB folios): the recursion below would visit
+            // 1023 nodes to find exactly this.
+            for (int k = 1; k <= order; k++)
+            {
+                splitNodes[k] += 1L << (order - k);
+            }
+
+            allocatedPages += 1UL << order;
+        }
         else if (order != 0 && IsSplit(order, index))
         {
             splitNodes[order]++;
@@ -116,12 +138,83 @@ public sealed unsafe partial class BuddyAllocator
 
     private static ulong Words(ulong bits) => (bits + 63) / 64;
 
-    private static void Check(bool condition, string message)
+    // The message is an interpolated-string handler, formatted only when the condition fails: Verify runs its checks
+    // per block and per summary word, and formatting each message eagerly cost more than the checks.
+    private static void Check(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref VerifyMessage message)
     {
         if (!condition)
         {
-            throw new InvalidOperationException($"BuddyAllocator.Verify: {message}.");
+            Fail(message.ToStringAndClear());
         }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Fail(string message) => throw new InvalidOperationException($"BuddyAllocator.Verify: {message}.");
+
+    // Below this order a whole-subtree test saves nothing; at it, 512 pages are checked with a few dozen word reads.
+    private const int FullySplitOrder = 9;
+
+    // True when the in-range block (FullySplitOrder, index) is split at every order down to 1 and no block under it
+    // is free: 512 allocated order-0 pages. (The block itself is known not to be free.)
+    private bool IsAllocatedAsPages(nuint index)
+    {
+        for (int k = FullySplitOrder; k >= 0; k--)
+        {
+            int shift = FullySplitOrder - k;
+            nuint first = index << shift;
+            ulong count = 1UL << shift;
+            if ((k != FullySplitOrder && !AllBits(Level(k, 0), first, count, false)) || (k >= 1 && !AllBits(Split(k), first, count, true)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // True when bits [first, first + count) of the bitmap all equal value; count is a power of two, first a multiple of it.
+    private static bool AllBits(ulong* bitmap, nuint first, ulong count, bool value)
+    {
+        ulong want = value ? ulong.MaxValue : 0;
+        if (count < 64)
+        {
+            ulong mask = ((1UL << (int)count) - 1) << (int)(first & 63);
+            return (bitmap[first >> 6] & mask) == (want & mask);
+        }
+
+        ulong* w = bitmap + (first >> 6);
+        for (ulong i = 0; i < count / 64; i++)
+        {
+            if (w[i] != want)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A Verify message, built only when its check fails.</summary>
+    [InterpolatedStringHandler]
+    private ref struct VerifyMessage
+    {
+        private DefaultInterpolatedStringHandler _inner;
+        private readonly bool _enabled;
+
+        public VerifyMessage(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+        {
+            _enabled = !condition;
+            shouldAppend = _enabled;
+            _inner = _enabled ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        }
+
+        public void AppendLiteral(string value) => _inner.AppendLiteral(value);
+
+        public void AppendFormatted<T>(T value) => _inner.AppendFormatted(value);
+
+        public void AppendFormatted<T>(T value, string? format) => _inner.AppendFormatted(value, format);
+
+        public string ToStringAndClear() => _enabled ? _inner.ToStringAndClear() : string.Empty;
     }
 
     // Test hooks: flip one bit behind the allocator's back, so tests can show that Verify notices.

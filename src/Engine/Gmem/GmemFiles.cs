@@ -16,6 +16,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
 {
     private readonly Dictionary<int, GuestMemfd> _byFd = [];
     private int _nextFd = 3;
+    private GuestMemfd? _last; // the file the last ByFileId found: every fault asks, almost always for the same file
 
     /// <summary>Creates the registry.</summary>
     public GmemFiles(IFolioAllocator allocator, int folioOrder = 0, GuestMemfdFlags supportedFlags = GuestMemfdFlags.Mmap)
@@ -79,7 +80,18 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     public GuestMemfd? Get(int fd) => _byFd.TryGetValue(fd, out var file) ? file : null;
 
     /// <summary>The file whose <see cref="GuestMemfd.FileId"/> a memslot stores.</summary>
-    public GuestMemfd? ByFileId(ulong file) => file == 0 ? null : Get((int)(file - 1));
+    public GuestMemfd? ByFileId(ulong file)
+    {
+        var last = _last;
+        if (last is not null && last.FileId == file)
+        {
+            return last;
+        }
+
+        last = file == 0 ? null : Get((int)(file - 1));
+        _last = last;
+        return last;
+    }
 
     /// <summary>Closes a file (release).</summary>
     public Errno Close(int fd)
@@ -89,6 +101,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
             return Errno.EBADF;
         }
 
+        _last = null;
         file.Dispose();
         return Errno.Ok;
     }
@@ -123,6 +136,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
         }
 
         _byFd.Clear();
+        _last = null;
     }
 
     /// <summary>Frees every file's memory without modelling the releases (see <see cref="GuestMemfd.Discard"/>).</summary>
@@ -134,5 +148,6 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
         }
 
         _byFd.Clear();
+        _last = null;
     }
 }

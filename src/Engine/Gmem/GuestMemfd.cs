@@ -361,7 +361,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     /// <summary>The memslot index bound to file page <paramref name="index"/>, or -1.</summary>
     public int BindingAt(ulong index)
     {
-        foreach (var b in _bindings)
+        foreach (var b in CollectionsMarshal.AsSpan(_bindings))
         {
             if (index - b.Pgoff < b.Npages)
             {

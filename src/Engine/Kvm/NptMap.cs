@@ -26,7 +26,7 @@ public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPriva
 /// <c>kvm_tdp_mmu_zap_leafs</c> (a zap removes every leaf that intersects the range, whole). Empty child tables stay
 /// linked, as KVM leaves them. Not thread-safe.
 /// </remarks>
-public sealed unsafe class NptMap : IDisposable
+public sealed unsafe partial class NptMap : IDisposable
 {
     private const ulong Present = 1;
     private const ulong PrivateBit = 1UL << 3;

@@ -65,6 +65,15 @@ public sealed unsafe partial class Vm
 
         int slotIndex = Memslots.Find(0, fault.gfn);
         fault.slot = slotIndex >= 0 ? (ulong)Memslots.Pointer(slotIndex) : 0;
+        if (slotIndex >= 0 && isPrivate)
+        {
+            // Not KVM: the model's own memory-level parallelism. The page-cache entry and the NPT leaf are read only
+            // further down, but both addresses follow from the gfn now; on a random fault both are cache misses,
+            // and started here they overlap each other and the attribute lookup instead of coming one after another.
+            Gmem.ByFileId(Memslots[slotIndex].gmem.file)?.Prefetch(ref Memslots[slotIndex], fault.gfn);
+            Npt.Prefetch(fault.gfn);
+        }
+
         if (isPrivate != Attributes.IsPrivate(fault.gfn))
         {
             return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FastRmp.Engine.Allocation;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 
@@ -17,11 +18,13 @@ public sealed partial class Vm
     {
         // One bit per host pfn: which pfns some folio or shared page already owns.
         ulong hostPages = Rmp?.Pages ?? 0;
+        var extent = new FolioExtent();
         foreach (var file in Gmem.Files)
         {
-            file.ForEachFolio((_, pfn, order) => hostPages = Math.Max(hostPages, pfn.Value + (1UL << order)));
+            file.ForEachFolioRun(ref extent);
         }
 
+        hostPages = Math.Max(hostPages, extent.End);
         foreach (ulong pfn in _sharedPfns.Values)
         {
             hostPages = Math.Max(hostPages, pfn + 1);
@@ -30,15 +33,8 @@ public sealed partial class Vm
         var owned = new ulong[(hostPages + 63) / 64];
         foreach (var file in Gmem.Files)
         {
-            file.ForEachFolio((index, pfn, order) =>
-            {
-                // A folio is one allocator block: one ownership check covers it, every page gets its bit.
-                Own(owned, pfn.Value, file.Fd, index);
-                for (ulong i = 1; i < 1UL << order; i++)
-                {
-                    Claim(owned, pfn.Value + i, file.Fd, index + i);
-                }
-            });
+            var owner = new FolioOwner(this, owned, file.Fd);
+            file.ForEachFolioRun(ref owner);
         }
 
         foreach (var (gfn, pfn) in _sharedPfns)
@@ -49,9 +45,10 @@ public sealed partial class Vm
         if (Rmp is not null)
         {
             var visitor = new LeafChecker(this);
-            Npt.ForEachLeaf(ref visitor);
+            Npt.ForEachLeafRun(ref visitor);
             if (freedAreShared)
             {
+                var buddy = _allocator as BuddyAllocator;
                 for (ulong region = 0; region < (Rmp.Pages + 511) / 512; region++)
                 {
                     if (!Rmp.Store.AnyAssigned(region))
@@ -60,6 +57,12 @@ public sealed partial class Vm
                     }
 
                     ulong first = region * 512, end = Math.Min(first + 512, Rmp.Pages);
+                    if (buddy is not null && first >= buddy.BasePfn.Value && end <= buddy.EndPfn.Value
+                        && !buddy.AnyFree(new kvm_pfn_t(first), end - first))
+                    {
+                        continue; // no page of the region is free: nothing below could fail
+                    }
+
                     for (ulong p = first; p < end; p = Rmp.Store.IsHuge(region) ? end : p + 1)
                     {
                         var pfn = new kvm_pfn_t(p);
@@ -135,13 +138,96 @@ public sealed partial class Vm
         }
     }
 
-    private readonly struct LeafChecker(Vm vm) : INptVisitor
+    /// <summary>
+    /// Owns the folios of one run: a run of 4K folios whose pfns are all unowned and none of them free is owned with
+    /// word writes; anything else goes folio by folio, so the first broken invariant is reported as before.
+    /// </summary>
+    private bool TryOwnRun(ulong[] owned, ulong pfn, ulong pages)
     {
-        public void Leaf(gfn_t gfn, NptLeaf leaf)
+        if (_allocator is not BuddyAllocator buddy || pfn < buddy.BasePfn.Value || pfn + pages > buddy.EndPfn.Value
+            || pfn + pages > (ulong)owned.Length * 64 || !BitsClear(owned, pfn, pages) || buddy.AnyFree(new kvm_pfn_t(pfn), pages))
         {
-            if (leaf.IsPrivate)
+            return false;
+        }
+
+        for (ulong i = pfn, end = pfn + pages; i < end;)
+        {
+            int offset = (int)(i & 63);
+            int n = (int)Math.Min((ulong)(64 - offset), end - i);
+            owned[i >> 6] |= (n == 64 ? ulong.MaxValue : ((1UL << n) - 1)) << offset;
+            i += (ulong)n;
+        }
+
+        return true;
+    }
+
+    private static bool BitsClear(ulong[] bits, ulong first, ulong count)
+    {
+        for (ulong i = first, end = first + count; i < end;)
+        {
+            int offset = (int)(i & 63);
+            int n = (int)Math.Min((ulong)(64 - offset), end - i);
+            if ((bits[i >> 6] & ((n == 64 ? ulong.MaxValue : ((1UL << n) - 1)) << offset)) != 0)
             {
-                vm.CheckPrivateLeaf(gfn, leaf, huge: true);
+                return false;
+            }
+
+            i += (ulong)n;
+        }
+
+        return true;
+    }
+
+    private struct FolioExtent : Gmem.IFolioRunVisitor
+    {
+        public ulong End;
+
+        public void Run(ulong index, kvm_pfn_t pfn, int order, ulong folios)
+            => End = Math.Max(End, pfn.Value + (folios << order));
+    }
+
+    private readonly struct FolioOwner(Vm vm, ulong[] owned, int fd) : Gmem.IFolioRunVisitor
+    {
+        public void Run(ulong index, kvm_pfn_t pfn, int order, ulong folios)
+        {
+            // A 4K folio is one allocator block and one page: a run of them is checked as a range.
+            if (order == 0 && vm.TryOwnRun(owned, pfn.Value, folios))
+            {
+                return;
+            }
+
+            for (ulong f = 0; f < folios; f++)
+            {
+                // A folio is one allocator block: one ownership check covers it, every page gets its bit.
+                ulong head = pfn.Value + (f << order), headIndex = index + (f << order);
+                vm.Own(owned, head, fd, headIndex);
+                for (ulong i = 1; i < 1UL << order; i++)
+                {
+                    Claim(owned, head + i, fd, headIndex + i);
+                }
+            }
+        }
+    }
+
+    private readonly struct LeafChecker(Vm vm) : INptRunVisitor
+    {
+        public void Run(gfn_t gfn, NptLeaf first, ulong leaves)
+        {
+            if (!first.IsPrivate)
+            {
+                return;
+            }
+
+            // 4K leaves over entries assigned to this guest at their gfns pass as a run; otherwise leaf by leaf.
+            if (first.Level == PgLevel.Level4K && vm.Rmp!.IsGuestRun(first.Pfn, leaves, vm.Config.Asid, gfn))
+            {
+                return;
+            }
+
+            ulong size = 1UL << ((int)(first.Level - 1) * 9);
+            for (ulong i = 0; i < leaves; i++)
+            {
+                vm.CheckPrivateLeaf(gfn + (i * size), first with { Pfn = first.Pfn + (i * size) }, huge: true);
             }
         }
     }

@@ -255,7 +255,15 @@ public sealed partial class RmpTable : IDisposable
         }
 
         entry.validated = validate;
-        Rewrite(p, size, entry);
+        if (size == RmpPageSize.Size4K && _store is CompactRmpStore compact)
+        {
+            compact.SetValidated(p, validate); // the entry is otherwise rewritten as it was: only the bit changes
+        }
+        else
+        {
+            Rewrite(p, size, entry);
+        }
+
         _counters.Pvalidate++;
         return PvalidateResult.Success;
     }
@@ -404,6 +412,78 @@ public sealed partial class RmpTable : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _store.Dispose();
+
+    /// <summary>
+    /// True when every page of [<paramref name="pfn"/>, + <paramref name="count"/>) is assigned to
+    /// <paramref name="asid"/> at gfn <paramref name="gfn"/> + i. Not an instruction: whole-VM checks use it to pass a
+    /// run of private 4K mappings at once, and look page by page when it says false. A true answer counts the
+    /// <paramref name="count"/> lookups the page-by-page check would have made.
+    /// </summary>
+    internal bool IsGuestRun(kvm_pfn_t pfn, ulong count, uint asid, gfn_t gfn)
+    {
+        if (count == 0 || pfn.Value >= _store.Pages || count > _store.Pages - pfn.Value)
+        {
+            return false;
+        }
+
+        bool all = true;
+        if (_store is CompactRmpStore compact)
+        {
+            all = compact.IsGuestRun(pfn.Value, count, asid, gfn.Value);
+        }
+        else
+        {
+            for (ulong i = 0; i < count && all; i++)
+            {
+                var entry = _store.Read(pfn.Value + i);
+                all = entry.assigned && entry.asid == asid && entry.gpa == gfn.Value + i;
+            }
+        }
+
+        if (all)
+        {
+            _counters.Lookups += (long)count; // what checking the run page by page (Lookup, then Read) counts
+        }
+
+        return all;
+    }
+
+    /// <summary>
+    /// Over [<paramref name="pfn"/>, + <paramref name="count"/>): the entries assigned to <paramref name="asid"/> that
+    /// are 2M heads, and those that are 4K entries outside 2M entries (not counted as lookups).
+    /// </summary>
+    internal void CountGuestEntries(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
+    {
+        Check(pfn.Value);
+        if (count > _store.Pages - pfn.Value)
+        {
+            ThrowOutOfRange(pfn.Value + count - 1);
+        }
+
+        if (_store is CompactRmpStore compact)
+        {
+            compact.CountGuestEntries(pfn.Value, count, asid, ref heads2M, ref entries4K);
+            return;
+        }
+
+        for (ulong p = pfn.Value; p < pfn.Value + count; p++)
+        {
+            var entry = _store.Read(p);
+            if (!entry.assigned || entry.asid != asid)
+            {
+                continue;
+            }
+
+            if (entry.pagesize)
+            {
+                heads2M++;
+            }
+            else if (!_store.IsHuge(p >> 9))
+            {
+                entries4K++;
+            }
+        }
+    }
 
     private PvalidateResult GuestOwnerCheck(ulong p, uint asid, ulong gfn, RmpPageSize size, out rmpentry_raw entry)
     {

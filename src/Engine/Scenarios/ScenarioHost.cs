@@ -177,32 +177,14 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
             Allocator.Verify();
         }
 
-        long rmp2M = 0, rmp4K = 0;
-        var folios = new long[19];
+        var count = new GuestEntryCounter(Rmp, Asid);
         foreach (var file in Vm.Gmem.Files)
         {
-            file.ForEachFolio((_, pfn, order) =>
-            {
-                folios[order]++;
-                for (ulong p = pfn.Value; p < pfn.Value + (1UL << order); p++)
-                {
-                    var entry = Rmp.Read(new kvm_pfn_t(p));
-                    if (!entry.assigned || entry.asid != Asid)
-                    {
-                        continue;
-                    }
-
-                    if (entry.pagesize)
-                    {
-                        rmp2M++;
-                    }
-                    else if (!Rmp.Store.IsHuge(p >> 9))
-                    {
-                        rmp4K++;
-                    }
-                }
-            });
+            file.ForEachFolioRun(ref count);
         }
+
+        long rmp2M = count.Rmp2M, rmp4K = count.Rmp4K;
+        var folios = count.Folios;
 
         ref var vm = ref Vm.Counters;
         ref var rmp = ref Rmp.Counters;

@@ -61,7 +61,7 @@ public sealed class RmpMemoryTests
         using var store = new CompactRmpStore(4096);
         using var rmp = new RmpTable(store);
         rmp.RmpUpdate(Pfn(10), Private(10, 1));
-        rmp.RmpUpdate(Pfn(11), Private(11, 1));
+        rmp.RmpUpdate(Pfn(11), Private(30, 1)); // not gpa 11: the region's entries are not linear
         Assert.Equal(1, store.DetailPagesInUse);
         rmp.RmpUpdate(Pfn(10), Shared());
         Assert.Equal(1, store.DetailPagesInUse);
@@ -69,7 +69,30 @@ public sealed class RmpMemoryTests
         Assert.Equal(0, store.DetailPagesInUse);
         rmp.RmpUpdate(Pfn(512), Private(0, 1, huge: true));
         rmp.Psmash(Pfn(512));
+        Assert.Equal(0, store.DetailPagesInUse); // PSMASH leaves linear entries: the template holds them
+        rmp.RmpUpdate(Pfn(513), Private(7, 2));
         Assert.Equal(1, store.DetailPagesInUse);
+    }
+
+    [Fact]
+    public void Entries_linear_in_their_region_need_no_detail_records()
+    {
+        using var store = new CompactRmpStore(4096);
+        using var rmp = new RmpTable(store);
+        for (ulong p = 520; p < 1024; p++)
+        {
+            Assert.Equal(RmpUpdateResult.Success, rmp.RmpUpdate(Pfn(p), Private(p + 1000, 3)));
+            Assert.Equal(PvalidateResult.Success, rmp.Pvalidate(Pfn(p), 3, Gfn(p + 1000), RmpPageSize.Size4K, true, out _));
+        }
+
+        Assert.Equal(0, store.DetailPagesInUse);
+        Assert.Equal(1000UL + 700, rmp.Read(Pfn(700)).gpa);
+        Assert.True(rmp.Read(Pfn(700)).validated);
+        Assert.False(rmp.Read(Pfn(519)).assigned);
+        rmp.RmpUpdate(Pfn(600), Private(5, 3)); // breaks the line: the region turns into records, entries unchanged
+        Assert.Equal(1, store.DetailPagesInUse);
+        Assert.Equal(1000UL + 700, rmp.Read(Pfn(700)).gpa);
+        Assert.Equal(5UL, rmp.Read(Pfn(600)).gpa);
     }
 
     [Theory]

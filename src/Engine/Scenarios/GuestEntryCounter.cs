@@ -1,0 +1,28 @@
+using FastRmp.Engine.Gmem;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+
+namespace FastRmp.Engine.Scenarios;
+
+/// <summary>
+/// Counts a guest's folios by order and the RMP entries behind them that are assigned to its ASID (2M heads, and 4K
+/// entries outside 2M entries), a run of folios at a time.
+/// </summary>
+internal struct GuestEntryCounter(RmpTable rmp, uint asid) : IFolioRunVisitor
+{
+    /// <summary>Live folios by order (index = order).</summary>
+    public readonly long[] Folios = new long[19];
+
+    /// <summary>Assigned 2M entries of the ASID.</summary>
+    public long Rmp2M;
+
+    /// <summary>Assigned 4K entries of the ASID outside 2M entries.</summary>
+    public long Rmp4K;
+
+    /// <inheritdoc />
+    public void Run(ulong index, kvm_pfn_t pfn, int order, ulong folios)
+    {
+        Folios[order] += (long)folios;
+        rmp.CountGuestEntries(pfn, folios << order, asid, ref Rmp2M, ref Rmp4K);
+    }
+}
