@@ -21,7 +21,7 @@ public sealed class LiveMetricsTests
     /// <summary>Samples of the fault counter that must advance before the session stops.</summary>
     private const int AdvancingSamples = 6;
 
-    /// <summary>The children: a long scenario, and a replay of a generated 2.4 M-record SNP host trace.</summary>
+    /// <summary>The children: a long scenario, and a replay (compare, every policy) of a generated 2.4 M-record SNP host trace.</summary>
     public static TheoryData<string> Children => ["scenario", "replay"];
 
     /// <summary>The child's arguments and the instruments it must advance.</summary>
@@ -29,7 +29,8 @@ public sealed class LiveMetricsTests
     {
         "scenario" => (["scenario", "snp-boot", "--policy", "first-use", "--folio", "4k", "--guest-size", "256G"],
             [EngineMetrics.FaultsName, EngineMetrics.RmpOperationsName]),
-        _ => (["replay", GenerateTrace(dir), "--host-size", "64G"],
+        // compare: four policies' models on one decode, long enough to sample on a quiet machine
+        _ => (["compare", GenerateTrace(dir), "--host-size", "64G"],
             [EngineMetrics.EventsName, EngineMetrics.BytesReadName, EngineMetrics.FaultsName, EngineMetrics.RmpOperationsName]),
     };
 

@@ -32,7 +32,7 @@ public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fideli
 public sealed class Replayer : IDisposable, IMetricsSource
 {
     /// <summary>Records between progress reports.</summary>
-    public const int ProgressInterval = 1 << 16;
+    public const int ProgressInterval = 1 << 13;
 
     private readonly ITraceReader _reader;
     private readonly ReplaySession[] _sessions;

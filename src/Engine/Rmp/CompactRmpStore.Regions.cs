@@ -6,9 +6,9 @@ public sealed unsafe partial class CompactRmpStore
 {
     /// <inheritdoc />
     /// <remarks>
-    /// A huge region answers from its head; a region without detail records has no assigned entry; otherwise the
-    /// assigned bitmap's words are walked and only the records of assigned pages are read, stopping at the first
-    /// match (the first assigned page, when the region belongs to one guest).
+    /// A huge region answers from its head; otherwise the assigned bitmap's words are walked and only the records of
+    /// assigned pages are read (from the detail page or the region's linear template), stopping at the first match
+    /// (the first assigned page, when the region belongs to one guest).
     /// </remarks>
     public bool AnyAssignedTo(ulong region, uint asid)
     {
@@ -17,20 +17,13 @@ public sealed unsafe partial class CompactRmpStore
             return ((_heads[region] >> rmpentry_raw.AsidShift) & rmpentry_raw.AsidMax) == asid;
         }
 
-        uint index = _detailIndex[region];
-        if (index == 0)
-        {
-            return false;
-        }
-
-        byte* page = DetailPage(index);
         var w = _assigned + (region * 8);
         for (int word = 0; word < 8; word++)
         {
             for (ulong bits = w[word]; bits != 0; bits &= bits - 1)
             {
                 int i = (word * 64) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                if (((ReadRecord(page, i) >> RecAsidShift) & rmpentry_raw.AsidMax) == asid)
+                if (((Record(region, i) >> RecAsidShift) & rmpentry_raw.AsidMax) == asid)
                 {
                     return true;
                 }
