@@ -45,6 +45,7 @@ fi
 # budget (bench/FastRmp.Benchmarks/AllocationBudgetAttribute.cs; 0 bytes per operation on hot paths, and a canary
 # that must be reported over budget). Each benchmark counts as one test. About 1-2.5 minutes on 2 cores.
 echo "== benchmarks: dry run with allocation budgets"
+dotnet build bench/FastRmp.Benchmarks -c "$config" --nologo -v quiet >"$logs/bench-build.log" 2>&1 || { tail -n 30 "$logs/bench-build.log"; echo "the benchmarks do not build"; }
 bench_dll="$PWD/artifacts/bin/FastRmp.Benchmarks/${config,,}/FastRmp.Benchmarks.dll"
 (cd artifacts && DOTNET_TieredCompilation=0 dotnet "$bench_dll" --dry --budgets --filter '*') >"$logs/bench-dry.log" 2>&1
 b_rc=$?

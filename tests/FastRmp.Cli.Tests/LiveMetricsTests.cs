@@ -108,7 +108,8 @@ public sealed class LiveMetricsTests
                         {
                             string instrument = (string)e.PayloadByName("instrumentName");
                             samples.Enqueue(new Sample(e.TimeStampRelativeMSec, instrument, Total(e)));
-                            if (Advances(samples, EngineMetrics.FaultsName) >= AdvancingSamples)
+                            // enough once faults advanced for a while and every instrument the child must move has moved
+                            if (Advances(samples, EngineMetrics.FaultsName) >= AdvancingSamples && advancing.All(a => Advances(samples, a) >= 2))
                             {
                                 enough.TrySetResult();
                             }

@@ -6,7 +6,7 @@ using FastRmp.Interop;
 namespace FastRmp.Engine.Tests.Metrics;
 
 // The meter is process-wide: tests here compare differences, and run one at a time (one collection).
-[Collection(nameof(EngineMetricsTests))]
+[Collection(GlobalMetricsCollection.Name)]
 public sealed class EngineMetricsTests
 {
     private sealed class FakeSource : IMetricsSource
@@ -96,4 +96,12 @@ public sealed class EngineMetricsTests
         Assert.All(found, i => Assert.False(string.IsNullOrEmpty(i.Description)));
         Assert.All(found, i => Assert.True(i.IsObservable));
     }
+}
+
+/// <summary>Tests that read the process-wide FastRmp meter run alone: other tests' hosts would add to its sums.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GlobalMetricsCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "process-wide metrics";
 }
