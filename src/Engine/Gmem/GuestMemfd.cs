@@ -47,6 +47,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     private readonly ulong _chunkCount;
     private readonly List<Binding> _bindings = [];
 
+    // Head indexes of large folios populate filled in part (launch only, so the set stays tiny and the fault path pays
+    // one Count test). An entry left behind by a punch only makes the next folio there check its pages, finding none.
+    private readonly HashSet<ulong> _partlyPopulated = [];
+
     internal GuestMemfd(GmemFiles files, int fd, ulong size, GuestMemfdFlags flags, int folioOrder)
     {
         _files = files;
@@ -177,7 +181,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         }
 
         bool prepared = (entry & UptodateBit) != 0;
-        if (!prepared && order > 0 && AnyUptodate(index & ~mask, order) && _files.PrepareMode != GmemPrepareMode.Never && _files.Arch is { } partial)
+        if (!prepared && _partlyPopulated.Count != 0 && _partlyPopulated.Remove(index & ~mask) && _files.PrepareMode != GmemPrepareMode.Never && _files.Arch is { } partial)
         {
             var rc = PreparePages(partial, index & ~mask, new gfn_t(firstGfn & ~mask), new kvm_pfn_t(pfn.Value & ~mask), order);
             SetFolioBits(index, order, UptodateBit);
@@ -240,6 +244,12 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         // Only this page is marked: with a large folio the rest of it must still be prepared at its first get_pfn
         // (the per-page preparedness Paolo Bonzini's 2024 RFC proposes; upstream folios are single pages).
         *EntryPointer(index, create: false) |= UptodateBit;
+        int order = EntryOrder(entry);
+        if (order > 0)
+        {
+            _partlyPopulated.Add(index & ~((1UL << order) - 1));
+        }
+
         pfn = new kvm_pfn_t(entry >> PfnShift);
         return Errno.Ok;
     }
