@@ -46,11 +46,7 @@ internal sealed class TraceExport : IReplayRecorder
     public void LaunchUpdate(ulong timestamp, int cpu, int pid, ulong gpa, ulong length)
         => _writer.QemuEvent(Cpu(cpu), At(cpu, timestamp), pid, $"kvm_sev_snp_launch_update src 0x0 gpa 0x{gpa:x} len 0x{length:x} (Normal page)");
 
-    public void Save(FileInfo file)
-    {
-        using var stream = Commands.TraceCommandHelpers.Create(file, "--export-trace");
-        _writer.Writer.WriteTo(stream);
-    }
+    public void Save(FileInfo file) => Reports.ReportFile.WriteStream(file, "--export-trace", _writer.Writer.WriteTo);
 
     private int Cpu(int cpu) => (int)((uint)cpu % (uint)_last.Length);
 

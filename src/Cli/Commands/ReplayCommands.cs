@@ -214,8 +214,11 @@ internal static class ReplayCommands
             return;
         }
 
-        using var stream = TraceCommandHelpers.Create(file, "--json");
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        ReportFile.WriteJson(file, "--json", w => WriteJson(w, reader, replayer, results, options, seconds));
+    }
+
+    private static void WriteJson(Utf8JsonWriter w, ITraceReader reader, Replayer replayer, IReadOnlyList<ReplayResult> results, ReplayOptions options, double seconds)
+    {
         var s = replayer.Ops.Stats;
         w.WriteStartObject();
         w.WriteStartObject("trace");
@@ -258,13 +261,7 @@ internal static class ReplayCommands
             w.WriteStartObject();
             w.WriteString("policy", r.Policy);
             w.WriteString("memslot_source", r.Source.ToString().ToLowerInvariant());
-            w.WriteStartObject("counters");
-            foreach (var (counter, value) in r.Counters.Counters)
-            {
-                w.WriteNumber(counter, value);
-            }
-
-            w.WriteEndObject();
+            ReportFile.WriteCounters(w, r.Counters.Counters);
             var f = r.Fidelity;
             w.WriteStartObject("fidelity");
             w.WriteNumber("agreement_rate", f.AgreementRate);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using FastRmp.Cli.Reports;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Scenarios;
@@ -214,10 +213,8 @@ internal static class ScenarioCommands
             return;
         }
 
-        try
+        ReportFile.WriteJson(file, "--json", w =>
         {
-            using var stream = file.Create();
-            using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
             w.WriteStartArray();
             foreach (var r in results)
             {
@@ -225,21 +222,11 @@ internal static class ScenarioCommands
                 w.WriteString("scenario", r.Scenario);
                 w.WriteString("policy", r.Policy);
                 w.WriteString("folio", FolioName(r.FolioOrder));
-                w.WriteStartObject("counters");
-                foreach (var (counter, value) in r.Counters)
-                {
-                    w.WriteNumber(counter, value);
-                }
-
-                w.WriteEndObject();
+                ReportFile.WriteCounters(w, r.Counters);
                 w.WriteEndObject();
             }
 
             w.WriteEndArray();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CliInputException($"--json: cannot write {file.FullName}: {ex.Message}");
-        }
+        });
     }
 }

@@ -30,22 +30,4 @@ internal static class TraceCommandHelpers
             throw new CliInputException($"{path}: cannot read it ({ex.Message})");
         }
     }
-
-    /// <summary>Creates an output file, turning failures into one-line input errors that name the option.</summary>
-    public static FileStream Create(FileInfo file, string option)
-    {
-        if (Directory.Exists(file.FullName))
-        {
-            throw new CliInputException($"{option}: {file.FullName} is a directory");
-        }
-
-        try
-        {
-            return file.Create();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CliInputException($"{option}: cannot write {file.FullName} ({ex.Message})");
-        }
-    }
 }
