@@ -1,7 +1,6 @@
-using FastRmp.Engine.Allocation;
 using FastRmp.Interop;
 
-namespace FastRmp.Engine.Replay;
+namespace FastRmp.Engine.Allocation;
 
 /// <summary>
 /// The host allocator as a replay sees it: when the trace says which pfn the real host mapped

@@ -338,14 +338,12 @@ public sealed class ReplaySession : IDisposable
 
         ulong gpa = op.Gpa & ~PageSize.Mask4K;
         ulong size = (op.Size + (op.Gpa - gpa) + PageSize.Mask4K) & ~PageSize.Mask4K;
-        var range = new kvm_memory_attributes { address = gpa, size = size, attributes = (ulong)MemoryAttributes.Private };
-        if (_known.Validate(range) != Errno.Ok)
+        if (_known.Set(new kvm_memory_attributes { address = gpa, size = size, attributes = (ulong)MemoryAttributes.Private }, out _) != Errno.Ok)
         {
             _counters.AttributeErrors++;
             return;
         }
 
-        _known.Set(range, out _);
         if (op.Kind == ReplayOpKind.Convert)
         {
             Recorder?.Convert(op.Timestamp, op.Cpu, op.Pid, gpa, size, op.ToPrivate);

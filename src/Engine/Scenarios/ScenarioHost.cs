@@ -32,7 +32,7 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
         ulong hostPages = options.HostPages ?? Math.Max(1UL << 20, ((guestBytes >> PageSize.Shift4K) * 2) + (1UL << 18));
         hostPages = (hostPages + (1UL << 18) - 1) & ~((1UL << 18) - 1);
         Allocator = new BuddyAllocator(new kvm_pfn_t(0), hostPages, maxOrder: 18);
-        TracedPfns = options.TracedPfns ? new Replay.TracedPfnAllocator(Allocator) : null;
+        TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
         Rmp = RmpTable.CreateCompact(hostPages);
         Policy = PolicyCatalog.Create(policy, Rmp, Asid);
         var config = new VmConfig(options.VmType, Asid, folioOrder, allowDirtyLoggingOnGmem, options.MemslotCapacity);
@@ -51,7 +51,7 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
     }
 
     /// <summary>The host allocator seen through traced pfns (replay with <see cref="HostOptions.TracedPfns"/>), else null.</summary>
-    public Replay.TracedPfnAllocator? TracedPfns { get; }
+    public TracedPfnAllocator? TracedPfns { get; }
 
     /// <summary>Guest memory size.</summary>
     public ulong GuestBytes { get; }
@@ -245,10 +245,3 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
         }
     }
 }
-
-/// <summary>How a <see cref="ScenarioHost"/> is built beyond the scenario's needs (replay sets these).</summary>
-/// <param name="HostPages">Host memory in 4 KiB pages (rounded up to 1 GiB); default: twice the guest plus 1 GiB, at least 4 GiB.</param>
-/// <param name="VmType">SNP (RMP, policy hooks) or SW_PROTECTED (guest_memfd without hardware checks: the policy is unused).</param>
-/// <param name="TracedPfns">Let allocations take the pfns a trace names (<see cref="Replay.TracedPfnAllocator"/>).</param>
-/// <param name="MemslotCapacity">Memslots the VM can hold.</param>
-public sealed record HostOptions(ulong? HostPages = null, KvmVmType VmType = KvmVmType.Snp, bool TracedPfns = false, int MemslotCapacity = 1024);
