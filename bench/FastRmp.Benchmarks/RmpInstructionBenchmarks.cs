@@ -4,7 +4,6 @@ using BenchmarkDotNet.Configs;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
-using FastRmp.Tests.Common;
 
 namespace FastRmp.Benchmarks;
 
@@ -19,10 +18,7 @@ public class RmpUpdateBenchmarks
 {
     private const int Pairs = 1 << 14;
 
-    private NativeRmpReference _c = null!;
-    private RmpTable _raw = null!;
-    private RmpTable _compact = null!;
-    private RmpTable _segmented = null!;
+    private RmpTableSet _t = null!;
     private ulong[] _pfns4K = null!;
     private rmp_state[] _states4K = null!;
     private ulong[] _pfns2M = null!;
@@ -38,10 +34,7 @@ public class RmpUpdateBenchmarks
     public void Setup()
     {
         ulong pages = (ulong)HostGiB << 18;
-        _c = new NativeRmpReference(pages);
-        _raw = RmpTable.CreateRaw(pages);
-        _compact = RmpTable.CreateCompact(pages);
-        _segmented = RmpTable.CreateSegmented(pages);
+        _t = new RmpTableSet(pages);
         (_pfns4K, _states4K) = Sequence(pages, huge: false, seed: 1);
         (_pfns2M, _states2M) = Sequence(pages, huge: true, seed: 2);
     }
@@ -49,14 +42,7 @@ public class RmpUpdateBenchmarks
     /// <summary>Private then shared for each of <see cref="Pairs"/> distinct random pfns (2 MiB-aligned for 2M).</summary>
     private static (ulong[] Pfns, rmp_state[] States) Sequence(ulong pages, bool huge, int seed)
     {
-        var random = new Random(seed);
-        ulong units = huge ? pages >> 9 : pages;
-        var chosen = new HashSet<ulong>();
-        while (chosen.Count < Pairs)
-        {
-            chosen.Add((ulong)random.NextInt64((long)units) << (huge ? 9 : 0));
-        }
-
+        var chosen = RmpTableSet.DistinctRandom(Pairs, huge ? pages >> 9 : pages, huge ? 9 : 0, seed);
         var pfns = new ulong[Pairs * 2];
         var states = new rmp_state[Pairs * 2];
         int i = 0;
@@ -72,45 +58,39 @@ public class RmpUpdateBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _c.Dispose();
-        _raw.Dispose();
-        _compact.Dispose();
-        _segmented.Dispose();
-    }
+    public void Cleanup() => _t.Dispose();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pairs * 2, Description = "C reference, raw table")]
     [BenchmarkCategory("RmpUpdate4K")]
-    public ulong C_4K() => Expect0(_c.UpdateBatch(_pfns4K, _states4K));
+    public ulong C_4K() => Expect0(_t.C.UpdateBatch(_pfns4K, _states4K));
 
     [Benchmark(OperationsPerInvoke = Pairs * 2, Description = "C# raw store")]
     [BenchmarkCategory("RmpUpdate4K")]
-    public ulong Raw_4K() => Run(_raw, _pfns4K, _states4K);
+    public ulong Raw_4K() => Run(_t.Raw, _pfns4K, _states4K);
 
     [Benchmark(OperationsPerInvoke = Pairs * 2, Description = "C# compact store")]
     [BenchmarkCategory("RmpUpdate4K")]
-    public ulong Compact_4K() => Run(_compact, _pfns4K, _states4K);
+    public ulong Compact_4K() => Run(_t.Compact, _pfns4K, _states4K);
 
     [Benchmark(OperationsPerInvoke = Pairs * 2, Description = "C# segmented store")]
     [BenchmarkCategory("RmpUpdate4K")]
-    public ulong Segmented_4K() => Run(_segmented, _pfns4K, _states4K);
+    public ulong Segmented_4K() => Run(_t.Segmented, _pfns4K, _states4K);
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pairs * 2, Description = "C reference, raw table")]
     [BenchmarkCategory("RmpUpdate2M")]
-    public ulong C_2M() => Expect0(_c.UpdateBatch(_pfns2M, _states2M));
+    public ulong C_2M() => Expect0(_t.C.UpdateBatch(_pfns2M, _states2M));
 
     [Benchmark(OperationsPerInvoke = Pairs * 2, Description = "C# raw store")]
     [BenchmarkCategory("RmpUpdate2M")]
-    public ulong Raw_2M() => Run(_raw, _pfns2M, _states2M);
+    public ulong Raw_2M() => Run(_t.Raw, _pfns2M, _states2M);
 
     [Benchmark(OperationsPerInvoke = Pairs * 2, Description = "C# compact store")]
     [BenchmarkCategory("RmpUpdate2M")]
-    public ulong Compact_2M() => Run(_compact, _pfns2M, _states2M);
+    public ulong Compact_2M() => Run(_t.Compact, _pfns2M, _states2M);
 
     [Benchmark(OperationsPerInvoke = Pairs * 2, Description = "C# segmented store")]
     [BenchmarkCategory("RmpUpdate2M")]
-    public ulong Segmented_2M() => Run(_segmented, _pfns2M, _states2M);
+    public ulong Segmented_2M() => Run(_t.Segmented, _pfns2M, _states2M);
 
     private static ulong Run(RmpTable rmp, ulong[] pfns, rmp_state[] states)
     {
@@ -139,10 +119,7 @@ public class RmpPsmashBenchmarks
 {
     private const int Regions = 1 << 12;
 
-    private NativeRmpReference _c = null!;
-    private RmpTable _raw = null!;
-    private RmpTable _compact = null!;
-    private RmpTable _segmented = null!;
+    private RmpTableSet _t = null!;
     private ulong[] _heads = null!;
     private ulong[] _undoPfns = null!;
     private rmp_state[] _undoStates = null!;
@@ -157,18 +134,8 @@ public class RmpPsmashBenchmarks
     public void Setup()
     {
         ulong pages = (ulong)HostGiB << 18;
-        _c = new NativeRmpReference(pages);
-        _raw = RmpTable.CreateRaw(pages);
-        _compact = RmpTable.CreateCompact(pages);
-        _segmented = RmpTable.CreateSegmented(pages);
-        var random = new Random(3);
-        var chosen = new HashSet<ulong>();
-        while (chosen.Count < Regions)
-        {
-            chosen.Add((ulong)random.NextInt64((long)(pages >> 9)) << 9);
-        }
-
-        _heads = [.. chosen];
+        _t = new RmpTableSet(pages);
+        _heads = RmpTableSet.DistinctRandom(Regions, pages >> 9, 9, seed: 3);
 
         // After a PSMASH the region holds 512 assigned 4K entries: returning each page to shared undoes it.
         _undoPfns = new ulong[Regions * 512];
@@ -195,7 +162,7 @@ public class RmpPsmashBenchmarks
             assign[r] = new rmp_state { assigned = 1, pagesize = 1, asid = 1, gpa = _heads[r] << 12 };
         }
 
-        foreach (var rmp in new[] { _raw, _compact, _segmented })
+        foreach (var rmp in _t.Managed)
         {
             if (!_first)
             {
@@ -213,37 +180,31 @@ public class RmpPsmashBenchmarks
 
         if (!_first)
         {
-            _c.UpdateBatch(_undoPfns, _undoStates);
+            _t.C.UpdateBatch(_undoPfns, _undoStates);
         }
 
-        RmpUpdateBenchmarks.Expect0(_c.UpdateBatch(_heads, assign));
+        RmpUpdateBenchmarks.Expect0(_t.C.UpdateBatch(_heads, assign));
         _first = false;
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _c.Dispose();
-        _raw.Dispose();
-        _compact.Dispose();
-        _segmented.Dispose();
-    }
+    public void Cleanup() => _t.Dispose();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Regions, Description = "C reference, raw table")]
     [BenchmarkCategory("Psmash")]
-    public ulong C() => _c.PsmashBatch(_heads);
+    public ulong C() => _t.C.PsmashBatch(_heads);
 
     [Benchmark(OperationsPerInvoke = Regions, Description = "C# raw store")]
     [BenchmarkCategory("Psmash")]
-    public ulong Raw() => Run(_raw);
+    public ulong Raw() => Run(_t.Raw);
 
     [Benchmark(OperationsPerInvoke = Regions, Description = "C# compact store")]
     [BenchmarkCategory("Psmash")]
-    public ulong Compact() => Run(_compact);
+    public ulong Compact() => Run(_t.Compact);
 
     [Benchmark(OperationsPerInvoke = Regions, Description = "C# segmented store")]
     [BenchmarkCategory("Psmash")]
-    public ulong Segmented() => Run(_segmented);
+    public ulong Segmented() => Run(_t.Segmented);
 
     private ulong Run(RmpTable rmp)
     {
