@@ -27,17 +27,42 @@ internal static class SnpTraceFixture
     /// <summary>Writes <paramref name="faults"/> guest faults (each on a new gfn; every <paramref name="sharedEvery"/>th or so a shared access that converts) over <paramref name="vcpus"/> vCPUs.</summary>
     public static Summary Write(string path, int faults, int vcpus = 4, int seed = 1, bool qemuEvents = true, string compression = "none", int sharedEvery = 25, ulong highSlotBytes = HighSlotBytes)
     {
+        var w = new KvmTraceWriter(new TraceDatWriterOptions(7, compression, vcpus));
+        var summary = WriteVm(w, QemuPid, 0, vcpus, faults, seed, qemuEvents, sharedEvery, highSlotBytes, 0x100000, processEvents: false);
+        w.Save(path);
+        return summary;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="vms"/> SNP guests of the same layout side by side (QEMU processes 7000, 8000, ...; each
+    /// on its own <paramref name="vcpus"/> CPUs, with its own host pfns). With <paramref name="processEvents"/> each
+    /// QEMU starts in the trace: sched_process_exec of its main thread, then sched_process_fork of each vCPU thread.
+    /// </summary>
+    public static Summary[] WriteVms(string path, int vms, int faultsEach, int vcpus = 2, bool processEvents = true)
+    {
+        var w = new KvmTraceWriter(new TraceDatWriterOptions(7, "none", vms * vcpus));
+        var summaries = new Summary[vms];
+        for (int vm = 0; vm < vms; vm++)
+        {
+            summaries[vm] = WriteVm(w, QemuPid + (1000 * vm), vm * vcpus, vcpus, faultsEach, seed: 1 + vm, qemuEvents: true, sharedEvery: 25, HighSlotBytes, 0x100000 + ((ulong)vm << 22), processEvents);
+        }
+
+        w.Save(path);
+        return summaries;
+    }
+
+    private static Summary WriteVm(KvmTraceWriter w, int qemuPid, int firstCpu, int vcpus, int faults, int seed, bool qemuEvents, int sharedEvery, ulong highSlotBytes, ulong nextPfn, bool processEvents)
+    {
         ulong guestPages = (LowSlotBytes + highSlotBytes) >> 12;
         if ((ulong)faults > guestPages / 2)
         {
             throw new ArgumentOutOfRangeException(nameof(faults), "at most one fault per two guest pages (each fault takes a new gfn)");
         }
 
-        var w = new KvmTraceWriter(new TraceDatWriterOptions(7, compression, vcpus));
-        w.Writer.AddCmdline(QemuPid, "qemu-system-x86");
+        w.Writer.AddCmdline(qemuPid, "qemu-system-x86");
         for (int v = 0; v < vcpus; v++)
         {
-            w.Writer.AddCmdline(QemuPid + 1 + v, $"CPU {v}/KVM");
+            w.Writer.AddCmdline(qemuPid + 1 + v, $"CPU {v}/KVM");
         }
 
         var rng = new Random(seed);
@@ -45,28 +70,39 @@ internal static class SnpTraceFixture
         Array.Fill(ts, 1_000_000_000UL);
         var pfns = new Dictionary<ulong, ulong>();
         var shared = new HashSet<ulong>();
-        ulong nextPfn = 0x100000;
         long records = 0, conversions = 0;
+        if (processEvents)
+        {
+            w.ProcessExec(firstCpu, ts[0]++, qemuPid, "/usr/bin/qemu-system-x86_64");
+            for (int v = 0; v < vcpus; v++)
+            {
+                w.ProcessFork(firstCpu, ts[0]++, qemuPid, "qemu-system-x86", qemuPid + 1 + v, "qemu-system-x86");
+            }
+
+            records += 1 + vcpus;
+        }
+
         if (qemuEvents)
         {
-            w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x{LowSlotBytes:x} ua=0x7f0000000000 guest_memfd=30 guest_memfd_offset=0x0 ret=0");
-            w.QemuEvent(0, ts[0]++, QemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x4 gpa=0x{HighBase:x} size=0x{highSlotBytes:x} ua=0x7f0080000000 guest_memfd=30 guest_memfd_offset=0x{LowSlotBytes:x} ret=0");
+            w.QemuEvent(firstCpu, ts[0]++, qemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x{LowSlotBytes:x} ua=0x7f0000000000 guest_memfd=30 guest_memfd_offset=0x0 ret=0");
+            w.QemuEvent(firstCpu, ts[0]++, qemuPid, $"kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x4 gpa=0x{HighBase:x} size=0x{highSlotBytes:x} ua=0x7f0080000000 guest_memfd=30 guest_memfd_offset=0x{LowSlotBytes:x} ret=0");
             records += 2;
         }
 
-        w.SetMemAttributes(0, ts[0]++, QemuPid, 0, LowSlotBytes >> 12, 8);
-        w.SetMemAttributes(0, ts[0]++, QemuPid, HighBase >> 12, (HighBase + highSlotBytes) >> 12, 8);
+        w.SetMemAttributes(firstCpu, ts[0]++, qemuPid, 0, LowSlotBytes >> 12, 8);
+        w.SetMemAttributes(firstCpu, ts[0]++, qemuPid, HighBase >> 12, (HighBase + highSlotBytes) >> 12, 8);
         records += 2;
         if (qemuEvents)
         {
-            w.QemuEvent(0, ts[0]++, QemuPid, "kvm_sev_snp_launch_update src 0x7f00aa000000 gpa 0x800000 len 0x10000 (Normal page)");
+            w.QemuEvent(firstCpu, ts[0]++, qemuPid, "kvm_sev_snp_launch_update src 0x7f00aa000000 gpa 0x800000 len 0x10000 (Normal page)");
             records++;
         }
 
         for (int i = 0; i < faults; i++)
         {
-            int cpu = i % vcpus;
-            int pid = QemuPid + 1 + cpu;
+            int vcpu = i % vcpus;
+            int cpu = firstCpu + vcpu;
+            int pid = qemuPid + 1 + vcpu;
             ulong gfn;
             do
             {
@@ -79,19 +115,19 @@ internal static class SnpTraceFixture
             bool wantShared = sharedEvery > 0 && rng.Next(sharedEvery) == 0;
             bool write = rng.Next(2) == 0;
             ulong code = (wantShared ? SharedRead : PrivateRead) | (write ? 2UL : 0);
-            ts[cpu] += (ulong)rng.Next(200, 4000);
-            w.Exit(cpu, ts[cpu]++, pid, (uint)cpu, 0x400, code, gfn << 12);
-            w.PageFault(cpu, ts[cpu]++, pid, (uint)cpu, gfn << 12, code);
+            ts[vcpu] += (ulong)rng.Next(200, 4000);
+            w.Exit(cpu, ts[vcpu]++, pid, (uint)vcpu, 0x400, code, gfn << 12);
+            w.PageFault(cpu, ts[vcpu]++, pid, (uint)vcpu, gfn << 12, code);
             records += 2;
             if (wantShared)
             {
                 // private memory, shared access: KVM exits, QEMU converts (and discards the private page), the guest retries
-                w.UserspaceExit(cpu, ts[cpu]++, pid, 39, -14);
-                w.QemuEvent(cpu, ts[cpu]++, pid, $"kvm_convert_memory start 0x{gfn << 12:x} size 0x1000 to_shared");
-                w.SetMemAttributes(cpu, ts[cpu]++, pid, gfn, gfn + 1, 0);
-                w.Entry(cpu, ts[cpu]++, pid, (uint)cpu);
-                w.Exit(cpu, ts[cpu]++, pid, (uint)cpu, 0x400, code, gfn << 12);
-                w.PageFault(cpu, ts[cpu]++, pid, (uint)cpu, gfn << 12, code);
+                w.UserspaceExit(cpu, ts[vcpu]++, pid, 39, -14);
+                w.QemuEvent(cpu, ts[vcpu]++, pid, $"kvm_convert_memory start 0x{gfn << 12:x} size 0x1000 to_shared");
+                w.SetMemAttributes(cpu, ts[vcpu]++, pid, gfn, gfn + 1, 0);
+                w.Entry(cpu, ts[vcpu]++, pid, (uint)vcpu);
+                w.Exit(cpu, ts[vcpu]++, pid, (uint)vcpu, 0x400, code, gfn << 12);
+                w.PageFault(cpu, ts[vcpu]++, pid, (uint)vcpu, gfn << 12, code);
                 shared.Add(gfn);
                 conversions++;
                 records += 6;
@@ -103,12 +139,11 @@ internal static class SnpTraceFixture
                 pfns.Add(gfn, pfn);
             }
 
-            w.SpteRequested(cpu, ts[cpu]++, pid, gfn, pfn, 1);
-            w.Entry(cpu, ts[cpu]++, pid, (uint)cpu);
+            w.SpteRequested(cpu, ts[vcpu]++, pid, gfn, pfn, 1);
+            w.Entry(cpu, ts[vcpu]++, pid, (uint)vcpu);
             records += 2;
         }
 
-        w.Save(path);
         return new Summary(records, faults + conversions, conversions, pfns.Count);
     }
 }

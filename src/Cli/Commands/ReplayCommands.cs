@@ -79,10 +79,7 @@ internal static class ReplayCommands
         using var reader = TraceCommandHelpers.Open(path);
         using var replayer = new Replayer(reader, options, policies);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
-        if (export is not null)
-        {
-            replayer.Sessions[0].Recorder = export;
-        }
+        replayer.Recorder = export;
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         RunWithProgress(replayer, path, stderr);
@@ -99,9 +96,9 @@ internal static class ReplayCommands
         WriteJson(parse.GetValue(o.Json), reader, replayer, results, options, seconds);
         if (parse.GetValue(o.Html) is { } html)
         {
-            string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; memslots {Describe(results[0].Source)}; "
-                + string.Join(", ", results.Select(r => $"{r.Policy} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters))]));
+            string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
+                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{r.Policy} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Group = $"{VmTitle(r.Vm, results)}folio {ScenarioCommands.FolioName(r.Counters.FolioOrder)}" })]));
         }
 
         export?.Save(exportFile!);
@@ -149,30 +146,48 @@ internal static class ReplayCommands
         double span = (s.LastTimestamp - s.FirstTimestamp) / 1e9;
         console.Write(new Markup($"[bold]{Markup.Escape(info.Path)}[/]: {info.Kind} {Markup.Escape(info.Version)}, {s.Records:N0} records ({s.KvmEvents:N0} KVM/QEMU) over {span:F3} s of trace, replayed in {seconds:F2} s ({s.Records / Math.Max(seconds, 1e-9) / 1e6:F1} M records/s)\n"));
         console.Write(new Markup($"faults {s.Faults:N0} (+{s.RmpBitFaults:N0} with the RMP bit), mapped as traced {s.SpteRequested:N0}, memory-fault exits {s.MemoryFaultExits:N0}, kvm_rmp_fault {s.RmpFaults:N0}, memslot events {s.Memslots:N0}, conversions {s.Conversions:N0}, launch updates {s.LaunchUpdates:N0}; lost events {reader.Stats.LostEvents:N0}, damaged regions {reader.Stats.DamageCount:N0}\n"));
-        console.Write(new Markup($"memslots: {Describe(results[0].Source)}\n"));
+        if (results.Count == 0)
+        {
+            console.Write(new Markup("nothing to replay: no guest page faults, memslot changes, conversions or launch updates\n"));
+            return;
+        }
+
+        foreach (var vm in results.GroupBy(r => r.Vm))
+        {
+            WriteVm(console, [.. vm], VmTitle(vm.Key, results));
+        }
+    }
+
+    /// <summary>"VM 4242 (qemu-system-x86): " when the trace has more than the one unnamed VM, else "".</summary>
+    private static string VmTitle(ReplayVm vm, IReadOnlyList<ReplayResult> results)
+        => results.All(r => r.Vm.Process == 0) ? "" : vm.Process == 0 ? "threads of no known process: " : $"VM {vm.Process} ({vm.Name}): ";
+
+    private static void WriteVm(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title)
+    {
+        console.Write(new Markup($"{Markup.Escape(title)}memslots {Describe(results[0].Source)}\n"));
         foreach (var r in results)
         {
             if (r.FirstRefusal is { } refusal)
             {
-                console.Write(new Markup($"[yellow]{Markup.Escape(r.Policy)}: the model refused {Markup.Escape(refusal)}[/]\n"));
+                console.Write(new Markup($"[yellow]{Markup.Escape(title + r.Policy)}: the model refused {Markup.Escape(refusal)}[/]\n"));
             }
 
             if (r.InvariantViolation is { } broken)
             {
-                console.Write(new Markup($"[red]{Markup.Escape(r.Policy)} broke an invariant: {Markup.Escape(broken)}[/]\n"));
+                console.Write(new Markup($"[red]{Markup.Escape(title + r.Policy)} broke an invariant: {Markup.Escape(broken)}[/]\n"));
             }
         }
 
-        var table = new Table().Border(TableBorder.Rounded).Title($"folio {ScenarioCommands.FolioName(results[0].Counters.FolioOrder)}");
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {ScenarioCommands.FolioName(results[0].Counters.FolioOrder)}"));
         table.AddColumn("counter");
         foreach (var r in results)
         {
             table.AddColumn(new TableColumn(Markup.Escape(r.Policy)).RightAligned());
         }
 
-        foreach (var (counter, title) in Shown)
+        foreach (var (counter, name) in Shown)
         {
-            table.AddRow([title, .. results.Select(r => r.Counters[counter].ToString("N0", s_ci))]);
+            table.AddRow([name, .. results.Select(r => r.Counters[counter].ToString("N0", s_ci))]);
         }
 
         table.AddEmptyRow();
@@ -183,7 +198,7 @@ internal static class ReplayCommands
         console.Write(table);
         foreach (var r in results.Where(r => r.Fidelity.First.Count > 0))
         {
-            var d = new Table().Border(TableBorder.Simple).Title($"{Markup.Escape(r.Policy)}: first disagreements with the trace ({r.Fidelity.Disagreements:N0} in all)");
+            var d = new Table().Border(TableBorder.Simple).Title(Markup.Escape($"{title}{r.Policy}: first disagreements with the trace ({r.Fidelity.Disagreements:N0} in all)"));
             d.AddColumn(new TableColumn("time (s)").RightAligned());
             d.AddColumn("what");
             d.AddColumn("gpa");
@@ -235,6 +250,8 @@ internal static class ReplayCommands
         w.WriteNumber("memslot_events", s.Memslots);
         w.WriteNumber("conversions", s.Conversions);
         w.WriteNumber("launch_updates", s.LaunchUpdates);
+        w.WriteNumber("threads_with_process", s.ThreadsWithProcess);
+        w.WriteNumber("vms", replayer.Vms.Count);
         w.WriteNumber("first_timestamp_ns", s.FirstTimestamp);
         w.WriteNumber("last_timestamp_ns", s.LastTimestamp);
         w.WriteNumber("lost_events", reader.Stats.LostEvents);
@@ -260,6 +277,10 @@ internal static class ReplayCommands
         {
             w.WriteStartObject();
             w.WriteString("policy", r.Policy);
+            w.WriteStartObject("vm");
+            w.WriteNumber("process", r.Vm.Process);
+            w.WriteString("name", r.Vm.Name);
+            w.WriteEndObject();
             w.WriteString("memslot_source", r.Source.ToString().ToLowerInvariant());
             ReportFile.WriteCounters(w, r.Counters.Counters);
             var f = r.Fidelity;

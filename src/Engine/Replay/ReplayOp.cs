@@ -61,6 +61,12 @@ public struct ReplayOp
     /// <summary>The thread that recorded it (a vCPU thread for faults).</summary>
     public int Pid;
 
+    /// <summary>
+    /// The process (QEMU, one per VM) the thread belongs to: the record's tgid when the input has it, else what the
+    /// trace's sched_process_fork/exec events tell (<see cref="TraceOps"/>), else 0 (not known: one VM).
+    /// </summary>
+    public int Process;
+
     /// <summary>The event's timestamp (ns).</summary>
     public ulong Timestamp;
 

@@ -17,11 +17,20 @@ public readonly record struct ReplayProgress(long Records, long BytesRead);
 /// <param name="FirstRefusal">The first request the model refused, if any.</param>
 /// <param name="InvariantViolation">The model invariant the run broke, if any (a policy's failure, such as a freed page left private).</param>
 /// <param name="Session">The session (its host model stays alive until the replayer is disposed).</param>
-public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fidelity Fidelity, MemslotSource Source, string? FirstRefusal, string? InvariantViolation, ReplaySession Session);
+/// <param name="Vm">The VM the run modelled.</param>
+public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fidelity Fidelity, MemslotSource Source, string? FirstRefusal, string? InvariantViolation, ReplaySession Session, ReplayVm Vm);
+
+/// <summary>One VM of a trace: its QEMU process and that process's name.</summary>
+/// <param name="Process">The process id (0: the trace does not tell threads' processes apart, so all of it is one VM).</param>
+/// <param name="Name">The process's name as traced (the leader thread's comm when seen).</param>
+public sealed record ReplayVm(int Process, string Name);
 
 /// <summary>
 /// Replays one trace through several policies' models in one pass: each record is decoded once
-/// (<see cref="TraceOps"/>) and applied to every <see cref="ReplaySession"/>.
+/// (<see cref="TraceOps"/>) and applied to every <see cref="ReplaySession"/> of its VM. Each VM of the trace (each
+/// QEMU process, <see cref="ReplayOp.Process"/>) gets its own sessions, one per policy, made when its first op
+/// arrives; each models its own host of <see cref="ReplayOptions.HostBytes"/> (the traced pfns of different VMs never
+/// collide, so what a shared host would add is only allocator contention).
 /// </summary>
 /// <remarks>
 /// Damage the reader cannot skip ends the replay early; what was replayed so far stays and <see cref="Error"/> says
@@ -35,44 +44,49 @@ public sealed class Replayer : IDisposable, IMetricsSource
     public const int ProgressInterval = 1 << 13;
 
     private readonly ITraceReader _reader;
-    private readonly ReplaySession[] _sessions;
+    private readonly ReplayOptions _options;
+    private readonly string[] _policies;
+    private readonly List<(ReplayVm Vm, ReplaySession[] Sessions)> _vms = [];
+    private readonly Dictionary<int, ReplaySession[]> _byProcess = [];
     private readonly IDisposable _metrics;
     private long _records;
     private long _bytes;
 
-    /// <summary>Creates one session per policy over <paramref name="reader"/> (which the caller owns).</summary>
+    /// <summary>Replays <paramref name="reader"/> (which the caller owns) under <paramref name="policies"/>.</summary>
+    /// <exception cref="ArgumentException">No policy, or an unknown one.</exception>
     public Replayer(ITraceReader reader, ReplayOptions options, IReadOnlyList<string> policies)
     {
         ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(policies);
         if (policies.Count == 0)
         {
             throw new ArgumentException("At least one policy is needed.", nameof(policies));
         }
 
-        _reader = reader;
-        Ops = new TraceOps(reader);
-        _metrics = EngineMetrics.Register(this);
-        _sessions = new ReplaySession[policies.Count];
-        try
+        foreach (string policy in policies)
         {
-            for (int i = 0; i < _sessions.Length; i++)
+            if (!Policies.PolicyCatalog.Names.Contains(policy))
             {
-                _sessions[i] = new ReplaySession(policies[i], options);
+                throw new ArgumentException($"Unknown policy '{policy}'.", nameof(policies));
             }
         }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+
+        _reader = reader;
+        _options = options;
+        _policies = [.. policies];
+        Ops = new TraceOps(reader);
+        _metrics = EngineMetrics.Register(this);
     }
 
     /// <summary>The decoded trace.</summary>
     public TraceOps Ops { get; }
 
-    /// <summary>The sessions, in the order of the policies given.</summary>
-    public IReadOnlyList<ReplaySession> Sessions => _sessions;
+    /// <summary>The VMs seen so far and their sessions (in the order of the policies given), in order of appearance.</summary>
+    public IReadOnlyList<(ReplayVm Vm, ReplaySession[] Sessions)> Vms => _vms;
+
+    /// <summary>Receives the decisions of the first policy's model, for every VM (the exported trace); set before <see cref="Run"/>.</summary>
+    public IReplayRecorder? Recorder { get; set; }
 
     /// <summary>Records read so far.</summary>
     public long Records => Volatile.Read(ref _records);
@@ -86,12 +100,19 @@ public sealed class Replayer : IDisposable, IMetricsSource
     /// <summary>Replays the whole trace; <paramref name="progress"/> is called every <see cref="ProgressInterval"/> records.</summary>
     public void Run(Action<ReplayProgress>? progress = null, CancellationToken cancel = default)
     {
-        var sessions = _sessions;
+        int process = 0;
+        ReplaySession[]? sessions = null;
         long nextReport = ProgressInterval;
         try
         {
             while (Ops.MoveNext(out var op))
             {
+                if (sessions is null || op.Process != process)
+                {
+                    process = op.Process;
+                    sessions = SessionsOf(process);
+                }
+
                 foreach (var session in sessions)
                 {
                     session.Apply(op);
@@ -115,13 +136,14 @@ public sealed class Replayer : IDisposable, IMetricsSource
         progress?.Invoke(new ReplayProgress(_records, _bytes));
     }
 
-    /// <summary>The results, one per policy (verifies each model's invariants).</summary>
+    /// <summary>The results, one per VM and policy, VM by VM (verifies each model's invariants when the options say so).</summary>
     public IReadOnlyList<ReplayResult> Results(string name)
-        => [.. _sessions.Select(s =>
+        => [.. _vms.SelectMany(vm => vm.Sessions.Select(s =>
         {
             var counters = s.Result(name);
-            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s);
-        })];
+            var named = vm.Vm with { Name = Ops.ProcessName(vm.Vm.Process) };
+            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s, named);
+        }))];
 
     long IMetricsSource.Events => Records;
 
@@ -135,10 +157,32 @@ public sealed class Replayer : IDisposable, IMetricsSource
     public void Dispose()
     {
         _metrics.Dispose();
-        foreach (var session in _sessions)
+        foreach (var (_, sessions) in _vms)
         {
-            session?.Dispose();
+            foreach (var session in sessions)
+            {
+                session?.Dispose();
+            }
         }
+    }
+
+    private ReplaySession[] SessionsOf(int process)
+    {
+        if (_byProcess.TryGetValue(process, out var sessions))
+        {
+            return sessions;
+        }
+
+        sessions = new ReplaySession[_policies.Length];
+        _vms.Add((new ReplayVm(process, ""), sessions));
+        _byProcess.Add(process, sessions);
+        for (int i = 0; i < sessions.Length; i++)
+        {
+            sessions[i] = new ReplaySession(_policies[i], _options);
+        }
+
+        sessions[0].Recorder = Recorder;
+        return sessions;
     }
 
     private void Publish()

@@ -43,6 +43,9 @@ public sealed class TraceOpStats
     /// <summary>QEMU kvm_sev_snp_launch_update ranges.</summary>
     public long LaunchUpdates { get; internal set; }
 
+    /// <summary>Threads whose process the trace told (a record's tgid, or sched_process_fork/exec).</summary>
+    public long ThreadsWithProcess { get; internal set; }
+
     /// <summary>The first and last timestamps seen (ns).</summary>
     public ulong FirstTimestamp { get; internal set; }
 
@@ -62,7 +65,15 @@ public sealed class TraceOpStats
 /// <c>pfn | (gfn &amp; (pages(goal_level) - 1))</c>, and a memory-fault exit ends in <c>kvm_userspace_exit</c> (reason
 /// 39 in binary; text prints <c>error (14)</c>, -EFAULT). A fault waits for its outcome per thread (the vCPU thread's
 /// pid), so a vCPU moving between CPUs keeps its pairing. #NPF error code bits are those of traces.md 1.6:
-/// bit 31 RMP, bit 34 ENC (private), bit 49 PRIVATE_ACCESS (KVM-synthetic). Not thread-safe.
+/// bit 31 RMP, bit 34 ENC (private), bit 49 PRIVATE_ACCESS (KVM-synthetic).
+/// <para>
+/// Each op names its VM by the QEMU process of its thread (<see cref="ReplayOp.Process"/>): the record's tgid where
+/// the input carries one (ftrace text with record-tgid, <c>perf script</c> with pid/tid); otherwise, for trace.dat,
+/// the sched events when they were recorded: after <c>sched_process_exec</c> a task leads its own process, and a task
+/// made by <c>sched_process_fork</c> joins its creator's process (QEMU makes its vCPU threads from the main thread; a
+/// forked child process is indistinguishable from a thread until it execs). Threads the trace says nothing about
+/// are process 0, so a trace without process information is one VM. Not thread-safe.
+/// </para>
 /// </remarks>
 public sealed class TraceOps
 {
@@ -72,6 +83,9 @@ public sealed class TraceOps
     private readonly ITraceReader _reader;
     private readonly KvmEventDecoder _decoder = new();
     private readonly Dictionary<int, int> _pendingByPid = [];
+    private readonly Dictionary<int, int> _processOf = [];
+    private readonly Dictionary<int, (string Name, bool FromLeader)> _processNames = [];
+    private int _lastNamed;
     private readonly ReplayOp[] _queue = new ReplayOp[4];
     private ReplayOp[] _pending = new ReplayOp[16];
     private bool[] _pendingActive = new bool[16];
@@ -134,8 +148,14 @@ public sealed class TraceOps
             return;
         }
 
-        stats.KvmEvents++;
         int pid = record.Pid;
+        if (kind is KvmEventKind.ProcessFork or KvmEventKind.ProcessExec)
+        {
+            Track(record, kind);
+            return;
+        }
+
+        stats.KvmEvents++;
         switch (kind)
         {
             case KvmEventKind.PageFault when _decoder.TryRead(record, out KvmPageFault pf):
@@ -148,7 +168,7 @@ public sealed class TraceOps
 
                 stats.Faults++;
                 ref var fault = ref OpenPending(pid);
-                fault = new ReplayOp { Kind = ReplayOpKind.Fault, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = pf.FaultAddress, ErrorCode = pf.ErrorCode };
+                fault = new ReplayOp { Kind = ReplayOpKind.Fault, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = pf.FaultAddress, ErrorCode = pf.ErrorCode };
                 return;
 
             case KvmEventKind.SpteRequested when _decoder.TryRead(record, out KvmMmuSpteRequested spte):
@@ -193,7 +213,7 @@ public sealed class TraceOps
             case KvmEventKind.RmpFault when _decoder.TryRead(record, out KvmRmpFault rmp):
                 Flush(pid);
                 stats.RmpFaults++;
-                Enqueue(new ReplayOp { Kind = ReplayOpKind.RmpFault, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = rmp.Gpa, Pfn = rmp.Pfn, HasPfn = true, Level = (byte)Math.Clamp(rmp.RmpLevel, 0, 255), ErrorCode = rmp.ErrorCode });
+                Enqueue(new ReplayOp { Kind = ReplayOpKind.RmpFault, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = rmp.Gpa, Pfn = rmp.Pfn, HasPfn = true, Level = (byte)Math.Clamp(rmp.RmpLevel, 0, 255), ErrorCode = rmp.ErrorCode });
                 return;
 
             case KvmEventKind.SetMemAttributes when _decoder.TryRead(record, out KvmVmSetMemAttributes attr):
@@ -201,7 +221,7 @@ public sealed class TraceOps
                 if (attr.End > attr.Start && attr.End <= 1UL << 40)
                 {
                     stats.Conversions++;
-                    Enqueue(new ReplayOp { Kind = ReplayOpKind.SetAttributes, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = attr.Start << 12, Size = (attr.End - attr.Start) << 12, ToPrivate = (attr.Attr & (ulong)MemoryAttributes.Private) != 0 });
+                    Enqueue(new ReplayOp { Kind = ReplayOpKind.SetAttributes, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = attr.Start << 12, Size = (attr.End - attr.Start) << 12, ToPrivate = (attr.Attr & (ulong)MemoryAttributes.Private) != 0 });
                 }
 
                 return;
@@ -209,7 +229,7 @@ public sealed class TraceOps
             case KvmEventKind.QemuConvertMemory when _decoder.TryRead(record, out QemuConvertMemory convert):
                 Flush(pid);
                 stats.Conversions++;
-                Enqueue(new ReplayOp { Kind = ReplayOpKind.Convert, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = convert.Start, Size = convert.Size, ToPrivate = convert.ToPrivate });
+                Enqueue(new ReplayOp { Kind = ReplayOpKind.Convert, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = convert.Start, Size = convert.Size, ToPrivate = convert.ToPrivate });
                 return;
 
             case KvmEventKind.QemuSetUserMemory when _decoder.TryRead(record, out QemuSetUserMemory memslot):
@@ -226,6 +246,7 @@ public sealed class TraceOps
                     Kind = ReplayOpKind.SetMemslot,
                     Cpu = record.Cpu,
                     Pid = record.Pid,
+                    Process = ProcessOf(record),
                     Timestamp = record.Timestamp,
                     Region = new kvm_userspace_memory_region2
                     {
@@ -243,13 +264,76 @@ public sealed class TraceOps
             case KvmEventKind.QemuSevSnpLaunchUpdate when _decoder.TryRead(record, out QemuSevSnpLaunchUpdate launch):
                 Flush(pid);
                 stats.LaunchUpdates++;
-                Enqueue(new ReplayOp { Kind = ReplayOpKind.LaunchUpdate, Cpu = record.Cpu, Pid = record.Pid, Timestamp = record.Timestamp, Gpa = launch.Gpa, Size = launch.Length });
+                Enqueue(new ReplayOp { Kind = ReplayOpKind.LaunchUpdate, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = launch.Gpa, Size = launch.Length });
                 return;
 
             default:
                 // Any other KVM event of the thread (kvm_entry, kvm_exit, ...) means its fault ended without a traced outcome.
                 Flush(pid);
                 return;
+        }
+    }
+
+    /// <summary>The name of a process seen in the ops: its leader thread's comm, else the first of its threads' ("" for process 0).</summary>
+    public string ProcessName(int process) => _processNames.TryGetValue(process, out var n) ? n.Name : "";
+
+    /// <summary>The process of the record's thread (0 when not known).</summary>
+    private int ProcessOf(in TraceRecord record)
+    {
+        int process = record.Tgid;
+        if (process != 0)
+        {
+            if (_processOf.TryAdd(record.Pid, process))
+            {
+                Stats.ThreadsWithProcess++;
+            }
+        }
+        else if (_processOf.Count == 0 || !_processOf.TryGetValue(record.Pid, out process))
+        {
+            return 0;
+        }
+
+        if (process != _lastNamed || record.Pid == process)
+        {
+            _lastNamed = process;
+            bool leader = record.Pid == process;
+            if (!_processNames.TryGetValue(process, out var named) || (leader && !named.FromLeader))
+            {
+                _processNames[process] = (record.Comm, leader);
+            }
+        }
+
+        return process;
+    }
+
+    private void Track(in TraceRecord record, KvmEventKind kind)
+    {
+        if (kind == KvmEventKind.ProcessExec && _decoder.TryRead(record, out SchedProcessExec exec) && exec.Pid > 0)
+        {
+            Set(exec.Pid, exec.Pid);
+        }
+        else if (kind == KvmEventKind.ProcessFork && _decoder.TryRead(record, out SchedProcessFork fork) && fork.ParentPid > 0 && fork.ChildPid > 0)
+        {
+            if (!_processOf.TryGetValue(fork.ParentPid, out int process))
+            {
+                // a creator the trace has not placed: it leads its process (QEMU's main thread, started before the trace)
+                process = fork.ParentPid;
+                Set(process, process);
+            }
+
+            Set(fork.ChildPid, process);
+        }
+
+        void Set(int thread, int process)
+        {
+            if (_processOf.TryAdd(thread, process))
+            {
+                Stats.ThreadsWithProcess++;
+            }
+            else
+            {
+                _processOf[thread] = process;
+            }
         }
     }
 

@@ -7,6 +7,7 @@ internal ref struct TextLine
 {
     public ReadOnlySpan<char> Comm;
     public int Pid;
+    public int Tgid;
     public int Cpu;
     public ulong Timestamp;
     public ReadOnlySpan<char> System;
@@ -66,7 +67,7 @@ internal static class TextLineParser
 
     private static bool TryFtraceHead(ReadOnlySpan<char> before, ref TextLine r)
     {
-        // optional "(  tgid)" / "(-------)"
+        // optional "(  tgid)" (record-tgid) / "(-------)" (tgid unknown)
         if (before.Length > 0 && before[^1] == ')')
         {
             int p = before.LastIndexOf('(');
@@ -75,6 +76,8 @@ internal static class TextLineParser
                 return false;
             }
 
+            var tgid = before[(p + 1)..^1].Trim();
+            r.Tgid = tgid.Length <= 10 && int.TryParse(tgid, System.Globalization.NumberStyles.None, null, out int t) ? t : 0;
             before = before[..p].TrimEnd();
         }
 
@@ -114,6 +117,12 @@ internal static class TextLineParser
         if (tid.IsEmpty || tid.Length > 10 || !int.TryParse(tid, out int pid) || pid < 0)
         {
             return false;
+        }
+
+        // "pid/tid" (perf script -F pid,tid): the process id is the thread group's
+        if (slash > 0 && slash <= 10 && int.TryParse(ids[..slash], System.Globalization.NumberStyles.None, null, out int process))
+        {
+            r.Tgid = process;
         }
 
         r.Pid = pid;

@@ -84,7 +84,7 @@ public sealed class TextTraceReader : ITraceReader
             if (TextLineParser.TryParse(line, _perf, out var parsed))
             {
                 var format = FormatFor(parsed.System, parsed.Event);
-                record = new TraceRecord(parsed.Timestamp, parsed.Cpu, parsed.Pid, CommFor(parsed.Pid, parsed.Comm), format, parsed.Payload);
+                record = new TraceRecord(parsed.Timestamp, parsed.Cpu, parsed.Pid, CommFor(parsed.Pid, parsed.Comm), format, parsed.Payload, parsed.Tgid);
                 return true;
             }
 

@@ -32,12 +32,13 @@ public readonly ref struct TraceRecord
         Text = default;
     }
 
-    /// <summary>Creates a text record (comm known from the line).</summary>
-    public TraceRecord(ulong timestamp, int cpu, int pid, string comm, EventFormat format, ReadOnlySpan<char> text)
+    /// <summary>Creates a text record (comm known from the line; <paramref name="tgid"/> from a record-tgid column or perf's <c>pid/tid</c>, 0 when the line has none).</summary>
+    public TraceRecord(ulong timestamp, int cpu, int pid, string comm, EventFormat format, ReadOnlySpan<char> text, int tgid = 0)
     {
         Timestamp = timestamp;
         Cpu = cpu;
         Pid = pid;
+        Tgid = tgid;
         Format = format;
         Payload = default;
         IsBigEndian = false;
@@ -54,6 +55,13 @@ public readonly ref struct TraceRecord
 
     /// <summary>The <c>common_pid</c> (thread id).</summary>
     public int Pid { get; }
+
+    /// <summary>
+    /// The thread's process (thread group id) when the input says it: ftrace text with <c>options/record-tgid</c>,
+    /// <c>perf script</c> printing <c>pid/tid</c>. 0 when unknown (always for trace.dat, whose records carry only the
+    /// thread id).
+    /// </summary>
+    public int Tgid { get; }
 
     /// <summary>The event's format; for text input a format with no fields unless the file's formats are known.</summary>
     public EventFormat Format { get; }

@@ -101,16 +101,48 @@ public partial class TextReaderTests
         using var reader = TraceFile.OpenText(System.Text.Encoding.UTF8.GetBytes(text));
         var d = new KvmEventDecoder();
         Assert.True(reader.MoveNext(out var r));
-        Assert.Equal(("CPU 5/KVM", 4145, 2, 86_581_928_000UL, "kvm:kvm_page_fault"), (r.Comm, r.Pid, r.Cpu, r.Timestamp, r.Format.FullName));
+        Assert.Equal(("CPU 5/KVM", 4145, 0, 2, 86_581_928_000UL, "kvm:kvm_page_fault"), (r.Comm, r.Pid, r.Tgid, r.Cpu, r.Timestamp, r.Format.FullName));
         Assert.True(d.TryRead(r, out KvmPageFault pf));
         Assert.Equal(new KvmPageFault(5, 0x7f08a4602116, 0x113600002, 0x181, true), pf);
         Assert.True(reader.MoveNext(out r));
-        Assert.Equal(("captext.sh", 13775, 1), (r.Comm, r.Pid, r.Cpu));
+        Assert.Equal(("captext.sh", 13775, 13775, 1), (r.Comm, r.Pid, r.Tgid, r.Cpu));
         Assert.True(reader.MoveNext(out r));
-        Assert.Equal(("<...>", 1946910, 226), (r.Comm, r.Pid, r.Cpu));
+        Assert.Equal(("<...>", 1946910, 0, 226), (r.Comm, r.Pid, r.Tgid, r.Cpu));
         Assert.True(d.TryRead(r, out pf));
         Assert.Equal(0x500000004UL, pf.ErrorCode);
         Assert.False(reader.MoveNext(out _));
+    }
+
+    [Theory]
+    [InlineData("text-local/tracefs-trace-record-tgid.txt", false, true, true)]
+    [InlineData("perf/perf-script-F-ns.txt", true, true, true)] // swapper is 0/0
+    [InlineData("perf/perf-script-default-per-task.txt", true, false, true)]
+    public void The_thread_group_is_the_record_tgid_column_or_perfs_pid_before_the_tid(string relative, bool perf, bool someKnown, bool someUnknown)
+    {
+        // Oracle: the grammars of traces.md 1.4; dashes (tgid unknown) and perf's lone tid read as 0.
+        var expected = new List<(int Pid, int Tgid)>();
+        foreach (var line in File.ReadLines(Samples.Path_(relative)))
+        {
+            var m = (perf ? PerfGrammar() : FtraceGrammar()).Match(line);
+            if (m.Success)
+            {
+                var tgid = perf ? (m.Groups["tid"].Success ? m.Groups["pid"].Value : "") : m.Groups["tgid"].Value;
+                int pid = int.Parse(perf && m.Groups["tid"].Success ? m.Groups["tid"].Value : m.Groups["pid"].Value, System.Globalization.CultureInfo.InvariantCulture);
+                expected.Add((pid, int.TryParse(tgid, System.Globalization.CultureInfo.InvariantCulture, out int t) ? t : 0));
+            }
+        }
+
+        var actual = new List<(int Pid, int Tgid)>();
+        using (var reader = TraceFile.OpenReader(Samples.Path_(relative)))
+        {
+            while (reader.MoveNext(out var r))
+            {
+                actual.Add((r.Pid, r.Tgid));
+            }
+        }
+
+        Assert.Equal(expected, actual);
+        Assert.Equal((someKnown, someUnknown), (actual.Exists(a => a.Tgid != 0), actual.Exists(a => a.Tgid == 0)));
     }
 
     [Fact]

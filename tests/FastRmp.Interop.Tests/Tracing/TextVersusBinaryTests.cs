@@ -65,3 +65,38 @@ public sealed class TextVersusBinaryTests : IDisposable
         }
     }
 }
+
+/// <summary>The sched events that tell threads' processes apart, from the real VM recording and its trace-cmd renderings.</summary>
+public sealed class ProcessEventTests
+{
+    [Theory]
+    [InlineData("tracecmd-dat/vm-sched-kmem-v7-zstd.dat")]
+    [InlineData("tracecmd-dat/vm-sched-kmem-v6.dat")]
+    [InlineData("text-local/report-t-nsec.txt")]
+    [InlineData("text-local/report-R-raw.txt")]
+    public void Fork_and_exec_decode_to_the_pids_the_report_prints(string relative)
+    {
+        // report-t-nsec.txt lines 15, 68, 133 (read by hand): 12655 forks 12656, 12656 forks 12657, 12657 execs sleep.
+        var d = new KvmEventDecoder();
+        var seen = new List<string>();
+        using var reader = TraceFile.OpenReader(Samples.Path_(relative));
+        while (reader.MoveNext(out var r))
+        {
+            switch (d.Classify(r))
+            {
+                case KvmEventKind.ProcessFork:
+                    Assert.True(d.TryRead(r, out SchedProcessFork f));
+                    seen.Add($"fork {f.ParentPid} {f.ChildPid}");
+                    break;
+                case KvmEventKind.ProcessExec:
+                    Assert.True(d.TryRead(r, out SchedProcessExec e));
+                    seen.Add($"exec {e.Pid}");
+                    break;
+            }
+        }
+
+        Assert.Equal(["fork 12655 12656", "fork 12656 12657", "exec 12657"], seen.Take(3));
+        Assert.Equal(seen.Count(s => s.StartsWith("fork", StringComparison.Ordinal)), File.Exists(Samples.Path_("text-local/report-t-nsec.txt"))
+            ? File.ReadLines(Samples.Path_("text-local/report-t-nsec.txt")).Count(l => l.Contains(" sched_process_fork:", StringComparison.Ordinal)) : -1);
+    }
+}

@@ -214,6 +214,24 @@ public sealed partial class KvmEventDecoder
         return true;
     }
 
+    /// <summary>Decodes sched:sched_process_fork.</summary>
+    public bool TryRead(in TraceRecord record, out SchedProcessFork value)
+    {
+        Span<ulong> v = stackalloc ulong[MaxValues];
+        bool ok = TryValues(record, KvmEventKind.ProcessFork, v, out uint p) && (p & 0b11) == 0b11;
+        value = ok ? new SchedProcessFork((int)v[0], (int)v[1]) : default;
+        return ok;
+    }
+
+    /// <summary>Decodes sched:sched_process_exec.</summary>
+    public bool TryRead(in TraceRecord record, out SchedProcessExec value)
+    {
+        Span<ulong> v = stackalloc ulong[MaxValues];
+        bool ok = TryValues(record, KvmEventKind.ProcessExec, v, out uint p) && (p & 1) != 0;
+        value = ok ? new SchedProcessExec((int)v[0]) : default;
+        return ok;
+    }
+
     /// <summary>Decodes kvm:kvm_rmp_fault.</summary>
     public bool TryRead(in TraceRecord record, out KvmRmpFault value)
     {

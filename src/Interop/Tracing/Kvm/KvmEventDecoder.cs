@@ -57,7 +57,7 @@ public sealed partial class KvmEventDecoder
             return new Binding(KvmEventKind.None, [], format.Find("buf"), true);
         }
 
-        if (!KvmEventSpecs.ByName.TryGetValue(format.Name, out var spec) || format.System is not ("kvm" or "kvmmmu"))
+        if (!KvmEventSpecs.ByName.TryGetValue(format.Name, out var spec) || format.System is not ("kvm" or "kvmmmu" or "sched"))
         {
             return new Binding(KvmEventKind.None, [], null, false);
         }

@@ -54,6 +54,12 @@ public enum KvmEventKind
     /// <summary>kvm:kvm_unmap_hva_range.</summary>
     UnmapHvaRange,
 
+    /// <summary>sched:sched_process_fork (a new thread or process; which one, the event does not say).</summary>
+    ProcessFork,
+
+    /// <summary>sched:sched_process_exec (a task starts a new program).</summary>
+    ProcessExec,
+
     /// <summary>QEMU kvm_set_user_memory (a memslot change).</summary>
     QemuSetUserMemory,
 

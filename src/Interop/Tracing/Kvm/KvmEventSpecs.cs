@@ -14,7 +14,8 @@ namespace FastRmp.Interop.Tracing.Kvm;
 internal sealed record KvmValueSpec(string Field, string[] Alternates, string TextKey, int Radix, bool Required, int RawRadix);
 
 /// <summary>
-/// The field lists of the typed kernel events and the print-format keywords of each generation.
+/// The field lists of the typed kernel events (KVM's, and the two sched events that tell threads' processes apart) and
+/// the print-format keywords of each generation.
 /// </summary>
 /// <remarks>
 /// Sources: ../shared/research/traces.md section 1.5 and kernel-domain.md section 6 (arch/x86/kvm/trace.h,
@@ -48,6 +49,10 @@ internal static class KvmEventSpecs
         ["kvm_vmgexit_msr_protocol_enter"] = (KvmEventKind.VmgexitMsrProtocolEnter, [V("vcpu_id", "vcpu", 10), V("ghcb_gpa", "ghcb_gpa", 16)]),
         ["kvm_hypercall"] = (KvmEventKind.Hypercall, [V("nr", "nr", 16), V("a0", "a0", 16), V("a1", "a1", 16), V("a2", "a2", 16), V("a3", "a3", 16)]),
         ["kvm_unmap_hva_range"] = (KvmEventKind.UnmapHvaRange, [V("start", "", 16), V("end", "", 16)]),
+
+        // include/trace/events/sched.h (6.18 format file): comm=%s pid=%d child_comm=%s child_pid=%d; filename=%s pid=%d old_pid=%d
+        ["sched_process_fork"] = (KvmEventKind.ProcessFork, [V("parent_pid", "pid", 10), V("child_pid", "child_pid", 10)]),
+        ["sched_process_exec"] = (KvmEventKind.ProcessExec, [V("pid", "pid", 10), V("old_pid", "old_pid", 10, false)]),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>QEMU trace event names (first word of an ftrace:print buffer or a tracing_mark_write line).</summary>

@@ -124,3 +124,12 @@ public readonly record struct KvmHypercall(ulong Nr, ulong A0, ulong A1, ulong A
 /// <param name="Start">start hva.</param>
 /// <param name="End">end hva.</param>
 public readonly record struct KvmUnmapHvaRange(ulong Start, ulong End);
+
+/// <summary>sched:sched_process_fork: <paramref name="ParentPid"/> created <paramref name="ChildPid"/> (a thread or a process).</summary>
+/// <param name="ParentPid">parent_pid (the creating thread).</param>
+/// <param name="ChildPid">child_pid (the new thread).</param>
+public readonly record struct SchedProcessFork(int ParentPid, int ChildPid);
+
+/// <summary>sched:sched_process_exec: <paramref name="Pid"/> now runs a new program.</summary>
+/// <param name="Pid">pid.</param>
+public readonly record struct SchedProcessExec(int Pid);

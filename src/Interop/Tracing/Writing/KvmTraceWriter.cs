@@ -1,8 +1,8 @@
 namespace FastRmp.Interop.Tracing.Writing;
 
 /// <summary>
-/// Writes KVM host traces as trace.dat: typed kvm/kvmmmu events with the Linux 6.18 record layouts and QEMU's
-/// ftrace-backend markers, for generated test traces and for exporting a simulated run
+/// Writes KVM host traces as trace.dat: typed kvm/kvmmmu events with the Linux 6.18 record layouts, QEMU's
+/// ftrace-backend markers, and the sched events that place threads in processes, for generated test traces and for exporting a simulated run
 /// (<c>fastrmp replay --export-trace</c>).
 /// </summary>
 /// <remarks>
@@ -19,7 +19,7 @@ public sealed class KvmTraceWriter
         + "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n";
 
     private readonly TraceDatWriter _writer;
-    private readonly Event _pageFault, _spte, _exit, _entry, _userspaceExit, _rmpFault, _attributes, _print;
+    private readonly Event _pageFault, _spte, _exit, _entry, _userspaceExit, _rmpFault, _attributes, _print, _fork, _exec;
 
     /// <summary>Creates a writer for <paramref name="options"/> (version, compression, CPUs).</summary>
     public KvmTraceWriter(TraceDatWriterOptions options)
@@ -58,6 +58,16 @@ public sealed class KvmTraceWriter
         _print = new Event(_writer, "ftrace", Format("print", 5,
             "\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:char buf[];\toffset:16;\tsize:0;\tsigned:0;\n",
             "\"%ps: %s\", (void *)REC->ip, REC->buf"), be, extra: 512);
+
+        // sched:sched_process_fork / sched_process_exec as the 6.18 VM recording's formats have them (tracecmd-dat samples)
+        _fork = new Event(_writer, "sched", Format("sched_process_fork", 366,
+            "\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+            + "\tfield:__data_loc char[] child_comm;\toffset:16;\tsize:4;\tsigned:0;\n\tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n",
+            "\"comm=%s pid=%d child_comm=%s child_pid=%d\", __get_str(parent_comm), REC->parent_pid, __get_str(child_comm), REC->child_pid"), be, extra: 64);
+        _exec = new Event(_writer, "sched", Format("sched_process_exec", 365,
+            "\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+            + "\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;\n",
+            "\"filename=%s pid=%d old_pid=%d\", __get_str(filename), REC->pid, REC->old_pid"), be, extra: 256);
     }
 
     /// <summary>The underlying writer (more formats, cmdlines, options).</summary>
@@ -97,6 +107,22 @@ public sealed class KvmTraceWriter
         var b = _print.Start(pid);
         b.Builder.Set(b.Fields[0], 0xffffffff81000000).SetString("buf", text.EndsWith('\n') ? text : text + "\n");
         b.Add(cpu, timestamp);
+    }
+
+    /// <summary>sched:sched_process_fork: <paramref name="parentPid"/> made <paramref name="childPid"/> (recorded by the parent).</summary>
+    public void ProcessFork(int cpu, ulong timestamp, int parentPid, string parentComm, int childPid, string childComm)
+    {
+        var b = _fork.Start(parentPid);
+        b.Builder.SetString("parent_comm", parentComm).SetString("child_comm", childComm);
+        b.Set(1, (ulong)(uint)parentPid).Set(3, (ulong)(uint)childPid).Add(cpu, timestamp);
+    }
+
+    /// <summary>sched:sched_process_exec: <paramref name="pid"/> runs <paramref name="filename"/>.</summary>
+    public void ProcessExec(int cpu, ulong timestamp, int pid, string filename)
+    {
+        var b = _exec.Start(pid);
+        b.Builder.SetString("filename", filename);
+        b.Set(1, (ulong)(uint)pid).Set(2, (ulong)(uint)pid).Add(cpu, timestamp);
     }
 
     /// <summary>Writes the file.</summary>

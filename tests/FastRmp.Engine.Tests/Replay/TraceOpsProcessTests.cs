@@ -1,0 +1,58 @@
+using System.Text;
+using FastRmp.Engine.Replay;
+using FastRmp.Interop.Tracing;
+
+namespace FastRmp.Engine.Tests.Replay;
+
+/// <summary>Which VM (QEMU process) each replay op belongs to (docs/replay.md, "Several VMs in one trace").</summary>
+public sealed class TraceOpsProcessTests
+{
+    private static List<ReplayOp> Ops(string text, out TraceOps ops)
+    {
+        var reader = TraceFile.OpenText(Encoding.UTF8.GetBytes("# tracer: nop\n" + text));
+        ops = new TraceOps(reader);
+        var list = new List<ReplayOp>();
+        while (ops.MoveNext(out var op))
+        {
+            list.Add(op);
+        }
+
+        reader.Dispose();
+        return list;
+    }
+
+    [Fact]
+    public void The_record_tgid_column_names_the_process_and_dashes_leave_it_unknown()
+    {
+        var list = Ops(
+            " qemu-system-x86-7000    (   7000) [000] .....   100.000001: kvm_vm_set_mem_attributes: 0x0000000000000000 -- 0x0000000000080000 [0x8]\n"
+            + "       CPU 0/KVM-7001    (   7000) [001] .....   100.000010: kvm_page_fault: vcpu 0 rip 0x0 address 0x0000000000100000 error_code 0x500000004\n"
+            + "       CPU 0/KVM-8001    (   8000) [002] .....   100.000011: kvm_page_fault: vcpu 0 rip 0x0 address 0x0000000000100000 error_code 0x500000004\n"
+            + "       CPU 1/KVM-9001    (-------) [003] .....   100.000012: kvm_page_fault: vcpu 1 rip 0x0 address 0x0000000000200000 error_code 0x500000004\n",
+            out var ops);
+        Assert.Equal([(ReplayOpKind.SetAttributes, 7000), (ReplayOpKind.Fault, 7000), (ReplayOpKind.Fault, 8000), (ReplayOpKind.Fault, 0)], list.Select(o => (o.Kind, o.Process)));
+        Assert.Equal(("qemu-system-x86", "CPU 0/KVM", ""), (ops.ProcessName(7000), ops.ProcessName(8000), ops.ProcessName(0)));
+        Assert.Equal(3, ops.Stats.ThreadsWithProcess);
+    }
+
+    [Fact]
+    public void Exec_starts_a_process_and_fork_puts_the_new_thread_in_its_creators()
+    {
+        var list = Ops(
+            "   bash-4000  [000] .....   100.000001: sched_process_fork: comm=bash pid=4000 child_comm=bash child_pid=5000\n"
+            + "   qemu-5000  [000] .....   100.000002: sched_process_exec: filename=/usr/bin/qemu-system-x86_64 pid=5000 old_pid=5000\n"
+            + "   qemu-5000  [000] .....   100.000003: sched_process_fork: comm=qemu pid=5000 child_comm=qemu child_pid=5001\n"
+            + "   qemu-6000  [001] .....   100.000004: sched_process_fork: comm=qemu pid=6000 child_comm=qemu child_pid=6001\n"
+            + "   CPU 0/KVM-5001 [002] .....   100.000010: kvm_page_fault: vcpu 0 rip 0x0 address 0x0000000000100000 error_code 0x500000004\n"
+            + "   CPU 0/KVM-6001 [003] .....   100.000011: kvm_page_fault: vcpu 0 rip 0x0 address 0x0000000000100000 error_code 0x500000004\n"
+            + "   qemu-6000  [001] .....   100.000012: kvm_vm_set_mem_attributes: 0x0000000000000000 -- 0x0000000000080000 [0x8]\n"
+            + "   CPU 1/KVM-7001 [003] .....   100.000013: kvm_page_fault: vcpu 1 rip 0x0 address 0x0000000000200000 error_code 0x500000004\n",
+            out var ops);
+
+        // 5000 was bash's child until it exec'd; 6000 was never placed, so it leads the process of the thread it made.
+        // (Faults wait for their outcome, so the attribute change comes out first.)
+        Assert.Equal([(ReplayOpKind.SetAttributes, 6000), (ReplayOpKind.Fault, 5000), (ReplayOpKind.Fault, 6000), (ReplayOpKind.Fault, 0)], list.Select(o => (o.Kind, o.Process)));
+        Assert.Equal(0, ops.Stats.KvmEvents - 4); // the sched events are not KVM events
+        Assert.Equal(("CPU 0/KVM", "qemu"), (ops.ProcessName(5000), ops.ProcessName(6000)));
+    }
+}
