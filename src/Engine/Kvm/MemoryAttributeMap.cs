@@ -53,6 +53,17 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
         return bits != null && (bits[(gfn.Value >> 6) & (WordsPerChunk - 1)] & (1UL << (int)gfn.Value)) != 0;
     }
 
+    /// <summary>Starts loading the word that holds <paramref name="gfn"/>'s attributes (a hint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Prefetch(gfn_t gfn)
+    {
+        ulong chunk = gfn.Value >> ChunkShift;
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && chunk < _chunkCount && _chunks[chunk] is var bits && bits != null)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(bits + ((gfn.Value >> 6) & (WordsPerChunk - 1)));
+        }
+    }
+
     /// <summary>
     /// Models KVM_SET_MEMORY_ATTRIBUTES: EINVAL for non-zero flags, unsupported attributes, a zero size, an
     /// unaligned or overflowing range, or one beyond the address space. <paramref name="changed"/> is false when

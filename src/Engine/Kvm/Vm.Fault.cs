@@ -149,6 +149,24 @@ public sealed unsafe partial class Vm
         return FaultResult.Fixed;
     }
 
+    /// <summary>
+    /// Not KVM: starts loading what a fault on <paramref name="gfn"/> will read first (its attributes, page-cache
+    /// entry and NPT leaf slot), for callers that know their next accesses ahead, such as a replay reading its trace.
+    /// A hint: nothing is checked or changed.
+    /// </summary>
+    internal void PrefetchFault(gfn_t gfn)
+    {
+        int slotIndex = Memslots.Find(0, gfn);
+        if (slotIndex < 0)
+        {
+            return;
+        }
+
+        Attributes.Prefetch(gfn);
+        Gmem.ByFileId(Memslots[slotIndex].gmem.file)?.Prefetch(ref Memslots[slotIndex], gfn);
+        Npt.Prefetch(gfn);
+    }
+
     /// <summary>Models <c>kvm_max_level_for_order</c>: order &gt;= 18 -&gt; 1G, &gt;= 9 -&gt; 2M, else 4K.</summary>
     public static PgLevel LevelForOrder(int order)
         => order >= 18 ? PgLevel.Level1G : order >= 9 ? PgLevel.Level2M : PgLevel.Level4K;

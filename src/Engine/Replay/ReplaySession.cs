@@ -104,6 +104,15 @@ public sealed class ReplaySession : IDisposable
         }
     }
 
+    /// <summary>Starts loading what applying <paramref name="op"/> will read first (a hint; the replay calls it some ops ahead).</summary>
+    internal void Prefetch(in ReplayOp op)
+    {
+        if (op.Kind == ReplayOpKind.Fault)
+        {
+            Host.Vm.PrefetchFault(new gpa_t(op.Gpa).Gfn);
+        }
+    }
+
     /// <summary>The counters of the run (every model counter, then the replay's own), after checking the model's invariants when <see cref="ReplayOptions.Verify"/> is set.</summary>
     public ScenarioResult Result(string name)
     {
