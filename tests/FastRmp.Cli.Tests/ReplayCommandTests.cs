@@ -52,8 +52,11 @@ public sealed class ReplayCommandTests : IDisposable
     {
         string both = PathOf("two.dat"), alone = PathOf("one.dat");
         var written = SnpTraceFixture.WriteVms(both, vms: 2, faultsEach: 1500);
-        var (exit, output, err) = CliRunner.Run("compare", both, "--policies", "first-use,alloc-blind", "--host-size", "64G", "--json", PathOf("two.json"));
+        var (exit, output, err) = CliRunner.Run("compare", both, "--policies", "first-use,alloc-blind", "--host-size", "64G", "--json", PathOf("two.json"), "--html", PathOf("two.html"));
         Assert.True(exit == 0, err);
+        string html = File.ReadAllText(PathOf("two.html"));
+        Assert.Contains("VM 7000 (qemu-system-x86): folio 4k", html, StringComparison.Ordinal); // one comparison group per VM
+        Assert.Contains("VM 8000 (qemu-system-x86): folio 4k", html, StringComparison.Ordinal);
         var json = Json(PathOf("two.json"));
         Assert.Equal(2, json.GetProperty("trace").GetProperty("vms").GetInt32());
         Assert.Equal(2 * 3, json.GetProperty("trace").GetProperty("threads_with_process").GetInt64()); // 2 QEMU main threads + 2x2 vCPU threads
