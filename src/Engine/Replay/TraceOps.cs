@@ -1,3 +1,4 @@
+using System.Numerics;
 using FastRmp.Interop.Tracing;
 using FastRmp.Interop.Tracing.Kvm;
 using FastRmp.Interop.Uapi;
@@ -82,15 +83,16 @@ public sealed class TraceOps
     private const int Efault = 14;
     private readonly ITraceReader _reader;
     private readonly KvmEventDecoder _decoder = new();
-    private readonly Dictionary<int, int> _pendingByPid = [];
+    private const int DirectPids = 1 << 22; // PID_MAX_LIMIT on 64-bit Linux: pids below it index an array
+    private readonly Dictionary<int, int> _slotOfOtherPid = [];
     private readonly Dictionary<int, int> _processOf = [];
     private readonly Dictionary<int, (string Name, bool FromLeader)> _processNames = [];
     private int _lastNamed;
     private readonly ReplayOp[] _queue = new ReplayOp[4];
     private ReplayOp[] _pending = new ReplayOp[16];
     private bool[] _pendingActive = new bool[16];
-    private int _lastPid = int.MinValue;
-    private int _lastSlot = -1;
+    private int[] _slotOfPid = new int[1024]; // a pid's pending slot + 1 (0: none)
+    private int _slots;
     private int _queueHead;
     private int _queueCount;
     private bool _drained;
@@ -345,31 +347,48 @@ public sealed class TraceOps
         }
     }
 
-    private bool TryPending(int pid, out int slot)
+    /// <summary>The pending slot of a thread, or -1.</summary>
+    private int SlotOf(int pid)
     {
-        if (pid != _lastPid || _lastSlot < 0)
+        if ((uint)pid < (uint)_slotOfPid.Length)
         {
-            _lastPid = pid;
-            _lastSlot = _pendingByPid.TryGetValue(pid, out int found) ? found : -1;
+            return _slotOfPid[pid] - 1;
         }
 
-        slot = _lastSlot;
+        return (uint)pid >= DirectPids && _slotOfOtherPid.TryGetValue(pid, out int slot) ? slot : -1;
+    }
+
+    private bool TryPending(int pid, out int slot)
+    {
+        slot = SlotOf(pid);
         return slot >= 0 && _pendingActive[slot];
     }
 
     private ref ReplayOp OpenPending(int pid)
     {
-        if (!_pendingByPid.TryGetValue(pid, out int slot))
+        int slot = SlotOf(pid);
+        if (slot < 0)
         {
-            slot = _pendingByPid.Count;
+            slot = _slots++;
             if (slot == _pending.Length)
             {
                 Array.Resize(ref _pending, slot * 2);
                 Array.Resize(ref _pendingActive, slot * 2);
             }
 
-            _pendingByPid.Add(pid, slot);
-            _lastPid = int.MinValue; // the cache may hold "no slot" for this pid
+            if ((uint)pid < DirectPids)
+            {
+                if (pid >= _slotOfPid.Length)
+                {
+                    Array.Resize(ref _slotOfPid, (int)Math.Min(DirectPids, BitOperations.RoundUpToPowerOf2((uint)pid + 1)));
+                }
+
+                _slotOfPid[pid] = slot + 1;
+            }
+            else
+            {
+                _slotOfOtherPid.Add(pid, slot);
+            }
         }
 
         _pendingActive[slot] = true;
@@ -388,7 +407,7 @@ public sealed class TraceOps
     /// <summary>At the end of the trace, hands out the faults still waiting for an outcome, one at a time.</summary>
     private bool DrainOne()
     {
-        for (int slot = 0; slot < _pendingByPid.Count; slot++)
+        for (int slot = 0; slot < _slots; slot++)
         {
             if (_pendingActive[slot])
             {
