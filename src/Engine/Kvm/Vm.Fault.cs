@@ -151,10 +151,11 @@ public sealed unsafe partial class Vm
 
     /// <summary>
     /// Not KVM: starts loading what a fault on <paramref name="gfn"/> will read first (its attributes, page-cache
-    /// entry and NPT leaf slot), for callers that know their next accesses ahead, such as a replay reading its trace.
-    /// A hint: nothing is checked or changed.
+    /// entry and NPT leaf slot), for callers that know their next accesses ahead, such as a replay reading its trace:
+    /// called some faults ahead, the cache misses of random faults overlap instead of coming one after another. A
+    /// hint: nothing is checked or changed.
     /// </summary>
-    internal void PrefetchFault(gfn_t gfn)
+    public void PrefetchFault(gfn_t gfn)
     {
         int slotIndex = Memslots.Find(0, gfn);
         if (slotIndex < 0)
