@@ -30,6 +30,16 @@ public sealed class FaultHookPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, as
     public override PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate) => PgLevel.None;
 
     /// <inheritdoc />
+    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+
+    /// <summary>
+    /// Per fresh 4 KiB folio, the hook in the fault path sees max_level 4K (order 0), looks the page up, finds it
+    /// unassigned and converts it with a 4K RMPUPDATE; guest_memfd prepares nothing.
+    /// </summary>
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns)
+        => ConvertFreshRun4K(gfn, pfns, lookUp: true);
+
+    /// <inheritdoc />
     public override int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault)
     {
         var pfn = fault.pfn;

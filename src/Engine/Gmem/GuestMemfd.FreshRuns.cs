@@ -1,0 +1,83 @@
+using System.Runtime.InteropServices;
+using FastRmp.Interop;
+
+namespace FastRmp.Engine.Gmem;
+
+public sealed unsafe partial class GuestMemfd
+{
+    /// <summary>
+    /// How many file pages from <paramref name="index"/> on (at most <paramref name="count"/>) get_pfn would fill with
+    /// a fresh 4 KiB folio: the file is open and allocates order-0 folios, the pages are bound to memslot
+    /// <paramref name="slotIndex"/>, and their page-cache entries hold nothing (no folio, never populated or
+    /// poisoned). 0 when the first page does not qualify.
+    /// </summary>
+    internal ulong FreshRun(int slotIndex, ulong index, ulong count)
+    {
+        if (!IsOpen || FolioOrder != 0 || _partlyPopulated.Count != 0 || index >= Pages)
+        {
+            return 0;
+        }
+
+        Binding bound = default;
+        bool found = false;
+        foreach (var b in CollectionsMarshal.AsSpan(_bindings))
+        {
+            if (index - b.Pgoff < b.Npages)
+            {
+                bound = b;
+                found = true;
+                break;
+            }
+        }
+
+        if (!found || bound.Slot != slotIndex)
+        {
+            return 0;
+        }
+
+        count = Math.Min(count, bound.Pgoff + bound.Npages - index);
+        ulong n = 0;
+        while (n < count)
+        {
+            ulong* chunk = _chunks[(index + n) >> ChunkShift];
+            ulong stop = Math.Min(count, ((((index + n) >> ChunkShift) + 1) << ChunkShift) - index);
+            if (chunk == null)
+            {
+                n = stop; // a chunk never touched holds nothing
+                continue;
+            }
+
+            for (; n < stop; n++)
+            {
+                if (chunk[(index + n) & ((1UL << ChunkShift) - 1)] != 0)
+                {
+                    return n;
+                }
+            }
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// Puts 4 KiB folios <paramref name="pfns"/>[i] at file pages <paramref name="index"/> + i (a <see cref="FreshRun"/>),
+    /// present and up to date: what get_pfn's allocation (<c>kvm_gmem_get_folio</c>) and its first-use marking leave
+    /// for each page, without the arch hooks, which the caller runs for the whole run.
+    /// </summary>
+    internal void InsertFreshRun(ulong index, ReadOnlySpan<kvm_pfn_t> pfns)
+    {
+        ulong* e = null;
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            ulong at = index + (ulong)i;
+            if (e == null || (at & ((1UL << ChunkShift) - 1)) == 0)
+            {
+                e = EntryPointer(at, create: true) - i;
+            }
+
+            e[i] = (pfns[i].Value << PfnShift) | UptodateBit | PresentBit;
+        }
+
+        FoliosByOrder[0] += pfns.Length;
+    }
+}
