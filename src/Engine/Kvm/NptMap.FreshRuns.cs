@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 
@@ -6,6 +7,9 @@ namespace FastRmp.Engine.Kvm;
 
 public sealed unsafe partial class NptMap
 {
+    /// <summary>Page-table pages in use (linear tables take none).</summary>
+    internal long TablePages => _tablePages.LiveBlocks;
+
     /// <summary>
     /// How many gfns from <paramref name="gfn"/> on (at most <paramref name="count"/>, and not past the end of its
     /// 2 MiB block) no leaf maps: no 1G or 2M leaf covers the block, and the 4K slots are empty.
@@ -36,7 +40,7 @@ public sealed unsafe partial class NptMap
             return count;
         }
 
-        if ((e & Present) != 0)
+        if ((e & (Present | LinearTable)) != 0)
         {
             return 0;
         }
@@ -74,5 +78,47 @@ public sealed unsafe partial class NptMap
         }
 
         _leaves4K += pfns.Length;
+        Pack(slot);
+    }
+
+    /// <summary>Leaf <paramref name="i"/> of the linear table <paramref name="e"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong LinearLeaf(ulong e, ulong i) => ((e & ~LinearTable) | Present) + (i << 12);
+
+    // A full table of leaves that map consecutive frames alike becomes one linear entry, and its page is returned.
+    private void Pack(ulong* slot)
+    {
+        var table = (ulong*)*slot;
+        ulong first = table[0];
+        if ((first & Present) == 0)
+        {
+            return;
+        }
+
+        for (ulong i = 1; i < 512; i++)
+        {
+            if (table[i] != first + (i << 12))
+            {
+                return;
+            }
+        }
+
+        *slot = (first & ~Present) | LinearTable;
+        _tablePages.Free(table);
+    }
+
+    // Turns the linear entry at slot back into a table of its 512 leaves.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong* Unpack(ulong* slot)
+    {
+        ulong e = *slot;
+        var table = (ulong*)_tablePages.Allocate();
+        for (ulong i = 0; i < 512; i++)
+        {
+            table[i] = LinearLeaf(e, i);
+        }
+
+        *slot = (ulong)table;
+        return table;
     }
 }
