@@ -43,7 +43,14 @@ public sealed unsafe partial class GuestMemfd
             ulong stop = Math.Min(count, ((((index + n) >> ChunkShift) + 1) << ChunkShift) - index);
             if (chunk == null)
             {
-                n = stop; // a chunk never touched holds nothing
+                // A chunk never touched holds nothing; a linear chunk, nothing outside its entries.
+                ulong empty = LinearEmptyRun(index + n, stop - n);
+                n += empty;
+                if (n < stop)
+                {
+                    return n;
+                }
+
                 continue;
             }
 
@@ -66,6 +73,13 @@ public sealed unsafe partial class GuestMemfd
     /// </summary>
     internal void InsertFreshRun(ulong index, ReadOnlySpan<kvm_pfn_t> pfns)
     {
+        if (pfns.Length != 0 && pfns[^1].Value - pfns[0].Value == (ulong)pfns.Length - 1 && IsConsecutive(pfns)
+            && TryAppendLinear(index, pfns[0].Value, (ulong)pfns.Length, UptodateBit | PresentBit))
+        {
+            FoliosByOrder[0] += pfns.Length;
+            return;
+        }
+
         ulong* e = null;
         for (int i = 0; i < pfns.Length; i++)
         {
@@ -79,5 +93,18 @@ public sealed unsafe partial class GuestMemfd
         }
 
         FoliosByOrder[0] += pfns.Length;
+    }
+
+    private static bool IsConsecutive(ReadOnlySpan<kvm_pfn_t> pfns)
+    {
+        for (int i = 1; i < pfns.Length; i++)
+        {
+            if (pfns[i].Value != pfns[0].Value + (ulong)i)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }
