@@ -16,13 +16,11 @@ public sealed unsafe partial class BuddyAllocator
     /// <para>
     /// Each step looks at the block the next <see cref="TryAllocate"/>(0) would use: the order-0 hint if it is free,
     /// else the lowest free block of the smallest order f that has one (the hint when it is that order's only block).
-    /// When all 2^f pages of that block are still wanted, the step takes it whole: every order below f is empty, so
-    /// the next 2^f calls split it and take its pages in address order (each split leaves only the block's own upper
-    /// halves free, and the next call takes the smallest of them), and leave every order below f empty again. Their
-    /// combined effect is written at once: the block leaves order f's free bitmap; every sub-block of orders 1..f is
-    /// split and counted as a split; order 0 counts 2^f allocations; and the hint of each order k &lt; f is the
-    /// block's last order-k upper half, the last block of that order those calls set free. A block larger than what
-    /// is left (or one the filter refuses whole) is taken one page at a time through <see cref="TryAllocate"/>.
+    /// Every order below f is empty, so the calls that follow take that block's pages in address order: the first
+    /// splits it down to its first page, leaving the upper halves free, and each later call takes the smallest free
+    /// block, which is the next upper half (splitting it the same way when it is larger than a page). The step takes
+    /// as many of the block's pages as are still wanted (all of them, or the first r) and writes the calls' combined
+    /// effect at once (<see cref="Take"/>); only a block the filter refuses is taken page by page.
     /// </para>
     /// <para>Not a kernel function: the model's way of faulting in a run of 4 KiB folios at once.</para>
     /// </remarks>
@@ -54,51 +52,66 @@ public sealed unsafe partial class BuddyAllocator
             }
 
             ulong first = PfnOf(index, order);
-            ulong size = 1UL << order;
-            if (order > 0 && size <= (ulong)(pfns.Length - done) && filter.Accept(new kvm_pfn_t(first), size))
+            ulong take = Math.Min(1UL << order, (ulong)(pfns.Length - done));
+            if (!filter.Accept(new kvm_pfn_t(first), take))
             {
-                TakeWhole(order, index);
-                for (ulong i = 0; i < size; i++)
+                take = 1;
+                if (!filter.Accept(new kvm_pfn_t(first), 1))
                 {
-                    pfns[done + (int)i] = new kvm_pfn_t(first + i);
+                    break;
                 }
-
-                done += (int)size;
-                continue;
             }
 
-            if (!filter.Accept(new kvm_pfn_t(first), 1))
+            Take(order, index, take);
+            for (ulong i = 0; i < take; i++)
             {
-                break;
+                pfns[done + (int)i] = new kvm_pfn_t(first + i);
             }
 
-            bool allocated = TryAllocate(0, out pfns[done]);
-            Debug.Assert(allocated && pfns[done].Value == first, "TryAllocate(0) took another page than the run predicted");
-            done++;
+            done += (int)take;
         }
 
         return done;
     }
 
-    // The effect of 2^order TryAllocate(0) calls that split the free block (order, index) and take all its pages,
-    // with every order below it empty (see TryAllocateRun).
-    private void TakeWhole(int order, nuint index)
+    /// <summary>
+    /// The effect of <paramref name="pages"/> (1 to 2^order) <see cref="TryAllocate"/>(0) calls that take the first
+    /// pages of the free block (<paramref name="order"/>, <paramref name="index"/>) while every lower order is empty.
+    /// </summary>
+    /// <remarks>
+    /// Derived from the calls (the tests compare the two word for word): the block leaves its free list; every block of
+    /// orders 1..order inside it that holds a taken page is split once (pages are taken in address order, and a block
+    /// is split when its first page is taken), which is also what the split counters count; the untaken rest
+    /// [pages, 2^order) is left free as the aligned blocks that cover it, largest possible at each step; order 0
+    /// counts the allocations; and each lower order's hint is the last block of that order the calls set free: the
+    /// upper half of the last block split one order up, the one that holds the last page taken.
+    /// </remarks>
+    private void Take(int order, nuint index, ulong pages)
     {
+        Debug.Assert(pages >= 1 && pages <= 1UL << order, "a take is 1 to 2^order pages");
         ClearFree(order, index);
+        ulong last = pages - 1;
         for (int k = order; k >= 1; k--)
         {
-            ulong blocks = 1UL << (order - k);
+            ulong blocks = (last >> k) + 1;
             SetBits(Split(k), index << (order - k), blocks);
             State(k).Counters.Splits += (long)blocks;
         }
 
-        for (int k = 0; k < order; k++)
+        for (ulong at = pages, end = 1UL << order; at < end;)
         {
-            State(k).Hint = ((index + 1) << (order - k)) - 1;
+            int k = BitOperations.TrailingZeroCount(at);
+            SetFree(k, (index << (order - k)) + (nuint)(at >> k));
+            at += 1UL << k;
         }
 
-        State(0).Counters.Allocations += 1L << order;
-        _freePages -= 1L << order;
+        for (int k = 0; k < order; k++)
+        {
+            State(k).Hint = (index << (order - k)) + (nuint)(((last >> (k + 1)) << 1) | 1);
+        }
+
+        State(0).Counters.Allocations += (long)pages;
+        _freePages -= (long)pages;
     }
 
     // Sets bits [first, first + count) of a bitmap.
