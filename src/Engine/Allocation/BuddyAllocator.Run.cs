@@ -7,10 +7,11 @@ namespace FastRmp.Engine.Allocation;
 public sealed unsafe partial class BuddyAllocator
 {
     /// <summary>
-    /// Allocates up to <c>pfns.Length</c> single pages exactly as that many <see cref="TryAllocate"/>(0) calls in a
-    /// row would: the same pages in the same order, and afterwards the same free and split bitmaps, hints and
-    /// counters. Stops early when memory runs out or before pages <paramref name="filter"/> refuses. Returns the
-    /// number of pages allocated, written to the start of <paramref name="pfns"/>.
+    /// Allocates up to <paramref name="pages"/> single pages exactly as that many <see cref="TryAllocate"/>(0) calls
+    /// in a row would: the same pages in the same order, and afterwards the same free and split bitmaps, hints and
+    /// counters. Stops early when memory runs out or before pages <paramref name="filter"/> refuses. The pages go to
+    /// <paramref name="ranges"/> as ranges of consecutive pfns in allocation order (<paramref name="rangeCount"/> of
+    /// them; the span must hold <paramref name="pages"/> ranges). Returns the number of pages allocated.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -25,12 +26,14 @@ public sealed unsafe partial class BuddyAllocator
     /// <para>Not a kernel function: the model's way of faulting in a run of 4 KiB folios at once.</para>
     /// </remarks>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
-    public int TryAllocateRun<TFilter>(Span<kvm_pfn_t> pfns, ref TFilter filter)
+    public ulong TryAllocateRun<TFilter>(ulong pages, Span<PfnRange> ranges, out int rangeCount, ref TFilter filter)
         where TFilter : struct, IPfnRunFilter
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int done = 0;
-        while (done < pfns.Length)
+        ArgumentOutOfRangeException.ThrowIfLessThan((ulong)ranges.Length, pages, nameof(ranges));
+        ulong done = 0;
+        rangeCount = 0;
+        while (done < pages)
         {
             int order;
             nuint index;
@@ -52,7 +55,7 @@ public sealed unsafe partial class BuddyAllocator
             }
 
             ulong first = PfnOf(index, order);
-            ulong take = Math.Min(1UL << order, (ulong)(pfns.Length - done));
+            ulong take = Math.Min(1UL << order, pages - done);
             if (!filter.Accept(new kvm_pfn_t(first), take))
             {
                 take = 1;
@@ -63,12 +66,16 @@ public sealed unsafe partial class BuddyAllocator
             }
 
             Take(order, index, take);
-            for (ulong i = 0; i < take; i++)
+            if (rangeCount > 0 && ranges[rangeCount - 1] is var previous && previous.First.Value + previous.Count == first)
             {
-                pfns[done + (int)i] = new kvm_pfn_t(first + i);
+                ranges[rangeCount - 1] = previous with { Count = previous.Count + take };
+            }
+            else
+            {
+                ranges[rangeCount++] = new PfnRange(new kvm_pfn_t(first), take);
             }
 
-            done += (int)take;
+            done += take;
         }
 
         return done;

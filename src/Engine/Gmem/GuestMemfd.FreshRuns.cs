@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using FastRmp.Interop;
+using FastRmp.Engine.Allocation;
 
 namespace FastRmp.Engine.Gmem;
 
@@ -67,44 +67,33 @@ public sealed unsafe partial class GuestMemfd
     }
 
     /// <summary>
-    /// Puts 4 KiB folios <paramref name="pfns"/>[i] at file pages <paramref name="index"/> + i (a <see cref="FreshRun"/>),
-    /// present and up to date: what get_pfn's allocation (<c>kvm_gmem_get_folio</c>) and its first-use marking leave
-    /// for each page, without the arch hooks, which the caller runs for the whole run.
+    /// Puts 4 KiB folios for the pages of <paramref name="pages"/>, in order, at file pages <paramref name="index"/>
+    /// onwards (a <see cref="FreshRun"/>), present and up to date: what get_pfn's allocation
+    /// (<c>kvm_gmem_get_folio</c>) and its first-use marking leave for each page, without the arch hooks, which the
+    /// caller runs for the whole run.
     /// </summary>
-    internal void InsertFreshRun(ulong index, ReadOnlySpan<kvm_pfn_t> pfns)
+    internal void InsertFreshRun(ulong index, ReadOnlySpan<PfnRange> pages)
     {
-        if (pfns.Length != 0 && pfns[^1].Value - pfns[0].Value == (ulong)pfns.Length - 1 && IsConsecutive(pfns)
-            && TryAppendLinear(index, pfns[0].Value, (ulong)pfns.Length, UptodateBit | PresentBit))
+        const ulong bits = UptodateBit | PresentBit;
+        foreach (var range in pages)
         {
-            FoliosByOrder[0] += pfns.Length;
-            return;
-        }
-
-        ulong* e = null;
-        for (int i = 0; i < pfns.Length; i++)
-        {
-            ulong at = index + (ulong)i;
-            if (e == null || (at & ((1UL << ChunkShift) - 1)) == 0)
+            if (!TryAppendLinear(index, range.First.Value, range.Count, bits))
             {
-                e = EntryPointer(at, create: true) - i;
+                ulong* e = null;
+                for (ulong i = 0; i < range.Count; i++)
+                {
+                    ulong at = index + i;
+                    if (e == null || (at & ((1UL << ChunkShift) - 1)) == 0)
+                    {
+                        e = EntryPointer(at, create: true) - i;
+                    }
+
+                    e[i] = ((range.First.Value + i) << PfnShift) | bits;
+                }
             }
 
-            e[i] = (pfns[i].Value << PfnShift) | UptodateBit | PresentBit;
+            index += range.Count;
+            FoliosByOrder[0] += (long)range.Count;
         }
-
-        FoliosByOrder[0] += pfns.Length;
-    }
-
-    private static bool IsConsecutive(ReadOnlySpan<kvm_pfn_t> pfns)
-    {
-        for (int i = 1; i < pfns.Length; i++)
-        {
-            if (pfns[i].Value != pfns[0].Value + (ulong)i)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

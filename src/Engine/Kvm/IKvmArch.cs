@@ -43,11 +43,11 @@ public interface IKvmArch : IGmemArch
     /// <summary>
     /// Everything <see cref="IGmemArch.FolioAllocated"/>, <see cref="IGmemArch.Prepare"/> (as
     /// <see cref="PrepareMode"/> calls it from get_pfn) and <see cref="PrepareInFaultPath"/> do, page by page, for
-    /// fresh 4 KiB folios <paramref name="pfns"/>[i] at file index <paramref name="index"/> + i and gfn
-    /// <paramref name="gfn"/> + i of <paramref name="vm"/>: the same RMP entries and the same counts. Called only when
+    /// fresh 4 KiB folios: the i-th page of <paramref name="pages"/> at file index <paramref name="index"/> + i and gfn
+    /// <paramref name="gfn"/> + i of <paramref name="vm"/>; the same RMP entries and the same counts. Called only when
     /// <see cref="PreparesFreshRuns4K"/> is true, with pages the RMP holds as hypervisor-owned and not in use.
     /// </summary>
-    void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns)
+    void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<Allocation.PfnRange> pages)
         => throw new NotSupportedException("These hooks prepare fresh folios one by one.");
 }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using FastRmp.Engine.Allocation;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 
@@ -45,40 +46,85 @@ public sealed unsafe partial class NptMap
             return 0;
         }
 
-        var table = (ulong*)e + (g & 511);
-        ulong n = 0;
-        while (n < count && table[n] == 0)
-        {
-            n++;
-        }
-
-        return n;
+        int busy = new ReadOnlySpan<ulong>((ulong*)e + (g & 511), (int)count).IndexOfAnyExcept(0UL);
+        return busy < 0 ? count : (ulong)busy;
     }
 
     /// <summary>
-    /// Installs 4K leaves mapping gfn <paramref name="gfn"/> + i to <paramref name="pfns"/>[i] over gfns that
-    /// <see cref="UnmappedRun"/> found unmapped: what <see cref="Map"/> of each at <see cref="PgLevel.Level4K"/>
-    /// does (the tables of the 2 MiB block are created on the way if missing; nothing is replaced).
+    /// Installs 4K leaves mapping gfn <paramref name="gfn"/> + i to the i-th page of <paramref name="pages"/>, over
+    /// gfns that <see cref="UnmappedRun"/> found unmapped: what <see cref="Map"/> of each at
+    /// <see cref="PgLevel.Level4K"/> does (the tables of the 2 MiB block are created on the way if missing; nothing is
+    /// replaced). A table the run fills with consecutive frames becomes a linear entry.
     /// </summary>
-    internal void MapRun4K(gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns, bool isPrivate)
+    internal void MapRun4K(gfn_t gfn, ReadOnlySpan<PfnRange> pages, bool isPrivate)
     {
-        ulong g = gfn.Value;
-        if ((g >> 18) >= _topEntries || (g & 511) + (ulong)pfns.Length > 512)
+        ulong g = gfn.Value, count = 0;
+        foreach (var range in pages)
         {
-            throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{g:x} + {pfns.Length} is outside the NPT's {AddressBits}-bit space or crosses a 2 MiB block.");
+            count += range.Count;
         }
 
-        Debug.Assert(UnmappedRun(gfn, (ulong)pfns.Length) == (ulong)pfns.Length, "MapRun4K over mapped gfns");
+        if ((g >> 18) >= _topEntries || (g & 511) + count > 512)
+        {
+            throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{g:x} + {count} is outside the NPT's {AddressBits}-bit space or crosses a 2 MiB block.");
+        }
+
+        Debug.Assert(UnmappedRun(gfn, count) == count, "MapRun4K over mapped gfns");
         ulong* slot = Child(_top + (g >> 18), 3) + ((g >> 9) & 511);
-        ulong* table = Child(slot, 2) + (g & 511);
         ulong tag = ((ulong)PgLevel.Level4K << LevelShift) | (isPrivate ? PrivateBit : 0) | Present;
-        for (int i = 0; i < pfns.Length; i++)
+        ulong k = g & 511;
+        _leaves4K += (long)count;
+        if (pages.Length == 1 && k + count == 512 && pages[0].First.Value >= k
+            && LinearBefore(*slot, k, ((pages[0].First.Value - k) << 12) | tag))
         {
-            table[i] = (pfns[i].Value << 12) | tag;
+            // The run completes a table whose leaves before it already continue into it: write the linear entry.
+            if (*slot != 0)
+            {
+                _tablePages.Free((ulong*)*slot);
+            }
+
+            *slot = (((pages[0].First.Value - k) << 12) | tag | LinearTable) & ~Present;
+            return;
         }
 
-        _leaves4K += pfns.Length;
+        ulong* table = Child(slot, 2) + k;
+        foreach (var range in pages)
+        {
+            for (ulong i = 0; i < range.Count; i++)
+            {
+                table[i] = ((range.First.Value + i) << 12) | tag;
+            }
+
+            table += range.Count;
+        }
+
         Pack(slot);
+    }
+
+    // True when the 2M-level entry e holds exactly the leaves first + (i << 12) for i < k and nothing else (or, for
+    // k = 0, nothing at all).
+    private static bool LinearBefore(ulong e, ulong k, ulong first)
+    {
+        if (e == 0)
+        {
+            return k == 0;
+        }
+
+        if ((e & (Present | LinearTable)) != 0)
+        {
+            return false;
+        }
+
+        var table = (ulong*)e;
+        for (ulong i = 0; i < k; i++)
+        {
+            if (table[i] != first + (i << 12))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Leaf <paramref name="i"/> of the linear table <paramref name="e"/>.</summary>

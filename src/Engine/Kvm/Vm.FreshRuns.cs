@@ -99,35 +99,35 @@ public sealed partial class Vm
             return 0;
         }
 
-        Span<kvm_pfn_t> buffer = stackalloc kvm_pfn_t[512];
+        Span<PfnRange> ranges = stackalloc PfnRange[512];
         var filter = new HypervisorOwned(Rmp);
-        int n = Gmem.Allocator.TryAllocateRun(buffer[..(int)count], ref filter);
+        ulong n = Gmem.Allocator.TryAllocateRun(count, ranges, out int rangeCount, ref filter);
         if (n == 0)
         {
             return 0;
         }
 
-        ReadOnlySpan<kvm_pfn_t> pfns = buffer[..n];
-        Counters.FaultsPrivate += n;
-        file.InsertFreshRun(index, pfns);
-        Arch.PrepareFreshRun4K(this, file, index, gfn, pfns);
-        Npt.MapRun4K(gfn, pfns, isPrivate: true);
-        Counters.Mapped.Level4K += n;
-        for (int i = 0; i < n; i++)
+        ReadOnlySpan<PfnRange> pages = ranges[..rangeCount];
+        Counters.FaultsPrivate += (long)n;
+        file.InsertFreshRun(index, pages);
+        Arch.PrepareFreshRun4K(this, file, index, gfn, pages);
+        Npt.MapRun4K(gfn, pages, isPrivate: true);
+        Counters.Mapped.Level4K += (long)n;
+        for (ulong i = 0; i < n; i++)
         {
-            DebugCheckLeaf(gfn + (ulong)i);
+            DebugCheckLeaf(gfn + i);
         }
 
         // Every entry was just made a 4K entry of this guest at its gfn, not validated: each PVALIDATE succeeds.
-        int done = Rmp.PvalidateRun4K(pfns, Config.Asid, gfn);
-        validated = done;
-        for (int i = done; i < n; i++)
+        ulong done = Rmp.PvalidateRun4K(pages, Config.Asid, gfn);
+        validated = (long)done;
+        for (ulong i = done; i < n; i++)
         {
-            validated += GuestPvalidate((gfn + (ulong)i).Gpa, RmpPageSize.Size4K, true) == PvalidateResult.Success ? 1 : 0;
+            validated += GuestPvalidate((gfn + i).Gpa, RmpPageSize.Size4K, true) == PvalidateResult.Success ? 1 : 0;
         }
 
-        BatchedFaultPages += n;
-        return (ulong)n;
+        BatchedFaultPages += (long)n;
+        return n;
     }
 
     // How many gfns from gfn on (at most count) are private.

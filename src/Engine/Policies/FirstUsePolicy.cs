@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
@@ -26,8 +27,8 @@ public sealed class FirstUsePolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, asi
     /// Per fresh 4 KiB folio, the first get_pfn's <c>sev_gmem_prepare</c> looks the page up, finds it unassigned and
     /// makes it private with a 4K RMPUPDATE (order 0: never 2M).
     /// </summary>
-    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns)
-        => ConvertFreshRun4K(gfn, pfns, lookUp: true);
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => ConvertFreshRun4K(gfn, pages, lookUp: true);
 }
 
 /// <summary>
@@ -49,6 +50,6 @@ public sealed class EveryGetPfnPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, 
     /// Per fresh 4 KiB folio, the fault's get_pfn runs <c>sev_gmem_prepare</c>, whose lookup finds the page
     /// unassigned: one 4K RMPUPDATE (the fault is the folio's only get_pfn so far).
     /// </summary>
-    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns)
-        => ConvertFreshRun4K(gfn, pfns, lookUp: true);
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => ConvertFreshRun4K(gfn, pages, lookUp: true);
 }

@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
@@ -161,7 +162,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     public virtual bool PreparesFreshRuns4K(Vm vm) => false;
 
     /// <inheritdoc />
-    public virtual void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns)
+    public virtual void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
         => throw new NotSupportedException($"{Name} prepares fresh folios one by one.");
 
     /// <summary>
@@ -170,22 +171,28 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     /// fault-path hook), then each page's 4K RMPUPDATE to private at its gfn.
     /// </summary>
     /// <exception cref="InvalidOperationException">A page was not fresh: the caller broke the contract.</exception>
-    protected void ConvertFreshRun4K(gfn_t gfn, ReadOnlySpan<kvm_pfn_t> pfns, bool lookUp)
+    protected void ConvertFreshRun4K(gfn_t gfn, ReadOnlySpan<PfnRange> pages, bool lookUp)
     {
+        ulong count = 0;
+        foreach (var range in pages)
+        {
+            count += range.Count;
+        }
+
         if (lookUp)
         {
-            if (!rmp.LookupRunUnassigned(pfns))
+            if (!rmp.LookupRunUnassigned(pages))
             {
                 throw new InvalidOperationException($"{Name}: a folio of the run at gfn {gfn} is already assigned in the RMP.");
             }
 
             if (Vm is not null)
             {
-                Vm.Counters.RmpLookups += pfns.Length;
+                Vm.Counters.RmpLookups += (long)count;
             }
         }
 
-        if (rmp.RmpUpdateRun4K(pfns, asid, gfn) != pfns.Length)
+        if (rmp.RmpUpdateRun4K(pages, asid, gfn) != count)
         {
             throw new InvalidOperationException($"{Name}: an RMPUPDATE of the run at gfn {gfn} failed.");
         }

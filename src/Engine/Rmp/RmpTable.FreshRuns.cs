@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
 
@@ -22,108 +23,98 @@ public sealed partial class RmpTable
     }
 
     /// <summary>
-    /// <see cref="Lookup"/> of each page of <paramref name="pfns"/>, counted as that many lookups: true when none is
+    /// <see cref="Lookup"/> of each page of <paramref name="pages"/>, counted as that many lookups: true when none is
     /// assigned (then each lookup would have said "shared, 4K").
     /// </summary>
-    internal bool LookupRunUnassigned(ReadOnlySpan<kvm_pfn_t> pfns)
+    internal bool LookupRunUnassigned(ReadOnlySpan<PfnRange> pages)
     {
         var compact = _store as CompactRmpStore;
         bool unassigned = true;
-        for (int at = 0; at < pfns.Length;)
+        foreach (var range in pages)
         {
-            int n = Segment(pfns, at);
-            ulong p = pfns[at].Value;
+            ulong p = range.First.Value;
             Check(p);
-            Check(p + (ulong)n - 1);
-            unassigned &= compact?.NoneAssigned(p, (ulong)n) ?? NoneAssignedSlow(p, (ulong)n);
-            at += n;
+            Check(p + range.Count - 1);
+            unassigned &= compact?.NoneAssigned(p, range.Count) ?? NoneAssignedSlow(p, range.Count);
+            _counters.Lookups += (long)range.Count;
         }
 
-        _counters.Lookups += pfns.Length;
         return unassigned;
     }
 
     /// <summary>
-    /// RMPUPDATE to private of each page of <paramref name="pfns"/>, in order, as a 4K entry of <paramref name="asid"/>
-    /// at gpa (<paramref name="gfn"/> + i) &lt;&lt; 12: the same entries, counters and results as <see cref="RmpUpdate"/>
-    /// page by page. Returns how many succeeded.
+    /// RMPUPDATE to private of each page of <paramref name="pages"/>, in order, as a 4K entry of
+    /// <paramref name="asid"/> at gpa (<paramref name="gfn"/> + i) &lt;&lt; 12 for the i-th page: the same entries,
+    /// counters and results as <see cref="RmpUpdate"/> page by page. Returns how many succeeded.
     /// </summary>
     /// <remarks>
-    /// Pages that are consecutive in one 2 MiB region and hypervisor-owned go into the compact store's linear template
-    /// at once (<see cref="CompactRmpStore.TryWriteLinearRun"/>); everything else is executed page by page.
+    /// Hypervisor-owned pages of one 2 MiB region go into the compact store's linear template at once
+    /// (<see cref="CompactRmpStore.TryWriteLinearRun"/>); everything else is executed page by page.
     /// </remarks>
-    internal int RmpUpdateRun4K(ReadOnlySpan<kvm_pfn_t> pfns, uint asid, gfn_t gfn)
+    internal ulong RmpUpdateRun4K(ReadOnlySpan<PfnRange> pages, uint asid, gfn_t gfn)
     {
         var compact = _store as CompactRmpStore;
-        bool valid = asid <= rmpentry_raw.AsidMax && gfn.Value + (ulong)pfns.Length - 1 <= rmpentry_raw.GpaMax && _inUse.Count == 0;
-        int succeeded = 0;
-        for (int at = 0; at < pfns.Length;)
+        bool fast = compact is not null && asid <= rmpentry_raw.AsidMax && _inUse.Count == 0;
+        ulong succeeded = 0, g = gfn.Value;
+        foreach (var range in pages)
         {
-            int n = Segment(pfns, at);
-            ulong p = pfns[at].Value;
-            if (compact is not null && valid && p + (ulong)n <= _store.Pages && compact.TryWriteLinearRun(p, (ulong)n, asid, gfn.Value + (ulong)at))
+            for (ulong p = range.First.Value, end = p + range.Count; p < end;)
             {
-                _counters.RmpUpdate4K += n;
-                _counters.RmpUpdateToPrivate += n;
-                succeeded += n;
-            }
-            else
-            {
-                for (int i = at; i < at + n; i++)
+                ulong n = Math.Min(end - p, 512 - (p & 511));
+                if (fast && p + n <= _store.Pages && g + n - 1 <= rmpentry_raw.GpaMax && compact!.TryWriteLinearRun(p, n, asid, g))
                 {
-                    var state = new rmp_state { assigned = 1, asid = asid, gpa = (gfn.Value + (ulong)i) << PageSize.Shift4K };
-                    succeeded += RmpUpdate(pfns[i], state) == RmpUpdateResult.Success ? 1 : 0;
+                    _counters.RmpUpdate4K += (long)n;
+                    _counters.RmpUpdateToPrivate += (long)n;
+                    succeeded += n;
                 }
-            }
+                else
+                {
+                    for (ulong i = 0; i < n; i++)
+                    {
+                        var state = new rmp_state { assigned = 1, asid = asid, gpa = (g + i) << PageSize.Shift4K };
+                        succeeded += RmpUpdate(new kvm_pfn_t(p + i), state) == RmpUpdateResult.Success ? 1UL : 0;
+                    }
+                }
 
-            at += n;
+                p += n;
+                g += n;
+            }
         }
 
         return succeeded;
     }
 
     /// <summary>
-    /// The guest's 4K PVALIDATE (validate) of each page of <paramref name="pfns"/> at gfn <paramref name="gfn"/> + i by
-    /// <paramref name="asid"/>, for a leading part of the run where each would simply succeed: sets their validated
+    /// The guest's 4K PVALIDATE (validate) of each page of <paramref name="pages"/> at gfn <paramref name="gfn"/> + i
+    /// by <paramref name="asid"/>, for a leading part of the run where each would simply succeed: sets their validated
     /// bits and counts them as <see cref="Pvalidate"/> does. Returns how many were done; the caller executes the rest
     /// one by one.
     /// </summary>
-    internal int PvalidateRun4K(ReadOnlySpan<kvm_pfn_t> pfns, uint asid, gfn_t gfn)
+    internal ulong PvalidateRun4K(ReadOnlySpan<PfnRange> pages, uint asid, gfn_t gfn)
     {
         if (_store is not CompactRmpStore compact)
         {
             return 0;
         }
 
-        int done = 0;
-        while (done < pfns.Length)
+        ulong done = 0;
+        foreach (var range in pages)
         {
-            int n = Segment(pfns, done);
-            ulong p = pfns[done].Value;
-            if (p + (ulong)n > _store.Pages || !compact.TryValidateGuestRun(p, (ulong)n, asid, gfn.Value + (ulong)done))
+            for (ulong p = range.First.Value, end = p + range.Count; p < end;)
             {
-                break;
-            }
+                ulong n = Math.Min(end - p, 512 - (p & 511));
+                if (p + n > _store.Pages || !compact.TryValidateGuestRun(p, n, asid, gfn.Value + done))
+                {
+                    return done;
+                }
 
-            _counters.Pvalidate += n;
-            done += n;
+                _counters.Pvalidate += (long)n;
+                done += n;
+                p += n;
+            }
         }
 
         return done;
-    }
-
-    // The length of the run of consecutive pfns from pfns[at] that stays inside one 2 MiB region.
-    private static int Segment(ReadOnlySpan<kvm_pfn_t> pfns, int at)
-    {
-        ulong first = pfns[at].Value;
-        ulong room = 512 - (first & 511);
-        int n = 1;
-        while (at + n < pfns.Length && (ulong)n < room && pfns[at + n].Value == first + (ulong)n)
-        {
-            n++;
-        }
-
-        return n;
     }
 
     private bool NoneAssignedSlow(ulong first, ulong count)

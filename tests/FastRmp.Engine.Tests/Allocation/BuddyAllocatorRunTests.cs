@@ -45,7 +45,7 @@ public sealed class BuddyAllocatorRunTests
         using var run = new BuddyAllocator(new kvm_pfn_t(basePfn), pages, maxOrder);
         using var single = new BuddyAllocator(new kvm_pfn_t(basePfn), pages, maxOrder);
         var live = new List<(ulong Pfn, int Order)>();
-        var fromRun = new kvm_pfn_t[600];
+        var ranges = new PfnRange[600];
         long wholeBlocks = 0;
         for (int step = 0; step < 3000; step++)
         {
@@ -71,9 +71,11 @@ public sealed class BuddyAllocatorRunTests
             }
             else
             {
-                int length = random.Next(2) == 0 ? 512 : random.Next(1, fromRun.Length);
+                int length = random.Next(2) == 0 ? 512 : random.Next(1, ranges.Length);
                 var filter = new AcceptAll();
-                int got = run.TryAllocateRun(fromRun.AsSpan(0, length), ref filter);
+                int got = (int)run.TryAllocateRun((ulong)length, ranges, out int rangeCount, ref filter);
+                var fromRun = Pages(ranges.AsSpan(0, rangeCount));
+                Assert.Equal(got, fromRun.Count);
                 wholeBlocks += got - filter.Asked;
                 for (int i = 0; i < length; i++)
                 {
@@ -102,10 +104,11 @@ public sealed class BuddyAllocatorRunTests
         using var run = new BuddyAllocator(new kvm_pfn_t(0), 1UL << 16, 10);
         using var single = new BuddyAllocator(new kvm_pfn_t(0), 1UL << 16, 10);
         Assert.True(run.TryAllocate(3, out _) && single.TryAllocate(3, out _));
-        var pfns = new kvm_pfn_t[512];
+        var ranges = new PfnRange[512];
         var filter = new Refuse(300);
-        int got = run.TryAllocateRun(pfns, ref filter);
+        int got = (int)run.TryAllocateRun(512, ranges, out int rangeCount, ref filter);
         Assert.Equal(300 - 8, got); // pages 8..299, in order
+        var pfns = Pages(ranges.AsSpan(0, rangeCount));
         for (int i = 0; i < got; i++)
         {
             Assert.True(single.TryAllocate(0, out var q));
@@ -120,6 +123,22 @@ public sealed class BuddyAllocatorRunTests
     {
         IFolioAllocator allocator = new TestFolioAllocator(1 << 16);
         var filter = new AcceptAll();
-        Assert.Equal(0, allocator.TryAllocateRun(new kvm_pfn_t[8], ref filter));
+        Assert.Equal(0UL, allocator.TryAllocateRun(8, new PfnRange[8], out int rangeCount, ref filter));
+        Assert.Equal(0, rangeCount);
+    }
+
+    private static List<kvm_pfn_t> Pages(ReadOnlySpan<PfnRange> ranges)
+    {
+        var pages = new List<kvm_pfn_t>();
+        foreach (var range in ranges)
+        {
+            Assert.True(range.Count > 0);
+            for (ulong i = 0; i < range.Count; i++)
+            {
+                pages.Add(range.First + i);
+            }
+        }
+
+        return pages;
     }
 }

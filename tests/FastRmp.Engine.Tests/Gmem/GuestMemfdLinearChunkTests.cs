@@ -67,7 +67,7 @@ public sealed class GuestMemfdLinearChunkTests
         using var linear = new Side(linear: true);
         using var buffered = new Side(linear: false);
         var sides = new[] { linear, buffered };
-        var pfns = new kvm_pfn_t[512];
+        var ranges = new PfnRange[512];
         ulong cursor = (1UL << 18) - 700; // the first runs cross from the first chunk into the second
         for (int step = 0; step < 4000; step++)
         {
@@ -89,8 +89,8 @@ public sealed class GuestMemfdLinearChunkTests
                     foreach (var side in sides)
                     {
                         var filter = new AcceptAll();
-                        Assert.Equal((int)n, side.Allocator.TryAllocateRun(pfns.AsSpan(0, (int)n), ref filter));
-                        side.File.InsertFreshRun(cursor, pfns.AsSpan(0, (int)n));
+                        Assert.Equal(n, side.Allocator.TryAllocateRun(n, ranges, out int rangeCount, ref filter));
+                        side.File.InsertFreshRun(cursor, ranges.AsSpan(0, rangeCount));
                     }
                 }
 

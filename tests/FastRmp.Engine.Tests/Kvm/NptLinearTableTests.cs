@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Kvm;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
@@ -37,18 +38,19 @@ public sealed class NptLinearTableTests
 
             if (block % 2 == 0)
             {
-                runs.MapRun4K(gfn, pfns, isPrivate); // the whole table at once
+                runs.MapRun4K(gfn, [new PfnRange(pfns[0], 512)], isPrivate); // the whole table at once
             }
             else
             {
                 Assert.Equal(0, runs.Map(gfn, pfns[0], PgLevel.Level4K, isPrivate)); // the VM's way: page 0, then the rest
-                runs.MapRun4K(gfn + 1, pfns.AsSpan(1), isPrivate);
+                PfnRange[] rest = block % 4 == 1 ? [new PfnRange(pfns[1], 200), new PfnRange(pfns[201], 311)] : [new PfnRange(pfns[1], 511)];
+                runs.MapRun4K(gfn + 1, rest, isPrivate);
             }
         }
 
         // One table that is not linear (a gap in the frames) stays a table.
         pfns[300] = new kvm_pfn_t(0x77);
-        runs.MapRun4K(new gfn_t(Base + (8 * 512)), pfns, true);
+        runs.MapRun4K(new gfn_t(Base + (8 * 512)), [new PfnRange(pfns[0], 300), new PfnRange(pfns[300], 1), new PfnRange(pfns[301], 211)], true);
         for (int i = 0; i < 512; i++)
         {
             leaves.Map(new gfn_t(Base + (8 * 512) + (ulong)i), pfns[i], PgLevel.Level4K, true);
