@@ -77,7 +77,7 @@ public sealed unsafe partial class GuestMemfd
         const ulong bits = UptodateBit | PresentBit;
         foreach (var range in pages)
         {
-            if (!TryAppendLinear(index, range.First.Value, range.Count, bits))
+            if (!TryAppendLinear(index, range.First.Value, range.Count, bits, 1))
             {
                 ulong* e = null;
                 for (ulong i = 0; i < range.Count; i++)

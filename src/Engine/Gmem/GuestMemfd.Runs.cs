@@ -54,7 +54,8 @@ public sealed unsafe partial class GuestMemfd
                 ref var linear = ref _linear[index >> ChunkShift];
                 if (linear.Count != 0)
                 {
-                    visitor.Run((index & ~mask) + linear.First, new kvm_pfn_t(linear.Pfn), 0, linear.Count);
+                    int linearOrder = EntryOrder(linear.Flags);
+                    visitor.Run((index & ~mask) + linear.First, new kvm_pfn_t(linear.Pfn), linearOrder, linear.Count >> linearOrder);
                 }
 
                 index = ((index >> ChunkShift) + 1) << ChunkShift;

@@ -246,7 +246,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
         // Only this page is marked: with a large folio the rest of it must still be prepared at its first get_pfn
         // (the per-page preparedness Paolo Bonzini's 2024 RFC proposes; upstream folios are single pages).
-        if (!TrySetTailBits(index, UptodateBit))
+        if (!TrySetTailBits(index, 1, UptodateBit))
         {
             *EntryPointer(index, create: false) |= UptodateBit;
         }
@@ -411,7 +411,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         }
 
         ulong tag = ((ulong)order << OrderShift) | PresentBit;
-        if (order != 0 || !TryAppendLinear(head, pfn.Value, 1, tag))
+        if (!TryAppendLinear(head, pfn.Value, 1UL << order, tag, 1UL << order))
         {
             ulong* e = EntryPointer(head, create: true); // a folio never spans a chunk: both are naturally aligned, folio <= chunk
             for (ulong i = 0; i < 1UL << order; i++)
@@ -576,7 +576,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     private void SetFolioBits(ulong index, int order, ulong bits)
     {
-        if (order == 0 && TrySetTailBits(index, bits))
+        if (TrySetTailBits(index & ~((1UL << order) - 1), 1UL << order, bits))
         {
             return;
         }

@@ -18,10 +18,10 @@ public sealed class GuestMemfdLinearChunkTests
 
     private sealed class Side : IDisposable
     {
-        public Side(bool linear)
+        public Side(bool linear, int folioOrder = 0)
         {
             Allocator = new BuddyAllocator(new kvm_pfn_t(0), 1UL << 21, maxOrder: 18);
-            Files = new GmemFiles(Allocator, 0);
+            Files = new GmemFiles(Allocator, folioOrder);
             Slots = new Memslots(gmem: Files, options: new MemslotOptions(PrivateMemory: true));
             Assert.Equal(Errno.Ok, Files.Create(new kvm_create_guest_memfd { size = Pages << 12 }, out int fd));
             File = Files.Get(fd)!;
@@ -58,16 +58,20 @@ public sealed class GuestMemfdLinearChunkTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Linear_chunks_behave_as_chunks_with_buffers(int seed)
+    [InlineData(1, 0)]
+    [InlineData(2, 0)]
+    [InlineData(3, 0)]
+    [InlineData(4, 9)]
+    [InlineData(5, 9)]
+    [InlineData(6, 18)]
+    public void Linear_chunks_behave_as_chunks_with_buffers(int seed, int folioOrder)
     {
         var random = new Random(seed);
-        using var linear = new Side(linear: true);
-        using var buffered = new Side(linear: false);
+        using var linear = new Side(linear: true, folioOrder);
+        using var buffered = new Side(linear: false, folioOrder);
         var sides = new[] { linear, buffered };
         var ranges = new PfnRange[512];
+        ulong folioMask = (1UL << folioOrder) - 1;
         ulong cursor = (1UL << 18) - 700; // the first runs cross from the first chunk into the second
         for (int step = 0; step < 4000; step++)
         {
@@ -77,7 +81,7 @@ public sealed class GuestMemfdLinearChunkTests
             {
                 Assert.Equal(linear.GetPfn(cursor, out var a), buffered.GetPfn(cursor, out var b));
                 Assert.Equal(a, b);
-                cursor = (cursor + 1) % Pages;
+                cursor = (random.Next(3) == 0 ? (cursor | folioMask) + 1 : cursor + 1) % Pages; // on to the next folio, or page
             }
             else if (kind < 75)
             {
@@ -103,6 +107,13 @@ public sealed class GuestMemfdLinearChunkTests
             }
             else if (kind < 90)
             {
+                // Half of them at the cursor: a new folio there continues the linear run, and populate marks one page.
+                if (random.Next(2) == 0)
+                {
+                    at = cursor;
+                    cursor = ((cursor | folioMask) + 1) % Pages;
+                }
+
                 Assert.Equal(linear.File.PopulatePage(0, ref linear.Slots[0], new gfn_t(at), out var a), buffered.File.PopulatePage(0, ref buffered.Slots[0], new gfn_t(at), out var b));
                 Assert.Equal(a, b);
             }
@@ -141,10 +152,12 @@ public sealed class GuestMemfdLinearChunkTests
         AssertSameEverywhere(linear.File, buffered.File);
     }
 
-    [Fact]
-    public void Faulting_a_chunk_in_order_keeps_it_without_a_buffer()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(9)]
+    public void Faulting_a_chunk_in_order_keeps_it_without_a_buffer(int folioOrder)
     {
-        using var side = new Side(linear: true);
+        using var side = new Side(linear: true, folioOrder);
         for (ulong index = 0; index < 4096; index++)
         {
             Assert.Equal(Errno.Ok, side.GetPfn(index, out _));
@@ -153,8 +166,8 @@ public sealed class GuestMemfdLinearChunkTests
         var runs = new List<(ulong, ulong, int, ulong)>();
         var visitor = new RunList(runs);
         side.File.ForEachFolioRun(ref visitor);
-        Assert.Equal([(0UL, 0UL, 0, 4096UL)], runs);
-        Assert.Equal((true, new kvm_pfn_t(4095), 0, true), side.File.Folio(4095));
+        Assert.Equal([(0UL, 0UL, folioOrder, 4096UL >> folioOrder)], runs);
+        Assert.Equal((true, new kvm_pfn_t(4095), folioOrder, true), side.File.Folio(4095));
         Assert.Equal(0, side.File.BufferedChunks);
     }
 
