@@ -90,16 +90,17 @@ internal static class ScenarioCommands
         return command;
     }
 
-    /// <summary><c>fastrmp scenario NAME [--policy P] [--folio 4k|2m|1g] [--guest-size SIZE] [--json FILE] [--html FILE]</c>.</summary>
+    /// <summary><c>fastrmp scenario NAME [--policy P] [--folio 4k|2m|1g] [--guest-size SIZE] [--per-page] [--json FILE] [--html FILE]</c>.</summary>
     public static Command CreateRun()
     {
         var name = new Argument<string>("name") { Description = "The scenario (see 'fastrmp scenarios')." };
         var policy = new Option<string>("--policy") { Description = $"The policy: {string.Join(", ", PolicyCatalog.Names)}.", DefaultValueFactory = _ => "first-use" };
         var folio = FolioOption("guest_memfd folio size.");
         var guestSize = new Option<string?>("--guest-size") { Description = "snp-boot's guest size, e.g. 64G or 1T (16 MiB to 1 TiB)." };
+        var perPage = new Option<bool>("--per-page") { Description = "Fault every page in one by one (the reference path the batched one is checked against; same counts, slower)." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the result as JSON to this file." };
         var html = HtmlOption();
-        var command = new Command("scenario", "Run one scenario under one policy and print every counter.") { name, policy, folio, guestSize, json, html };
+        var command = new Command("scenario", "Run one scenario under one policy and print every counter.") { name, policy, folio, guestSize, perPage, json, html };
         command.SetAction(parse =>
         {
             string scenario = parse.GetValue(name)!;
@@ -119,7 +120,7 @@ internal static class ScenarioCommands
             ScenarioResult result;
             try
             {
-                result = ScenarioCatalog.Run(scenario, policyName, order, bytes);
+                result = ScenarioCatalog.Run(scenario, policyName, order, bytes, parse.GetValue(perPage) ? new HostOptions(BatchFreshFaults: false) : null);
             }
             catch (ArgumentException ex)
             {

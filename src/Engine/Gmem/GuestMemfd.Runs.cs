@@ -50,6 +50,14 @@ public sealed unsafe partial class GuestMemfd
             ulong* chunk = _chunks[index >> ChunkShift];
             if (chunk == null)
             {
+                // A linear chunk is one run: what the loop below finds in the entries it stands for.
+                ref var linear = ref _linear[index >> ChunkShift];
+                if (linear.Count != 0)
+                {
+                    int linearOrder = EntryOrder(linear.Flags);
+                    visitor.Run((index & ~mask) + linear.First, new kvm_pfn_t(linear.Pfn), linearOrder, linear.Count >> linearOrder);
+                }
+
                 index = ((index >> ChunkShift) + 1) << ChunkShift;
                 continue;
             }

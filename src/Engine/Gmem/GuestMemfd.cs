@@ -30,7 +30,9 @@ public enum FallocateMode
 /// (allocate, PUNCH_HOLE), <c>kvm_gmem_bind</c>, <c>kvm_gmem_get_pfn</c> with the index math
 /// <c>gfn - base_gfn + pgoff</c>, and release. Folio size is a model option: order 0 as upstream, 9 as the pending THP
 /// series (a partial punch splits the folio), 18 as the HugeTLB series. The page cache holds one 8-byte entry per
-/// 4 KiB index, in 2 MiB chunks allocated on first use. Not thread-safe.
+/// 4 KiB index, in 2 MiB chunks allocated on first use; a chunk whose folios are 4 KiB pages of consecutive pfns,
+/// added in index order, is kept as one descriptor instead until something else happens in it (see
+/// <c>GuestMemfd.Linear.cs</c>). Not thread-safe.
 /// </remarks>
 public sealed unsafe partial class GuestMemfd : IDisposable
 {
@@ -62,6 +64,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         _chunkCount = (Pages + (1UL << ChunkShift) - 1) >> ChunkShift;
         _chunks = (ulong**)NativeMemory.AllocZeroed((nuint)_chunkCount, (nuint)sizeof(ulong*));
         _chunkOwners = new Memory.NativeBuffer?[_chunkCount];
+        _linear = new LinearChunk[_chunkCount];
     }
 
     /// <summary>The file descriptor.</summary>
@@ -243,7 +246,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
         // Only this page is marked: with a large folio the rest of it must still be prepared at its first get_pfn
         // (the per-page preparedness Paolo Bonzini's 2024 RFC proposes; upstream folios are single pages).
-        *EntryPointer(index, create: false) |= UptodateBit;
+        if (!TrySetTailBits(index, 1, UptodateBit))
+        {
+            *EntryPointer(index, create: false) |= UptodateBit;
+        }
         int order = EntryOrder(entry);
         if (order > 0)
         {
@@ -259,7 +265,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     {
         for (ulong index = 0; index < Pages;)
         {
-            if (_chunks[index >> ChunkShift] == null)
+            if (_chunks[index >> ChunkShift] == null && _linear[index >> ChunkShift].Count == 0)
             {
                 index = ((index >> ChunkShift) + 1) << ChunkShift; // a chunk never touched holds no folio
                 continue;
@@ -404,11 +410,14 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             return Errno.ENOMEM;
         }
 
-        ulong* e = EntryPointer(head, create: true); // a folio never spans a chunk: both are naturally aligned, folio <= chunk
         ulong tag = ((ulong)order << OrderShift) | PresentBit;
-        for (ulong i = 0; i < 1UL << order; i++)
+        if (!TryAppendLinear(head, pfn.Value, 1UL << order, tag, 1UL << order))
         {
-            e[i] = ((pfn.Value + i) << PfnShift) | tag | (e[i] & PoisonBit);
+            ulong* e = EntryPointer(head, create: true); // a folio never spans a chunk: both are naturally aligned, folio <= chunk
+            for (ulong i = 0; i < 1UL << order; i++)
+            {
+                e[i] = ((pfn.Value + i) << PfnShift) | tag | (e[i] & PoisonBit);
+            }
         }
 
         FoliosByOrder[order]++;
@@ -500,7 +509,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         ulong* chunk = _chunks[head >> ChunkShift];
         if (chunk == null)
         {
-            return false;
+            return LinearOverlaps(head, count);
         }
 
         ulong* e = chunk + (head & ((1UL << ChunkShift) - 1));
@@ -567,6 +576,11 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     private void SetFolioBits(ulong index, int order, ulong bits)
     {
+        if (TrySetTailBits(index & ~((1UL << order) - 1), 1UL << order, bits))
+        {
+            return;
+        }
+
         ulong* e = EntryPointer(index & ~((1UL << order) - 1), create: false);
         for (ulong i = 0; i < 1UL << order; i++)
         {
@@ -578,7 +592,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     private ulong Entry(ulong index)
     {
         ulong* chunk = _chunks[index >> ChunkShift];
-        return chunk == null ? 0 : chunk[index & ((1UL << ChunkShift) - 1)];
+        return chunk == null ? LinearEntry(index) : chunk[index & ((1UL << ChunkShift) - 1)];
     }
 
     private ulong* EntryPointer(ulong index, bool create)
@@ -586,7 +600,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         ref ulong* chunk = ref _chunks[index >> ChunkShift];
         if (chunk == null)
         {
-            if (!create)
+            if (!create && _linear[index >> ChunkShift].Count == 0)
             {
                 throw new InvalidOperationException($"guest_memfd {Fd}: no page-cache chunk for index 0x{index:x}.");
             }
@@ -595,6 +609,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             var owner = new Memory.NativeBuffer((1L << ChunkShift) * sizeof(ulong), alignment: Memory.HugePages.Size, hugePages: true);
             _chunkOwners[index >> ChunkShift] = owner;
             chunk = (ulong*)owner.Pointer;
+            UnpackLinear(index >> ChunkShift, chunk);
         }
 
         return chunk + (index & ((1UL << ChunkShift) - 1));

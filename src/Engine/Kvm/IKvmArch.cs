@@ -30,6 +30,25 @@ public interface IKvmArch : IGmemArch
     /// pfn, gfn, &amp;max_level)</c>): may convert the page and lower <c>fault.max_level</c>. Returns 0 or a negative errno.
     /// </summary>
     int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault) => 0;
+
+    /// <summary>
+    /// True when these hooks do the same, known work for every fresh 4 KiB folio of <paramref name="vm"/>: a folio
+    /// guest_memfd allocates for a private fault that maps it at 4K, whose page is hypervisor-owned in the RMP and not
+    /// in use. The VM then faults runs of such pages in at once through <see cref="PrepareFreshRun4K"/>; when false
+    /// (the default) it takes them one by one.
+    /// </summary>
+    /// <remarks>Not a kernel hook: the model's batched fault path (docs/policies.md, "Batched faults").</remarks>
+    bool PreparesFreshRuns4K(Vm vm) => false;
+
+    /// <summary>
+    /// Everything <see cref="IGmemArch.FolioAllocated"/>, <see cref="IGmemArch.Prepare"/> (as
+    /// <see cref="PrepareMode"/> calls it from get_pfn) and <see cref="PrepareInFaultPath"/> do, page by page, for
+    /// fresh 4 KiB folios: the i-th page of <paramref name="pages"/> at file index <paramref name="index"/> + i and gfn
+    /// <paramref name="gfn"/> + i of <paramref name="vm"/>; the same RMP entries and the same counts. Called only when
+    /// <see cref="PreparesFreshRuns4K"/> is true, with pages the RMP holds as hypervisor-owned and not in use.
+    /// </summary>
+    void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<Allocation.PfnRange> pages)
+        => throw new NotSupportedException("These hooks prepare fresh folios one by one.");
 }
 
 /// <summary>What the RMP #NPF handler did.</summary>

@@ -53,6 +53,12 @@ public sealed unsafe partial class NptMap
                     continue;
                 }
 
+                if ((e2 & LinearTable) != 0)
+                {
+                    visitor.Run(new gfn_t(gfn2), LeafOf(LinearLeaf(e2, 0), 1), 512); // what Runs4K finds in its table
+                    continue;
+                }
+
                 Runs4K((ulong*)e2, gfn2, ref visitor);
             }
         }
@@ -100,7 +106,7 @@ public sealed unsafe partial class NptMap
         }
 
         e = ((ulong*)e)[(g >> 9) & 511];
-        if (e != 0 && (e & Present) == 0)
+        if (e != 0 && (e & (Present | LinearTable)) == 0)
         {
             Sse.Prefetch0((ulong*)e + (g & 511));
         }

@@ -25,11 +25,19 @@ public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPriva
 /// goal level, splitting a huge leaf that is in the way, replacing a child table by a huge leaf) and of
 /// <c>kvm_tdp_mmu_zap_leafs</c> (a zap removes every leaf that intersects the range, whole). Empty child tables stay
 /// linked, as KVM leaves them. Not thread-safe.
+/// <para>
+/// One difference of representation, invisible through the API: a full 4K table whose 512 leaves map consecutive
+/// frames with the same attributes can be kept as a single entry in its parent (a linear table: the first leaf,
+/// with the present bit clear and <c>LinearTable</c> set), so that a guest faulted in run by run
+/// (<see cref="MapRun4K"/>) costs 8 bytes per 2 MiB instead of 4 KiB. Any change inside such a table first turns it
+/// back into a table.
+/// </para>
 /// </remarks>
 public sealed unsafe partial class NptMap : IDisposable
 {
     private const ulong Present = 1;
     private const ulong PrivateBit = 1UL << 3;
+    private const ulong LinearTable = 1UL << 4; // in a non-present 2M-level entry: a linear 4K table (a table pointer is 4 KiB-aligned)
     private const int LevelShift = 1;
 
     private readonly ulong* _top;
@@ -93,10 +101,17 @@ public sealed unsafe partial class NptMap : IDisposable
                     return default;
                 }
 
-                e = ((ulong*)e)[g & 511];
-                if ((e & Present) == 0)
+                if ((e & LinearTable) != 0)
                 {
-                    return default;
+                    e = LinearLeaf(e, g & 511);
+                }
+                else
+                {
+                    e = ((ulong*)e)[g & 511];
+                    if ((e & Present) == 0)
+                    {
+                        return default;
+                    }
                 }
             }
         }
@@ -169,11 +184,7 @@ public sealed unsafe partial class NptMap : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        for (ulong i = 0; i < _topEntries; i++)
-        {
-            FreeSubtree(_top[i], 3);
-        }
-
+        // Every table lives in the slab, which goes as a whole: no need to walk the tree.
         NativeMemory.Free(_top);
         _tablePages.Dispose();
     }
@@ -188,6 +199,16 @@ public sealed unsafe partial class NptMap : IDisposable
         if ((e & Present) != 0)
         {
             visit.Leaf(new gfn_t(gfn), new NptLeaf((PgLevel)level, new kvm_pfn_t(e >> 12), (e & PrivateBit) != 0));
+            return;
+        }
+
+        if ((e & LinearTable) != 0)
+        {
+            for (ulong i = 0; i < 512; i++)
+            {
+                Visit(LinearLeaf(e, i), 1, gfn + i, ref visit);
+            }
+
             return;
         }
 
@@ -220,7 +241,7 @@ public sealed unsafe partial class NptMap : IDisposable
             return 0;
         }
 
-        var table = (ulong*)e;
+        var table = (e & LinearTable) != 0 ? Unpack(slot) : (ulong*)e;
         int shift = (level - 2) * 9;
         long zapped = 0;
         for (ulong g = first; g < end;)
@@ -261,7 +282,7 @@ public sealed unsafe partial class NptMap : IDisposable
         ulong e = *slot;
         if (e != 0 && (e & Present) == 0)
         {
-            return (ulong*)e;
+            return (e & LinearTable) != 0 ? Unpack(slot) : (ulong*)e;
         }
 
         var table = (ulong*)_tablePages.Allocate();
@@ -304,6 +325,11 @@ public sealed unsafe partial class NptMap : IDisposable
             return 1;
         }
 
+        if ((e & LinearTable) != 0)
+        {
+            return 512;
+        }
+
         long n = 0;
         var table = (ulong*)e;
         for (int i = 0; i < 512; i++)
@@ -323,6 +349,12 @@ public sealed unsafe partial class NptMap : IDisposable
                 CountLeaf(level, -1);
             }
 
+            return;
+        }
+
+        if ((e & LinearTable) != 0)
+        {
+            _leaves4K -= 512;
             return;
         }
 

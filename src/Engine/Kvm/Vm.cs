@@ -13,12 +13,17 @@ namespace FastRmp.Engine.Kvm;
 /// <param name="FolioOrder">guest_memfd folio order: 0 (upstream), 9 (THP series), 18 (HugeTLB series).</param>
 /// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
 /// <param name="MemslotCapacity">Memslots the VM can hold.</param>
+/// <param name="BatchFreshFaults">
+/// Let range operations fault runs of fresh 4 KiB folios in at once (<see cref="Vm.GuestPvalidateRange"/>); false
+/// takes every page through the per-page path, the reference the batched one must agree with.
+/// </param>
 public sealed record VmConfig(
     KvmVmType Type = KvmVmType.Snp,
     uint Asid = 1,
     int FolioOrder = 0,
     bool AllowDirtyLoggingOnGmem = false,
-    int MemslotCapacity = 1024);
+    int MemslotCapacity = 1024,
+    bool BatchFreshFaults = true);
 
 /// <summary>
 /// One VM of the model: memslots, memory attributes, guest_memfd files, the NPT, and KVM's private-fault path over

@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
@@ -57,6 +58,16 @@ public sealed class AllocBlindPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, a
         ConvertBlind(gfn, pfn, order);
         return 0;
     }
+
+    /// <inheritdoc />
+    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+
+    /// <summary>
+    /// Per fresh 4 KiB folio (bound, so never deferred), the allocation converts the page blind with a 4K RMPUPDATE
+    /// at its gfn, and the first get_pfn's prepare finds nothing left to do (no lookup).
+    /// </summary>
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => ConvertFreshRun4K(gfn, pages, lookUp: false);
 
     /// <summary>Blind return to shared of the freed range: 2M where the range covers a 2 MiB block, else 4K.</summary>
     public override void Invalidate(kvm_pfn_t start, kvm_pfn_t end)

@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
@@ -28,6 +29,16 @@ public sealed class FaultHookPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, as
 
     /// <inheritdoc />
     public override PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate) => PgLevel.None;
+
+    /// <inheritdoc />
+    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+
+    /// <summary>
+    /// Per fresh 4 KiB folio, the hook in the fault path sees max_level 4K (order 0), looks the page up, finds it
+    /// unassigned and converts it with a 4K RMPUPDATE; guest_memfd prepares nothing.
+    /// </summary>
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => ConvertFreshRun4K(gfn, pages, lookUp: true);
 
     /// <inheritdoc />
     public override int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault)

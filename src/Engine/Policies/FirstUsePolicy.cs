@@ -1,5 +1,8 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
+using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
 
 namespace FastRmp.Engine.Policies;
 
@@ -16,6 +19,16 @@ public sealed class FirstUsePolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, asi
 
     /// <inheritdoc />
     public override GmemPrepareMode PrepareMode => GmemPrepareMode.OncePerFolio;
+
+    /// <inheritdoc />
+    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+
+    /// <summary>
+    /// Per fresh 4 KiB folio, the first get_pfn's <c>sev_gmem_prepare</c> looks the page up, finds it unassigned and
+    /// makes it private with a 4K RMPUPDATE (order 0: never 2M).
+    /// </summary>
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => ConvertFreshRun4K(gfn, pages, lookUp: true);
 }
 
 /// <summary>
@@ -29,4 +42,14 @@ public sealed class EveryGetPfnPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, 
 
     /// <inheritdoc />
     public override GmemPrepareMode PrepareMode => GmemPrepareMode.EveryGetPfn;
+
+    /// <inheritdoc />
+    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+
+    /// <summary>
+    /// Per fresh 4 KiB folio, the fault's get_pfn runs <c>sev_gmem_prepare</c>, whose lookup finds the page
+    /// unassigned: one 4K RMPUPDATE (the fault is the folio's only get_pfn so far).
+    /// </summary>
+    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => ConvertFreshRun4K(gfn, pages, lookUp: true);
 }

@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
@@ -156,6 +157,46 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
 
     /// <inheritdoc />
     public virtual int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault) => 0;
+
+    /// <summary>False unless a policy knows its work for a fresh 4 KiB folio (see <see cref="IKvmArch.PreparesFreshRuns4K"/>).</summary>
+    public virtual bool PreparesFreshRuns4K(Vm vm) => false;
+
+    /// <inheritdoc />
+    public virtual void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+        => throw new NotSupportedException($"{Name} prepares fresh folios one by one.");
+
+    /// <summary>
+    /// A run of fresh 4 KiB folios made private as the hooks do it one page at a time: with
+    /// <paramref name="lookUp"/>, the lookup that finds each page unassigned (<c>sev_gmem_prepare</c>, or the RFC's
+    /// fault-path hook), then each page's 4K RMPUPDATE to private at its gfn.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A page was not fresh: the caller broke the contract.</exception>
+    protected void ConvertFreshRun4K(gfn_t gfn, ReadOnlySpan<PfnRange> pages, bool lookUp)
+    {
+        ulong count = 0;
+        foreach (var range in pages)
+        {
+            count += range.Count;
+        }
+
+        if (lookUp)
+        {
+            if (!rmp.LookupRunUnassigned(pages))
+            {
+                throw new InvalidOperationException($"{Name}: a folio of the run at gfn {gfn} is already assigned in the RMP.");
+            }
+
+            if (Vm is not null)
+            {
+                Vm.Counters.RmpLookups += (long)count;
+            }
+        }
+
+        if (rmp.RmpUpdateRun4K(pages, asid, gfn) != count)
+        {
+            throw new InvalidOperationException($"{Name}: an RMPUPDATE of the run at gfn {gfn} failed.");
+        }
+    }
 
     /// <summary>An RMP lookup made by KVM (counted).</summary>
     protected RmpLookup Lookup(kvm_pfn_t pfn)

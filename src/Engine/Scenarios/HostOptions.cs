@@ -8,4 +8,5 @@ namespace FastRmp.Engine.Scenarios;
 /// <param name="VmType">SNP (RMP, policy hooks) or SW_PROTECTED (guest_memfd without hardware checks: the policy is unused).</param>
 /// <param name="TracedPfns">Let allocations take the pfns a trace names (<see cref="TracedPfnAllocator"/>).</param>
 /// <param name="MemslotCapacity">Memslots the VM can hold.</param>
-public sealed record HostOptions(ulong? HostPages = null, KvmVmType VmType = KvmVmType.Snp, bool TracedPfns = false, int MemslotCapacity = 1024);
+/// <param name="BatchFreshFaults">The VM's batched fault path (<see cref="Kvm.VmConfig.BatchFreshFaults"/>); false for the per-page reference.</param>
+public sealed record HostOptions(ulong? HostPages = null, KvmVmType VmType = KvmVmType.Snp, bool TracedPfns = false, int MemslotCapacity = 1024, bool BatchFreshFaults = true);

@@ -45,6 +45,11 @@ public static class ScenarioCatalog
     /// <summary>Runs a scenario under a policy and folio order; <paramref name="guestBytes"/> sizes snp-boot's guest.</summary>
     /// <exception cref="ArgumentException">Unknown scenario or policy name, or a guest size snp-boot cannot use.</exception>
     public static ScenarioResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes = null)
+        => Run(scenario, policy, folioOrder, guestBytes, options: null);
+
+    /// <summary>Runs a scenario as <see cref="Run(string, string, int, ulong?)"/> does, on a host built with <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">Unknown scenario or policy name, or a guest size snp-boot cannot use.</exception>
+    public static ScenarioResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes, HostOptions? options)
     {
         ulong guest = GuestBytes(folioOrder);
         switch (scenario)
@@ -57,7 +62,7 @@ public static class ScenarioCatalog
                     throw new ArgumentException($"snp-boot needs a guest of 16 MiB to 1 TiB, a multiple of the folio size ({PageSize.Size4K << folioOrder} bytes).", nameof(guestBytes));
                 }
 
-                using var host = new ScenarioHost(policy, folioOrder, guest);
+                using var host = new ScenarioHost(policy, folioOrder, guest, options: options);
                 SnpBoot(host, guest);
                 return host.Result(scenario);
             }
@@ -65,7 +70,7 @@ public static class ScenarioCatalog
             case "share-4k-keep":
             case "share-4k-punch":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest);
+                using var host = new ScenarioHost(policy, folioOrder, guest, options: options);
                 ValidateAndTouch(host);
                 host.Share(SharedPage, punchHole: scenario == "share-4k-punch");
                 host.Touch(SharedPage, isPrivate: false);
@@ -75,7 +80,7 @@ public static class ScenarioCatalog
 
             case "dirty-log":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest, allowDirtyLoggingOnGmem: true);
+                using var host = new ScenarioHost(policy, folioOrder, guest, allowDirtyLoggingOnGmem: true, options: options);
                 ValidateAndTouch(host);
                 var error = host.Vm.SetUserMemoryRegion2(host.Region(0, 0, guest, 0, MemslotFlags.LogDirtyPages));
                 if (error != Kvm.Errno.Ok)
@@ -89,7 +94,7 @@ public static class ScenarioCatalog
 
             case "memslots-512":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest, bindMemory: false);
+                using var host = new ScenarioHost(policy, folioOrder, guest, bindMemory: false, options: options);
                 host.CreateMemory();
                 Bind(host, host.Region(0, 0, Chunk, 0));
                 for (uint i = 0; i < 512; i++)
@@ -106,7 +111,7 @@ public static class ScenarioCatalog
 
             case "psmash-roundtrip":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest);
+                using var host = new ScenarioHost(policy, folioOrder, guest, options: options);
                 ValidateAndTouch(host);
                 host.Share(SharedPage, punchHole: false);
                 host.Unshare(SharedPage);
@@ -124,7 +129,7 @@ public static class ScenarioCatalog
     /// [chunk, chunk + 64 KiB) converted back to private only up to 32 KiB, so the chunk stays mixed (Roth,
     /// 2023-08-29); acceptance of every other chunk (2M PVALIDATE, 4K fallback); then the guest uses its memory.
     /// </summary>
-    private static void SnpBoot(ScenarioHost host, ulong guest)
+    internal static void SnpBoot(ScenarioHost host, ulong guest)
     {
         if (host.Vm.Populate(new gfn_t(0), PayloadPages) != Kvm.Errno.Ok)
         {

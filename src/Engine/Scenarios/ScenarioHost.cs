@@ -35,7 +35,7 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
         TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
         Rmp = RmpTable.CreateCompact(hostPages);
         Policy = PolicyCatalog.Create(policy, Rmp, Asid);
-        var config = new VmConfig(options.VmType, Asid, folioOrder, allowDirtyLoggingOnGmem, options.MemslotCapacity);
+        var config = new VmConfig(options.VmType, Asid, folioOrder, allowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults);
         bool snp = options.VmType == KvmVmType.Snp;
         Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
         Policy.Vm = Vm;
@@ -116,9 +116,15 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
     /// </summary>
     public void ValidateChunk(ulong gpa)
     {
-        if (Vm.Attributes.RangeIs(new gfn_t(gpa >> 12), 512, true)
-            && Vm.GuestPvalidate(new gpa_t(gpa), RmpPageSize.Size2M, true) != PvalidateResult.FailSizeMismatch)
+        bool allPrivate = Vm.Attributes.RangeIs(new gfn_t(gpa >> 12), 512, true);
+        if (allPrivate && Vm.GuestPvalidate(new gpa_t(gpa), RmpPageSize.Size2M, true) != PvalidateResult.FailSizeMismatch)
         {
+            return;
+        }
+
+        if (allPrivate)
+        {
+            Vm.GuestPvalidateRange(new gpa_t(gpa), 512, true);
             return;
         }
 
