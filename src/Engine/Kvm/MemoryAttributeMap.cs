@@ -20,7 +20,7 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     private const int ChunkShift = 18; // gfns per chunk: 1 GiB
     private const int WordsPerChunk = (1 << ChunkShift) / 64;
 
-    private readonly ulong** _chunks;
+    private ulong** _chunks;
     private readonly ulong _chunkCount;
 
     /// <summary>Creates a map where every gfn is shared.</summary>
@@ -135,12 +135,18 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_chunks == null)
+        {
+            return; // disposed already
+        }
+
         for (ulong i = 0; i < _chunkCount; i++)
         {
             NativeMemory.Free(_chunks[i]);
         }
 
         NativeMemory.Free(_chunks);
+        _chunks = null;
     }
 
     private void SetRange(gfn_t start, ulong count, bool isPrivate)

@@ -36,6 +36,7 @@ public sealed class ReplaySession : IDisposable
     private uint _inferredSlots;
     private ReplaySessionCounters _counters;
     private ReplayOp _now;
+    private bool _disposed;
 
     /// <summary>Builds the host model for <paramref name="policy"/>.</summary>
     public ReplaySession(string policy, ReplayOptions options)
@@ -156,6 +157,12 @@ public sealed class ReplaySession : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _known.Dispose();
         Host.Dispose();
     }

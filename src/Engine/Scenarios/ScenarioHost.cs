@@ -20,6 +20,7 @@ namespace FastRmp.Engine.Scenarios;
 public sealed class ScenarioHost : IDisposable, IMetricsSource
 {
     private readonly IDisposable _metrics;
+    private bool _disposed;
 
     /// <summary>The guest's ASID.</summary>
     public const uint Asid = 1;
@@ -235,6 +236,12 @@ public sealed class ScenarioHost : IDisposable, IMetricsSource
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _metrics.Dispose();
         Vm.Discard(); // the RMP and the allocator go with it: modelling 4 M returns to shared would be wasted work
         Rmp.Dispose();

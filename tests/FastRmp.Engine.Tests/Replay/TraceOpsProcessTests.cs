@@ -56,3 +56,28 @@ public sealed class TraceOpsProcessTests
         Assert.Equal(("CPU 0/KVM", "qemu"), (ops.ProcessName(5000), ops.ProcessName(6000)));
     }
 }
+
+/// <summary>The replayer over a generated two-VM trace.</summary>
+public sealed class ReplayerTests : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"fastrmp-replayer-{Guid.NewGuid():N}.dat");
+
+    public void Dispose() => File.Delete(_path);
+
+    [Fact]
+    public void Each_vm_gets_its_own_sessions_and_disposing_twice_is_harmless()
+    {
+        FastRmp.Tests.Common.SnpTraceFixture.WriteVms(_path, vms: 2, faultsEach: 200);
+        using var reader = TraceFile.OpenReader(_path);
+        var replayer = new Replayer(reader, new ReplayOptions(0, 64UL << 30), ["first-use", "fault-hook"]);
+        replayer.Run(cancel: TestContext.Current.CancellationToken);
+        Assert.Null(replayer.Error);
+        Assert.Equal([7000, 8000], replayer.Vms.Select(v => v.Vm.Process));
+        Assert.All(replayer.Vms, v => Assert.Equal(["first-use", "fault-hook"], v.Sessions.Select(s => s.Policy)));
+        var results = replayer.Results("two");
+        Assert.Equal(4, results.Count);
+        Assert.All(results, r => Assert.Equal(1.0, r.Fidelity.AgreementRate));
+        replayer.Dispose();
+        replayer.Dispose(); // freed native memory must not be freed again
+    }
+}
