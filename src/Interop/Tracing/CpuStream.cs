@@ -18,7 +18,7 @@ namespace FastRmp.Interop.Tracing;
 internal sealed partial class CpuStream
 {
     private const int MinBlockPages = 16;
-    private const int BlockBudgetBytes = 4 << 20;
+    private const int BlockBudgetBytes = 1 << 20;
     private const uint CommitMask = (1u << 27) - 1;
     private const int MaxChunkBytes = 256 << 20;
     private readonly TraceInput _input;
@@ -333,7 +333,7 @@ internal sealed partial class CpuStream
     }
 
     /// <summary>
-    /// Bytes read at a time from uncompressed data: whole sub-buffers, about 4 MiB shared by the streams (few, large
+    /// Bytes read at a time from uncompressed data: whole sub-buffers, about 1 MiB shared by the streams (few, large
     /// reads), at least 16 sub-buffers each.
     /// </summary>
     internal static int BlockBytes(int pageSize, int streams)
