@@ -42,11 +42,10 @@ public sealed class TraceDatReader : ITraceReader
         _be = file.IsBigEndian;
         _decompressor = buffer.IsCompressed ? ChunkDecompressor.Create(file.Compression, file.Name) : null;
         var cpus = buffer.Cpus.OrderBy(c => c.Cpu).ToArray();
-        int withData = cpus.Count(c => c.Size > 0);
         _streams = new CpuStream[cpus.Length];
         for (int i = 0; i < cpus.Length; i++)
         {
-            _streams[i] = new CpuStream(input, cpus[i], buffer.SubBufferSize, file.PageHeader, _be, buffer.IsCompressed, _decompressor, Stats, withData);
+            _streams[i] = new CpuStream(input, cpus[i], buffer.SubBufferSize, file.PageHeader, _be, buffer.IsCompressed, _decompressor, Stats);
         }
 
         (_formatById, _pidOffsetById) = FormatTable(file.Formats);

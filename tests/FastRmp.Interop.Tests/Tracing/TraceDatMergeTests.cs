@@ -75,7 +75,7 @@ public class TraceDatMergeTests
         TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
 
         // One CPU with data for about three read blocks; a sub-buffer in the second block gets an impossible commit.
-        int block = CpuStream.BlockBytes(4096, 1);
+        int block = CpuStream.BlockBytes(4096);
         int records = 3 * block / 20; // 20 bytes per entry (header and 16-byte payload)
         var w = new TraceDatWriter(new TraceDatWriterOptions(7, "none", Cpus: 1));
         var b = new RecordBuilder(w.AddFormat("test", Format));
