@@ -39,6 +39,31 @@ public sealed class ToolPackageTests : IDisposable
         Assert.Contains("snp-boot", output, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 120_000)]
+    public void A_full_pack_makes_a_ReadyToRun_linux_x64_package_and_an_any_fallback_while_no_build_packs_stay_portable()
+    {
+        // What dotnet pack will do, read from the project's evaluation (packing for real takes a minute and rebuilds):
+        // RID-specific tool packages for linux-x64 (precompiled) and 'any', framework-dependent; with no-build, none.
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "FastRmp.sln")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.NotNull(root);
+        var ct = TestContext.Current.CancellationToken;
+        string project = Path.Combine(root.FullName, "src", "Cli", "FastRmp.Cli.csproj");
+        string[] query = ["-getProperty:RuntimeIdentifiers", "-getProperty:PublishReadyToRun", "-getProperty:SelfContained", "-getProperty:PackAsTool"];
+        string full = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", .. query], ct);
+        Assert.Contains("\"RuntimeIdentifiers\": \"linux-x64;any\"", full, StringComparison.Ordinal);
+        Assert.Contains("\"PublishReadyToRun\": \"true\"", full, StringComparison.Ordinal);
+        Assert.Contains("\"SelfContained\": \"false\"", full, StringComparison.Ordinal);
+        Assert.Contains("\"PackAsTool\": \"true\"", full, StringComparison.Ordinal);
+        string noBuild = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:NoBuild=true", .. query], ct);
+        Assert.Contains("\"RuntimeIdentifiers\": \"\"", noBuild, StringComparison.Ordinal);
+        Assert.Contains("\"PublishReadyToRun\": \"\"", noBuild, StringComparison.Ordinal);
+    }
+
     private static string Run(string file, string[] args, CancellationToken ct)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -52,11 +52,16 @@ public sealed unsafe partial class BuddyAllocator
                 ulong words = Words(below);
                 for (ulong u = 0; u < words; u++)
                 {
-                    // The summary word u one level up, as the 64 words below it say it must be.
+                    // The summary word u one level up, as the 64 words below it say it must be (a vectorized test
+                    // first: on a large host most of those words are zero).
                     ulong expected = 0;
-                    for (ulong w = u * 64, end = Math.Min(below, w + 64); w < end; w++)
+                    ulong first = u * 64, end = Math.Min(below, first + 64);
+                    if (new ReadOnlySpan<ulong>(lower + first, (int)(end - first)).ContainsAnyExcept(0UL))
                     {
-                        expected |= (lower[w] != 0 ? 1UL : 0UL) << (int)(w & 63);
+                        for (ulong w = first; w < end; w++)
+                        {
+                            expected |= (lower[w] != 0 ? 1UL : 0UL) << (int)(w & 63);
+                        }
                     }
 
                     if (expected != upper[u])
@@ -127,10 +132,23 @@ public sealed unsafe partial class BuddyAllocator
 
     private static long PopCount(ulong* words, ulong count)
     {
+        // Zero words are skipped a vector at a time: a large host's bitmaps are mostly zero at most orders.
         long total = 0;
-        for (ulong i = 0; i < count; i++)
+        for (ulong i = 0; i < count;)
         {
-            total += BitOperations.PopCount(words[i]);
+            int n = (int)Math.Min(count - i, 1UL << 24);
+            int at = new ReadOnlySpan<ulong>(words + i, n).IndexOfAnyExcept(0UL);
+            if (at < 0)
+            {
+                i += (ulong)n;
+                continue;
+            }
+
+            i += (ulong)at;
+            for (ulong end = Math.Min(count, i + 64); i < end; i++)
+            {
+                total += BitOperations.PopCount(words[i]);
+            }
         }
 
         return total;
@@ -221,4 +239,6 @@ public sealed unsafe partial class BuddyAllocator
     internal void FlipFreeBitForTesting(int order, kvm_pfn_t pfn) => Level(order, 0)[Index(pfn.Value, order) >> 6] ^= 1UL << (int)(Index(pfn.Value, order) & 63);
 
     internal void FlipSplitBitForTesting(int order, kvm_pfn_t pfn) => Split(order)[Index(pfn.Value, order) >> 6] ^= 1UL << (int)(Index(pfn.Value, order) & 63);
+
+    internal void FlipSummaryBitForTesting(int order, int level, ulong bit) => Level(order, level)[bit >> 6] ^= 1UL << (int)(bit & 63);
 }

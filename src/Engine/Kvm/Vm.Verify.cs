@@ -48,7 +48,7 @@ public sealed partial class Vm
             Npt.ForEachLeafRun(ref visitor);
             if (freedAreShared)
             {
-                var buddy = _allocator as BuddyAllocator;
+                var buddy = BuddyBehind(_allocator);
                 for (ulong region = 0; region < (Rmp.Pages + 511) / 512; region++)
                 {
                     if (!Rmp.Store.AnyAssigned(region))
@@ -144,7 +144,7 @@ public sealed partial class Vm
     /// </summary>
     private bool TryOwnRun(ulong[] owned, ulong pfn, ulong pages)
     {
-        if (_allocator is not BuddyAllocator buddy || pfn < buddy.BasePfn.Value || pfn + pages > buddy.EndPfn.Value
+        if (BuddyBehind(_allocator) is not { } buddy || pfn < buddy.BasePfn.Value || pfn + pages > buddy.EndPfn.Value
             || pfn + pages > (ulong)owned.Length * 64 || !BitsClear(owned, pfn, pages) || buddy.AnyFree(new kvm_pfn_t(pfn), pages))
         {
             return false;
@@ -160,6 +160,13 @@ public sealed partial class Vm
 
         return true;
     }
+
+    /// <summary>
+    /// The buddy allocator whose free pages <paramref name="allocator"/> reports (itself, or the one a replay's
+    /// <see cref="TracedPfnAllocator"/> claims from), for the range tests; null for other allocators.
+    /// </summary>
+    private static BuddyAllocator? BuddyBehind(IFolioAllocator allocator)
+        => allocator as BuddyAllocator ?? (allocator as TracedPfnAllocator)?.Inner;
 
     private static bool BitsClear(ulong[] bits, ulong first, ulong count)
     {

@@ -466,6 +466,51 @@ public sealed partial class RmpTable : IDisposable
             return;
         }
 
+        CountGuestEntriesByRead(pfn, count, asid, ref heads2M, ref entries4K);
+    }
+
+    /// <summary>
+    /// <see cref="CountGuestEntries(kvm_pfn_t, ulong, uint, ref long, ref long)"/> for one of many short runs in no
+    /// pfn order: with the compact store each region's entries of the ASID are read once into <paramref name="cache"/>
+    /// (created by <see cref="CreateGuestMaskCache"/> for the same ASID); same counts.
+    /// </summary>
+    internal void CountGuestEntries(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K, GuestMaskCache? cache)
+    {
+        Check(pfn.Value);
+        if (count > _store.Pages - pfn.Value)
+        {
+            ThrowOutOfRange(pfn.Value + count - 1);
+        }
+
+        if (cache is null || _store is not CompactRmpStore compact)
+        {
+            CountGuestEntries(pfn, count, asid, ref heads2M, ref entries4K);
+            return;
+        }
+
+        for (ulong p = pfn.Value, end = p + count; p < end;)
+        {
+            ulong region = p >> 9;
+            ulong stop = Math.Min(end, (region + 1) << 9);
+            ulong first = p & 511;
+            if (!compact.IsHuge(region))
+            {
+                entries4K += cache.Count(region, first, stop - p);
+            }
+            else if (first == 0 && compact.HeadAsid(region) == asid)
+            {
+                heads2M++;
+            }
+
+            p = stop;
+        }
+    }
+
+    /// <summary>A cache for <see cref="CountGuestEntries(kvm_pfn_t, ulong, uint, ref long, ref long, GuestMaskCache?)"/>, or null when the store does not need one.</summary>
+    internal GuestMaskCache? CreateGuestMaskCache(uint asid) => _store is CompactRmpStore compact ? new GuestMaskCache(compact, asid) : null;
+
+    private void CountGuestEntriesByRead(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
+    {
         for (ulong p = pfn.Value; p < pfn.Value + count; p++)
         {
             var entry = _store.Read(p);

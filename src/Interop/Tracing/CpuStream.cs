@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace FastRmp.Interop.Tracing;
 
@@ -27,6 +28,7 @@ internal sealed partial class CpuStream
     private readonly PageHeaderLayout _layout;
     private readonly bool _compressed;
     private readonly long _end;
+    private readonly int _blockBytes;
     private byte[] _buf = [];
     private int _bufLen;
     private long _bufFileOffset;
@@ -41,6 +43,7 @@ internal sealed partial class CpuStream
     public CpuStream(TraceInput input, CpuData data, int pageSize, PageHeaderLayout layout, bool bigEndian, bool compressed, ChunkDecompressor? decompressor, TraceReadStats stats)
     {
         _input = input;
+        _blockBytes = BlockBytes(pageSize);
         Cpu = data.Cpu;
         _pageSize = pageSize;
         _layout = layout;
@@ -81,7 +84,51 @@ internal sealed partial class CpuStream
     public byte[] Buffer => _buf;
 
     /// <summary>Moves to the next data event; false at the end of this CPU's data.</summary>
+    /// <remarks>
+    /// The common entry (type_len 1..28: a data event of up to 112 bytes) is decoded here with the position and clock
+    /// in locals; length-word events, padding, time stamps, page ends and damage go through <see cref="SlowEntry"/>.
+    /// </remarks>
     public bool MoveNext()
+    {
+        ref byte buf = ref MemoryMarshal.GetArrayDataReference(_buf);
+        int p = _p;
+        int end = _pEnd;
+        if (end - p >= 4)
+        {
+            uint hdr = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref buf, p));
+            int typeLen;
+            uint delta;
+            if (_be)
+            {
+                hdr = BinaryPrimitives.ReverseEndianness(hdr);
+                typeLen = (int)(hdr >> 27);
+                delta = hdr & CommitMask;
+            }
+            else
+            {
+                typeLen = (int)(hdr & 31);
+                delta = hdr >> 5;
+            }
+
+            int payload = typeLen * 4;
+            if ((uint)(typeLen - 1) < 28u && payload <= end - p - 4)
+            {
+                ulong ts = _ts + delta;
+                _ts = ts;
+                Timestamp = ts;
+                PayloadOffset = p + 4;
+                PayloadLength = payload;
+                _p = p + 4 + payload;
+                return true;
+            }
+        }
+
+        return SlowEntry();
+    }
+
+    /// <summary>Everything but a short data event: other entry types, the next page, damage. False at the end of the data.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool SlowEntry()
     {
         while (true)
         {
@@ -102,7 +149,6 @@ internal sealed partial class CpuStream
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryDecodeEntry()
     {
         var buf = _buf;
@@ -266,7 +312,7 @@ internal sealed partial class CpuStream
                 return false;
             }
 
-            int n = (int)Math.Min((long)_pageSize * BlockPages, _end - _next);
+            int n = (int)Math.Min(_blockBytes, _end - _next);
             Ensure(ref _buf, n);
             int got = _input.ReadAt(_next, _buf.AsSpan(0, n));
             _bufFileOffset = _next;
@@ -284,6 +330,12 @@ internal sealed partial class CpuStream
 
         return RefillChunk();
     }
+
+    /// <summary>
+    /// Bytes read at a time from uncompressed data: 16 sub-buffers (64 KiB with 4 KiB pages: below the large-object
+    /// heap, and several CPUs' blocks stay in the L2 cache; larger blocks measured no faster).
+    /// </summary>
+    internal static int BlockBytes(int pageSize) => BlockPages * pageSize;
 
     private long PageFileOffset() => _compressed ? _bufFileOffset : _bufFileOffset + _pageStart;
 

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace FastRmp.Interop.Tracing;
 
@@ -6,18 +8,31 @@ namespace FastRmp.Interop.Tracing;
 /// Streams the records of one trace.dat buffer instance, merged across CPUs by timestamp (ties in CPU order).
 /// </summary>
 /// <remarks>
-/// Per record: a priority-queue step (skipped while one CPU stays earliest) and a format lookup by ID; no managed
-/// allocation per record (buffers are reused; compressed input costs one small Task per chunk). Timestamps
-/// get TSC2NSEC then OFFSET applied. Records whose ID has no format are counted in
-/// <see cref="TraceReadStats.UnknownEventRecords"/> and skipped. Not thread-safe.
+/// Per record: one timestamp compare against the earliest other CPU (a heap step only when the CPU changes), an
+/// array lookup of the format by ID, and the pid read at the format's <c>common_pid</c> offset; no managed allocation
+/// per record (buffers are reused; compressed input costs one small Task per chunk). Timestamps get TSC2NSEC then
+/// OFFSET applied. Records whose ID has no format are counted in <see cref="TraceReadStats.UnknownEventRecords"/> and
+/// skipped. The formats are those of the file when the reader is created. Not thread-safe.
 /// </remarks>
 public sealed class TraceDatReader : ITraceReader
 {
     private readonly TraceDatFile _file;
     private readonly CpuStream[] _streams;
-    private readonly PriorityQueue<int, (ulong Ts, int Order)> _queue;
     private readonly ChunkDecompressor? _decompressor;
     private readonly bool _be;
+    private readonly EventFormat?[] _formatById;
+    private readonly int[] _pidOffsetById;
+    private readonly bool _tsc;
+    private readonly ulong _tscMult;
+    private readonly int _tscShift;
+    private readonly ulong _tscOffset;
+    private readonly ulong _offset;
+
+    /// <summary>The streams with a record waiting, other than <see cref="_current"/>: a binary min-heap on (timestamp, CPU order).</summary>
+    private readonly Head[] _heap;
+    private int _heapCount;
+
+    /// <summary>The stream whose record was delivered last (it moves on at the next call), or -1.</summary>
     private int _current = -1;
 
     internal TraceDatReader(TraceDatFile file, TraceInput input, TraceBuffer buffer)
@@ -33,12 +48,22 @@ public sealed class TraceDatReader : ITraceReader
             _streams[i] = new CpuStream(input, cpus[i], buffer.SubBufferSize, file.PageHeader, _be, buffer.IsCompressed, _decompressor, Stats);
         }
 
-        _queue = new PriorityQueue<int, (ulong, int)>(Math.Max(1, _streams.Length));
+        (_formatById, _pidOffsetById) = FormatTable(file.Formats);
+        if (file.Tsc2Nsec is { } t)
+        {
+            _tsc = true;
+            _tscMult = t.Mult;
+            _tscShift = (int)t.Shift;
+            _tscOffset = (ulong)t.Offset;
+        }
+
+        _offset = (ulong)file.TimestampOffset;
+        _heap = new Head[_streams.Length];
         for (int i = 0; i < _streams.Length; i++)
         {
             if (_streams[i].MoveNext())
             {
-                _queue.Enqueue(i, (_streams[i].Timestamp, i));
+                Push(new Head(_streams[i].Timestamp, i));
             }
         }
     }
@@ -64,38 +89,23 @@ public sealed class TraceDatReader : ITraceReader
     {
         while (true)
         {
-            int index;
-            if (_current >= 0)
-            {
-                var s = _streams[_current];
-                if (s.MoveNext())
-                {
-                    // Runs of records on one CPU skip the queue: keep the stream while it is still the earliest.
-                    if (!_queue.TryPeek(out _, out var head) || s.Timestamp < head.Ts || (s.Timestamp == head.Ts && _current < head.Order))
-                    {
-                        index = _current;
-                        goto Deliver;
-                    }
-
-                    _queue.Enqueue(_current, (s.Timestamp, _current));
-                }
-
-                _current = -1;
-            }
-
-            if (!_queue.TryDequeue(out index, out _))
+            if (!Advance())
             {
                 record = default;
                 return false;
             }
 
-        Deliver:
+            var st = _streams[_current];
+            int length = st.PayloadLength;
+            ref byte start = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(st.Buffer), st.PayloadOffset);
+            uint id = Unsafe.ReadUnaligned<ushort>(ref start);
+            if (_be)
+            {
+                id = BinaryPrimitives.ReverseEndianness((ushort)id);
+            }
 
-            _current = index;
-            var st = _streams[index];
-            var payload = new ReadOnlySpan<byte>(st.Buffer, st.PayloadOffset, st.PayloadLength);
-            int id = _be ? BinaryPrimitives.ReadUInt16BigEndian(payload) : BinaryPrimitives.ReadUInt16LittleEndian(payload);
-            var format = _file.Formats.ById(id);
+            var byId = _formatById;
+            var format = id < (uint)byId.Length ? byId[id] : null;
             if (format is null)
             {
                 Stats.UnknownEventRecords++;
@@ -103,14 +113,23 @@ public sealed class TraceDatReader : ITraceReader
             }
 
             int pid = 0;
-            var pidField = format.PidField;
-            if (pidField is not null && pidField.Offset + 4 <= payload.Length)
+            int pidAt = _pidOffsetById[id];
+            if (pidAt >= 0 && pidAt + 4 <= length)
             {
-                var ps = payload.Slice(pidField.Offset, 4);
-                pid = _be ? BinaryPrimitives.ReadInt32BigEndian(ps) : BinaryPrimitives.ReadInt32LittleEndian(ps);
+                pid = Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref start, pidAt));
+                if (_be)
+                {
+                    pid = BinaryPrimitives.ReverseEndianness(pid);
+                }
             }
 
-            record = new TraceRecord(ConvertTime(st.Timestamp), st.Cpu, pid, format, payload, _be, _file);
+            ulong ts = st.Timestamp;
+            if (_tsc)
+            {
+                ts = (ulong)(((UInt128)ts * _tscMult) >> _tscShift) + _tscOffset;
+            }
+
+            record = new TraceRecord(ts + _offset, st.Cpu, pid, format, MemoryMarshal.CreateReadOnlySpan(ref start, length), _be, _file);
             return true;
         }
     }
@@ -126,13 +145,121 @@ public sealed class TraceDatReader : ITraceReader
         _decompressor?.Dispose();
     }
 
-    private ulong ConvertTime(ulong ts)
+    /// <summary>The format and <c>common_pid</c> offset (-1 for none) of each event ID, as arrays indexed by ID.</summary>
+    private static (EventFormat?[] Formats, int[] PidOffsets) FormatTable(TraceFormats formats)
     {
-        if (_file.Tsc2Nsec is { } t)
+        int max = -1;
+        foreach (var f in formats.All)
         {
-            ts = (ulong)(((UInt128)ts * t.Mult) >> (int)t.Shift) + (ulong)t.Offset;
+            if (f.Id is >= 0 and <= ushort.MaxValue)
+            {
+                max = Math.Max(max, f.Id);
+            }
         }
 
-        return ts + (ulong)_file.TimestampOffset;
+        var byId = new EventFormat?[max + 1];
+        var pidAt = new int[max + 1];
+        for (int id = 0; id <= max; id++)
+        {
+            var f = formats.ById(id);
+            byId[id] = f;
+            pidAt[id] = f?.PidField?.Offset ?? -1;
+        }
+
+        return (byId, pidAt);
+    }
+
+    /// <summary>Moves <see cref="_current"/> to the stream holding the earliest record; false when every stream is done.</summary>
+    /// <remarks>
+    /// Runs of records on one CPU stay on it: the stream that delivered the last record moves on and is compared with
+    /// the heap's top only; when it is no longer the earliest it trades places with the top (one sift-down).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Advance()
+    {
+        int cur = _current;
+        if (cur >= 0 && _streams[cur].MoveNext())
+        {
+            var next = new Head(_streams[cur].Timestamp, cur);
+            if (_heapCount == 0 || next.Before(_heap[0]))
+            {
+                return true;
+            }
+
+            _current = _heap[0].Stream;
+            SiftDown(next);
+            return true;
+        }
+
+        if (_heapCount == 0)
+        {
+            _current = -1;
+            return false;
+        }
+
+        _current = _heap[0].Stream;
+        var last = _heap[--_heapCount];
+        if (_heapCount > 0)
+        {
+            SiftDown(last);
+        }
+
+        return true;
+    }
+
+    private void Push(Head head)
+    {
+        int i = _heapCount++;
+        while (i > 0)
+        {
+            int parent = (i - 1) >> 1;
+            if (!head.Before(_heap[parent]))
+            {
+                break;
+            }
+
+            _heap[i] = _heap[parent];
+            i = parent;
+        }
+
+        _heap[i] = head;
+    }
+
+    /// <summary>Puts <paramref name="head"/> in the top's place and restores the heap order below it.</summary>
+    private void SiftDown(Head head)
+    {
+        var heap = _heap;
+        int n = _heapCount;
+        int i = 0;
+        while (true)
+        {
+            int child = (2 * i) + 1;
+            if (child >= n)
+            {
+                break;
+            }
+
+            if (child + 1 < n && heap[child + 1].Before(heap[child]))
+            {
+                child++;
+            }
+
+            if (!heap[child].Before(head))
+            {
+                break;
+            }
+
+            heap[i] = heap[child];
+            i = child;
+        }
+
+        heap[i] = head;
+    }
+
+    /// <summary>A stream's next record in the merge: its raw timestamp and the stream's index (CPU order breaks ties).</summary>
+    private readonly record struct Head(ulong Timestamp, int Stream)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Before(Head other) => Timestamp < other.Timestamp || (Timestamp == other.Timestamp && Stream < other.Stream);
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace FastRmp.Interop.Tracing;
@@ -89,22 +90,14 @@ public readonly ref struct TraceRecord
     public ulong GetUInt64(EventField field)
     {
         int off = field.Offset;
+        int size = field.Size;
         var p = Payload;
-        if ((uint)(off + field.Size) > (uint)p.Length)
+        if ((uint)off > (uint)p.Length || (uint)size > (uint)(p.Length - off))
         {
             return 0;
         }
 
-        var s = p.Slice(off, field.Size);
-        bool be = IsBigEndian;
-        return field.Size switch
-        {
-            1 => field.IsSigned ? (ulong)(sbyte)s[0] : s[0],
-            2 => field.IsSigned ? (ulong)(short)Read16(s, be) : Read16(s, be),
-            4 => field.IsSigned ? (ulong)(int)Read32(s, be) : Read32(s, be),
-            8 => be ? BinaryPrimitives.ReadUInt64BigEndian(s) : BinaryPrimitives.ReadUInt64LittleEndian(s),
-            _ => 0,
-        };
+        return Scalar.Read(ref Unsafe.Add(ref MemoryMarshal.GetReference(p), off), size, field.IsSigned, IsBigEndian);
     }
 
     /// <summary>Reads a scalar field as a signed 64-bit value (sign-extended when the format says signed).</summary>
@@ -181,14 +174,7 @@ public readonly ref struct TraceRecord
             return 0;
         }
 
-        var s = d.Slice(index * es, es);
-        return es switch
-        {
-            1 => field.IsSigned ? (ulong)(sbyte)s[0] : s[0],
-            2 => field.IsSigned ? (ulong)(short)Read16(s, IsBigEndian) : Read16(s, IsBigEndian),
-            4 => field.IsSigned ? (ulong)(int)Read32(s, IsBigEndian) : Read32(s, IsBigEndian),
-            _ => IsBigEndian ? BinaryPrimitives.ReadUInt64BigEndian(s) : BinaryPrimitives.ReadUInt64LittleEndian(s),
-        };
+        return Scalar.Read(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), index * es), es, field.IsSigned, IsBigEndian);
     }
 
     /// <summary>Number of elements in an array or dynamic field.</summary>

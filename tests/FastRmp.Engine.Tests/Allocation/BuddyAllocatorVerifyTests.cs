@@ -45,6 +45,29 @@ public sealed class BuddyAllocatorVerifyTests : IDisposable
         Assert.Contains("free buddy", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1, 3)]      // a summary bit over 64 zero words at the end of the range (the vectorized skip)
+    [InlineData(1, 0)]      // one over words that hold free blocks, cleared
+    [InlineData(2, 0)]      // one level higher
+    public void A_wrong_summary_bit_is_reported(int level, ulong bit)
+    {
+        // 2^20 pages: 16384 order-0 words, two summary levels above them; only the first few MiB are in use.
+        using var allocator = new BuddyAllocator(new kvm_pfn_t(0), 1UL << 20, maxOrder: 10);
+        for (int i = 0; i < 3000; i++)
+        {
+            Assert.True(allocator.TryAllocate(i % 3, out var pfn));
+            if (i % 2 == 0)
+            {
+                allocator.Free(pfn, i % 3);
+            }
+        }
+
+        allocator.Verify();
+        allocator.FlipSummaryBitForTesting(0, level, bit);
+        var error = Assert.Throws<InvalidOperationException>(allocator.Verify);
+        Assert.Contains($"order 0: summary level {level} bit {bit} is", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_lost_split_bit_is_reported()
     {

@@ -20,10 +20,12 @@ public sealed class VmVerifyTests
         Assert.Contains("mapped private", ex.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_freed_page_left_assigned_in_the_rmp_is_reported()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_freed_page_left_assigned_in_the_rmp_is_reported(bool tracedPfns)
     {
-        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 16 << 20);
+        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 16 << 20, options: new HostOptions(TracedPfns: tracedPfns));
         Assert.Equal(AccessResult.NotValidated, host.Vm.GuestAccess(new gpa_t(ScenarioCatalog.Chunk), isPrivate: true));
         host.Vm.Verify();
         var pfn = host.Allocator.TryAllocate(0, out var spare) ? spare : throw new InvalidOperationException();
@@ -31,6 +33,27 @@ public sealed class VmVerifyTests
         host.Allocator.Free(pfn, 0);
         var ex = Assert.Throws<InvalidOperationException>(() => host.Vm.Verify());
         Assert.Contains("free in the host allocator but still assigned", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_folio_whose_page_the_allocator_has_free_is_reported(bool tracedPfns)
+    {
+        // With a replay's traced-pfn allocator the range tests go to the buddy allocator behind it; same verdict.
+        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 16 << 20, options: new HostOptions(TracedPfns: tracedPfns));
+        for (ulong gpa = ScenarioCatalog.Chunk; gpa < ScenarioCatalog.Chunk + (64 << 12); gpa += 0x1000)
+        {
+            Assert.Equal(AccessResult.NotValidated, host.Vm.GuestAccess(new gpa_t(gpa), isPrivate: true));
+        }
+
+        host.Vm.Verify();
+        var pfn = host.Vm.Npt.Lookup(new gpa_t(ScenarioCatalog.Chunk + (5 << 12)).Gfn).Pfn;
+        Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state())); // shared again, then freed behind guest_memfd's back
+        host.Allocator.Free(pfn, 0);
+        var ex = Assert.Throws<InvalidOperationException>(() => host.Vm.Verify(freedAreShared: false));
+        Assert.Contains($"pfn 0x{pfn.Value:x} (guest_memfd", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("is free in the host allocator", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -45,6 +45,51 @@ public class KvmEventDecoderTests
     }
 
     [Fact]
+    public void Fields_past_the_end_of_a_short_record_are_absent_and_the_rest_read_as_in_a_whole_one()
+    {
+        var d = new KvmEventDecoder();
+        var f = Format618("kvm_exit");
+        var whole = new PayloadBuilder(f).Set("exit_reason", 0x400).Set("guest_rip", 0xffff1234).Set("isa", 2).Set("info1", 0x500000004)
+            .Set("info2", 0x100200000).Set("intr_info", 7).Set("error_code", 9).Set("vcpu_id", 3).Build();
+        Span<ulong> values = stackalloc ulong[8];
+        Assert.True(d.TryGetValues(Record(f, whole), out var kind, values, out uint present));
+        Assert.Equal((KvmEventKind.Exit, 0xffu), (kind, present));
+        Assert.Equal([0x400UL, 0xffff1234, 2, 0x500000004, 0x100200000, 7, 9, 3], values.ToArray());
+
+        // Cut after info1 (offset 32, 8 bytes): info2 and everything after it are missing, not zero-read from elsewhere.
+        Assert.True(d.TryGetValues(Record(f, whole[..40]), out kind, values, out present));
+        Assert.Equal((KvmEventKind.Exit, 0b1111u), (kind, present));
+        Assert.Equal([0x400UL, 0xffff1234, 2, 0x500000004, 0, 0, 0, 0], values.ToArray());
+        Assert.True(d.TryRead(Record(f, whole[..40]), out KvmExit exit));
+        Assert.Equal(new KvmExit(0, 0x400, 0xffff1234, 2, 0x500000004, 0, 0, 0, null, false), exit);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Signed_fields_are_sign_extended_in_either_byte_order(bool bigEndian)
+    {
+        var f = Format618("kvm_userspace_exit");
+        var payload = new byte[16];
+        if (bigEndian)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(payload.AsSpan(8), 39);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(payload.AsSpan(12), -14);
+        }
+        else
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(8), 39);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(12), -14);
+        }
+
+        var record = new TraceRecord(5, 1, 42, f, payload, bigEndian, null);
+        Assert.True(new KvmEventDecoder().TryRead(record, out KvmUserspaceExit exit));
+        Assert.Equal(new KvmUserspaceExit(39, -14), exit);
+        Assert.Equal(unchecked((ulong)-14L), record.GetUInt64(f.Require("errno")));
+        Assert.Equal(39UL, record.GetUInt64(f.Require("reason")));
+    }
+
+    [Fact]
     public void A_kvm_format_that_lacks_a_needed_field_is_reported_by_name()
     {
         var f = FormatFileParser.Parse("kvmmmu", "name: kvm_mmu_spte_requested\nID: 901\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace FastRmp.Interop.Tracing.Kvm;
@@ -131,6 +133,26 @@ public sealed partial class KvmEventDecoder
                 return false;
             }
 
+            var payload = record.Payload;
+            if (payload.Length >= b.End)
+            {
+                // Every bound field lies inside the payload: read them at their cached offsets without further checks.
+                ref byte start = ref MemoryMarshal.GetReference(payload);
+                var slots = b.Slots;
+                bool be = record.IsBigEndian;
+                for (int i = 0; i < slots.Length && i < values.Length; i++)
+                {
+                    var slot = slots[i];
+                    if (slot.Size != 0)
+                    {
+                        values[i] = Scalar.Read(ref Unsafe.Add(ref start, slot.Offset), slot.Size, slot.IsSigned, be);
+                    }
+                }
+
+                present = b.Found;
+                return true;
+            }
+
             for (int i = 0; i < b.Fields.Length; i++)
             {
                 var f = b.Fields[i];
@@ -251,5 +273,44 @@ public sealed partial class KvmEventDecoder
         return scratch[..Encoding.Latin1.GetChars(bytes[..n], scratch)];
     }
 
-    private sealed record Binding(KvmEventKind Kind, EventField?[] Fields, EventField? Buf, bool IsPrint);
+    /// <summary>How one format is decoded: its kind, the spec's fields in order, and their offsets cached for the fast path.</summary>
+    private sealed class Binding
+    {
+        public Binding(KvmEventKind kind, EventField?[] fields, EventField? buf, bool isPrint)
+        {
+            Kind = kind;
+            Fields = fields;
+            Buf = buf;
+            IsPrint = isPrint;
+            Slots = new FieldSlot[fields.Length];
+            for (int i = 0; i < fields.Length; i++)
+            {
+                if (fields[i] is { } f)
+                {
+                    Slots[i] = new FieldSlot(f.Offset, f.Size, f.IsSigned);
+                    End = Math.Max(End, f.Offset + f.Size);
+                    Found |= 1u << i;
+                }
+            }
+        }
+
+        public KvmEventKind Kind { get; }
+
+        public EventField?[] Fields { get; }
+
+        public EventField? Buf { get; }
+
+        public bool IsPrint { get; }
+
+        /// <summary>Offset, size and signedness of each field (size 0: the format lacks it).</summary>
+        public FieldSlot[] Slots { get; }
+
+        /// <summary>The end of the last field: a payload at least this long holds every field.</summary>
+        public int End { get; }
+
+        /// <summary>Bit i set when the format has value i.</summary>
+        public uint Found { get; }
+    }
+
+    private readonly record struct FieldSlot(int Offset, int Size, bool IsSigned);
 }
