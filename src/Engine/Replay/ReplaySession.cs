@@ -36,7 +36,6 @@ public sealed class ReplaySession : IDisposable
     private uint _inferredSlots;
     private ReplaySessionCounters _counters;
     private ReplayOp _now;
-    private bool _disposed;
 
     /// <summary>Builds the host model for <paramref name="policy"/>.</summary>
     public ReplaySession(string policy, ReplayOptions options)
@@ -157,12 +156,6 @@ public sealed class ReplaySession : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
         _known.Dispose();
         Host.Dispose();
     }

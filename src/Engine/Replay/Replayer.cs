@@ -49,8 +49,10 @@ public sealed class Replayer : IDisposable, IMetricsSource
     private readonly ITraceReader _reader;
     private readonly ReplayOptions _options;
     private readonly string[] _policies;
-    private readonly List<(ReplayVm Vm, ReplaySession[] Sessions)> _vms = [];
+    private readonly List<(int Process, ReplaySession[] Sessions)> _vms = [];
     private readonly Dictionary<int, ReplaySession[]> _byProcess = [];
+    private int _lastProcess;
+    private ReplaySession[]? _lastSessions;
     private readonly IDisposable _metrics;
     private long _records;
     private long _bytes;
@@ -86,7 +88,7 @@ public sealed class Replayer : IDisposable, IMetricsSource
     public TraceOps Ops { get; }
 
     /// <summary>The VMs seen so far and their sessions (in the order of the policies given), in order of appearance.</summary>
-    public IReadOnlyList<(ReplayVm Vm, ReplaySession[] Sessions)> Vms => _vms;
+    public IReadOnlyList<(ReplayVm Vm, ReplaySession[] Sessions)> Vms => [.. _vms.Select(v => (VmOf(v.Process), v.Sessions))];
 
     /// <summary>Receives the decisions of the first policy's model, for every VM (the exported trace); set before <see cref="Run"/>.</summary>
     public IReplayRecorder? Recorder { get; set; }
@@ -111,16 +113,15 @@ public sealed class Replayer : IDisposable, IMetricsSource
         var ring = new ReplayOp[Lookahead];
         int head = 0, count = 0;
         bool more = true;
-        int process = 0;
-        ReplaySession[]? sessions = null;
         long nextReport = ProgressInterval;
         while (true)
         {
             while (more && count < Lookahead)
             {
+                ref var next = ref ring[(head + count) & (Lookahead - 1)];
                 try
                 {
-                    more = Ops.MoveNext(out ring[(head + count) & (Lookahead - 1)]);
+                    more = Ops.MoveNext(out next);
                 }
                 catch (TraceFormatException ex)
                 {
@@ -131,7 +132,14 @@ public sealed class Replayer : IDisposable, IMetricsSource
 
                 if (more)
                 {
-                    Prefetch(ring[(head + count) & (Lookahead - 1)]);
+                    if (next.Kind == ReplayOpKind.Fault && Known(next.Process) is { } ahead)
+                    {
+                        foreach (var session in ahead)
+                        {
+                            session.Prefetch(next);
+                        }
+                    }
+
                     count++;
                 }
             }
@@ -142,13 +150,7 @@ public sealed class Replayer : IDisposable, IMetricsSource
             }
 
             ref var op = ref ring[head];
-            if (sessions is null || op.Process != process)
-            {
-                process = op.Process;
-                sessions = SessionsOf(process);
-            }
-
-            foreach (var session in sessions)
+            foreach (var session in Known(op.Process) ?? Create(op.Process))
             {
                 session.Apply(op);
             }
@@ -173,8 +175,7 @@ public sealed class Replayer : IDisposable, IMetricsSource
         => [.. _vms.SelectMany(vm => vm.Sessions.Select(s =>
         {
             var counters = s.Result(name);
-            var named = vm.Vm with { Name = Ops.ProcessName(vm.Vm.Process) };
-            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s, named);
+            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s, VmOf(vm.Process));
         }))];
 
     long IMetricsSource.Events => Records;
@@ -198,26 +199,28 @@ public sealed class Replayer : IDisposable, IMetricsSource
         }
     }
 
-    private void Prefetch(in ReplayOp op)
+    private ReplayVm VmOf(int process) => new(process, Ops.ProcessName(process));
+
+    /// <summary>The sessions of a VM seen before (the last one asked for is cached: ops come in runs of one VM), or null.</summary>
+    private ReplaySession[]? Known(int process)
     {
-        if (op.Kind == ReplayOpKind.Fault && _byProcess.TryGetValue(op.Process, out var sessions))
+        if (_lastSessions is null || process != _lastProcess)
         {
-            foreach (var session in sessions)
+            if (!_byProcess.TryGetValue(process, out var sessions))
             {
-                session.Prefetch(op);
+                return null;
             }
+
+            (_lastProcess, _lastSessions) = (process, sessions);
         }
+
+        return _lastSessions;
     }
 
-    private ReplaySession[] SessionsOf(int process)
+    private ReplaySession[] Create(int process)
     {
-        if (_byProcess.TryGetValue(process, out var sessions))
-        {
-            return sessions;
-        }
-
-        sessions = new ReplaySession[_policies.Length];
-        _vms.Add((new ReplayVm(process, ""), sessions));
+        var sessions = new ReplaySession[_policies.Length];
+        _vms.Add((process, sessions));
         _byProcess.Add(process, sessions);
         for (int i = 0; i < sessions.Length; i++)
         {

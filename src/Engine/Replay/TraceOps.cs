@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using FastRmp.Interop.Tracing;
 using FastRmp.Interop.Tracing.Kvm;
 using FastRmp.Interop.Uapi;
@@ -328,14 +329,9 @@ public sealed class TraceOps
 
         void Set(int thread, int process)
         {
-            if (_processOf.TryAdd(thread, process))
-            {
-                Stats.ThreadsWithProcess++;
-            }
-            else
-            {
-                _processOf[thread] = process;
-            }
+            ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_processOf, thread, out bool known);
+            slot = process;
+            Stats.ThreadsWithProcess += known ? 0 : 1;
         }
     }
 
