@@ -20,12 +20,27 @@ public sealed unsafe partial class BuddyAllocator
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     public void Claim(kvm_pfn_t pfn, int order)
     {
+        if (!TryClaim(pfn, order))
+        {
+            ThrowNotFree(pfn.Value, order);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Claim"/> when the block is entirely free (true); false, with the allocator unchanged, when part of
+    /// it is allocated. One search for the covering free block serves the test and the claim.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The order is negative or above <see cref="MaxOrder"/>, or the block lies outside the range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="pfn"/> is not aligned to 2^<paramref name="order"/> pages.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    public bool TryClaim(kvm_pfn_t pfn, int order)
+    {
         ulong value = pfn.Value;
         ValidateBlock(nameof(Claim), value, order);
         int found = FreeAncestorOrder(value, order);
         if (found < 0)
         {
-            ThrowNotFree(value, order);
+            return false;
         }
 
         nuint index = Index(value, found);
@@ -41,6 +56,7 @@ public sealed unsafe partial class BuddyAllocator
 
         State(order).Counters.Claims++;
         _freePages -= 1L << order;
+        return true;
     }
 
     /// <summary>True when the aligned block of 2^<paramref name="order"/> pages at <paramref name="pfn"/> is entirely free, so <see cref="Claim"/> would succeed.</summary>
@@ -56,6 +72,20 @@ public sealed unsafe partial class BuddyAllocator
     private int FreeAncestorOrder(ulong pfn, int order)
     {
         for (int k = order; k <= _maxOrder; k++)
+        {
+            if (IsFree(k, Index(pfn, k)))
+            {
+                return k;
+            }
+        }
+
+        return -1;
+    }
+
+    // The same, searched from the top: a block of memory never touched is covered by a free block of the largest order.
+    private int FreeAncestorOrderFromTop(ulong pfn, int order)
+    {
+        for (int k = _maxOrder; k >= order; k--)
         {
             if (IsFree(k, Index(pfn, k)))
             {

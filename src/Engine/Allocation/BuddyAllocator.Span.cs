@@ -10,7 +10,8 @@ public sealed partial class BuddyAllocator
     /// </summary>
     /// <remarks>
     /// Walks the span in the largest aligned blocks that fit; with eager merging an aligned block is entirely free
-    /// exactly when one free block of its order or larger covers it, so each step is at most
+    /// exactly when one free block of its order or larger covers it (searched from the largest order, which covers
+    /// memory never allocated), so each step is at most
     /// <see cref="MaxOrder"/> + 1 bit tests, and a covering free block is skipped whole. An empty span is free.
     /// </remarks>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
@@ -33,7 +34,7 @@ public sealed partial class BuddyAllocator
         {
             int alignment = pfn == 0 ? _maxOrder : System.Numerics.BitOperations.TrailingZeroCount(pfn);
             int order = Math.Min(_maxOrder, Math.Min(alignment, System.Numerics.BitOperations.Log2(end - pfn)));
-            int found = FreeAncestorOrder(pfn, order);
+            int found = FreeAncestorOrderFromTop(pfn, order);
             if (found < 0)
             {
                 return false;

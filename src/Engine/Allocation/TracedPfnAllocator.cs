@@ -43,9 +43,8 @@ public sealed class TracedPfnAllocator(BuddyAllocator inner) : IFolioAllocator
             _hasHint = false;
             ulong block = _hint & ~((1UL << order) - 1);
             ulong first = Inner.BasePfn.Value;
-            if (order <= Inner.MaxOrder && block >= first && block + (1UL << order) <= first + Inner.PageCount && Inner.IsRangeFree(new kvm_pfn_t(block), order))
+            if (order <= Inner.MaxOrder && block >= first && block + (1UL << order) <= first + Inner.PageCount && Inner.TryClaim(new kvm_pfn_t(block), order))
             {
-                Inner.Claim(new kvm_pfn_t(block), order);
                 Claimed++;
                 pfn = new kvm_pfn_t(block);
                 return true;

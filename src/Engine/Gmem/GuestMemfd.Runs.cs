@@ -18,22 +18,29 @@ internal interface IFolioRunVisitor
 public sealed unsafe partial class GuestMemfd
 {
     /// <summary>
-    /// Starts loading the page-cache entry that get_pfn will read for <paramref name="gfn"/> through
-    /// <paramref name="slot"/> (a hint: nothing is checked or changed).
+    /// The address of the page-cache entry that get_pfn will read for <paramref name="gfn"/> through
+    /// <paramref name="slot"/>, or null when its chunk does not exist (a prefetch hint: nothing is checked or changed).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Prefetch(ref kvm_memory_slot slot, gfn_t gfn)
+    internal void* EntryLine(ref kvm_memory_slot slot, gfn_t gfn)
     {
         ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
-        if (!Sse.IsSupported || index >= Pages)
+        if (index >= Pages)
         {
-            return;
+            return null;
         }
 
         ulong* chunk = _chunks[index >> ChunkShift];
-        if (chunk != null)
+        return chunk == null ? null : chunk + (index & ((1UL << ChunkShift) - 1));
+    }
+
+    /// <summary>Starts loading <see cref="EntryLine"/> (a hint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Prefetch(ref kvm_memory_slot slot, gfn_t gfn)
+    {
+        if (Sse.IsSupported && EntryLine(ref slot, gfn) is var line && line != null)
         {
-            Sse.Prefetch0(chunk + (index & ((1UL << ChunkShift) - 1)));
+            Sse.Prefetch0(line);
         }
     }
 
@@ -65,7 +72,7 @@ public sealed unsafe partial class GuestMemfd
             ulong entry = chunk[index & mask];
             if ((entry & PresentBit) == 0)
             {
-                index++;
+                index = NextPresent(chunk, index, Math.Min(Pages, ((index >> ChunkShift) + 1) << ChunkShift));
                 continue;
             }
 
@@ -87,5 +94,30 @@ public sealed unsafe partial class GuestMemfd
             visitor.Run(index, new kvm_pfn_t(pfn), order, folios);
             index = next;
         }
+    }
+
+    /// <summary>The first index in [<paramref name="index"/>, <paramref name="end"/>) (one chunk) whose entry is present, or <paramref name="end"/>; eight empty entries at a time.</summary>
+    private static ulong NextPresent(ulong* chunk, ulong index, ulong end)
+    {
+        const ulong mask = (1UL << ChunkShift) - 1;
+        var present = System.Runtime.Intrinsics.Vector256.Create(PresentBit);
+        while (index + 8 <= end)
+        {
+            ulong* p = chunk + (index & mask);
+            var any = (System.Runtime.Intrinsics.Vector256.Load(p) | System.Runtime.Intrinsics.Vector256.Load(p + 4)) & present;
+            if (any != System.Runtime.Intrinsics.Vector256<ulong>.Zero)
+            {
+                break;
+            }
+
+            index += 8;
+        }
+
+        while (index < end && (chunk[index & mask] & PresentBit) == 0)
+        {
+            index++;
+        }
+
+        return index;
     }
 }

@@ -53,14 +53,21 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
         return bits != null && (bits[(gfn.Value >> 6) & (WordsPerChunk - 1)] & (1UL << (int)gfn.Value)) != 0;
     }
 
-    /// <summary>Starts loading the word that holds <paramref name="gfn"/>'s attributes (a hint).</summary>
+    /// <summary>The address of the word that holds <paramref name="gfn"/>'s attributes, or null when none is allocated (a prefetch hint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong* WordLine(gfn_t gfn)
+    {
+        ulong chunk = gfn.Value >> ChunkShift;
+        return chunk < _chunkCount && _chunks[chunk] is var bits && bits != null ? bits + ((gfn.Value >> 6) & (WordsPerChunk - 1)) : null;
+    }
+
+    /// <summary>Starts loading <see cref="WordLine"/> (a hint).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Prefetch(gfn_t gfn)
     {
-        ulong chunk = gfn.Value >> ChunkShift;
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && chunk < _chunkCount && _chunks[chunk] is var bits && bits != null)
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && WordLine(gfn) is var line && line != null)
         {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(bits + ((gfn.Value >> 6) & (WordsPerChunk - 1)));
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(line);
         }
     }
 

@@ -51,6 +51,7 @@ public sealed unsafe class Memslots : IDisposable
     }
 
     /// <summary>The address of the slot stored at <paramref name="index"/> (what <c>kvm_page_fault.slot</c> holds).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public kvm_memory_slot* Pointer(int index)
     {
         if ((uint)index >= (uint)_capacity)

@@ -87,28 +87,35 @@ public sealed unsafe partial class NptMap
     }
 
     /// <summary>
-    /// Starts loading the 4K leaf slot of <paramref name="gfn"/> into the cache when its tables exist (upper levels
-    /// are few and stay cached), so that a fault's miss on it overlaps the misses that come before the map.
+    /// The address of the 4K leaf slot of <paramref name="gfn"/> when its tables exist (upper levels are few and stay
+    /// cached), else null: a prefetch hint, so that a fault's miss on it overlaps the misses that come before the map.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Prefetch(gfn_t gfn)
+    internal void* LeafLine(gfn_t gfn)
     {
         ulong g = gfn.Value;
-        if (!Sse.IsSupported || (g >> 18) >= _topEntries)
+        if ((g >> 18) >= _topEntries)
         {
-            return;
+            return null;
         }
 
         ulong e = _top[g >> 18];
         if (e == 0 || (e & Present) != 0)
         {
-            return;
+            return null;
         }
 
         e = ((ulong*)e)[(g >> 9) & 511];
-        if (e != 0 && (e & (Present | LinearTable)) == 0)
+        return e != 0 && (e & (Present | LinearTable)) == 0 ? (ulong*)e + (g & 511) : null;
+    }
+
+    /// <summary>Starts loading <see cref="LeafLine"/> (a hint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Prefetch(gfn_t gfn)
+    {
+        if (Sse.IsSupported && LeafLine(gfn) is var line && line != null)
         {
-            Sse.Prefetch0((ulong*)e + (g & 511));
+            Sse.Prefetch0(line);
         }
     }
 

@@ -157,15 +157,51 @@ public sealed unsafe partial class Vm
     /// </summary>
     public void PrefetchFault(gfn_t gfn)
     {
+        Span<nint> lines = stackalloc nint[MaxFaultLines];
+        foreach (nint line in lines[..FaultLines(gfn, lines)])
+        {
+            if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0((void*)line);
+            }
+        }
+    }
+
+    /// <summary>The most addresses <see cref="FaultLines"/> gives.</summary>
+    public const int MaxFaultLines = 3;
+
+    /// <summary>
+    /// Not KVM: the addresses <see cref="PrefetchFault"/> would start loading (at most <see cref="MaxFaultLines"/>, into
+    /// <paramref name="lines"/>; their number is returned). A caller with many faults ahead gathers them all, then issues
+    /// the prefetches back to back: on a random fault each is a TLB miss, and walks started together overlap.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> is shorter than <see cref="MaxFaultLines"/>.</exception>
+    public int FaultLines(gfn_t gfn, Span<nint> lines)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(lines.Length, MaxFaultLines, nameof(lines));
         int slotIndex = Memslots.Find(0, gfn);
         if (slotIndex < 0)
         {
-            return;
+            return 0;
         }
 
-        Attributes.Prefetch(gfn);
-        Gmem.ByFileId(Memslots[slotIndex].gmem.file)?.Prefetch(ref Memslots[slotIndex], gfn);
-        Npt.Prefetch(gfn);
+        int n = 0;
+        if (Attributes.WordLine(gfn) is var word && word != null)
+        {
+            lines[n++] = (nint)word;
+        }
+
+        if (Gmem.ByFileId(Memslots[slotIndex].gmem.file) is { } file && file.EntryLine(ref Memslots[slotIndex], gfn) is var entry && entry != null)
+        {
+            lines[n++] = (nint)entry;
+        }
+
+        if (Npt.LeafLine(gfn) is var leaf && leaf != null)
+        {
+            lines[n++] = (nint)leaf;
+        }
+
+        return n;
     }
 
     /// <summary>Models <c>kvm_max_level_for_order</c>: order &gt;= 18 -&gt; 1G, &gt;= 9 -&gt; 2M, else 4K.</summary>

@@ -85,6 +85,38 @@ public struct ReplayOp
     /// <summary>True when <see cref="Pfn"/> is known.</summary>
     public bool HasPfn;
 
+    private uint _slot;
+    private uint _slotFlags;
+    private uint _guestMemfd;
+    private ulong _userspaceAddr;
+    private ulong _guestMemfdOffset;
+
     /// <summary>The memslot request of <see cref="ReplayOpKind.SetMemslot"/> (<c>slot</c> holds <c>as_id &lt;&lt; 16 | id</c>).</summary>
-    public kvm_userspace_memory_region2 Region;
+    /// <remarks>
+    /// Kept as its fields (the guest range in <see cref="Gpa"/> and <see cref="Size"/>): the uAPI struct is 160 bytes,
+    /// mostly padding, and every op is copied a few times on its way from the trace to the models.
+    /// </remarks>
+    public kvm_userspace_memory_region2 Region
+    {
+        readonly get => new()
+        {
+            slot = _slot,
+            flags = _slotFlags,
+            guest_phys_addr = Gpa,
+            memory_size = Size,
+            userspace_addr = _userspaceAddr,
+            guest_memfd_offset = _guestMemfdOffset,
+            guest_memfd = _guestMemfd,
+        };
+        set
+        {
+            _slot = value.slot;
+            _slotFlags = value.flags;
+            Gpa = value.guest_phys_addr;
+            Size = value.memory_size;
+            _userspaceAddr = value.userspace_addr;
+            _guestMemfdOffset = value.guest_memfd_offset;
+            _guestMemfd = value.guest_memfd;
+        }
+    }
 }

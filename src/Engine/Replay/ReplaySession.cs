@@ -35,7 +35,7 @@ public sealed class ReplaySession : IDisposable
     private int _inferredFd = -1;
     private uint _inferredSlots;
     private ReplaySessionCounters _counters;
-    private ReplayOp _now;
+    private (ulong Timestamp, int Cpu, int Pid) _now;
 
     /// <summary>Builds the host model for <paramref name="policy"/>.</summary>
     public ReplaySession(string policy, ReplayOptions options)
@@ -83,7 +83,7 @@ public sealed class ReplaySession : IDisposable
     /// <summary>Applies one step.</summary>
     public void Apply(in ReplayOp op)
     {
-        _now = op;
+        _now = (op.Timestamp, op.Cpu, op.Pid);
         switch (op.Kind)
         {
             case ReplayOpKind.Fault: Fault(op); break;
@@ -104,14 +104,12 @@ public sealed class ReplaySession : IDisposable
         }
     }
 
-    /// <summary>Starts loading what applying <paramref name="op"/> will read first (a hint; the replay calls it some ops ahead).</summary>
-    internal void Prefetch(in ReplayOp op)
-    {
-        if (op.Kind == ReplayOpKind.Fault)
-        {
-            Host.Vm.PrefetchFault(new gpa_t(op.Gpa).Gfn);
-        }
-    }
+    /// <summary>
+    /// The addresses applying <paramref name="op"/> will read first, into <paramref name="lines"/> (at least
+    /// <see cref="Vm.MaxFaultLines"/> long); returns their number. A prefetch hint: the replay gathers them some ops ahead.
+    /// </summary>
+    internal int FaultLines(in ReplayOp op, Span<nint> lines)
+        => op.Kind == ReplayOpKind.Fault ? Host.Vm.FaultLines(new gpa_t(op.Gpa).Gfn, lines) : 0;
 
     /// <summary>The counters of the run (every model counter, then the replay's own), after checking the model's invariants when <see cref="ReplayOptions.Verify"/> is set.</summary>
     public ScenarioResult Result(string name)

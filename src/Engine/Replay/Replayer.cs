@@ -38,13 +38,14 @@ public sealed record ReplayVm(int Process, string Name);
 /// thread: the replayer is an <see cref="IMetricsSource"/> of <see cref="EngineMetrics"/> (events and bytes read; each
 /// policy's host publishes its faults and RMP operations) for its lifetime.
 /// </remarks>
-public sealed class Replayer : IDisposable, IMetricsSource
+public sealed unsafe class Replayer : IDisposable, IMetricsSource
 {
     /// <summary>Records between progress reports.</summary>
     public const int ProgressInterval = 1 << 13;
 
-    /// <summary>Ops read ahead of the one applied (a power of two).</summary>
+    /// <summary>Ops read and prefetched at a time, one batch ahead of those applied (a power of two).</summary>
     private const int Lookahead = 16;
+    private const int RingSize = 2 * Lookahead;
 
     private readonly ITraceReader _reader;
     private readonly ReplayOptions _options;
@@ -55,6 +56,7 @@ public sealed class Replayer : IDisposable, IMetricsSource
     private ReplaySession[]? _lastSessions;
     private readonly IDisposable _metrics;
     private long _records;
+    private nint[]? _lines;
     private long _bytes;
 
     /// <summary>Replays <paramref name="reader"/> (which the caller owns) under <paramref name="policies"/>.</summary>
@@ -104,44 +106,46 @@ public sealed class Replayer : IDisposable, IMetricsSource
 
     /// <summary>Replays the whole trace; <paramref name="progress"/> is called every <see cref="ProgressInterval"/> records.</summary>
     /// <remarks>
-    /// Ops are read <see cref="Lookahead"/> ahead of the one applied, and each policy's model is asked to start
-    /// loading what a fault will read (<see cref="ReplaySession.Prefetch"/>): the faults of a trace land on random
-    /// gfns, so their page-cache, NPT and attribute lines are cache misses that now overlap instead of queueing.
+    /// Ops are read in batches of <see cref="Lookahead"/>, one batch ahead of the ops applied. For each batch every
+    /// policy's model names the lines its faults will read first (<see cref="ReplaySession.FaultLines"/>), and all of
+    /// them are prefetched back to back: the faults of a trace land on random gfns, so their page-cache, NPT and
+    /// attribute lines are cache and TLB misses, and misses started together overlap instead of queueing.
     /// </remarks>
     public void Run(Action<ReplayProgress>? progress = null, CancellationToken cancel = default)
     {
-        var ring = new ReplayOp[Lookahead];
+        var ring = new ReplayOp[RingSize];
         int head = 0, count = 0;
         bool more = true;
         long nextReport = ProgressInterval;
         while (true)
         {
-            while (more && count < Lookahead)
+            if (more && count <= Lookahead)
             {
-                ref var next = ref ring[(head + count) & (Lookahead - 1)];
-                try
+                // read up to a batch of ops, then hint all their faults back to back (their page walks overlap)
+                int first = count;
+                while (count < RingSize)
                 {
-                    more = Ops.MoveNext(out next);
-                }
-                catch (TraceFormatException ex)
-                {
-                    // what was read before the damage is still replayed
-                    Error = ex;
-                    more = false;
-                }
-
-                if (more)
-                {
-                    if (next.Kind == ReplayOpKind.Fault && Known(next.Process) is { } ahead)
+                    ref var next = ref ring[(head + count) & (RingSize - 1)];
+                    try
                     {
-                        foreach (var session in ahead)
-                        {
-                            session.Prefetch(next);
-                        }
+                        more = Ops.MoveNext(out next);
+                    }
+                    catch (TraceFormatException ex)
+                    {
+                        // what was read before the damage is still replayed
+                        Error = ex;
+                        more = false;
+                    }
+
+                    if (!more)
+                    {
+                        break;
                     }
 
                     count++;
                 }
+
+                Prefetch(ring, head, first, count);
             }
 
             if (count == 0)
@@ -155,7 +159,7 @@ public sealed class Replayer : IDisposable, IMetricsSource
                 session.Apply(op);
             }
 
-            head = (head + 1) & (Lookahead - 1);
+            head = (head + 1) & (RingSize - 1);
             count--;
             if (Ops.Stats.Records >= nextReport)
             {
@@ -229,6 +233,34 @@ public sealed class Replayer : IDisposable, IMetricsSource
 
         sessions[0].Recorder = Recorder;
         return sessions;
+    }
+
+    /// <summary>Gathers the lines the faults in ring positions [<paramref name="from"/>, <paramref name="to"/>) will read in every model, then prefetches them back to back.</summary>
+    private void Prefetch(ReplayOp[] ring, int head, int from, int to)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            return;
+        }
+
+        _lines ??= new nint[RingSize * Kvm.Vm.MaxFaultLines * _policies.Length];
+        int n = 0;
+        for (int i = from; i < to; i++)
+        {
+            ref var op = ref ring[(head + i) & (ring.Length - 1)];
+            if (op.Kind == ReplayOpKind.Fault && Known(op.Process) is { } sessions)
+            {
+                foreach (var session in sessions)
+                {
+                    n += session.FaultLines(op, _lines.AsSpan(n));
+                }
+            }
+        }
+
+        foreach (nint line in _lines.AsSpan(0, n))
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0((void*)line);
+        }
     }
 
     private void Publish()

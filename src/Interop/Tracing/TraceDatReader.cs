@@ -126,7 +126,7 @@ public sealed class TraceDatReader : ITraceReader
             ulong ts = st.Timestamp;
             if (_tsc)
             {
-                ts = (ulong)(((UInt128)ts * _tscMult) >> _tscShift) + _tscOffset;
+                ts = MulShift(ts, _tscMult, _tscShift) + _tscOffset;
             }
 
             record = new TraceRecord(ts + _offset, st.Cpu, pid, format, MemoryMarshal.CreateReadOnlySpan(ref start, length), _be, _file);
@@ -143,6 +143,19 @@ public sealed class TraceDatReader : ITraceReader
         }
 
         _decompressor?.Dispose();
+    }
+
+    /// <summary>The low 64 bits of (<paramref name="value"/> * <paramref name="mult"/>) &gt;&gt; <paramref name="shift"/> (mod 128) in 128-bit arithmetic: the TSC2NSEC conversion.</summary>
+    internal static ulong MulShift(ulong value, ulong mult, int shift)
+    {
+        ulong hi = Math.BigMul(value, mult, out ulong lo);
+        shift &= 127;
+        return shift switch
+        {
+            0 => lo,
+            < 64 => (hi << (64 - shift)) | (lo >> shift),
+            _ => hi >> (shift - 64),
+        };
     }
 
     /// <summary>The format and <c>common_pid</c> offset (-1 for none) of each event ID, as arrays indexed by ID.</summary>

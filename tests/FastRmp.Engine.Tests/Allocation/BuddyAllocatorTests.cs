@@ -96,6 +96,27 @@ public sealed class BuddyAllocatorTests
     }
 
     [Fact]
+    public void TryClaim_claims_like_Claim_and_refuses_a_partly_allocated_block_without_a_change()
+    {
+        using var allocator = new BuddyAllocator(new kvm_pfn_t(0), 1024);
+        Assert.True(allocator.TryClaim(new kvm_pfn_t(5), 0));
+        Assert.Equal([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], BuddyInfo(allocator));
+        Assert.Equal(1, allocator.GetCounters(0).Claims);
+
+        // pfn 5 is taken: the order-1 block at 4 and the order-3 block at 0 hold it, pfn 5 itself is not free
+        Assert.False(allocator.TryClaim(new kvm_pfn_t(5), 0));
+        Assert.False(allocator.TryClaim(new kvm_pfn_t(4), 1));
+        Assert.False(allocator.TryClaim(new kvm_pfn_t(0), 3));
+        Assert.Equal([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], BuddyInfo(allocator));
+        Assert.Equal(1023UL, allocator.FreePages);
+        Assert.Equal(1, allocator.GetCounters(0).Claims);
+        Assert.True(allocator.TryClaim(new kvm_pfn_t(4), 0));
+        Assert.Throws<InvalidOperationException>(() => allocator.Claim(new kvm_pfn_t(4), 0));
+        Assert.Throws<ArgumentException>(() => allocator.TryClaim(new kvm_pfn_t(6), 2));
+        allocator.Verify();
+    }
+
+    [Fact]
     public void Allocation_uses_the_smallest_order_that_has_a_free_block()
     {
         using var allocator = new BuddyAllocator(new kvm_pfn_t(0), 16, maxOrder: 4);

@@ -87,6 +87,28 @@ public sealed class FaultPathTests
     }
 
     [Fact]
+    public unsafe void FaultLines_names_the_attribute_word_page_cache_entry_and_leaf_slot_a_fault_reads()
+    {
+        using var rig = new Rig(KvmVmType.SwProtected);
+        Span<nint> lines = stackalloc nint[Vm.MaxFaultLines];
+        Assert.Equal(0, rig.Vm.FaultLines(new gfn_t(0x10_0003), lines)); // no memslot yet
+        rig.PrivateSlot(0x1_0000_0000, 4 * MiB2);
+        Assert.Equal(1, rig.Vm.FaultLines(new gfn_t(0x10_0003), lines)); // only the attributes exist before the first fault
+        Assert.Equal(1UL << 3, *(ulong*)lines[0] & (1UL << 3)); // gfn 0x100003: bit 3 of its word, private
+
+        // out of order, so the page cache and the NPT hold real tables (in-order fills are kept as linear descriptors,
+        // which have no entry to load)
+        Assert.Equal(FaultResult.Fixed, rig.Fault(0x1_0001_0000, isPrivate: true, out _));
+        Assert.Equal(FaultResult.Fixed, rig.Fault(0x1_0000_3000, isPrivate: true, out var fault));
+        Assert.Equal(3, rig.Vm.FaultLines(new gfn_t(0x10_0003), lines));
+        Assert.Equal(fault.pfn.Value, *(ulong*)lines[2] >> 12 & ((1UL << 40) - 1)); // the NPT leaf maps the folio
+        Assert.NotEqual(0UL, *(ulong*)lines[1]); // the page-cache entry holds the folio
+        Assert.Equal(3, rig.Vm.FaultLines(new gfn_t(0x10_0004), lines)); // a neighbour: same tables, next slots
+        Assert.Equal(0UL, *(ulong*)lines[2]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => rig.Vm.FaultLines(new gfn_t(0x10_0003), new nint[2]));
+    }
+
+    [Fact]
     public void A_private_shared_mismatch_exits_with_the_gpa_size_and_private_flag()
     {
         using var rig = new Rig(KvmVmType.SwProtected);
