@@ -40,10 +40,61 @@ public sealed class ToolPackageTests : IDisposable
     }
 
     [Fact(Timeout = 120_000)]
-    public void A_full_pack_makes_a_ReadyToRun_linux_x64_package_and_an_any_fallback_while_no_build_packs_stay_portable()
+    public void A_full_pack_makes_a_native_linux_x64_package_and_an_any_fallback_while_no_build_packs_stay_portable()
     {
-        // What dotnet pack will do, read from the project's evaluation (packing for real takes a minute and rebuilds):
-        // RID-specific tool packages for linux-x64 (precompiled) and 'any', framework-dependent; with no-build, none.
+        // What dotnet pack will do, read from the project's evaluation (packing for real takes minutes and rebuilds):
+        // RID-specific tool packages, linux-x64 compiled ahead of time for x86-64-v3 (EventSource kept for
+        // dotnet-counters) and 'any' framework-dependent; a plain build stays managed; with no-build, no RIDs.
+        string project = Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj");
+        var ct = TestContext.Current.CancellationToken;
+        string[] query = ["-getProperty:ToolPackageRuntimeIdentifiers", "-getProperty:PublishAot", "-getProperty:IlcInstructionSet", "-getProperty:EventSourceSupport", "-getProperty:PackAsTool"];
+        string native = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:RuntimeIdentifier=linux-x64", .. query], ct);
+        Assert.Contains("\"ToolPackageRuntimeIdentifiers\": \"linux-x64;any\"", native, StringComparison.Ordinal);
+        Assert.Contains("\"PublishAot\": \"true\"", native, StringComparison.Ordinal);
+        Assert.Contains("\"IlcInstructionSet\": \"x86-64-v3\"", native, StringComparison.Ordinal);
+        Assert.Contains("\"EventSourceSupport\": \"true\"", native, StringComparison.Ordinal);
+        Assert.Contains("\"PackAsTool\": \"true\"", native, StringComparison.Ordinal);
+        string plain = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", .. query], ct);
+        Assert.Contains("\"ToolPackageRuntimeIdentifiers\": \"linux-x64;any\"", plain, StringComparison.Ordinal);
+        Assert.Contains("\"PublishAot\": \"\"", plain, StringComparison.Ordinal);
+        string noBuild = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:NoBuild=true", .. query], ct);
+        Assert.Contains("\"ToolPackageRuntimeIdentifiers\": \"\"", noBuild, StringComparison.Ordinal);
+        Assert.Contains("\"PublishAot\": \"\"", noBuild, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 600_000)]
+    public void The_native_linux_x64_build_replays_a_trace_exactly_as_the_managed_one()
+    {
+        // What the linux-x64 tool package holds: the Native AOT publish of the Cli. Its replay must give the same
+        // JSON as the managed build in this process (all but the wall-clock time), for every policy at once.
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64
+            || !System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Bmi2.IsSupported)
+        {
+            Assert.Skip("the native tool is built for linux-x64 with x86-64-v3 (AVX2, BMI2)");
+        }
+
+        var ct = TestContext.Current.CancellationToken;
+        string native = Path.Combine(_dir, "native");
+        Run("dotnet", ["publish", Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
+        string binary = Path.Combine(native, "fastrmp");
+        Assert.True(File.Exists(binary), "the publish made no native fastrmp");
+        Assert.False(File.Exists(Path.Combine(native, "fastrmp.dll")), "the linux-x64 publish is not Native AOT");
+
+        string trace = Path.Combine(_dir, "snp.dat");
+        FastRmp.Tests.Common.SnpTraceFixture.WriteVms(trace, vms: 2, faultsEach: 3000);
+        string[] args = ["compare", trace, "--policies", "first-use,alloc-blind,fault-hook,every-get-pfn", "--json"];
+        string nativeJson = Path.Combine(_dir, "native.json"), managedJson = Path.Combine(_dir, "managed.json");
+        string output = Run(binary, [.. args, nativeJson], ct);
+        Assert.Contains("agreement with the trace", output, StringComparison.Ordinal);
+        Assert.Equal(0, CliRunner.Run([.. args, managedJson]).Exit);
+        Assert.Equal(WithoutTime(File.ReadAllText(managedJson)), WithoutTime(File.ReadAllText(nativeJson)));
+        Assert.Contains("\"policy\": \"every-get-pfn\"", File.ReadAllText(nativeJson), StringComparison.Ordinal);
+    }
+
+    private static string WithoutTime(string json) => System.Text.RegularExpressions.Regex.Replace(json, "\"replay_seconds\": [0-9.eE+-]+", "");
+
+    private static string RepositoryRoot()
+    {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "FastRmp.sln")))
         {
@@ -51,17 +102,7 @@ public sealed class ToolPackageTests : IDisposable
         }
 
         Assert.NotNull(root);
-        var ct = TestContext.Current.CancellationToken;
-        string project = Path.Combine(root.FullName, "src", "Cli", "FastRmp.Cli.csproj");
-        string[] query = ["-getProperty:RuntimeIdentifiers", "-getProperty:PublishReadyToRun", "-getProperty:SelfContained", "-getProperty:PackAsTool"];
-        string full = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", .. query], ct);
-        Assert.Contains("\"RuntimeIdentifiers\": \"linux-x64;any\"", full, StringComparison.Ordinal);
-        Assert.Contains("\"PublishReadyToRun\": \"true\"", full, StringComparison.Ordinal);
-        Assert.Contains("\"SelfContained\": \"false\"", full, StringComparison.Ordinal);
-        Assert.Contains("\"PackAsTool\": \"true\"", full, StringComparison.Ordinal);
-        string noBuild = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:NoBuild=true", .. query], ct);
-        Assert.Contains("\"RuntimeIdentifiers\": \"\"", noBuild, StringComparison.Ordinal);
-        Assert.Contains("\"PublishReadyToRun\": \"\"", noBuild, StringComparison.Ordinal);
+        return root.FullName;
     }
 
     private static string Run(string file, string[] args, CancellationToken ct)
