@@ -149,6 +149,9 @@ public sealed unsafe partial class Vm
         return FaultResult.Fixed;
     }
 
+    /// <summary>The most addresses <see cref="FaultLines"/> gives.</summary>
+    public const int MaxFaultLines = 3;
+
     /// <summary>
     /// Not KVM: starts loading what a fault on <paramref name="gfn"/> will read first (its attributes, page-cache
     /// entry and NPT leaf slot), for callers that know their next accesses ahead, such as a replay reading its trace:
@@ -157,18 +160,17 @@ public sealed unsafe partial class Vm
     /// </summary>
     public void PrefetchFault(gfn_t gfn)
     {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            return;
+        }
+
         Span<nint> lines = stackalloc nint[MaxFaultLines];
         foreach (nint line in lines[..FaultLines(gfn, lines)])
         {
-            if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
-            {
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0((void*)line);
-            }
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0((void*)line);
         }
     }
-
-    /// <summary>The most addresses <see cref="FaultLines"/> gives.</summary>
-    public const int MaxFaultLines = 3;
 
     /// <summary>
     /// Not KVM: the addresses <see cref="PrefetchFault"/> would start loading (at most <see cref="MaxFaultLines"/>, into

@@ -56,8 +56,8 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     private ReplaySession[]? _lastSessions;
     private readonly IDisposable _metrics;
     private long _records;
-    private nint[]? _lines;
     private long _bytes;
+    private nint[]? _lines;
 
     /// <summary>Replays <paramref name="reader"/> (which the caller owns) under <paramref name="policies"/>.</summary>
     /// <exception cref="ArgumentException">No policy, or an unknown one.</exception>
@@ -121,7 +121,6 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
         {
             if (more && count <= Lookahead)
             {
-                // read up to a batch of ops, then hint all their faults back to back (their page walks overlap)
                 int first = count;
                 while (count < RingSize)
                 {
