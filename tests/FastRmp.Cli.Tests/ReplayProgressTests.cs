@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using FastRmp.Tests.Common;
 
@@ -49,24 +48,7 @@ public sealed partial class ReplayProgressTests : IDisposable
 
     /// <summary>Runs <paramref name="command"/> in a pseudo-terminal of 160 columns; what the terminal showed.</summary>
     private static string RunInTerminal(string command, CancellationToken ct)
-    {
-        var info = new ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "-q", "-f", "-e", "-c", command, "/dev/null" })
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment["TERM"] = "xterm-256color";
-        info.Environment["COLUMNS"] = "160";
-        using var p = Process.Start(info)!;
-        using var kill = ct.Register(() => p.Kill(entireProcessTree: true));
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        string terminal = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        ct.ThrowIfCancellationRequested();
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {terminal} {stderr.Result}");
-        return terminal;
-    }
+        => ChildProcess.Run("/usr/bin/script", ["-q", "-f", "-e", "-c", command, "/dev/null"], ct, new Dictionary<string, string> { ["TERM"] = "xterm-256color", ["COLUMNS"] = "160" });
 
     [GeneratedRegex(@"replay ([0-9,]+) events \([0-9.]+ M/s\)")]
     private static partial Regex EventsRegex();

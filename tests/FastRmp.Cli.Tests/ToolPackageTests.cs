@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 
 namespace FastRmp.Cli.Tests;
@@ -15,16 +14,9 @@ public sealed class ToolPackageTests : IDisposable
     {
         // the Cli project was built in this configuration as this project's reference; pack it without rebuilding
         string config = Path.GetFileName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)) == "debug" ? "Debug" : "Release";
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "FastRmp.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.NotNull(root);
         var ct = TestContext.Current.CancellationToken;
         string packages = Path.Combine(_dir, "pkg"), tools = Path.Combine(_dir, "tools");
-        Run("dotnet", ["pack", Path.Combine(root.FullName, "src", "Cli", "FastRmp.Cli.csproj"), "-c", config, "--no-build", "-o", packages], ct);
+        ChildProcess.Run("dotnet", ["pack", Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", config, "--no-build", "-o", packages], ct);
         string package = Assert.Single(Directory.GetFiles(packages, "fastrmp.*.nupkg"));
         using (var zip = ZipFile.OpenRead(package))
         {
@@ -34,8 +26,8 @@ public sealed class ToolPackageTests : IDisposable
         }
 
         string version = Path.GetFileNameWithoutExtension(package)["fastrmp.".Length..];
-        Run("dotnet", ["tool", "install", "fastrmp", "--tool-path", tools, "--add-source", packages, "--version", version, "--ignore-failed-sources"], ct);
-        string output = Run(Path.Combine(tools, OperatingSystem.IsWindows() ? "fastrmp.exe" : "fastrmp"), ["scenarios"], ct);
+        ChildProcess.Run("dotnet", ["tool", "install", "fastrmp", "--tool-path", tools, "--add-source", packages, "--version", version, "--ignore-failed-sources"], ct);
+        string output = ChildProcess.Run(Path.Combine(tools, OperatingSystem.IsWindows() ? "fastrmp.exe" : "fastrmp"), ["scenarios"], ct);
         Assert.Contains("snp-boot", output, StringComparison.Ordinal);
     }
 
@@ -48,16 +40,16 @@ public sealed class ToolPackageTests : IDisposable
         string project = Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj");
         var ct = TestContext.Current.CancellationToken;
         string[] query = ["-getProperty:ToolPackageRuntimeIdentifiers", "-getProperty:PublishAot", "-getProperty:IlcInstructionSet", "-getProperty:EventSourceSupport", "-getProperty:PackAsTool"];
-        string native = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:RuntimeIdentifier=linux-x64", .. query], ct);
+        string native = ChildProcess.Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:RuntimeIdentifier=linux-x64", .. query], ct);
         Assert.Contains("\"ToolPackageRuntimeIdentifiers\": \"linux-x64;any\"", native, StringComparison.Ordinal);
         Assert.Contains("\"PublishAot\": \"true\"", native, StringComparison.Ordinal);
         Assert.Contains("\"IlcInstructionSet\": \"x86-64-v3\"", native, StringComparison.Ordinal);
         Assert.Contains("\"EventSourceSupport\": \"true\"", native, StringComparison.Ordinal);
         Assert.Contains("\"PackAsTool\": \"true\"", native, StringComparison.Ordinal);
-        string plain = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", .. query], ct);
+        string plain = ChildProcess.Run("dotnet", ["msbuild", project, "-p:Configuration=Release", .. query], ct);
         Assert.Contains("\"ToolPackageRuntimeIdentifiers\": \"linux-x64;any\"", plain, StringComparison.Ordinal);
         Assert.Contains("\"PublishAot\": \"\"", plain, StringComparison.Ordinal);
-        string noBuild = Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:NoBuild=true", .. query], ct);
+        string noBuild = ChildProcess.Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:NoBuild=true", .. query], ct);
         Assert.Contains("\"ToolPackageRuntimeIdentifiers\": \"\"", noBuild, StringComparison.Ordinal);
         Assert.Contains("\"PublishAot\": \"\"", noBuild, StringComparison.Ordinal);
     }
@@ -75,7 +67,7 @@ public sealed class ToolPackageTests : IDisposable
 
         var ct = TestContext.Current.CancellationToken;
         string native = Path.Combine(_dir, "native");
-        Run("dotnet", ["publish", Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
+        ChildProcess.Run("dotnet", ["publish", Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
         string binary = Path.Combine(native, "fastrmp");
         Assert.True(File.Exists(binary), "the publish made no native fastrmp");
         Assert.False(File.Exists(Path.Combine(native, "fastrmp.dll")), "the linux-x64 publish is not Native AOT");
@@ -84,7 +76,7 @@ public sealed class ToolPackageTests : IDisposable
         FastRmp.Tests.Common.SnpTraceFixture.WriteVms(trace, vms: 2, faultsEach: 3000);
         string[] args = ["compare", trace, "--policies", "first-use,alloc-blind,fault-hook,every-get-pfn", "--json"];
         string nativeJson = Path.Combine(_dir, "native.json"), managedJson = Path.Combine(_dir, "managed.json");
-        string output = Run(binary, [.. args, nativeJson], ct);
+        string output = ChildProcess.Run(binary, [.. args, nativeJson], ct);
         Assert.Contains("agreement with the trace", output, StringComparison.Ordinal);
         Assert.Equal(0, CliRunner.Run([.. args, managedJson]).Exit);
         Assert.Equal(WithoutTime(File.ReadAllText(managedJson)), WithoutTime(File.ReadAllText(nativeJson)));
@@ -103,25 +95,5 @@ public sealed class ToolPackageTests : IDisposable
 
         Assert.NotNull(root);
         return root.FullName;
-    }
-
-    private static string Run(string file, string[] args, CancellationToken ct)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(info)!;
-        using var kill = ct.Register(() => p.Kill(entireProcessTree: true));
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        ct.ThrowIfCancellationRequested();
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stdout} {stderr.Result}");
-        return stdout;
     }
 }
