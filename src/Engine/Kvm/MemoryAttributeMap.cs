@@ -61,16 +61,6 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
         return chunk < _chunkCount && _chunks[chunk] is var bits && bits != null ? bits + ((gfn.Value >> 6) & (WordsPerChunk - 1)) : null;
     }
 
-    /// <summary>Starts loading <see cref="WordLine"/> (a hint).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Prefetch(gfn_t gfn)
-    {
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && WordLine(gfn) is var line && line != null)
-        {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(line);
-        }
-    }
-
     /// <summary>
     /// Models KVM_SET_MEMORY_ATTRIBUTES: EINVAL for non-zero flags, unsupported attributes, a zero size, an
     /// unaligned or overflowing range, or one beyond the address space. <paramref name="changed"/> is false when

@@ -35,9 +35,6 @@ internal sealed class GuestMaskCache(CompactRmpStore store, uint asid)
         return total;
     }
 
-    /// <summary>True when 4K entry <paramref name="index"/> of a region that is not huge is assigned to the ASID.</summary>
-    public bool Has(ulong region, ulong index) => ((Mask(region)[(int)(index >> 6)] >> (int)(index & 63)) & 1) != 0;
-
     private ReadOnlySpan<ulong> Mask(ulong region)
     {
         _slots ??= new int[(store.Pages + 511) / 512];

@@ -488,22 +488,6 @@ public sealed partial class RmpTable : IDisposable
             return;
         }
 
-        if (count == 1)
-        {
-            // one 4K folio, the usual run when folios were allocated out of file order
-            ulong page = pfn.Value;
-            if (!compact.IsHuge(page >> 9))
-            {
-                entries4K += cache.Has(page >> 9, page & 511) ? 1 : 0;
-            }
-            else if ((page & 511) == 0 && compact.HeadAsid(page >> 9) == asid)
-            {
-                heads2M++;
-            }
-
-            return;
-        }
-
         for (ulong p = pfn.Value, end = p + count; p < end;)
         {
             ulong region = p >> 9;
