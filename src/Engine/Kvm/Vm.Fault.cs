@@ -65,7 +65,7 @@ public sealed unsafe partial class Vm
 
         int slotIndex = Memslots.Find(0, fault.gfn);
         fault.slot = slotIndex >= 0 ? (ulong)Memslots.Pointer(slotIndex) : 0;
-        if (slotIndex >= 0 && isPrivate)
+        if (slotIndex >= 0 && isPrivate && PrefetchInFault)
         {
             // Not KVM: the model's own memory-level parallelism. The page-cache entry and the NPT leaf are read only
             // further down, but both addresses follow from the gfn now; on a random fault both are cache misses,
@@ -148,6 +148,12 @@ public sealed unsafe partial class Vm
         DebugCheckLeaf(fault.gfn);
         return FaultResult.Fixed;
     }
+
+    /// <summary>
+    /// Not KVM: whether a private fault starts loading its page-cache entry and NPT leaf as soon as it knows the slot
+    /// (true). A caller that prefetched them itself, some faults ahead (<see cref="FaultLines"/>), turns it off.
+    /// </summary>
+    public bool PrefetchInFault { get; set; } = true;
 
     /// <summary>The most addresses <see cref="FaultLines"/> gives.</summary>
     public const int MaxFaultLines = 3;

@@ -44,6 +44,7 @@ public sealed class ReplaySession : IDisposable
         _options = options;
         Host = new ScenarioHost(policy, options.FolioOrder, guestBytes: 0, bindMemory: false,
             options: new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096));
+        Host.Vm.PrefetchInFault = false; // the replayer prefetches every fault's lines a batch ahead (FaultLines)
         _private = options.VmType is KvmVmType.Snp or KvmVmType.SwProtected;
         Fidelity = new Fidelity(options.MaxDisagreements);
         if (options.Memslots is { } slots)
