@@ -1,5 +1,4 @@
 using FastRmp.Engine.Allocation;
-using FastRmp.Engine.Kvm;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Gmem;

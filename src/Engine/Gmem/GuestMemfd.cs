@@ -1,25 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using FastRmp.Engine.Kvm;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Gmem;
-
-/// <summary>fallocate modes guest_memfd accepts (include/uapi/linux/falloc.h).</summary>
-[Flags]
-public enum FallocateMode
-{
-    /// <summary>Allocate and extend (guest_memfd refuses it: EOPNOTSUPP).</summary>
-    None = 0,
-
-    /// <summary>FALLOC_FL_KEEP_SIZE.</summary>
-    KeepSize = 0x01,
-
-    /// <summary>FALLOC_FL_PUNCH_HOLE (needs KEEP_SIZE).</summary>
-    PunchHole = 0x02,
-}
 
 /// <summary>
 /// One guest_memfd file: its page cache of folios (from the host allocator), its bindings to memslots, and the

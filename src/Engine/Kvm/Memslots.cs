@@ -1,3 +1,4 @@
+using FastRmp.Engine.Gmem;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FastRmp.Engine.Memory;

@@ -1,6 +1,7 @@
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
 using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Kvm;
 
@@ -130,7 +131,7 @@ public sealed partial class Vm
                 ref var slot = ref Memslots[slotIndex];
                 var file = Gmem.ByFileId(slot.gmem.file);
                 ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
-                file?.Fallocate(FastRmp.Engine.Gmem.FallocateMode.KeepSize | FastRmp.Engine.Gmem.FallocateMode.PunchHole, index << PageSize.Shift4K, PageSize.Size4K);
+                file?.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, index << PageSize.Shift4K, PageSize.Size4K);
             }
         }
     }

@@ -5,6 +5,7 @@ using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
 using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Policies;
 

@@ -83,7 +83,7 @@ public static class ScenarioCatalog
                 using var host = new ScenarioHost(policy, folioOrder, guest, allowDirtyLoggingOnGmem: true, options: options);
                 ValidateAndTouch(host);
                 var error = host.Vm.SetUserMemoryRegion2(host.Region(0, 0, guest, 0, MemslotFlags.LogDirtyPages));
-                if (error != Kvm.Errno.Ok)
+                if (error != Errno.Ok)
                 {
                     throw new InvalidOperationException($"Enabling dirty logging failed: {error}.");
                 }
@@ -131,7 +131,7 @@ public static class ScenarioCatalog
     /// </summary>
     internal static void SnpBoot(ScenarioHost host, ulong guest)
     {
-        if (host.Vm.Populate(new gfn_t(0), PayloadPages) != Kvm.Errno.Ok)
+        if (host.Vm.Populate(new gfn_t(0), PayloadPages) != Errno.Ok)
         {
             // alloc-blind with large folios: the folio was made private (2M) when populate allocated it, so the
             // launch's 4K RMPUPDATE overlaps it (Roth's objection to preparing before the payload is in). The guest
@@ -166,7 +166,7 @@ public static class ScenarioCatalog
     private static void Bind(ScenarioHost host, kvm_userspace_memory_region2 region)
     {
         var error = host.Vm.SetUserMemoryRegion2(region);
-        if (error != Kvm.Errno.Ok)
+        if (error != Errno.Ok)
         {
             throw new InvalidOperationException($"Binding slot {region.slot} failed: {error}.");
         }

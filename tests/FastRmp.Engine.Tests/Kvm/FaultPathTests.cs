@@ -218,7 +218,7 @@ public sealed class FaultPathTests
         rig.Vm.GuestAccess(new gpa_t(0x8000_1000), isPrivate: true);
         var pfn = rig.Vm.Npt.Lookup(new gfn_t(0x8_0001)).Pfn;
         var file = rig.Vm.Gmem.Files.Single();
-        Assert.Equal(Errno.Ok, file.Fallocate(FastRmp.Engine.Gmem.FallocateMode.KeepSize | FastRmp.Engine.Gmem.FallocateMode.PunchHole, 0x1000, 0x1000));
+        Assert.Equal(Errno.Ok, file.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, 0x1000, 0x1000));
         Assert.False(rig.Vm.Npt.Lookup(new gfn_t(0x8_0001)).IsPresent);
         Assert.False(rig.Rmp!.Read(pfn).assigned);
         Assert.Equal(1, rig.Rmp.Counters.RmpUpdateToShared);

@@ -1,3 +1,4 @@
+using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;

@@ -1,4 +1,3 @@
-using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Scenarios;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;

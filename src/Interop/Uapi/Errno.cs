@@ -1,4 +1,4 @@
-namespace FastRmp.Engine.Kvm;
+namespace FastRmp.Interop.Uapi;
 
 /// <summary>
 /// Linux errno values that the modelled ioctls return (include/uapi/asm-generic/errno-base.h, errno.h). Model calls

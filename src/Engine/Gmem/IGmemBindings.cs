@@ -1,4 +1,6 @@
-namespace FastRmp.Engine.Kvm;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Gmem;
 
 /// <summary>The guest_memfd side of a memslot with KVM_MEM_GUEST_MEMFD: binding and unbinding file ranges.</summary>
 public interface IGmemBindings
@@ -12,7 +14,7 @@ public interface IGmemBindings
     /// <param name="fd">The file descriptor from the region.</param>
     /// <param name="offset">guest_memfd_offset in bytes.</param>
     /// <param name="npages">Pages in the slot.</param>
-    /// <param name="slot">The memslot's index in its <see cref="Memslots"/>.</param>
+    /// <param name="slot">The memslot's index in its <c>Memslots</c>.</param>
     /// <param name="file">A non-zero value identifying the file, stored in <c>kvm_memory_slot.gmem.file</c>.</param>
     Errno Bind(uint fd, ulong offset, ulong npages, int slot, out ulong file);
 
