@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using FastRmp.Engine.Kvm;
-using FastRmp.Engine.Scenarios;
+using FastRmp.Engine.Hosting;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 
@@ -18,7 +18,7 @@ public class FaultPathBenchmarks
     private const int Faults = 1 << 20;
     private const ulong GuestBytes = 64UL << 30;
 
-    private ScenarioHost _host = null!;
+    private Host _host = null!;
     private ulong[] _gfns = null!;
 
     [Params("first-use", "every-get-pfn")]
@@ -30,7 +30,7 @@ public class FaultPathBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _host = new ScenarioHost(Policy, folioOrder: 0, GuestBytes);
+        _host = new Host(Policy, folioOrder: 0, GuestBytes);
         var random = new Random(7);
         _gfns = new ulong[Faults];
         for (int i = 0; i < Faults; i++)
@@ -40,7 +40,7 @@ public class FaultPathBenchmarks
 
         foreach (ulong gfn in _gfns)
         {
-            _host.Vm.GuestAccess(new gfn_t(gfn).Gpa, isPrivate: true); // allocate and prepare
+            _host.Guest.Access(new gfn_t(gfn).Gpa, isPrivate: true); // allocate and prepare
         }
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FastRmp.Cli.Reports;
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Scenarios;
 using Spectre.Console;
@@ -35,7 +36,7 @@ internal static class ScenarioCommands
         {
             string? only = parse.GetValue(folio);
             var orders = only is null ? new[] { 0, 9, 18 } : [FolioOrder(only)];
-            var results = new List<ScenarioResult>();
+            var results = new List<RunResult>();
             var console = Terminal.For(parse.InvocationConfiguration.Output);
             console.Write(new Markup("[bold]FastRmp[/]: the 2023 guest_memfd debate, counted (docs/policies.md explains every value)\n"));
             foreach (int order in orders)
@@ -117,7 +118,7 @@ internal static class ScenarioCommands
 
             int order = FolioOrder(parse.GetValue(folio)!);
             ulong? bytes = parse.GetValue(guestSize) is { } text ? ParseSize(text) : null;
-            ScenarioResult result;
+            RunResult result;
             try
             {
                 result = ScenarioCatalog.Run(scenario, policyName, order, bytes, parse.GetValue(perPage) ? new HostOptions(BatchFreshFaults: false) : null);
@@ -152,7 +153,7 @@ internal static class ScenarioCommands
         Description = "Also write a self-contained HTML report (counters, NPT levels, a map of host memory per run) to this file.",
     };
 
-    private static void WriteHtml(FileInfo? file, string title, string source, IReadOnlyList<ScenarioResult> results)
+    private static void WriteHtml(FileInfo? file, string title, string source, IReadOnlyList<RunResult> results)
     {
         if (file is not null)
         {
@@ -207,7 +208,7 @@ internal static class ScenarioCommands
     /// JSON: an array of <c>{"scenario", "policy", "folio", "counters": {name: value}}</c>; the counter names are
     /// those of docs/policies.md.
     /// </summary>
-    private static void WriteJson(FileInfo? file, IReadOnlyList<ScenarioResult> results)
+    private static void WriteJson(FileInfo? file, IReadOnlyList<RunResult> results)
     {
         if (file is null)
         {
@@ -220,7 +221,7 @@ internal static class ScenarioCommands
             foreach (var r in results)
             {
                 w.WriteStartObject();
-                w.WriteString("scenario", r.Scenario);
+                w.WriteString("scenario", r.Workload);
                 w.WriteString("policy", r.Policy);
                 w.WriteString("folio", FolioName(r.FolioOrder));
                 ReportFile.WriteCounters(w, r.Counters);

@@ -1,5 +1,5 @@
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Reports;
-using FastRmp.Engine.Scenarios;
 
 namespace FastRmp.Cli.Reports;
 
@@ -12,10 +12,10 @@ namespace FastRmp.Cli.Reports;
 internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyValuePair<string, long>> Counters, HostMemoryMap? Map, string? Group = null)
 {
     /// <summary>A scenario run, labelled by its policy and grouped by scenario and folio size.</summary>
-    public static ReportRun From(ScenarioResult result)
+    public static ReportRun From(RunResult result)
     {
         string folio = result.FolioOrder switch { 0 => "4k", 9 => "2m", 18 => "1g", int o => $"order {o}" };
-        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Scenario}, folio {folio}");
+        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Workload}, folio {folio}");
     }
 
     /// <summary>The counter's value, or null when the run does not have it.</summary>

@@ -1,4 +1,5 @@
 using FastRmp.Engine.Allocation;
+using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Gmem;
@@ -106,7 +107,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     }
 
     /// <inheritdoc />
-    public Errno Bind(uint fd, ulong offset, ulong npages, int slot, out ulong file)
+    public Errno Bind(uint fd, ulong offset, ulong npages, int slot, gfn_t baseGfn, out ulong file)
     {
         file = 0;
         if (!_byFd.TryGetValue((int)fd, out var gmem))
@@ -114,7 +115,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
             return Errno.EBADF;
         }
 
-        var error = gmem.Bind(offset, npages, slot);
+        var error = gmem.Bind(offset, npages, slot, baseGfn);
         if (error == Errno.Ok)
         {
             file = gmem.FileId;

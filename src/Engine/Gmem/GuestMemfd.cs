@@ -332,7 +332,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     /// <summary>The value stored in <c>kvm_memory_slot.gmem.file</c> for this file.</summary>
     internal ulong FileId => (ulong)Fd + 1;
 
-    internal Errno Bind(ulong offset, ulong npages, int slot)
+    internal Errno Bind(ulong offset, ulong npages, int slot, gfn_t baseGfn)
     {
         if (!IsOpen || (offset & PageSize.Mask4K) != 0)
         {
@@ -353,11 +353,30 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             }
         }
 
-        _bindings.Add(new Binding(pgoff, npages, slot));
+        _bindings.Add(new Binding(pgoff, npages, slot, baseGfn));
         return Errno.Ok;
     }
 
     internal void Unbind(ulong pgoff) => _bindings.RemoveAll(b => b.Pgoff == pgoff);
+
+    /// <summary>
+    /// The gfn that file page <paramref name="index"/> backs through its binding (<c>slot-&gt;base_gfn + index -
+    /// slot-&gt;gmem.pgoff</c>); false when no memslot binds the page.
+    /// </summary>
+    public bool TryGfnAt(ulong index, out gfn_t gfn)
+    {
+        foreach (var b in CollectionsMarshal.AsSpan(_bindings))
+        {
+            if (index - b.Pgoff < b.Npages)
+            {
+                gfn = b.BaseGfn + (index - b.Pgoff);
+                return true;
+            }
+        }
+
+        gfn = default;
+        return false;
+    }
 
     /// <summary>The memslot index bound to file page <paramref name="index"/>, or -1.</summary>
     public int BindingAt(ulong index)
@@ -603,5 +622,5 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int EntryOrder(ulong entry) => (int)((entry >> OrderShift) & 0x1F);
 
-    private readonly record struct Binding(ulong Pgoff, ulong Npages, int Slot);
+    private readonly record struct Binding(ulong Pgoff, ulong Npages, int Slot, gfn_t BaseGfn);
 }

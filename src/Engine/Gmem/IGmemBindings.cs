@@ -1,3 +1,4 @@
+using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Gmem;
@@ -15,8 +16,9 @@ public interface IGmemBindings
     /// <param name="offset">guest_memfd_offset in bytes.</param>
     /// <param name="npages">Pages in the slot.</param>
     /// <param name="slot">The memslot's index in its <c>Memslots</c>.</param>
+    /// <param name="baseGfn">The slot's first gfn (<c>slot-&gt;base_gfn</c>), kept with the binding.</param>
     /// <param name="file">A non-zero value identifying the file, stored in <c>kvm_memory_slot.gmem.file</c>.</param>
-    Errno Bind(uint fd, ulong offset, ulong npages, int slot, out ulong file);
+    Errno Bind(uint fd, ulong offset, ulong npages, int slot, gfn_t baseGfn, out ulong file);
 
     /// <summary>Models <c>kvm_gmem_unbind</c>: removes the binding of a deleted slot.</summary>
     void Unbind(ulong file, ulong pgoff, ulong npages);

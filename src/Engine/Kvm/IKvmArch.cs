@@ -14,13 +14,13 @@ public interface IKvmArch : IGmemArch
     /// <c>gmem_max_mapping_level(kvm, pfn, is_private)</c> (6.18; <c>private_max_mapping_level</c> 6.11-6.17): a
     /// ceiling on the NPT level for <paramref name="pfn"/>, or <see cref="PgLevel.None"/> for no restriction.
     /// </summary>
-    PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate);
+    PgLevel MaxMappingLevel(kvm_pfn_t pfn, bool isPrivate);
 
     /// <summary>
     /// <c>sev_handle_rmp_fault(vcpu, gpa, error_code)</c>: called after an #NPF with the RMP bit was handled by the
-    /// MMU. Returns what it did.
+    /// MMU. Returns what it did. What of the VM it may read and change is in <paramref name="kvm"/>.
     /// </summary>
-    RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode);
+    RmpFaultOutcome HandleRmpFault(ref KvmHookContext kvm, gpa_t gpa, PageFaultErrorCode errorCode);
 
     /// <summary>When guest_memfd's get_pfn calls <see cref="IGmemArch.Prepare"/>.</summary>
     GmemPrepareMode PrepareMode => GmemPrepareMode.OncePerFolio;
@@ -29,25 +29,25 @@ public interface IKvmArch : IGmemArch
     /// A hook in the private fault path, after get_pfn and max_level (the RFC v4 07/10 <c>gmem_prepare(kvm, slot,
     /// pfn, gfn, &amp;max_level)</c>): may convert the page and lower <c>fault.max_level</c>. Returns 0 or a negative errno.
     /// </summary>
-    int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault) => 0;
+    int PrepareInFaultPath(ref kvm_page_fault_v6_13 fault) => 0;
 
     /// <summary>
-    /// True when these hooks do the same, known work for every fresh 4 KiB folio of <paramref name="vm"/>: a folio
+    /// True when these hooks do the same, known work for every fresh 4 KiB folio: a folio
     /// guest_memfd allocates for a private fault that maps it at 4K, whose page is hypervisor-owned in the RMP and not
     /// in use. The VM then faults runs of such pages in at once through <see cref="PrepareFreshRun4K"/>; when false
     /// (the default) it takes them one by one.
     /// </summary>
     /// <remarks>Not a kernel hook: the model's batched fault path (docs/policies.md, "Batched faults").</remarks>
-    bool PreparesFreshRuns4K(Vm vm) => false;
+    bool PreparesFreshRuns4K => false;
 
     /// <summary>
     /// Everything <see cref="IGmemArch.FolioAllocated"/>, <see cref="IGmemArch.Prepare"/> (as
     /// <see cref="PrepareMode"/> calls it from get_pfn) and <see cref="PrepareInFaultPath"/> do, page by page, for
     /// fresh 4 KiB folios: the i-th page of <paramref name="pages"/> at file index <paramref name="index"/> + i and gfn
-    /// <paramref name="gfn"/> + i of <paramref name="vm"/>; the same RMP entries and the same counts. Called only when
+    /// <paramref name="gfn"/> + i; the same RMP entries and the same counts. Called only when
     /// <see cref="PreparesFreshRuns4K"/> is true, with pages the RMP holds as hypervisor-owned and not in use.
     /// </summary>
-    void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<Allocation.PfnRange> pages)
+    void PrepareFreshRun4K(GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<Allocation.PfnRange> pages)
         => throw new NotSupportedException("These hooks prepare fresh folios one by one.");
 }
 

@@ -124,7 +124,7 @@ public sealed unsafe class Memslots : IDisposable
                 return Errno.EINVAL;
             }
 
-            var bound = _gmem.Bind(region.guest_memfd, region.guest_memfd_offset, npages, index, out file);
+            var bound = _gmem.Bind(region.guest_memfd, region.guest_memfd_offset, npages, index, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K), out file);
             if (bound != Errno.Ok)
             {
                 return bound;

@@ -16,18 +16,20 @@ public enum FaultResult
     /// <summary>RET_PF_EMULATE: no slot (MMIO).</summary>
     Emulate,
 
-    /// <summary>-EFAULT (or the gmem error) with KVM_EXIT_MEMORY_FAULT prepared in <see cref="Vm.LastExit"/>.</summary>
+    /// <summary>-EFAULT (or the gmem error) with KVM_EXIT_MEMORY_FAULT prepared (<see cref="Kvm.MemoryFaultExit"/>).</summary>
     MemoryFaultExit,
 }
 
+/// <summary>
+/// The KVM_EXIT_MEMORY_FAULT a fault prepared (<c>kvm_mmu_prepare_memory_fault_exit</c>: <c>kvm_run.memory_fault</c>)
+/// and the errno KVM_RUN returns with it (EFAULT, or the guest_memfd error).
+/// </summary>
+/// <param name="Run">What userspace reads in <c>kvm_run.memory_fault</c>.</param>
+/// <param name="Errno">What KVM_RUN returns.</param>
+public readonly record struct MemoryFaultExit(kvm_run_memory_fault Run, Errno Errno);
+
 public sealed unsafe partial class Vm
 {
-    /// <summary>The memory-fault exit the last <see cref="FaultResult.MemoryFaultExit"/> prepared (<c>kvm_run.memory_fault</c>).</summary>
-    public kvm_run_memory_fault LastExit { get; private set; }
-
-    /// <summary>The errno KVM_RUN returns with the last memory-fault exit (EFAULT, or the guest_memfd error).</summary>
-    public Errno LastExitErrno { get; private set; }
-
     /// <summary>
     /// Handles a TDP fault described by <paramref name="fault"/> as KVM 6.18 does, filling max_level, req_level,
     /// goal_level, slot and pfn in place.
@@ -41,8 +43,15 @@ public sealed unsafe partial class Vm
     /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). The caller sets addr and error_code (with
     /// PFERR_PRIVATE_ACCESS for a private access).
     /// </remarks>
-    public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault)
+    public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault) => HandleFault(ref fault, out _);
+
+    /// <summary>
+    /// <see cref="HandleFault(ref kvm_page_fault_v6_13)"/>, returning the memory-fault exit it prepared in
+    /// <paramref name="exit"/> (default unless the result is <see cref="FaultResult.MemoryFaultExit"/>).
+    /// </summary>
+    public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault, out MemoryFaultExit exit)
     {
+        exit = default;
         fault.gfn = fault.addr.Gfn;
         fault.is_private = (fault.error_code & (ulong)PageFaultErrorCode.PrivateAccess) != 0;
         fault.write = (fault.error_code & (ulong)PageFaultErrorCode.Write) != 0;
@@ -54,14 +63,7 @@ public sealed unsafe partial class Vm
         fault.goal_level = (byte)PgLevel.Level4K;
         fault.mmu_seq = MmuInvalidateSeq;
         bool isPrivate = fault.is_private;
-        if (isPrivate)
-        {
-            Counters.FaultsPrivate++;
-        }
-        else
-        {
-            Counters.FaultsShared++;
-        }
+        CountFault(isPrivate, 1);
 
         int slotIndex = Memslots.Find(0, fault.gfn);
         fault.slot = slotIndex >= 0 ? (ulong)Memslots.Pointer(slotIndex) : 0;
@@ -76,14 +78,14 @@ public sealed unsafe partial class Vm
 
         if (isPrivate != Attributes.IsPrivate(fault.gfn))
         {
-            return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+            return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, Errno.EFAULT);
         }
 
         if (slotIndex < 0)
         {
             if (isPrivate)
             {
-                return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+                return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, Errno.EFAULT);
             }
 
             Counters.Mmio++;
@@ -103,23 +105,23 @@ public sealed unsafe partial class Vm
             var file = Gmem.ByFileId(slot.gmem.file);
             if (file is null)
             {
-                return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+                return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, Errno.EFAULT);
             }
 
             var error = file.GetPfn(slotIndex, ref slot, fault.gfn, out pfn, out int maxOrder);
             if (error != Errno.Ok)
             {
-                return MemoryFaultExit(fault.gfn, isPrivate, error);
+                return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, error);
             }
 
             fault.max_level = (byte)LevelForOrder(maxOrder);
             fault.pfn = pfn;
             if (Arch is not null)
             {
-                int rc = Arch.PrepareInFaultPath(this, ref fault);
+                int rc = Arch.PrepareInFaultPath(ref fault);
                 if (rc != 0)
                 {
-                    return MemoryFaultExit(fault.gfn, isPrivate, (Errno)(-rc));
+                    return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, (Errno)(-rc));
                 }
             }
         }
@@ -127,7 +129,7 @@ public sealed unsafe partial class Vm
         {
             if (!TrySharedPfn(fault.gfn, out pfn))
             {
-                return MemoryFaultExit(fault.gfn, isPrivate, Errno.EFAULT);
+                return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, Errno.EFAULT);
             }
 
             fault.max_level = (byte)PgLevel.Level4K; // the VMM's shared memory is mapped with 4 KiB host pages
@@ -144,10 +146,26 @@ public sealed unsafe partial class Vm
         }
 
         Counters.Zapped += Npt.Map(fault.gfn, fault.pfn, goal, isPrivate);
-        Counters.Mapped.Add(goal);
+        CountMapped(goal, 1);
         DebugCheckLeaf(fault.gfn);
         return FaultResult.Fixed;
     }
+
+    /// <summary>Counts <paramref name="n"/> faults of one kind: the per-page path and the fresh-run path both count here.</summary>
+    private void CountFault(bool isPrivate, long n)
+    {
+        if (isPrivate)
+        {
+            Counters.FaultsPrivate += n;
+        }
+        else
+        {
+            Counters.FaultsShared += n;
+        }
+    }
+
+    /// <summary>Counts <paramref name="n"/> leaves installed at <paramref name="level"/> (both paths count here).</summary>
+    private void CountMapped(PgLevel level, long n) => Counters.Mapped.Add(level, n);
 
     /// <summary>
     /// Not KVM: whether a private fault starts loading its page-cache entry and NPT leaf as soon as it knows the slot
@@ -257,20 +275,39 @@ public sealed unsafe partial class Vm
             return level;
         }
 
-        var ceiling = Arch.MaxMappingLevel(this, fault.pfn, isPrivate: true);
+        var ceiling = Arch.MaxMappingLevel(fault.pfn, isPrivate: true);
         return ceiling != PgLevel.None && ceiling < level ? ceiling : level;
     }
 
-    private FaultResult MemoryFaultExit(gfn_t gfn, bool isPrivate, Errno error)
+    /// <summary>
+    /// Models npf_interception's second half for an #NPF with the RMP bit (svm.c, 6.18; kernel-domain.md 5.5): the
+    /// vendor's <c>sev_handle_rmp_fault</c>, given what of the VM it may touch. Counts the fault (the "extra faults"
+    /// of the debate); the guest then retries its access.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The VM has no vendor hooks (not SNP).</exception>
+    public RmpFaultOutcome HandleRmpFault(gpa_t gpa, PageFaultErrorCode errorCode)
+    {
+        if (Arch is null)
+        {
+            throw new InvalidOperationException("An #NPF(RMP) needs an SNP VM.");
+        }
+
+        Counters.RmpNpf++;
+        var kvm = new KvmHookContext(Memslots, Attributes, Gmem, Npt, ref _counters);
+        return Arch.HandleRmpFault(ref kvm, gpa, errorCode);
+    }
+
+    private FaultResult PrepareMemoryFaultExit(gfn_t gfn, bool isPrivate, out MemoryFaultExit exit, Errno error)
     {
         // kvm_mmu_prepare_memory_fault_exit: gpa = gfn << 12, size = 4096, PRIVATE flag from the fault.
-        LastExit = new kvm_run_memory_fault
-        {
-            gpa = gfn.Gpa.Value,
-            size = PageSize.Size4K,
-            flags = isPrivate ? KvmUapi.KVM_MEMORY_EXIT_FLAG_PRIVATE : 0,
-        };
-        LastExitErrno = error;
+        exit = new MemoryFaultExit(
+            new kvm_run_memory_fault
+            {
+                gpa = gfn.Gpa.Value,
+                size = PageSize.Size4K,
+                flags = isPrivate ? KvmUapi.KVM_MEMORY_EXIT_FLAG_PRIVATE : 0,
+            },
+            error);
         Counters.MemoryFaultExits++;
         return FaultResult.MemoryFaultExit;
     }

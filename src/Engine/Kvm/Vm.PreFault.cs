@@ -31,12 +31,12 @@ public sealed partial class Vm
                 error_code = (ulong)PageFaultErrorCode.GuestFinal | (isPrivate ? (ulong)PageFaultErrorCode.PrivateAccess : 0),
                 prefetch = true,
             };
-            switch (HandleFault(ref fault))
+            switch (HandleFault(ref fault, out var exit))
             {
                 case FaultResult.Emulate:
                     return Errno.ENOENT;
                 case FaultResult.MemoryFaultExit:
-                    return LastExitErrno;
+                    return exit.Errno;
                 case FaultResult.Retry:
                     continue;
             }

@@ -14,7 +14,7 @@ namespace FastRmp.Engine.Kvm;
 /// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
 /// <param name="MemslotCapacity">Memslots the VM can hold.</param>
 /// <param name="BatchFreshFaults">
-/// Let range operations fault runs of fresh 4 KiB folios in at once (<see cref="Vm.GuestPvalidateRange"/>); false
+/// Let range operations fault runs of fresh 4 KiB folios in at once (<see cref="Vm.FaultInFreshRun4K"/>); false
 /// takes every page through the per-page path, the reference the batched one must agree with.
 /// </param>
 public sealed record VmConfig(
@@ -38,6 +38,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     private readonly IFolioAllocator _allocator;
     private readonly Dictionary<ulong, ulong> _sharedPfns = [];
     private VmCounters _counters;
+    private bool _disposed;
 
     /// <summary>Creates a VM.</summary>
     public Vm(VmConfig config, IFolioAllocator allocator, IKvmArch? arch = null, RmpTable? rmp = null)
@@ -146,15 +147,6 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// <summary>Models KVM_CREATE_GUEST_MEMFD.</summary>
     public Errno CreateGuestMemfd(in kvm_create_guest_memfd request, out int fd) => Gmem.Create(request, out fd);
 
-    /// <summary>Zaps the 2 MiB-aligned range around <paramref name="gfn"/> (<c>kvm_zap_gfn_range</c>).</summary>
-    public long ZapHugepage(gfn_t gfn)
-    {
-        var start = new gfn_t(gfn.Value & ~511UL);
-        long zapped = Npt.Zap(start, start + 512);
-        Counters.Zapped += zapped;
-        return zapped;
-    }
-
     /// <inheritdoc />
     void IGmemMmu.Invalidate(int slot, ulong pgoff, ulong npages)
     {
@@ -168,10 +160,16 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
 
     /// <summary>
     /// Frees the VM's memory without modelling its teardown (no RMP updates, no allocator frees): for an owner that
-    /// discards the host's RMP and allocator with it.
+    /// discards the host's RMP and allocator with it. Later calls, and <see cref="Dispose"/> after it, do nothing.
     /// </summary>
     public void Discard()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         Gmem.Discard();
         _sharedPfns.Clear();
         Memslots.Dispose();
@@ -179,9 +177,15 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         Npt.Dispose();
     }
 
-    /// <inheritdoc />
+    /// <summary>Tears the VM down: its guest_memfd files are released (their folios freed through the policy's invalidate hook) and its shared pages freed. Later calls, and <see cref="Discard"/> after it, do nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         Gmem.Dispose();
         foreach (ulong pfn in _sharedPfns.Values)
         {

@@ -27,8 +27,8 @@ public struct VmCounters
     /// <summary>SPTEs zapped (attribute changes, guest_memfd invalidation, RMP fault handling).</summary>
     public long Zapped;
 
-    /// <summary>RMP lookups KVM made (prepare, the level clamp, the RMP fault handler).</summary>
-    public long RmpLookups;
+    /// <summary>MAP_GPA_RANGE exits to userspace (the guest's page-state changes; kernel-domain.md 4.7).</summary>
+    public long HypercallExits;
 }
 
 /// <summary>Counts by page-table level.</summary>
@@ -43,14 +43,14 @@ public struct LevelCounts
     /// <summary>1G.</summary>
     public long Level1G;
 
-    /// <summary>Adds one at <paramref name="level"/>.</summary>
-    public void Add(Interop.Kernel.PgLevel level)
+    /// <summary>Adds <paramref name="n"/> (default one) at <paramref name="level"/>.</summary>
+    public void Add(Interop.Kernel.PgLevel level, long n = 1)
     {
         switch (level)
         {
-            case Interop.Kernel.PgLevel.Level4K: Level4K++; break;
-            case Interop.Kernel.PgLevel.Level2M: Level2M++; break;
-            default: Level1G++; break;
+            case Interop.Kernel.PgLevel.Level4K: Level4K += n; break;
+            case Interop.Kernel.PgLevel.Level2M: Level2M += n; break;
+            default: Level1G += n; break;
         }
     }
 }

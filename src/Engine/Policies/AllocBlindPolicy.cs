@@ -1,6 +1,5 @@
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
-using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
@@ -35,14 +34,12 @@ public sealed class AllocBlindPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, a
     /// <summary>Blind conversion of the new folio to private, at its own size, with the GPA of its binding.</summary>
     public override void FolioAllocated(GuestMemfd file, ulong index, kvm_pfn_t pfn, int order)
     {
-        if (Vm is null || file.BindingAt(index) is var slotIndex && slotIndex < 0)
+        if (!file.TryGfnAt(index, out var gfn))
         {
             DeferredConversions++;
             return;
         }
 
-        ref var slot = ref Vm.Memslots[slotIndex];
-        var gfn = slot.base_gfn + (index - slot.gmem.pgoff);
         ConvertBlind(gfn, pfn, order);
     }
 
@@ -60,13 +57,13 @@ public sealed class AllocBlindPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, a
     }
 
     /// <inheritdoc />
-    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+    public override bool PreparesFreshRuns4K => true;
 
     /// <summary>
     /// Per fresh 4 KiB folio (bound, so never deferred), the allocation converts the page blind with a 4K RMPUPDATE
     /// at its gfn, and the first get_pfn's prepare finds nothing left to do (no lookup).
     /// </summary>
-    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+    public override void PrepareFreshRun4K(GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
         => ConvertFreshRun4K(gfn, pages, lookUp: false);
 
     /// <summary>Blind return to shared of the freed range: 2M where the range covers a 2 MiB block, else 4K.</summary>

@@ -1,6 +1,5 @@
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
-using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
@@ -29,20 +28,20 @@ public sealed class FaultHookPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, as
     public override int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order) => 0;
 
     /// <inheritdoc />
-    public override PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate) => PgLevel.None;
+    public override PgLevel MaxMappingLevel(kvm_pfn_t pfn, bool isPrivate) => PgLevel.None;
 
     /// <inheritdoc />
-    public override bool PreparesFreshRuns4K(Vm vm) => ReferenceEquals(Vm, vm);
+    public override bool PreparesFreshRuns4K => true;
 
     /// <summary>
     /// Per fresh 4 KiB folio, the hook in the fault path sees max_level 4K (order 0), looks the page up, finds it
     /// unassigned and converts it with a 4K RMPUPDATE; guest_memfd prepares nothing.
     /// </summary>
-    public override void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+    public override void PrepareFreshRun4K(GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
         => ConvertFreshRun4K(gfn, pages, lookUp: true);
 
     /// <inheritdoc />
-    public override int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault)
+    public override int PrepareInFaultPath(ref kvm_page_fault_v6_13 fault)
     {
         var pfn = fault.pfn;
         var gfn = fault.gfn;

@@ -15,8 +15,8 @@ public static class PolicyCatalog
     {
         "fault-hook" => new FaultHookPolicy(rmp, asid),
         "alloc-blind" => new AllocBlindPolicy(rmp, asid),
-        "first-use" => new FirstUsePolicy(rmp, asid),
-        "every-get-pfn" => new EveryGetPfnPolicy(rmp, asid),
+        "first-use" => new GetPfnPreparePolicy(rmp, asid, Gmem.GmemPrepareMode.OncePerFolio),
+        "every-get-pfn" => new GetPfnPreparePolicy(rmp, asid, Gmem.GmemPrepareMode.EveryGetPfn),
         _ => throw new ArgumentException($"Unknown policy '{name}'; the policies are {string.Join(", ", Names)}.", nameof(name)),
     };
 }

@@ -31,8 +31,10 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
 
     private const int MaxRetries = 16;
 
-    /// <summary>The VM whose fault counters the hooks' RMP lookups are added to.</summary>
-    public Vm? Vm { get; set; }
+    private PolicyCounters _counters;
+
+    /// <summary>What the hooks did that the RMP's own counters do not show (their RMP lookups).</summary>
+    public ref PolicyCounters Counters => ref _counters;
 
     /// <summary>
     /// <c>sev_gmem_prepare</c>: nothing if the RMP entry is already assigned (the hook is idempotent); otherwise a 2M
@@ -106,7 +108,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     }
 
     /// <summary><c>sev_gmem_max_mapping_level</c>: 4K for an unassigned page, else the RMP entry's level.</summary>
-    public virtual PgLevel MaxMappingLevel(Vm vm, kvm_pfn_t pfn, bool isPrivate)
+    public virtual PgLevel MaxMappingLevel(kvm_pfn_t pfn, bool isPrivate)
     {
         var entry = Lookup(pfn);
         return entry.Assigned ? entry.Level : PgLevel.Level4K;
@@ -116,17 +118,17 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     /// <c>sev_handle_rmp_fault</c>: for a private gfn backed by guest_memfd whose RMP entry is 2M, PSMASH it and zap
     /// the 512 gfns so they re-fault at 4K; a 4K entry means the fault was spurious.
     /// </summary>
-    public virtual RmpFaultOutcome HandleRmpFault(Vm vm, gpa_t gpa, PageFaultErrorCode errorCode)
+    public virtual RmpFaultOutcome HandleRmpFault(ref KvmHookContext kvm, gpa_t gpa, PageFaultErrorCode errorCode)
     {
         var gfn = gpa.Gfn;
-        int slotIndex = vm.Memslots.Find(0, gfn);
-        if (!vm.Attributes.IsPrivate(gfn) || slotIndex < 0)
+        int slotIndex = kvm.Memslots.Find(0, gfn);
+        if (!kvm.Attributes.IsPrivate(gfn) || slotIndex < 0)
         {
             return RmpFaultOutcome.Warned;
         }
 
-        ref var slot = ref vm.Memslots[slotIndex];
-        var file = vm.Gmem.ByFileId(slot.gmem.file);
+        ref var slot = ref kvm.Memslots[slotIndex];
+        var file = kvm.Gmem.ByFileId(slot.gmem.file);
         if (file is null || file.GetPfn(slotIndex, ref slot, gfn, out var pfn, out _) != Errno.Ok)
         {
             return RmpFaultOutcome.Warned;
@@ -147,7 +149,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
         {
         }
 
-        vm.ZapHugepage(gfn);
+        kvm.ZapHugepage(gfn);
         return RmpFaultOutcome.Smashed;
     }
 
@@ -157,13 +159,13 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     }
 
     /// <inheritdoc />
-    public virtual int PrepareInFaultPath(Vm vm, ref kvm_page_fault_v6_13 fault) => 0;
+    public virtual int PrepareInFaultPath(ref kvm_page_fault_v6_13 fault) => 0;
 
     /// <summary>False unless a policy knows its work for a fresh 4 KiB folio (see <see cref="IKvmArch.PreparesFreshRuns4K"/>).</summary>
-    public virtual bool PreparesFreshRuns4K(Vm vm) => false;
+    public virtual bool PreparesFreshRuns4K => false;
 
     /// <inheritdoc />
-    public virtual void PrepareFreshRun4K(Vm vm, GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
+    public virtual void PrepareFreshRun4K(GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<PfnRange> pages)
         => throw new NotSupportedException($"{Name} prepares fresh folios one by one.");
 
     /// <summary>
@@ -187,10 +189,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
                 throw new InvalidOperationException($"{Name}: a folio of the run at gfn {gfn} is already assigned in the RMP.");
             }
 
-            if (Vm is not null)
-            {
-                Vm.Counters.RmpLookups += (long)count;
-            }
+            _counters.RmpLookups += (long)count;
         }
 
         if (rmp.RmpUpdateRun4K(pages, asid, gfn) != count)
@@ -202,11 +201,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     /// <summary>An RMP lookup made by KVM (counted).</summary>
     protected RmpLookup Lookup(kvm_pfn_t pfn)
     {
-        if (Vm is not null)
-        {
-            Vm.Counters.RmpLookups++;
-        }
-
+        _counters.RmpLookups++;
         return rmp.Lookup(pfn);
     }
 
@@ -217,10 +212,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
         // region test gives the same answer at once; the 512 lookups are still charged.
         if (head.Value + 512 <= rmp.Pages && !rmp.Store.AnyAssigned(head.Value >> 9))
         {
-            if (Vm is not null)
-            {
-                Vm.Counters.RmpLookups += 512;
-            }
+            _counters.RmpLookups += 512;
 
             return true;
         }
@@ -236,8 +228,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
         return true;
     }
 
-    /// <summary>The kernel's rmpupdate() retries FAIL_OVERLAP as transient; the model bounds the retries.</summary>
-    /// <summary>RMPUPDATE as the kernel's rmpupdate() issues it.</summary>
+    /// <summary>RMPUPDATE as the kernel's rmpupdate() issues it: FAIL_OVERLAP is retried as transient (the model bounds the retries).</summary>
     protected RmpUpdateResult UpdateWithRetry(kvm_pfn_t pfn, rmp_state state)
     {
         RmpUpdateResult result = default;
@@ -252,4 +243,11 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
 
         return result;
     }
+}
+
+/// <summary>What a policy's hooks did beyond the RMP instructions the table counts.</summary>
+public struct PolicyCounters
+{
+    /// <summary>RMP lookups KVM made (prepare, the level clamp, the RMP fault handler, invalidation).</summary>
+    public long RmpLookups;
 }

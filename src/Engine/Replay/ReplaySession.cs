@@ -1,5 +1,6 @@
 using FastRmp.Engine.Kvm;
-using FastRmp.Engine.Scenarios;
+using FastRmp.Engine.Guests;
+using FastRmp.Engine.Hosting;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 using FastRmp.Interop.Uapi;
@@ -7,7 +8,7 @@ using FastRmp.Interop.Uapi;
 namespace FastRmp.Engine.Replay;
 
 /// <summary>
-/// One policy's model of the traced host: a <see cref="ScenarioHost"/> (allocator, RMP, policy, VM) driven by
+/// One policy's model of the traced host: a <see cref="Hosting.Host"/> (allocator, RMP, policy, VM, guest) driven by
 /// <see cref="ReplayOp"/>s, with what had to be inferred counted and every traced decision compared
 /// (<see cref="Fidelity"/>).
 /// </summary>
@@ -42,8 +43,8 @@ public sealed class ReplaySession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        Host = new ScenarioHost(policy, options.FolioOrder, guestBytes: 0, bindMemory: false,
-            options: new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096));
+        Host = new Host(policy, options.FolioOrder, guestBytes: 0,
+            new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096));
         Host.Vm.PrefetchInFault = false; // the replayer prefetches every fault's lines a batch ahead (FaultLines)
         _private = options.VmType is KvmVmType.Snp or KvmVmType.SwProtected;
         Fidelity = new Fidelity(options.MaxDisagreements);
@@ -58,7 +59,7 @@ public sealed class ReplaySession : IDisposable
     }
 
     /// <summary>The host model.</summary>
-    public ScenarioHost Host { get; }
+    public Host Host { get; }
 
     /// <summary>The policy's name.</summary>
     public string Policy => Host.Policy.Name;
@@ -113,7 +114,7 @@ public sealed class ReplaySession : IDisposable
         => op.Kind == ReplayOpKind.Fault ? Host.Vm.FaultLines(new gpa_t(op.Gpa).Gfn, lines) : 0;
 
     /// <summary>The counters of the run (every model counter, then the replay's own), after checking the model's invariants when <see cref="ReplayOptions.Verify"/> is set.</summary>
-    public ScenarioResult Result(string name)
+    public RunResult Result(string name)
     {
         Fidelity.Finish();
         try
@@ -182,11 +183,32 @@ public sealed class ReplaySession : IDisposable
             Host.TracedPfns!.Hint(op.Pfn);
         }
 
-        long npfBefore = vm.Counters.RmpNpf;
-        AccessResult result;
+        var guest = Host.Guest;
+        bool write = (op.ErrorCode & WriteBit) != 0;
+        AccessOutcome outcome;
+        int rmpFaults;
         try
         {
-            result = vm.GuestAccess(new gpa_t(gpa), isPrivate, (op.ErrorCode & WriteBit) != 0);
+            outcome = guest.Access(new gpa_t(gpa), isPrivate, write);
+            rmpFaults = outcome.RmpFaults;
+            if (outcome.Result == AccessResult.NotValidated)
+            {
+                // The guest validates what it touched, at the size it is mapped: no fault or PSMASH is added by the inference.
+                _counters.InferredValidations++;
+                bool huge = outcome.Leaf.Level >= PgLevel.Level2M;
+                var validated = guest.Pvalidate(new gpa_t(huge ? gpa & ~(PageSize.Size2M - 1) : gpa), huge ? Interop.Hardware.RmpPageSize.Size2M : Interop.Hardware.RmpPageSize.Size4K, true);
+                rmpFaults += validated.RmpFaults;
+                if (validated.Result == Interop.Hardware.PvalidateResult.Success && validated.RmpFaults == 0)
+                {
+                    outcome = outcome with { Result = AccessResult.Ok }; // nothing moved: the retried access passes the RMP check
+                }
+                else
+                {
+                    var retry = guest.Access(new gpa_t(gpa), isPrivate, write);
+                    rmpFaults += retry.RmpFaults;
+                    outcome = retry with { FaultLevel = outcome.FaultLevel };
+                }
+            }
         }
         catch (InvalidOperationException ex)
         {
@@ -197,40 +219,27 @@ public sealed class ReplaySession : IDisposable
             return;
         }
 
-        var faultLevel = vm.LastAccessFaultLevel;
-        if (result == AccessResult.NotValidated)
-        {
-            // The guest validates what it touched, at the size it is mapped: no fault or PSMASH is added by the inference.
-            _counters.InferredValidations++;
-            bool huge = vm.Npt.Lookup(gfn).Level >= PgLevel.Level2M;
-            long npf = vm.Counters.RmpNpf;
-            var validated = vm.GuestPvalidate(new gpa_t(huge ? gpa & ~(PageSize.Size2M - 1) : gpa), huge ? Interop.Hardware.RmpPageSize.Size2M : Interop.Hardware.RmpPageSize.Size4K, true);
-            result = validated == Interop.Hardware.PvalidateResult.Success && vm.Counters.RmpNpf == npf && vm.Npt.Lookup(gfn).IsPresent
-                ? AccessResult.Ok // nothing moved: the retried access passes the RMP check
-                : vm.GuestAccess(new gpa_t(gpa), isPrivate, (op.ErrorCode & WriteBit) != 0);
-        }
-
         Host.TracedPfns!.ClearHint();
-        if (result == AccessResult.Mmio)
+        if (outcome.Result == AccessResult.Mmio)
         {
             _counters.Mmio++;
         }
 
-        bool modelRmpFault = vm.Counters.RmpNpf != npfBefore;
+        bool modelRmpFault = rmpFaults != 0;
         if (modelRmpFault)
         {
             Fidelity.ModelRmpFault(op.Timestamp, gpa);
         }
 
-        bool modelExit = result == AccessResult.MemoryFaultExit;
-        var leaf = vm.Npt.Lookup(gfn);
+        bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
+        var leaf = outcome.Leaf;
+        var faultLevel = outcome.FaultLevel;
         if (op.Outcome != TracedOutcome.Unknown)
         {
             Fidelity.Exit(op.Timestamp, gpa, op.Outcome == TracedOutcome.MemoryFaultExit, modelExit);
-            if (op.Outcome == TracedOutcome.Mapped && !modelExit && result != AccessResult.Mmio)
+            if (op.Outcome == TracedOutcome.Mapped && !modelExit && outcome.Result != AccessResult.Mmio)
             {
-                int model = faultLevel != PgLevel.None ? (int)faultLevel : (int)leaf.Level;
-                Fidelity.Level(op.Timestamp, gpa, op.Level, model);
+                Fidelity.Level(op.Timestamp, gpa, op.Level, (int)outcome.Level);
             }
         }
 
@@ -359,7 +368,7 @@ public sealed class ReplaySession : IDisposable
 
         if (punchHole)
         {
-            Host.Vm.GuestPageStateChange(new gpa_t(gpa), size, toPrivate: false, punchHole: true);
+            Host.Guest.PageStateChange(new gpa_t(gpa), size, toPrivate: false, punchHole: true);
             return;
         }
 

@@ -1,5 +1,5 @@
 using FastRmp.Engine.Metrics;
-using FastRmp.Engine.Scenarios;
+using FastRmp.Engine.Hosting;
 using FastRmp.Interop.Tracing;
 
 namespace FastRmp.Engine.Replay;
@@ -16,9 +16,8 @@ public readonly record struct ReplayProgress(long Records, long BytesRead);
 /// <param name="Source">Where the memslots came from.</param>
 /// <param name="FirstRefusal">The first request the model refused, if any.</param>
 /// <param name="InvariantViolation">The model invariant the run broke, if any (a policy's failure, such as a freed page left private).</param>
-/// <param name="Session">The session (its host model stays alive until the replayer is disposed).</param>
 /// <param name="Vm">The VM the run modelled.</param>
-public sealed record ReplayResult(string Policy, ScenarioResult Counters, Fidelity Fidelity, MemslotSource Source, string? FirstRefusal, string? InvariantViolation, ReplaySession Session, ReplayVm Vm);
+public sealed record ReplayResult(string Policy, RunResult Counters, Fidelity Fidelity, MemslotSource Source, string? FirstRefusal, string? InvariantViolation, ReplayVm Vm);
 
 /// <summary>One VM of a trace: its QEMU process and that process's name.</summary>
 /// <param name="Process">The process id (0: the trace does not tell threads' processes apart, so all of it is one VM).</param>
@@ -178,7 +177,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
         => [.. _vms.SelectMany(vm => vm.Sessions.Select(s =>
         {
             var counters = s.Result(name);
-            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, s, VmOf(vm.Process));
+            return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, VmOf(vm.Process));
         }))];
 
     long IMetricsSource.Events => Records;

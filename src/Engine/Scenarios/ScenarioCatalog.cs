@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using FastRmp.Engine.Hosting;
 using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
@@ -44,12 +45,12 @@ public static class ScenarioCatalog
 
     /// <summary>Runs a scenario under a policy and folio order; <paramref name="guestBytes"/> sizes snp-boot's guest.</summary>
     /// <exception cref="ArgumentException">Unknown scenario or policy name, or a guest size snp-boot cannot use.</exception>
-    public static ScenarioResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes = null)
+    public static RunResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes = null)
         => Run(scenario, policy, folioOrder, guestBytes, options: null);
 
     /// <summary>Runs a scenario as <see cref="Run(string, string, int, ulong?)"/> does, on a host built with <paramref name="options"/>.</summary>
     /// <exception cref="ArgumentException">Unknown scenario or policy name, or a guest size snp-boot cannot use.</exception>
-    public static ScenarioResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes, HostOptions? options)
+    public static RunResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes, HostOptions? options)
     {
         ulong guest = GuestBytes(folioOrder);
         switch (scenario)
@@ -62,7 +63,7 @@ public static class ScenarioCatalog
                     throw new ArgumentException($"snp-boot needs a guest of 16 MiB to 1 TiB, a multiple of the folio size ({PageSize.Size4K << folioOrder} bytes).", nameof(guestBytes));
                 }
 
-                using var host = new ScenarioHost(policy, folioOrder, guest, options: options);
+                using var host = new Host(policy, folioOrder, guest, options);
                 SnpBoot(host, guest);
                 return host.Result(scenario);
             }
@@ -70,17 +71,17 @@ public static class ScenarioCatalog
             case "share-4k-keep":
             case "share-4k-punch":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest, options: options);
+                using var host = new Host(policy, folioOrder, guest, options);
                 ValidateAndTouch(host);
-                host.Share(SharedPage, punchHole: scenario == "share-4k-punch");
-                host.Touch(SharedPage, isPrivate: false);
-                host.TouchChunk(Chunk);
+                host.Guest.Share(SharedPage, punchHole: scenario == "share-4k-punch");
+                host.Guest.Touch(SharedPage, isPrivate: false);
+                host.Guest.TouchChunk(Chunk);
                 return host.Result(scenario);
             }
 
             case "dirty-log":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest, allowDirtyLoggingOnGmem: true, options: options);
+                using var host = new Host(policy, folioOrder, guest, (options ?? new HostOptions()) with { AllowDirtyLoggingOnGmem = true });
                 ValidateAndTouch(host);
                 var error = host.Vm.SetUserMemoryRegion2(host.Region(0, 0, guest, 0, MemslotFlags.LogDirtyPages));
                 if (error != Errno.Ok)
@@ -88,14 +89,14 @@ public static class ScenarioCatalog
                     throw new InvalidOperationException($"Enabling dirty logging failed: {error}.");
                 }
 
-                host.TouchChunk(Chunk, write: true);
+                host.Guest.TouchChunk(Chunk, write: true);
                 return host.Result(scenario);
             }
 
             case "memslots-512":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest, bindMemory: false, options: options);
-                host.CreateMemory();
+                using var host = new Host(policy, folioOrder, guestBytes: 0, (options ?? new HostOptions()) with { HostPages = options?.HostPages ?? Host.DefaultHostPages(guest) });
+                host.CreateGuestMemfd(guest);
                 Bind(host, host.Region(0, 0, Chunk, 0));
                 for (uint i = 0; i < 512; i++)
                 {
@@ -111,11 +112,11 @@ public static class ScenarioCatalog
 
             case "psmash-roundtrip":
             {
-                using var host = new ScenarioHost(policy, folioOrder, guest, options: options);
+                using var host = new Host(policy, folioOrder, guest, options);
                 ValidateAndTouch(host);
-                host.Share(SharedPage, punchHole: false);
-                host.Unshare(SharedPage);
-                host.TouchChunk(Chunk);
+                host.Guest.Share(SharedPage, punchHole: false);
+                host.Guest.Unshare(SharedPage);
+                host.Guest.TouchChunk(Chunk);
                 return host.Result(scenario);
             }
 
@@ -129,7 +130,7 @@ public static class ScenarioCatalog
     /// [chunk, chunk + 64 KiB) converted back to private only up to 32 KiB, so the chunk stays mixed (Roth,
     /// 2023-08-29); acceptance of every other chunk (2M PVALIDATE, 4K fallback); then the guest uses its memory.
     /// </summary>
-    internal static void SnpBoot(ScenarioHost host, ulong guest)
+    internal static void SnpBoot(Host host, ulong guest)
     {
         if (host.Vm.Populate(new gfn_t(0), PayloadPages) != Errno.Ok)
         {
@@ -137,33 +138,33 @@ public static class ScenarioCatalog
             // launch's 4K RMPUPDATE overlaps it (Roth's objection to preparing before the payload is in). The guest
             // then validates the payload chunk itself.
             host.LaunchFailures++;
-            host.ValidateChunk(0);
+            host.Guest.ValidateChunk(0);
         }
 
-        host.Vm.GuestPageStateChange(new gpa_t(Chunk), EarlySharedBytes, toPrivate: false, punchHole: false);
-        host.Vm.GuestPageStateChange(new gpa_t(Chunk), EarlySharedBytes / 2, toPrivate: true, punchHole: false);
+        host.Guest.PageStateChange(new gpa_t(Chunk), EarlySharedBytes, toPrivate: false, punchHole: false);
+        host.Guest.PageStateChange(new gpa_t(Chunk), EarlySharedBytes / 2, toPrivate: true, punchHole: false);
         for (ulong chunk = PageSize.Size2M; chunk < guest; chunk += PageSize.Size2M)
         {
-            host.ValidateChunk(chunk);
+            host.Guest.ValidateChunk(chunk);
         }
 
         // Steady state: the guest uses all its memory. The payload and the mixed chunk are used page by page; every
         // other chunk is already mapped whole (2M) or page by page (by its 4K PVALIDATEs), so one access each shows it.
-        host.TouchChunk(0);
-        host.TouchChunk(Chunk);
+        host.Guest.TouchChunk(0);
+        host.Guest.TouchChunk(Chunk);
         for (ulong chunk = 2 * PageSize.Size2M; chunk < guest; chunk += PageSize.Size2M)
         {
-            host.Touch(chunk, isPrivate: true);
+            host.Guest.Touch(chunk, isPrivate: true);
         }
     }
 
-    private static void ValidateAndTouch(ScenarioHost host)
+    private static void ValidateAndTouch(Host host)
     {
-        host.ValidateChunk(Chunk);
-        host.TouchChunk(Chunk);
+        host.Guest.ValidateChunk(Chunk);
+        host.Guest.TouchChunk(Chunk);
     }
 
-    private static void Bind(ScenarioHost host, kvm_userspace_memory_region2 region)
+    private static void Bind(Host host, kvm_userspace_memory_region2 region)
     {
         var error = host.Vm.SetUserMemoryRegion2(region);
         if (error != Errno.Ok)

@@ -1,3 +1,4 @@
+using FastRmp.Engine.Guests;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Rmp;
@@ -23,14 +24,12 @@ public sealed class FaultPathTests
             if (type == KvmVmType.Snp)
             {
                 Rmp = RmpTable.CreateCompact(HostPages);
-                Hooks = new FirstUsePolicy(Rmp, asid: 5);
+                Hooks = new GetPfnPreparePolicy(Rmp, asid: 5);
             }
 
+            // A unit rig of KVM alone: the VM over a checked test allocator instead of a Host's buddy allocator.
             Vm = new Vm(new VmConfig(type, Asid: 5, FolioOrder: folioOrder, AllowDirtyLoggingOnGmem: dirtyLogWhatIf), Allocator, Hooks, Rmp);
-            if (Hooks is not null)
-            {
-                Hooks.Vm = Vm;
-            }
+            Guest = new Guest(Vm);
         }
 
         public TestFolioAllocator Allocator { get; }
@@ -40,6 +39,8 @@ public sealed class FaultPathTests
         public SnpPolicy? Hooks { get; }
 
         public Vm Vm { get; }
+
+        public Guest Guest { get; }
 
         /// <summary>A guest_memfd slot over [gpa, gpa + size) at file offset 0, all of it private.</summary>
         public void PrivateSlot(ulong gpa, ulong size, MemslotFlags extra = 0)
@@ -52,14 +53,16 @@ public sealed class FaultPathTests
         public void SetPrivate(ulong gpa, ulong size, bool isPrivate)
             => Assert.Equal(Errno.Ok, Vm.SetMemoryAttributes(new kvm_memory_attributes { address = gpa, size = size, attributes = isPrivate ? (ulong)MemoryAttributes.Private : 0 }));
 
-        public FaultResult Fault(ulong gpa, bool isPrivate, out kvm_page_fault_v6_13 fault)
+        public FaultResult Fault(ulong gpa, bool isPrivate, out kvm_page_fault_v6_13 fault) => Fault(gpa, isPrivate, out fault, out _);
+
+        public FaultResult Fault(ulong gpa, bool isPrivate, out kvm_page_fault_v6_13 fault, out MemoryFaultExit exit)
         {
             fault = new kvm_page_fault_v6_13
             {
                 addr = new gpa_t(gpa),
                 error_code = isPrivate ? (ulong)PageFaultErrorCode.PrivateAccess : 0,
             };
-            return Vm.HandleFault(ref fault);
+            return Vm.HandleFault(ref fault, out exit);
         }
 
         public void Dispose()
@@ -114,13 +117,13 @@ public sealed class FaultPathTests
         using var rig = new Rig(KvmVmType.SwProtected);
         rig.PrivateSlot(0, MiB2);
         rig.SetPrivate(0x5000, 0x1000, false);
-        Assert.Equal(FaultResult.MemoryFaultExit, rig.Fault(0x5000, isPrivate: true, out _));
-        Assert.Equal(0x5000UL, rig.Vm.LastExit.gpa);
-        Assert.Equal(4096UL, rig.Vm.LastExit.size);
-        Assert.Equal(KvmUapi.KVM_MEMORY_EXIT_FLAG_PRIVATE, rig.Vm.LastExit.flags);
-        Assert.Equal(Errno.EFAULT, rig.Vm.LastExitErrno);
-        Assert.Equal(FaultResult.MemoryFaultExit, rig.Fault(0x6000, isPrivate: false, out _));
-        Assert.Equal(0UL, rig.Vm.LastExit.flags);
+        Assert.Equal(FaultResult.MemoryFaultExit, rig.Fault(0x5000, isPrivate: true, out _, out var exit));
+        Assert.Equal(0x5000UL, exit.Run.gpa);
+        Assert.Equal(4096UL, exit.Run.size);
+        Assert.Equal(KvmUapi.KVM_MEMORY_EXIT_FLAG_PRIVATE, exit.Run.flags);
+        Assert.Equal(Errno.EFAULT, exit.Errno);
+        Assert.Equal(FaultResult.MemoryFaultExit, rig.Fault(0x6000, isPrivate: false, out _, out exit));
+        Assert.Equal(0UL, exit.Run.flags);
         Assert.Equal(2, rig.Vm.Counters.MemoryFaultExits);
     }
 
@@ -163,7 +166,7 @@ public sealed class FaultPathTests
     {
         using var rig = new Rig(KvmVmType.Snp);
         rig.PrivateSlot(0x8000_0000, MiB2);
-        Assert.Equal(AccessResult.NotValidated, rig.Vm.GuestAccess(new gpa_t(0x8000_2000), isPrivate: true));
+        Assert.Equal(AccessResult.NotValidated, rig.Guest.Access(new gpa_t(0x8000_2000), isPrivate: true).Result);
         var pfn = rig.Vm.Npt.Lookup(new gfn_t(0x8_0002)).Pfn;
         var entry = rig.Rmp!.Read(pfn);
         Assert.True(entry.assigned);
@@ -171,7 +174,7 @@ public sealed class FaultPathTests
         Assert.Equal(5u, entry.asid);
         Assert.Equal(1, rig.Rmp.Counters.RmpUpdate4K);
         Assert.Equal(PvalidateResult.Success, rig.Rmp.Pvalidate(pfn, 5, new gfn_t(0x8_0002), RmpPageSize.Size4K, true, out _));
-        Assert.Equal(AccessResult.Ok, rig.Vm.GuestAccess(new gpa_t(0x8000_2000), isPrivate: true));
+        Assert.Equal(AccessResult.Ok, rig.Guest.Access(new gpa_t(0x8000_2000), isPrivate: true).Result);
         Assert.Equal(0, rig.Vm.Counters.RmpNpf);
         Assert.Equal(1, rig.Vm.Counters.FaultsPrivate);
     }
@@ -181,13 +184,13 @@ public sealed class FaultPathTests
     {
         using var rig = new Rig(KvmVmType.Snp, folioOrder: 9);
         rig.PrivateSlot(0x8000_0000, MiB2);
-        rig.Vm.GuestAccess(new gpa_t(0x8000_0000), isPrivate: true);
+        var access = rig.Guest.Access(new gpa_t(0x8000_0000), isPrivate: true);
         var pfn = rig.Vm.Npt.Lookup(new gfn_t(0x8_0000)).Pfn;
-        Assert.Equal(PgLevel.Level2M, rig.Vm.LastAccessLevel);
+        Assert.Equal(PgLevel.Level2M, access.Leaf.Level);
         Assert.Equal(1, rig.Rmp!.Counters.RmpUpdate2M);
         Assert.Equal(PgLevel.Level2M, rig.Rmp.Lookup(pfn).Level);
         Assert.Equal(PvalidateResult.Success, rig.Rmp.Pvalidate(pfn, 5, new gfn_t(0x8_0000), RmpPageSize.Size2M, true, out _));
-        Assert.Equal(AccessResult.Ok, rig.Vm.GuestAccess(new gpa_t(0x8000_0000 + 0x1F_F000), isPrivate: true));
+        Assert.Equal(AccessResult.Ok, rig.Guest.Access(new gpa_t(0x8000_0000 + 0x1F_F000), isPrivate: true).Result);
         Assert.Equal(0, rig.Vm.Counters.RmpNpf);
     }
 
@@ -199,7 +202,8 @@ public sealed class FaultPathTests
         using var rig = new Rig(KvmVmType.Snp, folioOrder: 9);
         rig.PrivateSlot(0x8000_0000, MiB2);
         rig.SetPrivate(0x8000_0000 + 0x10_0000, 0x1000, false);
-        Assert.Equal(AccessResult.NotValidated, rig.Vm.GuestAccess(new gpa_t(0x8000_4000), isPrivate: true));
+        var access = rig.Guest.Access(new gpa_t(0x8000_4000), isPrivate: true);
+        Assert.Equal(AccessResult.NotValidated, access.Result);
         Assert.Equal(1, rig.Rmp!.Counters.RmpUpdate2M); // prepare saw 512 unassigned entries and made a 2M entry
         Assert.Equal(1, rig.Vm.Counters.RmpNpf);
         Assert.Equal(1, rig.Rmp.Counters.Psmash);
@@ -207,7 +211,8 @@ public sealed class FaultPathTests
         Assert.Equal(2, rig.Vm.Counters.FaultsPrivate); // the first fault and the re-fault after the zap
         var pfn = rig.Vm.Npt.Lookup(new gfn_t(0x8_0004)).Pfn;
         Assert.Equal(PgLevel.Level4K, rig.Rmp.Lookup(pfn).Level);
-        Assert.Equal(PgLevel.Level4K, rig.Vm.LastAccessLevel);
+        Assert.Equal(PgLevel.Level4K, access.Leaf.Level);
+        Assert.Equal(1, access.RmpFaults);
     }
 
     [Fact]
@@ -215,7 +220,7 @@ public sealed class FaultPathTests
     {
         using var rig = new Rig(KvmVmType.Snp);
         rig.PrivateSlot(0x8000_0000, MiB2);
-        rig.Vm.GuestAccess(new gpa_t(0x8000_1000), isPrivate: true);
+        rig.Guest.Access(new gpa_t(0x8000_1000), isPrivate: true);
         var pfn = rig.Vm.Npt.Lookup(new gfn_t(0x8_0001)).Pfn;
         var file = rig.Vm.Gmem.Files.Single();
         Assert.Equal(Errno.Ok, file.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, 0x1000, 0x1000));

@@ -177,7 +177,7 @@ public sealed class MemslotsTests
 
         public (uint Fd, ulong Offset, ulong Pages) LastBind { get; private set; }
 
-        public Errno Bind(uint fd, ulong offset, ulong npages, int slot, out ulong file)
+        public Errno Bind(uint fd, ulong offset, ulong npages, int slot, gfn_t baseGfn, out ulong file)
         {
             LastBind = (fd, offset, npages);
             file = Result == Errno.Ok ? 1000 + fd : 0;

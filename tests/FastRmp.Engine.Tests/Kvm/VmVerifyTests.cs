@@ -1,3 +1,5 @@
+using FastRmp.Engine.Guests;
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Scenarios;
 using FastRmp.Interop;
@@ -11,8 +13,8 @@ public sealed class VmVerifyTests
     [Fact]
     public void A_private_leaf_over_a_page_taken_away_in_the_rmp_is_reported()
     {
-        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 16 << 20);
-        host.ValidateChunk(ScenarioCatalog.Chunk);
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 16 << 20);
+        host.Guest.ValidateChunk(ScenarioCatalog.Chunk);
         host.Vm.Verify();
         var pfn = host.Vm.Npt.Lookup(new gpa_t(ScenarioCatalog.Chunk).Gfn).Pfn;
         Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state())); // behind KVM's back
@@ -25,11 +27,11 @@ public sealed class VmVerifyTests
     [InlineData(true)]
     public void A_freed_page_left_assigned_in_the_rmp_is_reported(bool tracedPfns)
     {
-        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 16 << 20, options: new HostOptions(TracedPfns: tracedPfns));
-        Assert.Equal(AccessResult.NotValidated, host.Vm.GuestAccess(new gpa_t(ScenarioCatalog.Chunk), isPrivate: true));
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 16 << 20, options: new HostOptions(TracedPfns: tracedPfns));
+        Assert.Equal(AccessResult.NotValidated, host.Guest.Access(new gpa_t(ScenarioCatalog.Chunk), isPrivate: true).Result);
         host.Vm.Verify();
         var pfn = host.Allocator.TryAllocate(0, out var spare) ? spare : throw new InvalidOperationException();
-        Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state { assigned = 1, asid = ScenarioHost.Asid, gpa = 0x1000 }));
+        Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state { assigned = 1, asid = Host.Asid, gpa = 0x1000 }));
         host.Allocator.Free(pfn, 0);
         var ex = Assert.Throws<InvalidOperationException>(() => host.Vm.Verify());
         Assert.Contains("free in the host allocator but still assigned", ex.Message, StringComparison.Ordinal);
@@ -41,10 +43,10 @@ public sealed class VmVerifyTests
     public void A_folio_whose_page_the_allocator_has_free_is_reported(bool tracedPfns)
     {
         // With a replay's traced-pfn allocator the range tests go to the buddy allocator behind it; same verdict.
-        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 16 << 20, options: new HostOptions(TracedPfns: tracedPfns));
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 16 << 20, options: new HostOptions(TracedPfns: tracedPfns));
         for (ulong gpa = ScenarioCatalog.Chunk; gpa < ScenarioCatalog.Chunk + (64 << 12); gpa += 0x1000)
         {
-            Assert.Equal(AccessResult.NotValidated, host.Vm.GuestAccess(new gpa_t(gpa), isPrivate: true));
+            Assert.Equal(AccessResult.NotValidated, host.Guest.Access(new gpa_t(gpa), isPrivate: true).Result);
         }
 
         host.Vm.Verify();
@@ -59,10 +61,10 @@ public sealed class VmVerifyTests
     [Fact]
     public void Steady_state_private_faults_allocate_no_managed_memory()
     {
-        using var host = new ScenarioHost("first-use", folioOrder: 0, guestBytes: 64 << 20);
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 64 << 20);
         for (ulong gpa = 0; gpa < 64 << 20; gpa += 0x1000)
         {
-            Assert.Equal(AccessResult.NotValidated, host.Vm.GuestAccess(new gpa_t(gpa), isPrivate: true)); // allocate and prepare every folio
+            Assert.Equal(AccessResult.NotValidated, host.Guest.Access(new gpa_t(gpa), isPrivate: true).Result); // allocate and prepare every folio
         }
 
         var fault = default(FastRmp.Interop.Kernel.kvm_page_fault_v6_13);

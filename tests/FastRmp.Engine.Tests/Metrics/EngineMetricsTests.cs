@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Metrics;
-using FastRmp.Engine.Scenarios;
 using FastRmp.Interop;
 
 namespace FastRmp.Engine.Tests.Metrics;
@@ -63,9 +63,9 @@ public sealed class EngineMetricsTests
     public void A_scenario_host_reports_its_faults_and_rmp_operations()
     {
         var before = Collect();
-        using (var host = new ScenarioHost("first-use", folioOrder: 0, 16UL << 20))
+        using (var host = new Host("first-use", folioOrder: 0, 16UL << 20))
         {
-            host.Vm.GuestAccess(new gpa_t(0x1000), isPrivate: true); // faults the page in (then NotValidated)
+            host.Guest.Access(new gpa_t(0x1000), isPrivate: true); // faults the page in (then NotValidated)
             var live = Collect();
             Assert.True(live[EngineMetrics.FaultsName] - before[EngineMetrics.FaultsName] >= 1);
             Assert.True(live[EngineMetrics.RmpOperationsName] - before[EngineMetrics.RmpOperationsName] >= 1);

@@ -1,8 +1,7 @@
-using FastRmp.Engine.Allocation;
+using FastRmp.Engine.Guests;
 using FastRmp.Engine.Gmem;
-using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Policies;
-using FastRmp.Engine.Rmp;
 using FastRmp.Engine.Scenarios;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
@@ -11,7 +10,7 @@ using FastRmp.Interop.Uapi;
 namespace FastRmp.Engine.Tests.Scenarios;
 
 /// <summary>
-/// The batched fault path (<see cref="Vm.GuestPvalidateRange"/> over runs of fresh 4 KiB folios) against the per-page
+/// The batched fault path (<see cref="Guests.Guest.PvalidateRange"/> over runs of fresh 4 KiB folios) against the per-page
 /// path it replaces: the same steps on two hosts, one with <see cref="HostOptions.BatchFreshFaults"/> off, must end in
 /// the same model state (<see cref="ModelComparer"/>), and the batched host must really have batched where the
 /// preconditions hold and not where they fail.
@@ -71,21 +70,21 @@ public sealed class BatchedFaultTests
     [MemberData(nameof(SnpBoots))]
     public void Snp_boot_ends_in_the_same_state_with_and_without_batching(string policy, int order, ulong guest)
     {
-        using var reference = Host(policy, order, guest, batch: false);
-        using var batched = Host(policy, order, guest, batch: true);
+        using var reference = NewHost(policy, order, guest, batch: false);
+        using var batched = NewHost(policy, order, guest, batch: true);
         ScenarioCatalog.SnpBoot(reference, guest);
         ScenarioCatalog.SnpBoot(batched, guest);
         AssertSame(reference, batched);
-        Assert.Equal(0, reference.Vm.BatchedFaultPages);
+        Assert.Equal(0, reference.Guest.BatchedPages);
         if (order == 0)
         {
             // Every accepted chunk but the payload and the mixed one: 511 of its 512 faults (the first comes from the
             // failed 2M PVALIDATE, which stays on the per-page path).
-            Assert.Equal((long)((guest / Chunk) - 2) * 511, batched.Vm.BatchedFaultPages);
+            Assert.Equal((long)((guest / Chunk) - 2) * 511, batched.Guest.BatchedPages);
         }
         else
         {
-            Assert.Equal(0, batched.Vm.BatchedFaultPages); // large folios: the 2M PVALIDATE succeeds or nothing is fresh
+            Assert.Equal(0, batched.Guest.BatchedPages); // large folios: the 2M PVALIDATE succeeds or nothing is fresh
         }
 
         var a = reference.Result("snp-boot");
@@ -108,7 +107,7 @@ public sealed class BatchedFaultTests
     [MemberData(nameof(Policies))]
     public void A_mixed_chunk_is_validated_page_by_page(string policy)
     {
-        Twin(policy, host => host.SetPrivate(Chunk + (100 * 4096), 4096, false), host => host.ValidateChunk(Chunk), expectBatched: 0);
+        Twin(policy, host => host.SetPrivate(Chunk + (100 * 4096), 4096, false), host => host.Guest.ValidateChunk(Chunk), expectBatched: 0);
     }
 
     [Theory]
@@ -130,7 +129,7 @@ public sealed class BatchedFaultTests
     [MemberData(nameof(Policies))]
     public void A_mapped_page_splits_the_run_around_it(string policy)
     {
-        Twin(policy, host => Assert.Equal(AccessResult.NotValidated, host.Vm.GuestAccess(new gpa_t(Chunk + (200 * 4096)), isPrivate: true)), host => Range(host), expectBatched: 511);
+        Twin(policy, host => Assert.Equal(AccessResult.NotValidated, host.Guest.Access(new gpa_t(Chunk + (200 * 4096)), isPrivate: true).Result), host => Range(host), expectBatched: 511);
     }
 
     [Theory]
@@ -178,7 +177,7 @@ public sealed class BatchedFaultTests
                     Assert.True(host.Allocator.TryAllocate(0, out _));
                 }
             },
-            host => Assert.Equal(512, host.Vm.GuestPvalidateRange(new gpa_t(0), 512, true)),
+            host => Assert.Equal(512, host.Guest.PvalidateRange(new gpa_t(0), 512, true)),
             expectBatched: 512);
     }
 
@@ -187,11 +186,11 @@ public sealed class BatchedFaultTests
     public void A_memslot_edge_splits_the_run(string policy)
     {
         var options = new HostOptions(BatchFreshFaults: false);
-        using var reference = new ScenarioHost(policy, 0, 16 * MiB, bindMemory: false, options: options);
-        using var batched = new ScenarioHost(policy, 0, 16 * MiB, bindMemory: false, options: options with { BatchFreshFaults = true });
+        using var reference = new Host(policy, 0, guestBytes: 0, options);
+        using var batched = new Host(policy, 0, guestBytes: 0, options with { BatchFreshFaults = true });
         foreach (var host in new[] { reference, batched })
         {
-            host.CreateMemory();
+            host.CreateGuestMemfd(16 * MiB);
             ulong edge = Chunk + (256 * 4096);
             Assert.Equal(Errno.Ok, host.Vm.SetUserMemoryRegion2(host.Region(0, 0, edge, 0)));
             Assert.Equal(Errno.Ok, host.Vm.SetUserMemoryRegion2(host.Region(1, edge, (16 * MiB) - edge, edge)));
@@ -200,25 +199,24 @@ public sealed class BatchedFaultTests
         }
 
         AssertSame(reference, batched);
-        Assert.Equal(512, batched.Vm.BatchedFaultPages);
+        Assert.Equal(512, batched.Guest.BatchedPages);
     }
 
     [Fact]
-    public void A_policy_bound_to_no_vm_or_another_prepare_mode_is_not_batched()
+    public void A_guest_memfd_prepare_mode_other_than_the_policys_is_not_batched()
     {
-        Twin("first-use", host => host.Policy.Vm = null, host => Range(host), expectBatched: 0);
         Twin("first-use", host => host.Vm.Gmem.PrepareMode = GmemPrepareMode.EveryGetPfn, host => Range(host), expectBatched: 0);
     }
 
     [Fact]
     public void An_allocator_that_follows_a_trace_is_not_batched()
     {
-        using var reference = new ScenarioHost("first-use", 0, 16 * MiB, options: new HostOptions(TracedPfns: true, BatchFreshFaults: false));
-        using var batched = new ScenarioHost("first-use", 0, 16 * MiB, options: new HostOptions(TracedPfns: true));
+        using var reference = new Host("first-use", 0, 16 * MiB, new HostOptions(TracedPfns: true, BatchFreshFaults: false));
+        using var batched = new Host("first-use", 0, 16 * MiB, new HostOptions(TracedPfns: true));
         Range(reference);
         Range(batched);
         AssertSame(reference, batched);
-        Assert.Equal(0, batched.Vm.BatchedFaultPages);
+        Assert.Equal(0, batched.Guest.BatchedPages);
     }
 
     [Theory]
@@ -226,25 +224,25 @@ public sealed class BatchedFaultTests
     public void A_raw_rmp_store_gives_the_same_state(string policy)
     {
         // The raw (hardware-layout) store has no linear templates: the run's RMPUPDATEs and PVALIDATEs go page by page.
-        using var reference = new RawHost(policy, batch: false);
-        using var batched = new RawHost(policy, batch: true);
-        Assert.Equal(512, reference.Vm.GuestPvalidateRange(new gpa_t(Chunk), 512, true));
-        Assert.Equal(512, batched.Vm.GuestPvalidateRange(new gpa_t(Chunk), 512, true));
-        ModelComparer.AssertSame(reference.Vm, reference.Rmp, reference.Allocator, batched.Vm, batched.Rmp, batched.Allocator);
-        Assert.Equal(512, batched.Vm.BatchedFaultPages);
+        using var reference = new Host(policy, 0, 16 * MiB, new HostOptions(HostPages: 1UL << 18, BatchFreshFaults: false, Store: RmpStoreKind.Raw));
+        using var batched = new Host(policy, 0, 16 * MiB, new HostOptions(HostPages: 1UL << 18, BatchFreshFaults: true, Store: RmpStoreKind.Raw));
+        Assert.Equal(512, reference.Guest.PvalidateRange(new gpa_t(Chunk), 512, true));
+        Assert.Equal(512, batched.Guest.PvalidateRange(new gpa_t(Chunk), 512, true));
+        AssertSame(reference, batched);
+        Assert.Equal(512, batched.Guest.BatchedPages);
     }
 
-    private static ScenarioHost Host(string policy, int order, ulong guest, bool batch)
+    private static Host NewHost(string policy, int order, ulong guest, bool batch)
         => new(policy, order, guest, options: new HostOptions(BatchFreshFaults: batch));
 
-    private static void Range(ScenarioHost host) => host.Vm.GuestPvalidateRange(new gpa_t(Chunk), 512, true);
+    private static void Range(Host host) => host.Guest.PvalidateRange(new gpa_t(Chunk), 512, true);
 
     // Two 16 MiB hosts with 4K folios: the same setup, the same action; the batched one must end as the other and
     // have batched the expected number of pages.
-    private static void Twin(string policy, Action<ScenarioHost> setup, Action<ScenarioHost> act, long expectBatched)
+    private static void Twin(string policy, Action<Host> setup, Action<Host> act, long expectBatched)
     {
-        using var reference = Host(policy, 0, 16 * MiB, batch: false);
-        using var batched = Host(policy, 0, 16 * MiB, batch: true);
+        using var reference = NewHost(policy, 0, 16 * MiB, batch: false);
+        using var batched = NewHost(policy, 0, 16 * MiB, batch: true);
         foreach (var host in new[] { reference, batched })
         {
             setup(host);
@@ -252,46 +250,9 @@ public sealed class BatchedFaultTests
         }
 
         AssertSame(reference, batched);
-        Assert.Equal(expectBatched, batched.Vm.BatchedFaultPages);
+        Assert.Equal(expectBatched, batched.Guest.BatchedPages);
     }
 
-    private static void AssertSame(ScenarioHost reference, ScenarioHost batched)
-        => ModelComparer.AssertSame(reference.Vm, reference.Rmp, reference.Allocator, batched.Vm, batched.Rmp, batched.Allocator);
-
-    /// <summary>A 16 MiB SNP guest with 4K folios over a raw RMP store, built by hand.</summary>
-    private sealed class RawHost : IDisposable
-    {
-        public RawHost(string policy, bool batch)
-        {
-            Allocator = new BuddyAllocator(new kvm_pfn_t(0), 1UL << 18, maxOrder: 18);
-            Rmp = RmpTable.CreateRaw(1UL << 18);
-            Policy = PolicyCatalog.Create(policy, Rmp, 1);
-            Vm = new Vm(new VmConfig(BatchFreshFaults: batch), Allocator, Policy, Rmp);
-            Policy.Vm = Vm;
-            Assert.Equal(Errno.Ok, Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = 16 * MiB }, out int fd));
-            Assert.Equal(Errno.Ok, Vm.SetUserMemoryRegion2(new kvm_userspace_memory_region2
-            {
-                flags = (uint)MemslotFlags.GuestMemfd,
-                memory_size = 16 * MiB,
-                userspace_addr = 0x7f00_0000_0000,
-                guest_memfd = (uint)fd,
-            }));
-            Assert.Equal(Errno.Ok, Vm.SetMemoryAttributes(new kvm_memory_attributes { size = 16 * MiB, attributes = (ulong)MemoryAttributes.Private }));
-        }
-
-        public BuddyAllocator Allocator { get; }
-
-        public RmpTable Rmp { get; }
-
-        public SnpPolicy Policy { get; }
-
-        public Vm Vm { get; }
-
-        public void Dispose()
-        {
-            Vm.Dispose();
-            Rmp.Dispose();
-            Allocator.Dispose();
-        }
-    }
+    private static void AssertSame(Host reference, Host batched)
+        => ModelComparer.AssertSame(reference, batched);
 }

@@ -2,7 +2,7 @@ using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 
-namespace FastRmp.Engine.Scenarios;
+namespace FastRmp.Engine.Hosting;
 
 /// <summary>
 /// Counts a guest's folios by order and the RMP entries behind them that are assigned to its ASID (2M heads, and 4K

@@ -1,16 +1,16 @@
 using System.Collections.Immutable;
 using FastRmp.Engine.Reports;
 
-namespace FastRmp.Engine.Scenarios;
+namespace FastRmp.Engine.Hosting;
 
 /// <summary>
-/// The counters of one scenario run under one policy and folio size, with the names the reports and the JSON use
-/// (docs/policies.md).
+/// The counters of one run of a <see cref="Host"/> (a built-in scenario or a replayed trace) under one policy and
+/// folio size, with the names the reports and the JSON use (docs/policies.md).
 /// </summary>
-public sealed record ScenarioResult
+public sealed record RunResult
 {
-    /// <summary>Scenario name.</summary>
-    public required string Scenario { get; init; }
+    /// <summary>What ran: the scenario's name, or the replayed trace's.</summary>
+    public required string Workload { get; init; }
 
     /// <summary>Policy name.</summary>
     public required string Policy { get; init; }

@@ -1,0 +1,178 @@
+using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+using FastRmp.Interop.Hardware;
+using FastRmp.Interop.Kernel;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Guests;
+
+/// <summary>
+/// The guest's CPU over one <see cref="Vm"/>: accesses, PVALIDATE and page-state changes as the hardware and KVM
+/// carry them out together. Every operation returns what it decided (<see cref="AccessOutcome"/>,
+/// <see cref="PvalidateOutcome"/>); the VM keeps only KVM's own state and counters.
+/// </summary>
+/// <remarks>
+/// The guest walks the NPT; a missing leaf is an #NPF into <see cref="Vm.HandleFault(ref kvm_page_fault_v6_13, out MemoryFaultExit)"/>;
+/// with a leaf, an SNP guest's access runs the RMP check, and an #NPF with the RMP bit goes to
+/// <see cref="Vm.HandleRmpFault"/> before the access is retried (svm.c <c>npf_interception</c>, 6.18;
+/// kernel-domain.md 5.5). Not thread-safe: one guest per VM, driven by one caller.
+/// </remarks>
+public sealed partial class Guest
+{
+    private const int MaxAccessRounds = 8;
+    private readonly Vm _vm;
+    private readonly RmpTable? _rmp;
+
+    /// <summary>The guest of <paramref name="vm"/>.</summary>
+    public Guest(Vm vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        _vm = vm;
+        _rmp = vm.Arch is null ? null : vm.Rmp;
+    }
+
+    /// <summary>The VM the guest runs in.</summary>
+    public Vm Vm => _vm;
+
+    /// <summary>
+    /// One access to <paramref name="gpa"/>: faults until the leaf is present and (SNP) the RMP check passes, or
+    /// until KVM exits to userspace, emulates, or the guest's own #VC (a page it has not validated) ends it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The access did not settle in a few rounds: a model bug, not a guest state.</exception>
+    public AccessOutcome Access(gpa_t gpa, bool isPrivate, bool write = false)
+    {
+        var gfn = gpa.Gfn;
+        var faultLevel = PgLevel.None;
+        int rmpFaults = 0;
+        for (int round = 0; round < MaxAccessRounds; round++)
+        {
+            var leaf = _vm.Npt.Lookup(gfn);
+            if (!leaf.IsPresent)
+            {
+                var fault = new kvm_page_fault_v6_13 { addr = gpa, error_code = ErrorCode(isPrivate, write) };
+                var result = _vm.HandleFault(ref fault, out var exit);
+                if (faultLevel == PgLevel.None)
+                {
+                    faultLevel = (PgLevel)fault.goal_level;
+                }
+
+                switch (result)
+                {
+                    case FaultResult.MemoryFaultExit: return new(AccessResult.MemoryFaultExit, faultLevel, _vm.Npt.Lookup(gfn), rmpFaults, exit);
+                    case FaultResult.Emulate: return new(AccessResult.Mmio, faultLevel, _vm.Npt.Lookup(gfn), rmpFaults, default);
+                    default: continue;
+                }
+            }
+
+            if (_rmp is not null)
+            {
+                var npf = _rmp.CheckGuestAccess(leaf.Pfn, _vm.Config.Asid, gfn, isPrivate, write, leaf.Level, out bool notValidated);
+                if (npf != PageFaultErrorCode.None)
+                {
+                    if (_vm.Attributes.IsPrivate(gfn) != isPrivate)
+                    {
+                        // npf_interception runs kvm_mmu_page_fault before the RMP handler: an access whose kind
+                        // disagrees with the attributes (a shared access to a page still mapped private) is a
+                        // conversion request, KVM_EXIT_MEMORY_FAULT, not a policy's extra fault.
+                        var request = new kvm_page_fault_v6_13 { addr = gpa, error_code = ErrorCode(isPrivate, write) | (ulong)PageFaultErrorCode.Present };
+                        if (_vm.HandleFault(ref request, out var exit) == FaultResult.MemoryFaultExit)
+                        {
+                            return new(AccessResult.MemoryFaultExit, faultLevel, _vm.Npt.Lookup(gfn), rmpFaults, exit);
+                        }
+
+                        continue;
+                    }
+
+                    rmpFaults++;
+                    _vm.HandleRmpFault(gpa, npf);
+                    continue;
+                }
+
+                if (notValidated)
+                {
+                    return new(AccessResult.NotValidated, faultLevel, leaf, rmpFaults, default);
+                }
+            }
+
+            return new(AccessResult.Ok, faultLevel, leaf, rmpFaults, default);
+        }
+
+        throw new InvalidOperationException($"The access to gpa {gpa} did not settle after {MaxAccessRounds} rounds (NPT {_vm.Npt.Lookup(gfn)}, RMP {_vm.Rmp?.Read(_vm.Npt.Lookup(gfn).Pfn)}).");
+    }
+
+    /// <summary>
+    /// PVALIDATE of <paramref name="gpa"/>: the CPU translates through the NPT (faulting the page in privately if it
+    /// is not mapped), executes PVALIDATE on the backing pfn, and on #NPF(RMP, SIZEM) KVM's RMP fault handler
+    /// PSMASHes and the guest retries.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not an SNP VM, or the instruction did not settle (a model bug).</exception>
+    public PvalidateOutcome Pvalidate(gpa_t gpa, RmpPageSize size, bool validate)
+    {
+        var rmp = _rmp ?? throw new InvalidOperationException("PVALIDATE needs an SNP VM.");
+        var gfn = gpa.Gfn;
+        int rmpFaults = 0;
+        for (int round = 0; round < MaxAccessRounds; round++)
+        {
+            var leaf = _vm.Npt.Lookup(gfn);
+            if (!leaf.IsPresent)
+            {
+                var fault = new kvm_page_fault_v6_13
+                {
+                    addr = gpa,
+                    error_code = (ulong)(PageFaultErrorCode.User | PageFaultErrorCode.GuestEnc | PageFaultErrorCode.PrivateAccess),
+                };
+                if (_vm.HandleFault(ref fault) != FaultResult.Fixed)
+                {
+                    return new(PvalidateResult.FailPermission, rmpFaults); // not private: the guest's #VC handler sees a failure
+                }
+
+                continue;
+            }
+
+            var result = rmp.Pvalidate(leaf.Pfn, _vm.Config.Asid, gfn, size, validate, out var npf);
+            if (npf == PageFaultErrorCode.None)
+            {
+                return new(result, rmpFaults);
+            }
+
+            rmpFaults++;
+            _vm.HandleRmpFault(gpa, npf);
+        }
+
+        throw new InvalidOperationException($"PVALIDATE of gpa {gpa} did not settle after {MaxAccessRounds} rounds.");
+    }
+
+    /// <summary>
+    /// The guest's page-state change of [<paramref name="gpa"/>, + <paramref name="size"/>) through MAP_GPA_RANGE:
+    /// KVM exits to userspace (counted), which sets the memory attributes and, when converting to shared with
+    /// <paramref name="punchHole"/>, punches the private pages out of guest_memfd (QEMU's discard).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">KVM refused the attributes.</exception>
+    public void PageStateChange(gpa_t gpa, ulong size, bool toPrivate, bool punchHole)
+    {
+        _vm.Counters.HypercallExits++;
+        var error = _vm.SetMemoryAttributes(new kvm_memory_attributes
+        {
+            address = gpa.Value,
+            size = size,
+            attributes = toPrivate ? (ulong)MemoryAttributes.Private : 0,
+        });
+        if (error != Errno.Ok)
+        {
+            throw new InvalidOperationException($"KVM_SET_MEMORY_ATTRIBUTES({gpa}, 0x{size:x}) failed: {error}.");
+        }
+
+        if (!toPrivate && punchHole)
+        {
+            for (ulong offset = 0; offset < size; offset += PageSize.Size4K)
+            {
+                _vm.PunchGuestMemfd(new gpa_t(gpa.Value + offset).Gfn);
+            }
+        }
+    }
+
+    private static ulong ErrorCode(bool isPrivate, bool write)
+        => (write ? (ulong)PageFaultErrorCode.Write : 0) | (ulong)PageFaultErrorCode.User
+            | (isPrivate ? (ulong)(PageFaultErrorCode.GuestEnc | PageFaultErrorCode.PrivateAccess) : 0);
+}

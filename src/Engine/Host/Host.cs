@@ -1,0 +1,223 @@
+using System.Collections.Immutable;
+using FastRmp.Engine.Allocation;
+using FastRmp.Engine.Guests;
+using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Metrics;
+using FastRmp.Engine.Policies;
+using FastRmp.Engine.Reports;
+using FastRmp.Engine.Rmp;
+using FastRmp.Interop;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Hosting;
+
+/// <summary>
+/// One modelled host with one guest: the one place a model is built. A page-order allocator over the host's memory
+/// (seen through traced pfns for a replay), the RMP table over its store, the policy (the design under test), the
+/// VM (KVM) with the policy as its vendor hooks, and the guest's CPU. Scenarios, replay, tests and benchmarks all
+/// build their model here. While it lives, the host is an <see cref="IMetricsSource"/> of <see cref="EngineMetrics"/>
+/// (faults and RMP operations).
+/// </summary>
+/// <remarks>
+/// With <c>guestBytes</c> &gt; 0 the guest's memory is set up as QEMU does for an SNP guest: one guest_memfd bound by
+/// one memslot at GPA 0, all of it private. Not thread-safe. <see cref="Dispose"/> may be called more than once; the
+/// host's parts are unusable after it.
+/// </remarks>
+public sealed class Host : IDisposable, IMetricsSource
+{
+    private readonly IDisposable _metrics;
+    private bool _disposed;
+
+    /// <summary>The guest's ASID.</summary>
+    public const uint Asid = 1;
+
+    /// <summary>
+    /// Builds the host for <paramref name="policy"/> with guest_memfd folios of order <paramref name="folioOrder"/>;
+    /// with <paramref name="guestBytes"/> &gt; 0, binds that much guest memory at GPA 0, private.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown policy.</exception>
+    public Host(string policy, int folioOrder, ulong guestBytes = 0, HostOptions? options = null)
+    {
+        options ??= new HostOptions();
+        GuestBytes = guestBytes;
+        ulong hostPages = options.HostPages ?? DefaultHostPages(guestBytes);
+        hostPages = (hostPages + (1UL << 18) - 1) & ~((1UL << 18) - 1);
+        Allocator = new BuddyAllocator(new kvm_pfn_t(0), hostPages, maxOrder: 18);
+        TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
+        Rmp = options.Store == RmpStoreKind.Raw ? RmpTable.CreateRaw(hostPages) : RmpTable.CreateCompact(hostPages);
+        Policy = PolicyCatalog.Create(policy, Rmp, Asid);
+        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults);
+        bool snp = options.VmType == KvmVmType.Snp;
+        Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
+        Guest = new Guest(Vm);
+        if (guestBytes != 0)
+        {
+            Fd = CreateGuestMemfd(guestBytes);
+            Check(Vm.SetUserMemoryRegion2(Region(0, 0, guestBytes, 0)), "KVM_SET_USER_MEMORY_REGION2");
+            SetPrivate(0, guestBytes, true);
+        }
+
+        _metrics = EngineMetrics.Register(this);
+    }
+
+    /// <summary>Host memory for a guest of <paramref name="guestBytes"/>, in 4 KiB pages: twice the guest plus 1 GiB, at least 4 GiB.</summary>
+    public static ulong DefaultHostPages(ulong guestBytes) => Math.Max(1UL << 20, ((guestBytes >> PageSize.Shift4K) * 2) + (1UL << 18));
+
+    /// <summary>The host allocator seen through traced pfns (replay with <see cref="HostOptions.TracedPfns"/>), else null.</summary>
+    public TracedPfnAllocator? TracedPfns { get; }
+
+    /// <summary>Guest memory bound at GPA 0 when the host was built (0: none).</summary>
+    public ulong GuestBytes { get; }
+
+    /// <summary>The guest_memfd of the guest's memory (the last one <see cref="CreateGuestMemfd"/> made).</summary>
+    public int Fd { get; private set; }
+
+    /// <summary>The host's page allocator.</summary>
+    public BuddyAllocator Allocator { get; }
+
+    /// <summary>The host's RMP.</summary>
+    public RmpTable Rmp { get; }
+
+    /// <summary>The policy: the VM's vendor hooks (SNP), unused for a SW_PROTECTED VM.</summary>
+    public SnpPolicy Policy { get; }
+
+    /// <summary>The VM.</summary>
+    public Vm Vm { get; }
+
+    /// <summary>The guest's CPU.</summary>
+    public Guest Guest { get; }
+
+    /// <summary>SNP_LAUNCH_UPDATE calls that failed (a policy that converted the payload's folio before populate).</summary>
+    public long LaunchFailures { get; set; }
+
+    /// <inheritdoc />
+    long IMetricsSource.Events => 0;
+
+    /// <inheritdoc />
+    long IMetricsSource.Faults => _disposed ? 0 : Vm.Counters.FaultsPrivate + Vm.Counters.FaultsShared;
+
+    /// <inheritdoc />
+    long IMetricsSource.RmpOperations => _disposed ? 0 : Rmp.Counters.Operations;
+
+    /// <inheritdoc />
+    long IMetricsSource.BytesRead => 0;
+
+    /// <summary>KVM_CREATE_GUEST_MEMFD of <paramref name="bytes"/> from userspace; returns the fd (also kept in <see cref="Fd"/>).</summary>
+    /// <exception cref="InvalidOperationException">KVM refused it.</exception>
+    public int CreateGuestMemfd(ulong bytes)
+    {
+        Check(Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = bytes }, out int fd), "KVM_CREATE_GUEST_MEMFD");
+        Fd = fd;
+        return fd;
+    }
+
+    /// <summary>A KVM_SET_USER_MEMORY_REGION2 request for a slot of <see cref="Fd"/>.</summary>
+    public kvm_userspace_memory_region2 Region(uint slot, ulong gpa, ulong size, ulong offset, MemslotFlags extra = 0)
+        => new()
+        {
+            slot = slot,
+            flags = (uint)(MemslotFlags.GuestMemfd | extra),
+            guest_phys_addr = gpa,
+            memory_size = size,
+            userspace_addr = 0x7f00_0000_0000 + gpa,
+            guest_memfd = (uint)Fd,
+            guest_memfd_offset = offset,
+        };
+
+    /// <summary>KVM_SET_MEMORY_ATTRIBUTES from userspace.</summary>
+    /// <exception cref="InvalidOperationException">KVM refused it.</exception>
+    public void SetPrivate(ulong gpa, ulong size, bool isPrivate)
+        => Check(Vm.SetMemoryAttributes(new kvm_memory_attributes { address = gpa, size = size, attributes = isPrivate ? (ulong)MemoryAttributes.Private : 0 }), "KVM_SET_MEMORY_ATTRIBUTES");
+
+    /// <summary>
+    /// The counters (in report order) and the host's memory map at the end of a run of <paramref name="workload"/>,
+    /// after checking the VM's and the allocator's invariants (unless <paramref name="verify"/> is false).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The host was disposed.</exception>
+    public RunResult Result(string workload, bool verify = true)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (verify)
+        {
+            Vm.Verify();
+            Allocator.Verify();
+        }
+
+        var count = new GuestEntryCounter(Rmp, Asid);
+        foreach (var file in Vm.Gmem.Files)
+        {
+            file.ForEachFolioRun(ref count);
+        }
+
+        long rmp2M = count.Rmp2M, rmp4K = count.Rmp4K;
+        var folios = count.Folios;
+
+        ref var vm = ref Vm.Counters;
+        ref var rmp = ref Rmp.Counters;
+        var counters = ImmutableArray.Create(
+            Pair("faults_private", vm.FaultsPrivate),
+            Pair("faults_shared", vm.FaultsShared),
+            Pair("memory_fault_exits", vm.MemoryFaultExits),
+            Pair("hypercall_exits", vm.HypercallExits),
+            Pair("launch_update_failures", LaunchFailures),
+            Pair("retries", vm.Retries),
+            Pair("rmpupdate_4k", rmp.RmpUpdate4K),
+            Pair("rmpupdate_2m", rmp.RmpUpdate2M),
+            Pair("rmpupdate_to_private", rmp.RmpUpdateToPrivate),
+            Pair("rmpupdate_to_shared", rmp.RmpUpdateToShared),
+            Pair("rmpupdate_failed", rmp.RmpUpdateFailed),
+            Pair("psmash", rmp.Psmash),
+            Pair("rmp_lookups", Policy.Counters.RmpLookups),
+            Pair("rmp_npf", vm.RmpNpf),
+            Pair("zapped", vm.Zapped),
+            Pair("mapped_4k", vm.Mapped.Level4K),
+            Pair("mapped_2m", vm.Mapped.Level2M),
+            Pair("mapped_1g", vm.Mapped.Level1G),
+            Pair("npt_4k", Vm.Npt.Leaves4K),
+            Pair("npt_2m", Vm.Npt.Leaves2M),
+            Pair("npt_1g", Vm.Npt.Leaves1G),
+            Pair("rmp_2m_entries", rmp2M),
+            Pair("rmp_4k_entries", rmp4K),
+            Pair("folios_4k", folios[0]),
+            Pair("folios_2m", folios[9]),
+            Pair("folios_1g", folios[18]),
+            Pair("fragmentation_index_order9", Allocator.FragmentationIndex(9)));
+        return new RunResult
+        {
+            Workload = workload,
+            Policy = Policy.Name,
+            FolioOrder = Vm.Config.FolioOrder,
+            Counters = counters,
+            Map = HostMemoryMap.Capture(Rmp, Allocator, Asid),
+        };
+    }
+
+    /// <summary>Frees the model. Later calls do nothing.</summary>
+    /// <remarks>
+    /// The VM's memory is discarded without modelling its teardown (no RMP updates, no allocator frees): the RMP and
+    /// the allocator go with it, and modelling millions of returns to shared would be wasted work.
+    /// </remarks>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _metrics.Dispose(); // reads the final counts: before anything is freed
+        _disposed = true;
+        Vm.Discard();
+        Rmp.Dispose();
+        Allocator.Dispose();
+    }
+
+    private static KeyValuePair<string, long> Pair(string name, long value) => new(name, value);
+
+    private static void Check(Errno error, string what)
+    {
+        if (error != Errno.Ok)
+        {
+            throw new InvalidOperationException($"{what} failed: {error}.");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using FastRmp.Interop;
+using FastRmp.Interop.Hardware;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Engine.Kvm;
+
+public sealed partial class Vm
+{
+    /// <summary>
+    /// Models <c>kvm_gmem_populate</c> with SNP's callback (<c>sev_gmem_post_populate</c> for SNP_LAUNCH_UPDATE;
+    /// kernel-domain.md 4.6): each gfn must be private (EINVAL otherwise); its page is made private and immutable in
+    /// the RMP, and the firmware then measures it and leaves it validated for the guest.
+    /// </summary>
+    public Errno Populate(gfn_t start, ulong npages)
+    {
+        if (Rmp is null)
+        {
+            throw new InvalidOperationException("SNP_LAUNCH_UPDATE needs an SNP VM.");
+        }
+
+        for (ulong i = 0; i < npages; i++)
+        {
+            var gfn = start + i;
+            int slotIndex = Memslots.Find(0, gfn);
+            if (!Attributes.IsPrivate(gfn) || slotIndex < 0)
+            {
+                return Errno.EINVAL;
+            }
+
+            ref var slot = ref Memslots[slotIndex];
+            var file = Gmem.ByFileId(slot.gmem.file);
+            if (file is null)
+            {
+                return Errno.EINVAL;
+            }
+
+            var error = file.PopulatePage(slotIndex, ref slot, gfn, out var pfn);
+            if (error != Errno.Ok)
+            {
+                return error;
+            }
+
+            var state = new rmp_state { assigned = 1, immutable = 1, asid = Config.Asid, gpa = gfn.Gpa.Value };
+            if (Rmp.RmpUpdate(pfn, state) != RmpUpdateResult.Success || !Rmp.FirmwareLaunchPage(pfn))
+            {
+                return Errno.EIO;
+            }
+        }
+
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// Userspace's <c>fallocate(PUNCH_HOLE | KEEP_SIZE)</c> of the guest_memfd page that backs <paramref name="gfn"/>
+    /// (QEMU's discard after a conversion to shared); nothing when no guest_memfd slot covers the gfn.
+    /// </summary>
+    public void PunchGuestMemfd(gfn_t gfn)
+    {
+        int slotIndex = Memslots.Find(0, gfn);
+        if (slotIndex < 0)
+        {
+            return;
+        }
+
+        ref var slot = ref Memslots[slotIndex];
+        ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
+        Gmem.ByFileId(slot.gmem.file)?.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, index << PageSize.Shift4K, PageSize.Size4K);
+    }
+}
