@@ -11,7 +11,7 @@ namespace FastRmp.Benchmarks;
 
 /// <summary>
 /// KVM's RMP lookup (assigned + level) at random pfns: the C reference over the raw table (baseline), the C# raw
-/// store on the same table, the compact store, the segmented store (6.15+'s RMP, C reference walking its RST as
+/// store on the same table, the compact store, the segmented store (6.14+'s RMP, C reference walking its RST as
 /// the baseline of its own category), and the batched API of each. Hosts of 64 GiB and 1 TiB, populated as
 /// 40% 2M entries, 40% regions with every other page assigned at 4K, 20% shared, every page of the raw table touched.
 /// </summary>

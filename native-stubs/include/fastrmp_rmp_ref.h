@@ -40,7 +40,7 @@ FR_API size_t fr_rmp_psmash_batch(struct fr_rmp *rmp, const uint64_t *pfns, size
 /* KVM's snp_lookup_rmpentry over a raw table (entries = RMP base + 16 KiB): out[i] = assigned | level << 1. */
 FR_API void fr_rmp_lookup_batch(const struct rmpentry_raw *entries, const uint64_t *pfns, size_t n, uint8_t *out);
 
-/* The same over a segmented RMP (6.15+): table_base is the RMP base; the RST is at base + 16 KiB, entry i holding a
+/* The same over a segmented RMP (6.14+): table_base is the RMP base; the RST is at base + 16 KiB, entry i holding a
  * segment's base address in bits 51:20; segment = (pfn << 12) >> segment_shift. */
 FR_API void fr_rmp_segmented_lookup_batch(const void *table_base, int segment_shift, const uint64_t *pfns, size_t n,
                                           uint8_t *out);

@@ -195,7 +195,7 @@ struct kvm_page_fault_v6_13 {
     bool write_fault_to_shadow_pgtable;
 };
 
-/* ---- include/uapi/linux/kvm.h (read in the 6.18 copy) ---- */
+/* ---- include/uapi/linux/kvm.h (torvalds v6.8; kvm_pre_fault_memory: torvalds v6.12) ---- */
 struct kvm_userspace_memory_region {
     u32 slot;
     u32 flags;
@@ -273,7 +273,7 @@ struct kvm_run {
 
 /* ---- SEV-SNP hardware: RMP entries (APM vol. 2 15.36; arch/x86/virt/svm/sev.c) ---- */
 
-/* The raw in-memory entry (Zen3/Zen4 PPR layout; rmpentry_raw in 6.15+, rmpentry in 6.8-6.14). */
+/* The raw in-memory entry (Zen3/Zen4 PPR layout; rmpentry_raw from 6.14, rmpentry before). */
 struct rmpentry_raw {
     union {
         struct {
@@ -292,7 +292,7 @@ struct rmpentry_raw {
     u64 hi;
 } __attribute__((packed));
 
-/* The architectural RMPREAD output format (rmpentry in 6.15+). */
+/* The architectural RMPREAD output format (rmpentry from 6.14). */
 struct rmpentry {
     u64 gpa;
     u8 assigned : 1,
@@ -331,7 +331,8 @@ struct psc_entry {
         reserved : 7;
 } __attribute__((packed));
 
-#define VMGEXIT_PSC_MAX_ENTRY 253
+#define VMGEXIT_PSC_MAX_ENTRY 64  /* the guest's descriptor */
+#define VMGEXIT_PSC_MAX_COUNT 253 /* the GHCB limit the host checks */
 
 struct snp_psc_desc {
     struct psc_hdr hdr;

@@ -113,6 +113,7 @@
     C(GHCB_MSR_PSC_RESP, 0x015)                                                                      \
     C(SVM_VMGEXIT_PSC, 0x80000010u)                                                                  \
     C(VMGEXIT_PSC_MAX_ENTRY, VMGEXIT_PSC_MAX_ENTRY)                                                  \
+    C(VMGEXIT_PSC_MAX_COUNT, VMGEXIT_PSC_MAX_COUNT)                                                  \
     C(SNP_PAGE_STATE_PRIVATE, 1)                                                                     \
     C(SNP_PAGE_STATE_SHARED, 2)                                                                      \
     C(PSC_ERROR_GENERIC, 0x100ull << 32)                                                             \

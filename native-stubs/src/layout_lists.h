@@ -36,7 +36,7 @@
     X(rmp_state, 16, FR_F_rmp_state, FR_NO_BITS)                                                     \
     X(psc_hdr, 8, FR_F_psc_hdr, FR_NO_BITS)                                                          \
     X(psc_entry, 8, FR_F_psc_entry, FR_B_psc_entry)                                                  \
-    X(snp_psc_desc, 2032, FR_F_snp_psc_desc, FR_NO_BITS)
+    X(snp_psc_desc, 520, FR_F_snp_psc_desc, FR_NO_BITS)
 
 #define FR_F_hlist_node(F, S)                                                                        \
     F(S, next, 0, "struct hlist_node *", PTR)                                                        \
@@ -265,6 +265,6 @@
 
 #define FR_F_snp_psc_desc(F, S)                                                                      \
     F(S, hdr, 0, "struct psc_hdr", BYTES)                                                            \
-    F(S, entries, 8, "struct psc_entry[253]", BYTES)
+    F(S, entries, 8, "struct psc_entry[64]", BYTES)
 
 #endif

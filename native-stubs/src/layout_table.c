@@ -27,7 +27,7 @@ _Static_assert(sizeof(FR_MEMBER(kvm_page_fault_v6_13, error_code)) == 8, "u64 er
 _Static_assert(sizeof(FR_MEMBER(kvm_page_fault_v6_8, error_code)) == 4, "u32 error_code");
 _Static_assert(sizeof(FR_MEMBER(kvm_memory_slot, gmem.pgoff)) == 8, "pgoff_t");
 _Static_assert(sizeof(bool) == 1, "C bool is one byte on x86-64");
-_Static_assert(VMGEXIT_PSC_MAX_ENTRY == 253, "PSC entries");
+_Static_assert(VMGEXIT_PSC_MAX_ENTRY == 64, "PSC entries");
 
 /* ---- 2. the exported tables ---- */
 #define FR_STRUCT_ROW(S, size, FIELDS, BITS) {#S, (uint32_t)sizeof(struct S), (uint32_t)alignof(struct S)},

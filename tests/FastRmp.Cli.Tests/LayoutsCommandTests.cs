@@ -28,6 +28,21 @@ public sealed class LayoutsCommandTests
         Assert.Equal(64, Field(fault, "hva").GetProperty("offset").GetInt32());
         Assert.Equal(26, Field(fault, "max_level").GetProperty("offset").GetInt32());
         Assert.Equal(280, Struct(doc.RootElement, "kvm_memory_slot").GetProperty("size").GetInt32());
+        Assert.Equal(
+            "arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.10, line 190 (layout of 6.10-6.12)",
+            fault.GetProperty("source").GetString());
+    }
+
+    [Fact]
+    public void Every_source_in_the_json_cites_a_torvalds_tag()
+    {
+        var (exit, output, _) = CliRunner.Run("layouts", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        var sources = doc.RootElement.GetProperty("structs").EnumerateArray()
+            .Select(s => s.GetProperty("source").GetString()!).ToArray();
+        Assert.NotEmpty(sources);
+        Assert.All(sources, s => Assert.Matches(@", torvalds v[0-9]+\.[0-9]+, line [0-9]+", s));
     }
 
     [Fact]
@@ -70,6 +85,7 @@ public sealed class LayoutsCommandTests
         var (exit, output, _) = CliRunner.Run("layouts", "--kernel", "6.13");
         Assert.Equal(0, exit);
         Assert.Contains("struct kvm_page_fault [kvm_page_fault_v6_13]: 80 bytes", output, StringComparison.Ordinal);
+        Assert.Contains("-- arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.13, line 190", output, StringComparison.Ordinal);
         Assert.Contains("refcounted_page", output, StringComparison.Ordinal);
         Assert.DoesNotContain("kvm_page_fault_v6_10", output, StringComparison.Ordinal);
     }

@@ -7,7 +7,7 @@ using FastRmp.Interop.Hardware;
 namespace FastRmp.Engine.Rmp;
 
 /// <summary>
-/// The RMP in the hardware's segmented layout (Linux 6.15+ with SEG_RMP_ENABLED; kernel-domain.md 4.2): the 16 KiB
+/// The RMP in the hardware's segmented layout (Linux 6.14+ with SEG_RMP_ENABLED; kernel-domain.md 4.2): the 16 KiB
 /// bookkeeping area, then the 4 KiB RMP Segment Table (RST) of up to 512 u64 entries, each holding a segment's
 /// mapped size in GB (bits 19:0) and its base address (bits 51:20); segment i holds the raw entries of the host
 /// physical range [i, i + 1) &lt;&lt; shift. A lookup is: segment = PA &gt;&gt; shift, entry = base + ((PA &amp; (coverage - 1)) &gt;&gt; 12) * 16.

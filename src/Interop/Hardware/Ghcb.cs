@@ -27,8 +27,14 @@ public static class Ghcb
     /// <summary>NAE exit code of a page-state change with a shared buffer.</summary>
     public const uint SVM_VMGEXIT_PSC = 0x80000010;
 
-    /// <summary>Entries in <see cref="snp_psc_desc"/>.</summary>
-    public const int VMGEXIT_PSC_MAX_ENTRY = 253;
+    /// <summary>Entries in <see cref="snp_psc_desc"/>, the descriptor a Linux guest builds (sized for its stack).</summary>
+    public const int VMGEXIT_PSC_MAX_ENTRY = 64;
+
+    /// <summary>
+    /// The most entries the GHCB specification allows in one page-state-change request; the host side (KVM's
+    /// <c>psc_buffer</c> over the GHCB shared buffer) refuses a request whose end entry reaches this.
+    /// </summary>
+    public const int VMGEXIT_PSC_MAX_COUNT = 253;
 
     /// <summary>sw_exit_info_2 error: generic.</summary>
     public const ulong PSC_ERROR_GENERIC = 0x100UL << 32;
@@ -59,7 +65,7 @@ public struct psc_hdr : ICMirror<psc_hdr>
     private static MirrorLayout Describe()
     {
         psc_hdr s = default;
-        return new MirrorLayoutBuilder<psc_hdr>(ref s, "psc_hdr", "psc_hdr", "arch/x86/include/asm/sev-common.h")
+        return new MirrorLayoutBuilder<psc_hdr>(ref s, "psc_hdr", "psc_hdr", "arch/x86/include/asm/sev-common.h, torvalds v6.14, line 160")
             .Field(ref s.cur_entry, "cur_entry", "u16")
             .Field(ref s.end_entry, "end_entry", "u16")
             .Field(ref s.reserved, "reserved", "u32")
@@ -128,7 +134,7 @@ public struct psc_entry : ICMirror<psc_entry>
     private static MirrorLayout Describe()
     {
         psc_entry s = default;
-        return new MirrorLayoutBuilder<psc_entry>(ref s, "psc_entry", "psc_entry", "arch/x86/include/asm/sev-common.h")
+        return new MirrorLayoutBuilder<psc_entry>(ref s, "psc_entry", "psc_entry", "arch/x86/include/asm/sev-common.h, torvalds v6.14, line 166")
             .Bits("cur_page", 0, 12, static (in e) => e.cur_page, static (ref e, v) => e.cur_page = v)
             .Bits("gfn", 12, 40, static (in e) => e.gfn, static (ref e, v) => e.gfn = v)
             .Bits("operation", 52, 4, static (in e) => e.operation, static (ref e, v) => e.operation = v)
@@ -138,17 +144,18 @@ public struct psc_entry : ICMirror<psc_entry>
 }
 
 /// <summary>
-/// <c>struct snp_psc_desc</c> (asm/sev-common.h, packed): the page-state-change buffer in the GHCB shared area,
-/// a header and 253 entries, 2032 bytes.
+/// <c>struct snp_psc_desc</c> (asm/sev-common.h, packed): the page-state-change request a Linux guest copies into
+/// the GHCB shared buffer, a header and <see cref="Ghcb.VMGEXIT_PSC_MAX_ENTRY"/> (64) entries, 520 bytes. A request
+/// from another guest may carry up to <see cref="Ghcb.VMGEXIT_PSC_MAX_COUNT"/> entries in the same format.
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 2032, Pack = 1)]
+[StructLayout(LayoutKind.Explicit, Size = 520, Pack = 1)]
 public struct snp_psc_desc : ICMirror<snp_psc_desc>
 {
     /// <summary>Progress of the request.</summary>
     [FieldOffset(0)] public psc_hdr hdr;
 
     /// <summary>The entries.</summary>
-    [FieldOffset(8)] public FixedArray253<psc_entry> entries;
+    [FieldOffset(8)] public FixedArray64<psc_entry> entries;
 
     /// <inheritdoc />
     public static MirrorLayout Layout { get; } = Describe();
@@ -156,9 +163,9 @@ public struct snp_psc_desc : ICMirror<snp_psc_desc>
     private static MirrorLayout Describe()
     {
         snp_psc_desc s = default;
-        return new MirrorLayoutBuilder<snp_psc_desc>(ref s, "snp_psc_desc", "snp_psc_desc", "arch/x86/include/asm/sev-common.h")
+        return new MirrorLayoutBuilder<snp_psc_desc>(ref s, "snp_psc_desc", "snp_psc_desc", "arch/x86/include/asm/sev-common.h, torvalds v6.14, line 174")
             .Field(ref s.hdr, "hdr", "struct psc_hdr")
-            .Field(ref s.entries, "entries", "struct psc_entry[253]")
+            .Field(ref s.entries, "entries", "struct psc_entry[64]")
             .Build();
     }
 }

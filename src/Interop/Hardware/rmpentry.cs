@@ -4,8 +4,8 @@ using FastRmp.Interop.Layout;
 namespace FastRmp.Interop.Hardware;
 
 /// <summary>
-/// The architectural RMP entry format that RMPREAD returns (<c>struct rmpentry</c>, arch/x86/virt/svm/sev.c 6.15+,
-/// packed, 16 bytes; kernel-domain.md 4.1).
+/// The architectural RMP entry format that RMPREAD returns (<c>struct rmpentry</c>, arch/x86/virt/svm/sev.c, torvalds
+/// v6.14, line 37; 6.14 and later; packed, 16 bytes; kernel-domain.md 4.1).
 /// </summary>
 /// <remarks>
 /// <code>
@@ -63,7 +63,7 @@ public struct rmpentry : ICMirror<rmpentry>
     private static MirrorLayout Describe()
     {
         rmpentry s = default;
-        return new MirrorLayoutBuilder<rmpentry>(ref s, "rmpentry", "rmpentry", "arch/x86/virt/svm/sev.c, 6.15+ (RMPREAD format)")
+        return new MirrorLayoutBuilder<rmpentry>(ref s, "rmpentry", "rmpentry", "arch/x86/virt/svm/sev.c, torvalds v6.14, line 37 (RMPREAD format, 6.14 and later)")
             .Field(ref s.gpa, "gpa", "u64")
             .Field(ref s.rsvd4, "rsvd4", "u8")
             .Field(ref s.asid, "asid", "u32")
@@ -105,7 +105,7 @@ public struct rmp_state : ICMirror<rmp_state>
     private static MirrorLayout Describe()
     {
         rmp_state s = default;
-        return new MirrorLayoutBuilder<rmp_state>(ref s, "rmp_state", "rmp_state", "arch/x86/include/asm/sev.h")
+        return new MirrorLayoutBuilder<rmp_state>(ref s, "rmp_state", "rmp_state", "arch/x86/include/asm/sev.h, torvalds v6.14, line 104")
             .Field(ref s.gpa, "gpa", "u64")
             .Field(ref s.assigned, "assigned", "u8")
             .Field(ref s.pagesize, "pagesize", "u8")

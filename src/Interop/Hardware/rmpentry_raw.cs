@@ -6,8 +6,8 @@ namespace FastRmp.Interop.Hardware;
 
 /// <summary>
 /// The raw 16-byte RMP entry as it sits in memory, one per 4 KiB host page (AMD's non-architectural Zen3/Zen4
-/// layout; <c>struct rmpentry_raw</c> in arch/x86/virt/svm/sev.c 6.15+, <c>struct rmpentry</c> in 6.8-6.14;
-/// kernel-domain.md 4.1).
+/// layout; <c>struct rmpentry_raw</c> in arch/x86/virt/svm/sev.c from 6.14 (torvalds v6.14, line 57),
+/// <c>struct rmpentry</c> before 6.14; kernel-domain.md 4.1).
 /// </summary>
 /// <remarks>
 /// <code>
@@ -139,7 +139,7 @@ public struct rmpentry_raw : ICMirror<rmpentry_raw>
     private static MirrorLayout Describe()
     {
         rmpentry_raw s = default;
-        return new MirrorLayoutBuilder<rmpentry_raw>(ref s, "rmpentry_raw", "rmpentry_raw", "arch/x86/virt/svm/sev.c (Zen3/Zen4 PPR layout)")
+        return new MirrorLayoutBuilder<rmpentry_raw>(ref s, "rmpentry_raw", "rmpentry_raw", "arch/x86/virt/svm/sev.c, torvalds v6.14, line 57 (Zen3/Zen4 PPR layout; struct rmpentry before 6.14)")
             .Union(ref s.lo, "lo", "u64")
             .Field(ref s.hi, "hi", "u64")
             .Bits("assigned", AssignedBit, 1, static (in e) => e.assigned ? 1UL : 0, static (ref e, v) => e.assigned = v != 0)

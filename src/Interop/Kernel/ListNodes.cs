@@ -22,7 +22,7 @@ public struct hlist_node : ICMirror<hlist_node>
     private static MirrorLayout Describe()
     {
         hlist_node s = default;
-        return new MirrorLayoutBuilder<hlist_node>(ref s, "hlist_node", "hlist_node", "include/linux/types.h")
+        return new MirrorLayoutBuilder<hlist_node>(ref s, "hlist_node", "hlist_node", "include/linux/types.h, torvalds v6.8, line 201")
             .Field(ref s.next, "next", "struct hlist_node *")
             .Field(ref s.pprev, "pprev", "struct hlist_node **")
             .Build();
@@ -48,7 +48,7 @@ public struct rb_node : ICMirror<rb_node>
     private static MirrorLayout Describe()
     {
         rb_node s = default;
-        return new MirrorLayoutBuilder<rb_node>(ref s, "rb_node", "rb_node", "include/linux/rbtree_types.h")
+        return new MirrorLayoutBuilder<rb_node>(ref s, "rb_node", "rb_node", "include/linux/rbtree_types.h, torvalds v6.8, line 5")
             .Field(ref s.__rb_parent_color, "__rb_parent_color", "unsigned long")
             .Field(ref s.rb_right, "rb_right", "struct rb_node *")
             .Field(ref s.rb_left, "rb_left", "struct rb_node *")
@@ -78,7 +78,7 @@ public struct interval_tree_node : ICMirror<interval_tree_node>
     private static MirrorLayout Describe()
     {
         interval_tree_node s = default;
-        return new MirrorLayoutBuilder<interval_tree_node>(ref s, "interval_tree_node", "interval_tree_node", "include/linux/interval_tree.h")
+        return new MirrorLayoutBuilder<interval_tree_node>(ref s, "interval_tree_node", "interval_tree_node", "include/linux/interval_tree.h, torvalds v6.8, line 7")
             .Field(ref s.rb, "rb", "struct rb_node")
             .Field(ref s.start, "start", "unsigned long")
             .Field(ref s.last, "last", "unsigned long")

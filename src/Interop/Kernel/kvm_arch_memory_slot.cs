@@ -16,7 +16,7 @@ public struct kvm_rmap_head : ICMirror<kvm_rmap_head>
     private static MirrorLayout Describe()
     {
         kvm_rmap_head s = default;
-        return new MirrorLayoutBuilder<kvm_rmap_head>(ref s, "kvm_rmap_head", "kvm_rmap_head", "arch/x86/include/asm/kvm_host.h, 6.16")
+        return new MirrorLayoutBuilder<kvm_rmap_head>(ref s, "kvm_rmap_head", "kvm_rmap_head", "arch/x86/include/asm/kvm_host.h, torvalds v6.8, line 403")
             .Field(ref s.val, "val", "unsigned long")
             .Build();
     }
@@ -48,14 +48,14 @@ public struct kvm_lpage_info : ICMirror<kvm_lpage_info>
     private static MirrorLayout Describe()
     {
         kvm_lpage_info s = default;
-        return new MirrorLayoutBuilder<kvm_lpage_info>(ref s, "kvm_lpage_info", "kvm_lpage_info", "arch/x86/include/asm/kvm_host.h, 6.16")
+        return new MirrorLayoutBuilder<kvm_lpage_info>(ref s, "kvm_lpage_info", "kvm_lpage_info", "arch/x86/include/asm/kvm_host.h, torvalds v6.8, line 1047")
             .Field(ref s.disallow_lpage, "disallow_lpage", "int")
             .Build();
     }
 }
 
 /// <summary>
-/// <c>struct kvm_arch_memory_slot</c> (arch/x86/include/asm/kvm_host.h, read in 6.16.1): 48 bytes at offset 200 of
+/// <c>struct kvm_arch_memory_slot</c> (arch/x86/include/asm/kvm_host.h, torvalds v6.8, line 1051; the same through 6.16): 48 bytes at offset 200 of
 /// <see cref="kvm_memory_slot"/>.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 48)]
@@ -76,7 +76,7 @@ public struct kvm_arch_memory_slot : ICMirror<kvm_arch_memory_slot>
     private static MirrorLayout Describe()
     {
         kvm_arch_memory_slot s = default;
-        return new MirrorLayoutBuilder<kvm_arch_memory_slot>(ref s, "kvm_arch_memory_slot", "kvm_arch_memory_slot", "arch/x86/include/asm/kvm_host.h, 6.16.1")
+        return new MirrorLayoutBuilder<kvm_arch_memory_slot>(ref s, "kvm_arch_memory_slot", "kvm_arch_memory_slot", "arch/x86/include/asm/kvm_host.h, torvalds v6.8, line 1051")
             .Field(ref s.rmap, "rmap", "struct kvm_rmap_head *[3]")
             .Field(ref s.lpage_info, "lpage_info", "struct kvm_lpage_info *[2]")
             .Field(ref s.gfn_write_track, "gfn_write_track", "unsigned short *")

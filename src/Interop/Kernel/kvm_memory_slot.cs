@@ -69,7 +69,7 @@ public struct kvm_memory_slot : ICMirror<kvm_memory_slot>
     private static MirrorLayout Describe()
     {
         kvm_memory_slot s = default;
-        return new MirrorLayoutBuilder<kvm_memory_slot>(ref s, "kvm_memory_slot", "kvm_memory_slot", "include/linux/kvm_host.h, 6.8-6.18, with the gmem block")
+        return new MirrorLayoutBuilder<kvm_memory_slot>(ref s, "kvm_memory_slot", "kvm_memory_slot", "include/linux/kvm_host.h, torvalds v6.8, line 580 (with the gmem block, 6.8 and later)")
             .Field(ref s.id_node, "id_node", "struct hlist_node[2]")
             .Field(ref s.hva_node, "hva_node", "struct interval_tree_node[2]")
             .Field(ref s.gfn_node, "gfn_node", "struct rb_node[2]")
@@ -133,7 +133,7 @@ public struct kvm_memory_slot_no_gmem : ICMirror<kvm_memory_slot_no_gmem>
     private static MirrorLayout Describe()
     {
         kvm_memory_slot_no_gmem s = default;
-        return new MirrorLayoutBuilder<kvm_memory_slot_no_gmem>(ref s, "kvm_memory_slot_no_gmem", "kvm_memory_slot", "include/linux/kvm_host.h, without CONFIG_KVM_PRIVATE_MEM")
+        return new MirrorLayoutBuilder<kvm_memory_slot_no_gmem>(ref s, "kvm_memory_slot_no_gmem", "kvm_memory_slot", "include/linux/kvm_host.h, torvalds v6.8, line 580 (without the gmem block: before 6.8, or without CONFIG_KVM_PRIVATE_MEM)")
             .Field(ref s.id_node, "id_node", "struct hlist_node[2]")
             .Field(ref s.hva_node, "hva_node", "struct interval_tree_node[2]")
             .Field(ref s.gfn_node, "gfn_node", "struct rb_node[2]")

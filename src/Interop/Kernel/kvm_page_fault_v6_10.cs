@@ -4,7 +4,7 @@ using FastRmp.Interop.Layout;
 namespace FastRmp.Interop.Kernel;
 
 /// <summary>
-/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, 6.10-6.12 (alvinsun039@08972138)): the 6.10-6.12 layout: u64 error_code with PFERR_PRIVATE_ACCESS, hva; 80 bytes.
+/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.10, line 190): the 6.10-6.12 layout: u64 error_code with PFERR_PRIVATE_ACCESS, hva; 80 bytes.
 /// </summary>
 /// <remarks>
 /// Kernel-internal, never written to a trace buffer; traces expose parts of it through tracepoints. Fields the kernel
@@ -88,7 +88,7 @@ public struct kvm_page_fault_v6_10 : ICMirror<kvm_page_fault_v6_10>
     private static MirrorLayout Describe()
     {
         kvm_page_fault_v6_10 s = default;
-        return new MirrorLayoutBuilder<kvm_page_fault_v6_10>(ref s, "kvm_page_fault_v6_10", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, 6.10-6.12 (alvinsun039@08972138)")
+        return new MirrorLayoutBuilder<kvm_page_fault_v6_10>(ref s, "kvm_page_fault_v6_10", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.10, line 190 (layout of 6.10-6.12)")
             .Field(ref s.addr, "addr", "gpa_t")
             .Field(ref s.error_code, "error_code", "u64")
             .Field(ref s.prefetch, "prefetch", "bool")

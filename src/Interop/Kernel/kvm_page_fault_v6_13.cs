@@ -4,7 +4,7 @@ using FastRmp.Interop.Layout;
 namespace FastRmp.Interop.Kernel;
 
 /// <summary>
-/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, 6.13-6.18 and newer (Kingxukai@0291023e)): the layout of 6.13 and later: u64 error_code, refcounted_page replaces hva; 80 bytes.
+/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.13, line 190): the layout of 6.13 and later: u64 error_code, refcounted_page replaces hva; 80 bytes.
 /// </summary>
 /// <remarks>
 /// Kernel-internal, never written to a trace buffer; traces expose parts of it through tracepoints. Fields the kernel
@@ -88,7 +88,7 @@ public struct kvm_page_fault_v6_13 : ICMirror<kvm_page_fault_v6_13>
     private static MirrorLayout Describe()
     {
         kvm_page_fault_v6_13 s = default;
-        return new MirrorLayoutBuilder<kvm_page_fault_v6_13>(ref s, "kvm_page_fault_v6_13", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, 6.13-6.18 and newer (Kingxukai@0291023e)")
+        return new MirrorLayoutBuilder<kvm_page_fault_v6_13>(ref s, "kvm_page_fault_v6_13", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.13, line 190 (layout of 6.13 and later)")
             .Field(ref s.addr, "addr", "gpa_t")
             .Field(ref s.error_code, "error_code", "u64")
             .Field(ref s.prefetch, "prefetch", "bool")

@@ -4,7 +4,7 @@ using FastRmp.Interop.Layout;
 namespace FastRmp.Interop.Kernel;
 
 /// <summary>
-/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, 6.7 and earlier (computed from 6.8 without the gmem patches)): the layout of 6.7 and earlier: u32 error_code, no is_private, hva; 72 bytes.
+/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.7, line 189): the layout of 6.7 and earlier: u32 error_code, no is_private, hva; 72 bytes.
 /// </summary>
 /// <remarks>
 /// Kernel-internal, never written to a trace buffer; traces expose parts of it through tracepoints. Fields the kernel
@@ -85,7 +85,7 @@ public struct kvm_page_fault_v6_7 : ICMirror<kvm_page_fault_v6_7>
     private static MirrorLayout Describe()
     {
         kvm_page_fault_v6_7 s = default;
-        return new MirrorLayoutBuilder<kvm_page_fault_v6_7>(ref s, "kvm_page_fault_v6_7", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, 6.7 and earlier (computed from 6.8 without the gmem patches)")
+        return new MirrorLayoutBuilder<kvm_page_fault_v6_7>(ref s, "kvm_page_fault_v6_7", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.7, line 189 (layout of 6.6-6.7)")
             .Field(ref s.addr, "addr", "gpa_t")
             .Field(ref s.error_code, "error_code", "u32")
             .Field(ref s.prefetch, "prefetch", "bool")

@@ -4,7 +4,7 @@ using FastRmp.Interop.Layout;
 namespace FastRmp.Interop.Kernel;
 
 /// <summary>
-/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, 6.8-6.9 (torvalds@89ea60c2)): the 6.8-6.9 layout: u32 error_code, is_private from memory attributes, hva; 80 bytes.
+/// <c>struct kvm_page_fault</c> (arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.8, line 190): the 6.8-6.9 layout: u32 error_code, is_private from memory attributes, hva; 80 bytes.
 /// </summary>
 /// <remarks>
 /// Kernel-internal, never written to a trace buffer; traces expose parts of it through tracepoints. Fields the kernel
@@ -88,7 +88,7 @@ public struct kvm_page_fault_v6_8 : ICMirror<kvm_page_fault_v6_8>
     private static MirrorLayout Describe()
     {
         kvm_page_fault_v6_8 s = default;
-        return new MirrorLayoutBuilder<kvm_page_fault_v6_8>(ref s, "kvm_page_fault_v6_8", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, 6.8-6.9 (torvalds@89ea60c2)")
+        return new MirrorLayoutBuilder<kvm_page_fault_v6_8>(ref s, "kvm_page_fault_v6_8", "kvm_page_fault", "arch/x86/kvm/mmu/mmu_internal.h, torvalds v6.8, line 190 (layout of 6.8-6.9)")
             .Field(ref s.addr, "addr", "gpa_t")
             .Field(ref s.error_code, "error_code", "u32")
             .Field(ref s.prefetch, "prefetch", "bool")

@@ -76,7 +76,10 @@ public sealed class MirrorLayout
     /// <summary><c>alignof</c> in bytes.</summary>
     public int Alignment { get; }
 
-    /// <summary>Where the layout comes from (source file and kernel versions).</summary>
+    /// <summary>
+    /// Where the layout comes from: <c>FILE, torvalds vX.Y, line N</c>, the upstream tag at which the struct was read
+    /// and the line of its definition, optionally followed by a note in parentheses (<c>(layout of 6.10-6.12)</c>).
+    /// </summary>
     public string Summary { get; }
 
     /// <summary>Every field, in declaration order.</summary>

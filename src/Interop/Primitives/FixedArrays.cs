@@ -45,10 +45,10 @@ public struct FixedArray14<T> where T : unmanaged
     private T _element0;
 }
 
-/// <summary>A C array of 253 elements (the GHCB page-state-change entries).</summary>
+/// <summary>A C array of 64 elements (the page-state-change entries of <c>snp_psc_desc</c>).</summary>
 /// <typeparam name="T">The element type.</typeparam>
-[InlineArray(253)]
-public struct FixedArray253<T> where T : unmanaged
+[InlineArray(64)]
+public struct FixedArray64<T> where T : unmanaged
 {
     private T _element0;
 }

@@ -25,7 +25,7 @@ public struct kvm_memory_attributes : ICMirror<kvm_memory_attributes>
     private static MirrorLayout Describe()
     {
         kvm_memory_attributes s = default;
-        return new MirrorLayoutBuilder<kvm_memory_attributes>(ref s, "kvm_memory_attributes", "kvm_memory_attributes", "include/uapi/linux/kvm.h, 6.8+")
+        return new MirrorLayoutBuilder<kvm_memory_attributes>(ref s, "kvm_memory_attributes", "kvm_memory_attributes", "include/uapi/linux/kvm.h, torvalds v6.8, line 2213 (6.8 and later)")
             .Field(ref s.address, "address", "__u64")
             .Field(ref s.size, "size", "__u64")
             .Field(ref s.attributes, "attributes", "__u64")
@@ -53,7 +53,7 @@ public struct kvm_create_guest_memfd : ICMirror<kvm_create_guest_memfd>
     private static MirrorLayout Describe()
     {
         kvm_create_guest_memfd s = default;
-        return new MirrorLayoutBuilder<kvm_create_guest_memfd>(ref s, "kvm_create_guest_memfd", "kvm_create_guest_memfd", "include/uapi/linux/kvm.h, 6.8+")
+        return new MirrorLayoutBuilder<kvm_create_guest_memfd>(ref s, "kvm_create_guest_memfd", "kvm_create_guest_memfd", "include/uapi/linux/kvm.h, torvalds v6.8, line 2224 (6.8 and later)")
             .Field(ref s.size, "size", "__u64")
             .Field(ref s.flags, "flags", "__u64")
             .Field(ref s.reserved, "reserved", "__u64[6]")
@@ -83,7 +83,7 @@ public struct kvm_pre_fault_memory : ICMirror<kvm_pre_fault_memory>
     private static MirrorLayout Describe()
     {
         kvm_pre_fault_memory s = default;
-        return new MirrorLayoutBuilder<kvm_pre_fault_memory>(ref s, "kvm_pre_fault_memory", "kvm_pre_fault_memory", "include/uapi/linux/kvm.h, 6.11+")
+        return new MirrorLayoutBuilder<kvm_pre_fault_memory>(ref s, "kvm_pre_fault_memory", "kvm_pre_fault_memory", "include/uapi/linux/kvm.h, torvalds v6.12, line 1569 (6.11 and later)")
             .Field(ref s.gpa, "gpa", "__u64")
             .Field(ref s.size, "size", "__u64")
             .Field(ref s.flags, "flags", "__u64")

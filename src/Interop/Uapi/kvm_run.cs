@@ -27,7 +27,7 @@ public struct kvm_run_memory_fault : ICMirror<kvm_run_memory_fault>
     private static MirrorLayout Describe()
     {
         kvm_run_memory_fault s = default;
-        return new MirrorLayoutBuilder<kvm_run_memory_fault>(ref s, "kvm_run_memory_fault", "kvm_run.memory_fault", "include/uapi/linux/kvm.h, 6.8+")
+        return new MirrorLayoutBuilder<kvm_run_memory_fault>(ref s, "kvm_run_memory_fault", "kvm_run.memory_fault", "include/uapi/linux/kvm.h, torvalds v6.8, line 467 (6.8 and later)")
             .Field(ref s.flags, "flags", "__u64")
             .Field(ref s.gpa, "gpa", "__u64")
             .Field(ref s.size, "size", "__u64")
@@ -63,7 +63,7 @@ public struct kvm_run_hypercall : ICMirror<kvm_run_hypercall>
     private static MirrorLayout Describe()
     {
         kvm_run_hypercall s = default;
-        return new MirrorLayoutBuilder<kvm_run_hypercall>(ref s, "kvm_run_hypercall", "kvm_run.hypercall", "include/uapi/linux/kvm.h")
+        return new MirrorLayoutBuilder<kvm_run_hypercall>(ref s, "kvm_run_hypercall", "kvm_run.hypercall", "include/uapi/linux/kvm.h, torvalds v6.8, line 293")
             .Field(ref s.nr, "nr", "__u64")
             .Field(ref s.args, "args", "__u64[6]")
             .Field(ref s.ret, "ret", "__u64")
@@ -122,7 +122,7 @@ public struct kvm_run : ICMirror<kvm_run>
     private static MirrorLayout Describe()
     {
         kvm_run s = default;
-        return new MirrorLayoutBuilder<kvm_run>(ref s, "kvm_run", "kvm_run", "include/uapi/linux/kvm.h (header and exit union)")
+        return new MirrorLayoutBuilder<kvm_run>(ref s, "kvm_run", "kvm_run", "include/uapi/linux/kvm.h, torvalds v6.8, line 228 (header and exit union)")
             .Field(ref s.request_interrupt_window, "request_interrupt_window", "__u8")
             .Field(ref s.immediate_exit, "immediate_exit", "__u8")
             .Field(ref s.padding1, "padding1", "__u8[6]")

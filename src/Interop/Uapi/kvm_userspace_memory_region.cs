@@ -31,7 +31,7 @@ public struct kvm_userspace_memory_region : ICMirror<kvm_userspace_memory_region
     private static MirrorLayout Describe()
     {
         kvm_userspace_memory_region s = default;
-        return new MirrorLayoutBuilder<kvm_userspace_memory_region>(ref s, "kvm_userspace_memory_region", "kvm_userspace_memory_region", "include/uapi/linux/kvm.h")
+        return new MirrorLayoutBuilder<kvm_userspace_memory_region>(ref s, "kvm_userspace_memory_region", "kvm_userspace_memory_region", "include/uapi/linux/kvm.h, torvalds v6.8, line 20")
             .Field(ref s.slot, "slot", "__u32")
             .Field(ref s.flags, "flags", "__u32")
             .Field(ref s.guest_phys_addr, "guest_phys_addr", "__u64")
@@ -86,7 +86,7 @@ public struct kvm_userspace_memory_region2 : ICMirror<kvm_userspace_memory_regio
     private static MirrorLayout Describe()
     {
         kvm_userspace_memory_region2 s = default;
-        return new MirrorLayoutBuilder<kvm_userspace_memory_region2>(ref s, "kvm_userspace_memory_region2", "kvm_userspace_memory_region2", "include/uapi/linux/kvm.h, 6.8+")
+        return new MirrorLayoutBuilder<kvm_userspace_memory_region2>(ref s, "kvm_userspace_memory_region2", "kvm_userspace_memory_region2", "include/uapi/linux/kvm.h, torvalds v6.8, line 29 (6.8 and later)")
             .Field(ref s.slot, "slot", "__u32")
             .Field(ref s.flags, "flags", "__u32")
             .Field(ref s.guest_phys_addr, "guest_phys_addr", "__u64")
