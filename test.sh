@@ -41,6 +41,19 @@ if [ -z "$n_ok" ] || [ -z "$n_failed" ]; then
     n_ok=${n_ok:-0}; n_failed=$(( ${n_failed:-0} + 1 )); n_skipped=${n_skipped:-0}
 fi
 
+# The Engine tests again in Debug: the model's Debug-only invariant checks (the per-fault leaf check, every
+# Debug.Assert) run, and Debug builds shrink batch sizes (fresh-run and replay lookahead) so the suite crosses batch
+# edges. About 2-3 minutes on 2 cores.
+echo "== .NET: Engine tests in Debug (invariant checks, tiny batches)"
+dotnet test --project tests/FastRmp.Engine.Tests -c Debug --no-progress 2>&1 | tee "$logs/dotnet-debug.log"
+clean=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/dotnet-debug.log")
+d_ok=$(field succeeded); d_failed=$(field failed); d_skipped=$(field skipped)
+if [ -z "$d_ok" ] || [ -z "$d_failed" ]; then
+    echo "dotnet test (Debug) printed no summary (build failure?)"
+    d_ok=${d_ok:-0}; d_failed=$(( ${d_failed:-0} + 1 )); d_skipped=${d_skipped:-0}
+fi
+n_ok=$(( n_ok + d_ok )); n_failed=$(( n_failed + d_failed )); n_skipped=$(( ${n_skipped:-0} + ${d_skipped:-0} ))
+
 # Every benchmark once (BenchmarkDotNet's Dry job, in process) so none rots, each checked against its allocation
 # budget (bench/FastRmp.Benchmarks/AllocationBudgetAttribute.cs; 0 bytes per operation on hot paths, and a canary
 # that must be reported over budget). Each benchmark counts as one test. About 1-2.5 minutes on 2 cores.

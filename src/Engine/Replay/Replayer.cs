@@ -43,7 +43,11 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     public const int ProgressInterval = 1 << 13;
 
     /// <summary>Ops read and prefetched at a time, one batch ahead of those applied (a power of two).</summary>
+#if DEBUG
+    private const int Lookahead = 2; // Debug builds: tiny batches, so the whole test suite crosses batch edges
+#else
     private const int Lookahead = 16;
+#endif
     private const int RingSize = 2 * Lookahead;
 
     private readonly ITraceReader _reader;
