@@ -5,9 +5,10 @@ namespace FastRmp.Interop.Tracing;
 /// <summary>
 /// SharpFuzz-compatible targets (<c>static void Fuzz(ReadOnlySpan&lt;byte&gt;)</c>): each runs a reader over arbitrary
 /// bytes, decodes every field and typed event, and lets only <see cref="TraceFormatException"/> through as an
-/// expected outcome. Any other exception, a hang or an out-of-bounds read is a bug.
+/// expected outcome. Any other exception, a hang or an out-of-bounds read is a bug. Internal: not part of the shipped
+/// API (the tests, and a fuzzing harness given InternalsVisibleTo, reach them).
 /// </summary>
-public static class TraceDatFuzz
+internal static class TraceDatFuzz
 {
     /// <summary>Reads arbitrary bytes as a trace.dat: metadata, every record of every instance, every field.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
@@ -29,7 +30,7 @@ public static class TraceDatFuzz
 }
 
 /// <summary>SharpFuzz-compatible target for the text readers (tracefs, trace-cmd report, perf script).</summary>
-public static class TextTraceFuzz
+internal static class TextTraceFuzz
 {
     /// <summary>Reads arbitrary bytes as trace text and decodes every typed event.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
@@ -46,7 +47,7 @@ public static class TextTraceFuzz
 }
 
 /// <summary>SharpFuzz-compatible target for the tracefs format-file parser.</summary>
-public static class FormatFileFuzz
+internal static class FormatFileFuzz
 {
     /// <summary>Parses arbitrary bytes (UTF-8) as a format file.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
