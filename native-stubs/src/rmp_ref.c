@@ -243,7 +243,7 @@ uint64_t fr_rmp_guest_access(const struct fr_rmp *rmp, uint64_t pfn, uint32_t as
     if (!e->assigned || e->asid != asid || e->gpa != gfn)
         return code | NPF_RMP;
     if (is_huge(rmp, pfn) != (npt_level >= 2))
-        return code | NPF_RMP | NPF_SIZEM;
+        return code | NPF_RMP; /* an access's size mismatch: RMP only, no SIZEM (APM 15.36.10; Roth 2023-08-25) */
     *not_validated = !e->validated;
     return 0;
 }

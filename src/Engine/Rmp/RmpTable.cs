@@ -352,8 +352,10 @@ public sealed partial class RmpTable : IDisposable
     /// </summary>
     /// <remarks>
     /// A private (C-bit) access needs an entry assigned to the guest's ASID at that gfn, and an RMP page size equal to
-    /// the NPT's (a 1G leaf is checked as 2M): else RMP, plus SIZEM for a size mismatch. A shared access to an
-    /// assigned page faults with RMP. The code carries P, GUEST_FINAL, W for writes and ENC for private accesses. A
+    /// the NPT's (a 1G leaf is checked as 2M): else #NPF with the RMP bit. A size mismatch on an access carries the RMP
+    /// bit only, never SIZEM: SIZEM is defined for PVALIDATE and RMPADJUST (APM vol. 2 15.36.10; Michael Roth,
+    /// 2023-08-25: "(and not #NPF+RMP+SIZEM as I incorrectly stated above)"; upstream-2024-2026.md, corrections). A
+    /// shared access to an assigned page faults with RMP. The code carries P, GUEST_FINAL, W for writes and ENC for private accesses. A
     /// private access to a page the guest has not validated reaches the guest as #VC 0x404
     /// (<paramref name="notValidated"/>) instead.
     /// </remarks>
@@ -379,7 +381,7 @@ public sealed partial class RmpTable : IDisposable
 
         if (_store.IsHuge(p >> 9) != (nptLevel >= PgLevel.Level2M))
         {
-            return RaiseNpf(code | PageFaultErrorCode.GuestRmp | PageFaultErrorCode.GuestSizeM);
+            return RaiseNpf(code | PageFaultErrorCode.GuestRmp);
         }
 
         notValidated = !entry.validated;
