@@ -113,13 +113,13 @@ internal static class ScenarioCommands
         {
             // The checks that need two values: only snp-boot has a guest size, and it is whole folios, at least one
             // (the rule ScenarioCatalog.Run enforces).
-            if (result.GetValue(guestSize) is not { } size)
+            if (!CliOptions.TryGetValue(result, guestSize, out var size) || size is null || !CliOptions.TryGetValue(result, folio, out var folioSize))
             {
                 return;
             }
 
-            ulong bytes = size.Bytes;
-            int order = (result.GetValue(folio) ?? FolioSize.Size4K).Order;
+            ulong bytes = size.Value.Bytes;
+            int order = (folioSize ?? FolioSize.Size4K).Order;
             ulong folioBytes = 4096UL << order;
             if (result.GetValue(name) != "snp-boot")
             {

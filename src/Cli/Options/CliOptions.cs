@@ -180,6 +180,25 @@ internal static class CliOptions
         return option;
     }
 
+    /// <summary>
+    /// The value of <paramref name="option"/> in a validator of its command; false when the option's own parser
+    /// rejected it (that error is already reported, and <see cref="SymbolResult.GetValue{T}(Option{T})"/> would throw).
+    /// </summary>
+    public static bool TryGetValue<T>(CommandResult result, Option<T> option, out T? value)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        try
+        {
+            value = result.GetValue(option);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default;
+            return false;
+        }
+    }
+
     /// <summary>The folio size's name of a folio order: <c>4k</c>, <c>2m</c> or <c>1g</c>.</summary>
     public static string FolioName(int order) => order switch { 0 => "4k", 9 => "2m", 18 => "1g", _ => $"order {order}" };
 
