@@ -93,7 +93,7 @@ public sealed class UsageErrorTests : IDisposable
     [InlineData("replay", "--vm-type <snp|sw-protected>")]
     [InlineData("replay", "[default: 1T]")]
     [InlineData("compare", "--policies <fault-hook,alloc-blind,first-use,every-get-pfn>")]
-    [InlineData("scenario", "<dirty-log|memslots-512|psmash-roundtrip|share-4k-keep|share-4k-punch|snp-boot>")]
+    [InlineData("scenario", "The scenario: share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot")]
     [InlineData("scenario", "[default: 4k]")]
     [InlineData("layouts", "--gmem <default|present|absent>")]
     public void Help_shows_the_allowed_values(string command, string expected)

@@ -34,7 +34,7 @@ internal static class ReplayCommands
     public static Command CreateReplay()
     {
         var policy = CliOptions.Policy();
-        var export = new Option<FileInfo?>("--export-trace") { Description = "Write the model's run as a trace.dat (v7, zstd) to open next to the real one in KernelShark." };
+        var export = new Option<FileInfo?>("--export-trace") { HelpName = "FILE", Description = "Write the model's run as a trace.dat (v7, zstd) to open next to the real one in KernelShark." };
         var command = new Command("replay", "Replay a host trace (trace.dat, ftrace text, perf script) through the model under one policy: counters and agreement with the traced kernel.");
         var shared = new SharedOptions(command);
         command.Options.Add(policy);
@@ -256,13 +256,13 @@ internal static class ReplayCommands
 
         public Option<VmTypeName> VmType { get; } = CliOptions.VmType();
 
-        public Option<FileInfo?> Memslots { get; } = new("--memslots") { Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
+        public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
 
-        public Option<FileInfo?> Json { get; } = new("--json") { Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
+        public Option<FileInfo?> Json { get; } = new("--json") { HelpName = "FILE", Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
 
         public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
 
-        public Option<FileInfo?> Html { get; } = new("--html") { Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
+        public Option<FileInfo?> Html { get; } = new("--html") { HelpName = "FILE", Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
 
         public ReplayOptions Options(ParseResult parse)
         {

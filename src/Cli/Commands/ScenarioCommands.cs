@@ -30,7 +30,7 @@ internal static class ScenarioCommands
     public static void AddCompareAction(RootCommand root)
     {
         var folio = CliOptions.Folio("The folio size to compare (default: all three).", optional: true);
-        var json = new Option<FileInfo?>("--json") { Description = "Also write every result as JSON to this file." };
+        var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write every result as JSON to this file." };
         var html = HtmlOption();
         root.Options.Add(folio);
         root.Options.Add(json);
@@ -98,7 +98,11 @@ internal static class ScenarioCommands
     public static Command CreateRun()
     {
         var name = CliOptions.OneOf(
-            new Argument<string>("name") { Description = "The scenario (see 'fastrmp scenarios')." },
+            new Argument<string>("name")
+            {
+                HelpName = "NAME",
+                Description = $"The scenario: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))} ('fastrmp scenarios' says what each does).",
+            },
             "scenario",
             "the scenarios are",
             [.. ScenarioCatalog.All.Select(s => s.Name)]);
@@ -106,7 +110,7 @@ internal static class ScenarioCommands
         var folio = CliOptions.Folio("guest_memfd folio size.");
         var guestSize = CliOptions.Size("--guest-size", "snp-boot's guest size, e.g. 64G or 1T, a multiple of the folio size", 16UL << 20, s_maxGuest, defaultText: null);
         var perPage = new Option<bool>("--per-page") { Description = "Fault every page in one by one (the reference path the batched one is checked against; same counts, slower)." };
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the result as JSON to this file." };
+        var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write the result as JSON to this file." };
         var html = HtmlOption();
         var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, guestSize, perPage, json, html };
         command.Validators.Add(result =>
@@ -162,6 +166,7 @@ internal static class ScenarioCommands
 
     private static Option<FileInfo?> HtmlOption() => new("--html")
     {
+        HelpName = "FILE",
         Description = "Also write a self-contained HTML report (counters, NPT levels, a map of host memory per run) to this file.",
     };
 
