@@ -18,6 +18,7 @@ internal static class CliApp
             ScenarioCommands.CreateRun(),
             ReplayCommands.CreateReplay(),
             ReplayCommands.CreateCompare(),
+            CountersCommand.Create(),
         };
         ScenarioCommands.AddCompareAction(root);
 
@@ -37,6 +38,12 @@ internal static class CliApp
         {
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
+        catch (CliUsageException ex)
+        {
+            stderr.WriteLine($"fastrmp: {ex.Message}");
+            stderr.WriteLine("Run 'fastrmp --help' for usage.");
+            return ExitCodes.Usage;
+        }
         catch (CliInputException ex)
         {
             stderr.WriteLine($"fastrmp: {ex.Message}");
@@ -47,3 +54,9 @@ internal static class CliApp
 
 /// <summary>Bad input that the command reports on one line, exiting with <see cref="ExitCodes.InputError"/>.</summary>
 internal sealed class CliInputException(string message) : Exception(message);
+
+/// <summary>
+/// A command line that parses but does not fit together in a way only the command can see (e.g. options the engine
+/// rejects in combination), reported like a parse error and exiting with <see cref="ExitCodes.Usage"/>.
+/// </summary>
+internal sealed class CliUsageException(string message) : Exception(message);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastRmp.Interop.Layout;
 
 namespace FastRmp.Cli.Tests;
 
@@ -94,21 +95,23 @@ public sealed class LayoutsCommandTests
     [InlineData("5.15", "outside that range")]
     [InlineData("7.3", "outside that range")]
     [InlineData("banana", "is not a kernel version")]
-    public void Unknown_versions_are_one_clear_line_and_exit_1(string version, string message)
+    public void Unknown_versions_are_usage_errors_with_exit_2(string version, string message)
     {
+        // Exit 1 -> 2 (issue 13): a bad --kernel value is a command-line mistake, found while parsing.
         var (exit, output, err) = CliRunner.Run("layouts", "--kernel", version);
-        Assert.Equal(1, exit);
+        Assert.Equal(2, exit);
         Assert.Empty(output);
         Assert.Contains(message, err, StringComparison.Ordinal);
-        Assert.Single(err.TrimEnd().Split('\n'));
+        Assert.Contains(KernelLayouts.Oldest.ToString(), err.Split('\n')[0], StringComparison.Ordinal); // the known range
     }
 
     [Fact]
-    public void A_6_18_kernel_without_gmem_is_an_input_error()
+    public void A_6_18_kernel_without_gmem_is_a_usage_error()
     {
+        // Exit 1 -> 2 (issue 13): the two options contradict each other.
         var (exit, _, err) = CliRunner.Run("layouts", "--kernel", "6.18", "--gmem", "absent");
-        Assert.Equal(1, exit);
-        Assert.Contains("always has the gmem block", err, StringComparison.Ordinal);
+        Assert.Equal(2, exit);
+        Assert.Contains("--gmem absent: kernel 6.18 always has the gmem block", err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -177,6 +177,7 @@ public sealed class ReplayCommandTests : IDisposable
         }
     }
 
+    // Bad --policies, --host-size and --vm-type values moved to UsageErrorTests: they exit 2 now (issue 13).
     [Fact]
     public void Bad_trace_inputs_are_one_line_errors_with_exit_1()
     {
@@ -187,9 +188,7 @@ public sealed class ReplayCommandTests : IDisposable
             (new[] { "replay", PathOf("missing.dat") }, "no such file"),
             (new[] { "replay", _dir }, "is a directory"),
             (new[] { "replay", sched }, "no KVM events"),
-            (new[] { "compare", sched, "--policies", "first-use,nope" }, "unknown policy 'nope'"),
-            (new[] { "replay", sched, "--host-size", "12Q" }, "--host-size"),
-            (new[] { "replay", sched, "--vm-type", "tdx" }, "--vm-type"),
+            (new[] { "replay", PathOf("missing.dat"), "--memslots", PathOf("missing.json") }, "missing.json"),
         })
         {
             var (exit, output, err) = CliRunner.Run(args);

@@ -61,13 +61,17 @@ public sealed class ScenarioCommandTests : IDisposable
         Assert.Contains("Roth", output, StringComparison.Ordinal);
     }
 
+    // Exit 1 -> 2 (issue 13): a bad name or size on the command line is a usage error, found while parsing, and the
+    // message names what is allowed.
     [Theory]
-    [InlineData("no-such-scenario", "first-use", "4k", null, "unknown scenario")]
-    [InlineData("share-4k-keep", "no-such-policy", "4k", null, "unknown policy")]
-    [InlineData("share-4k-keep", "first-use", "3m", null, "not a folio size")]
-    [InlineData("snp-boot", "first-use", "2m", "lots", "not a size")]
-    [InlineData("snp-boot", "first-use", "2m", "17M", "multiple of the folio size")]
-    public void Bad_names_and_sizes_are_one_line_and_exit_1(string scenario, string policy, string folio, string? size, string message)
+    [InlineData("no-such-scenario", "first-use", "4k", null, "unknown scenario 'no-such-scenario'; the scenarios are share-4k-keep, share-4k-punch, dirty-log")]
+    [InlineData("share-4k-keep", "no-such-policy", "4k", null, "--policy: unknown policy 'no-such-policy'; the policies are fault-hook, alloc-blind, first-use, every-get-pfn.")]
+    [InlineData("share-4k-keep", "first-use", "3m", null, "--folio: '3m' is not a folio size; use 4k, 2m or 1g.")]
+    [InlineData("snp-boot", "first-use", "2m", "lots", "--guest-size: 'lots' is not a size; give a number with K, M, G or T")]
+    [InlineData("snp-boot", "first-use", "2m", "17M", "--guest-size: 17M is not a multiple of the folio size (2m)")]
+    [InlineData("snp-boot", "first-use", "4k", "2T", "--guest-size: 2T is outside 16M to 1T.")]
+    [InlineData("share-4k-keep", "first-use", "4k", "64M", "--guest-size: only snp-boot takes a guest size.")]
+    public void Bad_names_and_sizes_are_usage_errors_with_exit_2(string scenario, string policy, string folio, string? size, string message)
     {
         var args = new List<string> { "scenario", scenario, "--policy", policy, "--folio", folio };
         if (size is not null)
@@ -76,9 +80,23 @@ public sealed class ScenarioCommandTests : IDisposable
         }
 
         var (exit, output, err) = CliRunner.Run([.. args]);
-        Assert.Equal(1, exit);
+        Assert.Equal(2, exit);
         Assert.Empty(output);
         Assert.Contains(message, err, StringComparison.Ordinal);
-        Assert.Single(err.TrimEnd().Split('\n'));
+        var lines = err.TrimEnd().Split('\n');
+        Assert.Equal(2, lines.Length); // the one-line message, then where help is
+        Assert.StartsWith("fastrmp: ", lines[0], StringComparison.Ordinal);
+        Assert.Equal("Run 'fastrmp --help' for usage.", lines[1]);
+    }
+
+    [Fact]
+    public void The_comparison_table_titles_its_columns_from_the_catalog()
+    {
+        var (exit, output, _) = CliRunner.Run("--folio", "4k");
+        Assert.Equal(0, exit);
+        foreach (var counter in FastRmp.Cli.Commands.ScenarioCommands.Columns)
+        {
+            Assert.Contains(counter.Title, output, StringComparison.Ordinal);
+        }
     }
 }

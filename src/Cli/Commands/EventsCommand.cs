@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using FastRmp.Cli.Options;
 using FastRmp.Interop.Tracing;
 using FastRmp.Interop.Tracing.Kvm;
 
@@ -15,8 +16,11 @@ internal static class EventsCommand
     {
         var file = new Argument<string>("FILE") { Description = "A trace.dat, tracefs trace text, trace-cmd report or perf script output." };
         var events = new Option<string[]>("--event") { Description = "Only these events (system:name or name); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var format = new Option<string>("--format") { Description = "text or jsonl (one JSON object per record).", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "jsonl");
+        var format = CliOptions.OneOf(
+            new Option<string>("--format") { Description = "text or jsonl (one JSON object per record).", DefaultValueFactory = _ => "text" },
+            "format",
+            "use one of",
+            ["text", "jsonl"]);
         var command = new Command("events", "Print every record (timestamp ns, cpu, pid, comm, system:event, fields by name).")
         {
             file, events, format,

@@ -3,6 +3,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using FastRmp.Cli.Options;
+using FastRmp.Cli.Reports;
 using FastRmp.Interop.Layout;
 
 namespace FastRmp.Cli.Commands;
@@ -10,17 +12,37 @@ namespace FastRmp.Cli.Commands;
 /// <summary><c>fastrmp layouts [--kernel VERSION] [--gmem default|present|absent] [--json]</c>.</summary>
 internal static class LayoutsCommand
 {
+    private static readonly string[] s_gmemNames = ["default", "present", "absent"];
+
     public static Command Create()
     {
         var kernel = new Option<string?>("--kernel")
         {
             Description = $"Kernel version (e.g. 6.12.3 or 6.8.0-49-generic); only that kernel's layouts. Known: {KernelLayouts.Oldest} to 7.0. Default: every mirror of every generation.",
         };
-        var gmem = new Option<GmemBlock>("--gmem")
+        kernel.Validators.Add(result =>
         {
-            Description = "Whether kvm_memory_slot has the gmem block (CONFIG_KVM_PRIVATE_MEM). Default: what a distribution kernel of that version has.",
-            DefaultValueFactory = _ => GmemBlock.Default,
-        };
+            foreach (var token in result.Tokens)
+            {
+                if (!KernelVersion.TryParse(token.Value, out var version))
+                {
+                    result.AddError($"--kernel: '{token.Value}' is not a kernel version (expected MAJOR.MINOR[.PATCH], e.g. 6.12.3; known: {KernelLayouts.Oldest} to 7.0).");
+                }
+                else if (!KernelLayouts.IsKnown(version))
+                {
+                    result.AddError($"--kernel: FastRmp knows the layouts of kernels {KernelLayouts.Oldest} to 7.0; {version} is outside that range.");
+                }
+            }
+        });
+        var gmem = CliOptions.OneOf(
+            new Option<string>("--gmem")
+            {
+                Description = "Whether kvm_memory_slot has the gmem block (CONFIG_KVM_PRIVATE_MEM); default: what a distribution kernel of that version has.",
+                DefaultValueFactory = _ => "default",
+            },
+            "gmem block setting",
+            "use one of",
+            s_gmemNames);
         var json = new Option<bool>("--json") { Description = "Write JSON instead of tables." };
         var command = new Command("layouts", "Print the size and field table of every mirrored kernel, uAPI and hardware struct.")
         {
@@ -29,7 +51,7 @@ internal static class LayoutsCommand
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var (label, layouts) = Select(parse.GetValue(kernel), parse.GetValue(gmem));
+            var (label, layouts) = Select(parse.GetValue(kernel), parse.GetValue(gmem) switch { "present" => GmemBlock.Present, "absent" => GmemBlock.Absent, _ => GmemBlock.Default });
             if (parse.GetValue(json))
             {
                 WriteJson(output, label, layouts);
@@ -51,23 +73,16 @@ internal static class LayoutsCommand
             return ("all", KernelLayouts.All);
         }
 
-        if (!KernelVersion.TryParse(kernel, out var version))
-        {
-            throw new CliInputException($"--kernel: '{kernel}' is not a kernel version (expected MAJOR.MINOR[.PATCH], e.g. 6.12.3).");
-        }
-
-        if (!KernelLayouts.IsKnown(version))
-        {
-            throw new CliInputException($"--kernel: FastRmp knows the layouts of kernels {KernelLayouts.Oldest} to 7.0; {version} is outside that range.");
-        }
-
+        // The option's validator has checked the version; a bad one here is a caller's mistake.
+        var version = KernelVersion.Parse(kernel);
         try
         {
             return (kernel.Trim(), KernelLayouts.For(version, gmem));
         }
-        catch (ArgumentException ex)
+        catch (ArgumentException) when (gmem == GmemBlock.Absent)
         {
-            throw new CliInputException($"--gmem: {ex.Message.Split(" (Parameter", 2)[0]}");
+            // KernelLayouts refuses 'absent' where the kernel cannot be built without the block (6.18 on).
+            throw new CliUsageException($"--gmem absent: kernel {version} always has the gmem block (CONFIG_KVM_GUEST_MEMFD is selected on x86-64); use --gmem default or present.");
         }
     }
 
@@ -98,50 +113,14 @@ internal static class LayoutsCommand
 
     private static void WriteJson(TextWriter output, string label, ImmutableArray<MirrorLayout> layouts)
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteString("kernel", label);
-            w.WriteStartArray("structs");
-            foreach (var layout in layouts)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", layout.CName);
-                w.WriteString("mirror", layout.Name);
-                w.WriteNumber("size", layout.Size);
-                w.WriteNumber("align", layout.Alignment);
-                w.WriteString("source", layout.Summary);
-                w.WriteStartArray("fields");
-                foreach (var f in layout.Fields)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("name", f.Name);
-                    w.WriteNumber("offset", f.Offset);
-                    w.WriteNumber("size", f.Size);
-                    w.WriteString("type", f.CType);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-                w.WriteStartArray("bitfields");
-                foreach (var b in layout.Bitfields)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("name", b.Name);
-                    w.WriteNumber("bit_offset", b.BitOffset);
-                    w.WriteNumber("bit_width", b.BitWidth);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+        var structs = layouts.Select(l => new LayoutStructJson(
+            l.CName,
+            l.Name,
+            l.Size,
+            l.Alignment,
+            l.Summary,
+            [.. l.Fields.Select(f => new LayoutFieldJson(f.Name, f.Offset, f.Size, f.CType))],
+            [.. l.Bitfields.Select(b => new LayoutBitfieldJson(b.Name, b.BitOffset, b.BitWidth))]));
+        output.WriteLine(JsonSerializer.Serialize(new LayoutsJson(label, [.. structs]), ReportJsonContext.Default.LayoutsJson));
     }
 }

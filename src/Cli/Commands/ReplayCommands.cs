@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
+using FastRmp.Cli.Options;
 using FastRmp.Cli.Reports;
+using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Replay;
 using FastRmp.Interop.Tracing;
@@ -19,21 +20,21 @@ internal static class ReplayCommands
 {
     private static readonly CultureInfo s_ci = CultureInfo.InvariantCulture;
 
-    /// <summary>The counters the replay tables show, with their titles.</summary>
-    private static readonly (string Counter, string Title)[] Shown =
+    /// <summary>The counters the replay tables show, in row order (titles from the catalog).</summary>
+    internal static IReadOnlyList<CounterInfo> Shown { get; } =
     [
-        ("faults_private", "private faults"), ("faults_shared", "shared faults"), ("memory_fault_exits", "memory-fault exits"),
-        ("rmpupdate_4k", "RMPUPDATE 4K"), ("rmpupdate_2m", "RMPUPDATE 2M"), ("psmash", "PSMASH"), ("rmp_lookups", "RMP lookups"),
-        ("rmp_npf", "extra #NPF(RMP)"), ("zapped", "SPTEs zapped"), ("npt_4k", "NPT 4K leaves"), ("npt_2m", "NPT 2M leaves"),
-        ("npt_1g", "NPT 1G leaves"), ("rmp_2m_entries", "RMP 2M entries"), ("rmp_4k_entries", "RMP 4K entries"),
-        ("pfns_from_trace", "pfns as traced"), ("inferred_conversions", "inferred conversions"), ("inferred_validations", "inferred 2M acceptances"),
+        CounterCatalog.FaultsPrivate, CounterCatalog.FaultsShared, CounterCatalog.MemoryFaultExits,
+        CounterCatalog.RmpUpdate4K, CounterCatalog.RmpUpdate2M, CounterCatalog.Psmash, CounterCatalog.RmpLookups,
+        CounterCatalog.RmpNpf, CounterCatalog.Zapped, CounterCatalog.Npt4K, CounterCatalog.Npt2M, CounterCatalog.Npt1G,
+        CounterCatalog.Rmp2MEntries, CounterCatalog.Rmp4KEntries, CounterCatalog.PfnsFromTrace,
+        CounterCatalog.InferredConversions, CounterCatalog.InferredValidations,
     ];
 
     /// <summary><c>fastrmp replay</c>.</summary>
     public static Command CreateReplay()
     {
-        var policy = new Option<string>("--policy") { Description = $"The policy: {string.Join(", ", PolicyCatalog.Names)}.", DefaultValueFactory = _ => "first-use" };
-        var export = new Option<FileInfo?>("--export-trace") { Description = "Write the model's run as a trace.dat (v7, zstd) to open next to the real one in KernelShark." };
+        var policy = CliOptions.Policy();
+        var export = new Option<FileInfo?>("--export-trace") { HelpName = "FILE", Description = "Write the model's run as a trace.dat (v7, zstd) to open next to the real one in KernelShark." };
         var command = new Command("replay", "Replay a host trace (trace.dat, ftrace text, perf script) through the model under one policy: counters and agreement with the traced kernel.");
         var shared = new SharedOptions(command);
         command.Options.Add(policy);
@@ -45,33 +46,16 @@ internal static class ReplayCommands
     /// <summary><c>fastrmp compare</c>.</summary>
     public static Command CreateCompare()
     {
-        var policies = new Option<string>("--policies")
-        {
-            Description = "Comma-separated policies to compare side by side.",
-            DefaultValueFactory = _ => string.Join(",", PolicyCatalog.Names),
-        };
+        var policies = CliOptions.Policies();
         var command = new Command("compare", "Replay a host trace under several policies in one pass and compare them side by side.");
         var shared = new SharedOptions(command);
         command.Options.Add(policies);
-        command.SetAction(parse => Run(parse, shared, [.. parse.GetValue(policies)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)], null));
+        command.SetAction(parse => Run(parse, shared, parse.GetValue(policies) is { Length: > 0 } named ? named : [.. PolicyCatalog.Names], null));
         return command;
     }
 
     private static int Run(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, FileInfo? exportFile)
     {
-        foreach (string p in policies)
-        {
-            if (!PolicyCatalog.Names.Contains(p))
-            {
-                throw new CliInputException($"unknown policy '{p}'; the policies are {string.Join(", ", PolicyCatalog.Names)}.");
-            }
-        }
-
-        if (policies.Count == 0 || policies.Distinct().Count() != policies.Count)
-        {
-            throw new CliInputException("--policies: name each policy once.");
-        }
-
         string path = parse.GetValue(o.Trace)!;
         var options = o.Options(parse);
         var stdout = parse.InvocationConfiguration.Output;
@@ -98,7 +82,7 @@ internal static class ReplayCommands
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
                 + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{r.Policy} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Group = $"{VmTitle(r.Vm, results)}folio {ScenarioCommands.FolioName(r.Counters.FolioOrder)}" })]));
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}" })]));
         }
 
         export?.Save(exportFile!);
@@ -178,16 +162,16 @@ internal static class ReplayCommands
             }
         }
 
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {ScenarioCommands.FolioName(results[0].Counters.FolioOrder)}"));
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}"));
         table.AddColumn("counter");
         foreach (var r in results)
         {
             table.AddColumn(new TableColumn(Markup.Escape(r.Policy)).RightAligned());
         }
 
-        foreach (var (counter, name) in Shown)
+        foreach (var counter in Shown)
         {
-            table.AddRow([name, .. results.Select(r => r.Counters[counter].ToString("N0", s_ci))]);
+            table.AddRow([Markup.Escape(counter.Title), .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
         }
 
         table.AddEmptyRow();
@@ -224,105 +208,32 @@ internal static class ReplayCommands
     /// <summary>The JSON report (schema in docs/replay.md).</summary>
     private static void WriteJson(FileInfo? file, ITraceReader reader, Replayer replayer, IReadOnlyList<ReplayResult> results, ReplayOptions options, double seconds)
     {
-        if (file is null)
+        if (file is not null)
         {
-            return;
+            ReportFile.WriteJson(file, "--json", Report(reader, replayer, results, options, seconds), ReportJsonContext.Default.ReplayReportJson);
         }
-
-        ReportFile.WriteJson(file, "--json", w => WriteJson(w, reader, replayer, results, options, seconds));
     }
 
-    private static void WriteJson(Utf8JsonWriter w, ITraceReader reader, Replayer replayer, IReadOnlyList<ReplayResult> results, ReplayOptions options, double seconds)
+    private static ReplayReportJson Report(ITraceReader reader, Replayer replayer, IReadOnlyList<ReplayResult> results, ReplayOptions options, double seconds)
     {
         var s = replayer.Ops.Stats;
-        w.WriteStartObject();
-        w.WriteStartObject("trace");
-        w.WriteString("path", reader.Info.Path);
-        w.WriteString("format", reader.Info.Kind.ToString());
-        w.WriteString("version", reader.Info.Version);
-        w.WriteNumber("records", s.Records);
-        w.WriteNumber("kvm_events", s.KvmEvents);
-        w.WriteNumber("faults", s.Faults);
-        w.WriteNumber("rmp_bit_faults", s.RmpBitFaults);
-        w.WriteNumber("spte_requested", s.SpteRequested);
-        w.WriteNumber("memory_fault_exits", s.MemoryFaultExits);
-        w.WriteNumber("rmp_faults", s.RmpFaults);
-        w.WriteNumber("memslot_events", s.Memslots);
-        w.WriteNumber("conversions", s.Conversions);
-        w.WriteNumber("launch_updates", s.LaunchUpdates);
-        w.WriteNumber("threads_with_process", s.ThreadsWithProcess);
-        w.WriteNumber("vms", replayer.Vms.Count);
-        w.WriteNumber("first_timestamp_ns", s.FirstTimestamp);
-        w.WriteNumber("last_timestamp_ns", s.LastTimestamp);
-        w.WriteNumber("lost_events", reader.Stats.LostEvents);
-        w.WriteNumber("damaged_regions", reader.Stats.DamageCount);
-        if (replayer.Error is { } error)
+        var trace = new ReplayTraceJson(
+            reader.Info.Path, reader.Info.Kind.ToString(), reader.Info.Version, s.Records, s.KvmEvents, s.Faults, s.RmpBitFaults,
+            s.SpteRequested, s.MemoryFaultExits, s.RmpFaults, s.Memslots, s.Conversions, s.LaunchUpdates, s.ThreadsWithProcess,
+            replayer.Vms.Count, s.FirstTimestamp, s.LastTimestamp, reader.Stats.LostEvents, reader.Stats.DamageCount,
+            replayer.Error?.Message, seconds);
+        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected");
+        var runs = results.Select(r =>
         {
-            w.WriteString("error", error.Message);
-        }
-        else
-        {
-            w.WriteNull("error");
-        }
-
-        w.WriteNumber("replay_seconds", seconds);
-        w.WriteEndObject();
-        w.WriteStartObject("options");
-        w.WriteString("folio", ScenarioCommands.FolioName(options.FolioOrder));
-        w.WriteNumber("host_bytes", options.HostBytes);
-        w.WriteString("vm_type", options.VmType == KvmVmType.Snp ? "snp" : "sw-protected");
-        w.WriteEndObject();
-        w.WriteStartArray("runs");
-        foreach (var r in results)
-        {
-            w.WriteStartObject();
-            w.WriteString("policy", r.Policy);
-            w.WriteStartObject("vm");
-            w.WriteNumber("process", r.Vm.Process);
-            w.WriteString("name", r.Vm.Name);
-            w.WriteEndObject();
-            w.WriteString("memslot_source", r.Source.ToString().ToLowerInvariant());
-            ReportFile.WriteCounters(w, r.Counters.Counters);
             var f = r.Fidelity;
-            w.WriteStartObject("fidelity");
-            w.WriteNumber("agreement_rate", f.AgreementRate);
-            w.WriteNumber("levels_compared", f.LevelsCompared);
-            w.WriteNumber("levels_agreed", f.LevelsAgreed);
-            w.WriteNumber("exits_compared", f.ExitsCompared);
-            w.WriteNumber("exits_agreed", f.ExitsAgreed);
-            w.WriteNumber("trace_rmp_regions", f.TraceRmpRegions);
-            w.WriteNumber("model_rmp_regions", f.ModelRmpRegions);
-            w.WriteNumber("common_rmp_regions", f.CommonRmpRegions);
-            w.WriteNumber("disagreements", f.Disagreements);
-            w.WriteStartArray("first");
-            foreach (var d in f.First)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("timestamp_ns", d.Timestamp);
-                w.WriteString("what", d.What);
-                w.WriteString("gpa", $"0x{d.Gpa:x}");
-                w.WriteString("trace", d.Trace);
-                w.WriteString("model", d.Model);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-            if (r.FirstRefusal is { } refusal)
-            {
-                w.WriteString("first_refusal", refusal);
-            }
-
-            if (r.InvariantViolation is { } broken)
-            {
-                w.WriteString("invariant_violation", broken);
-            }
-
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
+            var fidelity = new FidelityJson(
+                f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.TraceRmpRegions, f.ModelRmpRegions,
+                f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model))]);
+            return new ReplayRunJson(
+                r.Policy, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),
+                fidelity, r.FirstRefusal, r.InvariantViolation);
+        });
+        return new ReplayReportJson(trace, modelOptions, [.. runs]);
     }
 
     /// <summary>The options replay and compare share.</summary>
@@ -339,37 +250,24 @@ internal static class ReplayCommands
 
         public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output." };
 
-        public Option<string> Folio { get; } = new("--folio") { Description = "guest_memfd folio size of the model: 4k (upstream), 2m (THP series), 1g (HugeTLB series).", DefaultValueFactory = _ => "4k" };
+        public Option<FolioSize?> Folio { get; } = CliOptions.Folio("guest_memfd folio size of the model.");
 
-        public Option<string> HostSize { get; } = new("--host-size") { Description = "The host's memory, e.g. 256G or 1T (the allocator's and the RMP's range).", DefaultValueFactory = _ => "1T" };
+        public Option<ByteSize?> HostSize { get; } = CliOptions.Size("--host-size", "The host's memory, e.g. 256G or 1T (the allocator's and the RMP's range)", 1UL << 30, 4UL << 40, defaultText: "1T");
 
-        public Option<string> VmType { get; } = new("--vm-type") { Description = "snp (RMP and the policy's hooks) or sw-protected (guest_memfd without hardware checks).", DefaultValueFactory = _ => "snp" };
+        public Option<VmTypeName> VmType { get; } = CliOptions.VmType();
 
-        public Option<FileInfo?> Memslots { get; } = new("--memslots") { Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
+        public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
 
-        public Option<FileInfo?> Json { get; } = new("--json") { Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
+        public Option<FileInfo?> Json { get; } = new("--json") { HelpName = "FILE", Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
 
         public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
 
-        public Option<FileInfo?> Html { get; } = new("--html") { Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
+        public Option<FileInfo?> Html { get; } = new("--html") { HelpName = "FILE", Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
 
         public ReplayOptions Options(ParseResult parse)
         {
-            int order = ScenarioCommands.FolioOrder(parse.GetValue(Folio)!);
-            ulong host = ScenarioCommands.ParseSize(parse.GetValue(HostSize)!, "--host-size");
-            if (host < 1UL << 30 || host > 4UL << 40)
-            {
-                throw new CliInputException("--host-size: between 1G and 4T.");
-            }
-
-            var type = parse.GetValue(VmType)!.ToLowerInvariant() switch
-            {
-                "snp" => KvmVmType.Snp,
-                "sw-protected" => KvmVmType.SwProtected,
-                var other => throw new CliInputException($"--vm-type: '{other}' is not snp or sw-protected."),
-            };
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            return new ReplayOptions(order, host, type, memslots, Verify: parse.GetValue(Verify));
+            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify));
         }
     }
 }

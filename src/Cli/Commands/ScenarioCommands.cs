@@ -1,6 +1,9 @@
 using System.CommandLine;
+using System.Globalization;
+using FastRmp.Cli.Options;
 using FastRmp.Cli.Reports;
 using FastRmp.Engine.Hosting;
+using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Scenarios;
 using Spectre.Console;
@@ -13,42 +16,43 @@ namespace FastRmp.Cli.Commands;
 /// </summary>
 internal static class ScenarioCommands
 {
-    /// <summary>The counters the comparison table shows, with their column titles.</summary>
-    private static readonly (string Counter, string Title)[] Columns =
+    /// <summary>The counters the comparison table shows, in column order (titles from the catalog).</summary>
+    internal static IReadOnlyList<CounterInfo> Columns { get; } =
     [
-        ("rmpupdate_4k", "RMPUPDATE 4K"), ("rmpupdate_2m", "RMPUPDATE 2M"), ("psmash", "PSMASH"), ("rmp_npf", "extra #NPF"),
-        ("memory_fault_exits", "mem exits"), ("hypercall_exits", "PSC exits"), ("npt_4k", "NPT 4K"), ("npt_2m", "NPT 2M"),
-        ("rmp_4k_entries", "RMP 4K"), ("rmp_2m_entries", "RMP 2M"), ("faults_private", "faults"), ("rmp_lookups", "RMP lookups"),
-        ("launch_update_failures", "launch fails"),
+        CounterCatalog.RmpUpdate4K, CounterCatalog.RmpUpdate2M, CounterCatalog.Psmash, CounterCatalog.RmpNpf,
+        CounterCatalog.MemoryFaultExits, CounterCatalog.HypercallExits, CounterCatalog.Npt4K, CounterCatalog.Npt2M,
+        CounterCatalog.Rmp4KEntries, CounterCatalog.Rmp2MEntries, CounterCatalog.FaultsPrivate, CounterCatalog.RmpLookups,
+        CounterCatalog.LaunchUpdateFailures,
     ];
+
+    private static readonly ulong s_maxGuest = 1UL << 40;
 
     /// <summary>The root command's own action: the comparison of every policy on every scenario.</summary>
     public static void AddCompareAction(RootCommand root)
     {
-        var folio = FolioOption("The folio sizes to compare (default: all three).");
-        folio.DefaultValueFactory = null;
-        var json = new Option<FileInfo?>("--json") { Description = "Also write every result as JSON to this file." };
+        var folio = CliOptions.Folio("The folio size to compare (default: all three).", optional: true);
+        var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write every result as JSON to this file." };
         var html = HtmlOption();
         root.Options.Add(folio);
         root.Options.Add(json);
         root.Options.Add(html);
         root.SetAction(parse =>
         {
-            string? only = parse.GetValue(folio);
-            var orders = only is null ? new[] { 0, 9, 18 } : [FolioOrder(only)];
+            var only = parse.GetValue(folio);
+            int[] orders = only is { } o ? [o.Order] : [0, 9, 18];
             var results = new List<RunResult>();
             var console = Terminal.For(parse.InvocationConfiguration.Output);
-            console.Write(new Markup("[bold]FastRmp[/]: the 2023 guest_memfd debate, counted (docs/policies.md explains every value)\n"));
+            console.Write(new Markup("[bold]FastRmp[/]: the 2023 guest_memfd debate, counted (docs/policies.md explains every value; 'fastrmp counters' every column)\n"));
             foreach (int order in orders)
             {
-                var table = NewTable($"folio {FolioName(order)}");
+                var table = NewTable($"folio {CliOptions.FolioName(order)}");
                 foreach (var scenario in ScenarioCatalog.All)
                 {
                     foreach (string policy in PolicyCatalog.Names)
                     {
                         var result = ScenarioCatalog.Run(scenario.Name, policy, order);
                         results.Add(result);
-                        table.AddRow([scenario.Name, policy, .. Columns.Select(c => result[c.Counter].ToString("N0", System.Globalization.CultureInfo.InvariantCulture))]);
+                        table.AddRow([scenario.Name, policy, .. Columns.Select(c => result[c.Name].ToString("N0", CultureInfo.InvariantCulture))]);
                     }
 
                     if (scenario != ScenarioCatalog.All[^1])
@@ -64,7 +68,7 @@ internal static class ScenarioCommands
             WriteHtml(
                 parse.GetValue(html),
                 "FastRmp: the 2023 guest_memfd debate, counted",
-                $"fastrmp{(only is null ? "" : $" --folio {only}")}: every built-in scenario under every policy ({ReportFile.Version()}; docs/policies.md explains every value)",
+                $"fastrmp{(only is { } f ? $" --folio {f}" : "")}: every built-in scenario under every policy ({ReportFile.Version()}; docs/policies.md explains every value)",
                 results);
             return ExitCodes.Ok;
         });
@@ -94,54 +98,67 @@ internal static class ScenarioCommands
     /// <summary><c>fastrmp scenario NAME [--policy P] [--folio 4k|2m|1g] [--guest-size SIZE] [--per-page] [--json FILE] [--html FILE]</c>.</summary>
     public static Command CreateRun()
     {
-        var name = new Argument<string>("name") { Description = "The scenario (see 'fastrmp scenarios')." };
-        var policy = new Option<string>("--policy") { Description = $"The policy: {string.Join(", ", PolicyCatalog.Names)}.", DefaultValueFactory = _ => "first-use" };
-        var folio = FolioOption("guest_memfd folio size.");
-        var guestSize = new Option<string?>("--guest-size") { Description = "snp-boot's guest size, e.g. 64G or 1T (16 MiB to 1 TiB)." };
+        var name = CliOptions.OneOf(
+            new Argument<string>("name")
+            {
+                HelpName = "NAME",
+                Description = $"The scenario: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))} ('fastrmp scenarios' says what each does).",
+            },
+            "scenario",
+            "the scenarios are",
+            [.. ScenarioCatalog.All.Select(s => s.Name)]);
+        var policy = CliOptions.Policy();
+        var folio = CliOptions.Folio("guest_memfd folio size.");
+        var guestSize = CliOptions.Size("--guest-size", "snp-boot's guest size, e.g. 64G or 1T, a multiple of the folio size", 16UL << 20, s_maxGuest, defaultText: null);
         var perPage = new Option<bool>("--per-page") { Description = "Fault every page in one by one (the reference path the batched one is checked against; same counts, slower)." };
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the result as JSON to this file." };
+        var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write the result as JSON to this file." };
         var html = HtmlOption();
-        var command = new Command("scenario", "Run one scenario under one policy and print every counter.") { name, policy, folio, guestSize, perPage, json, html };
+        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, guestSize, perPage, json, html };
+        command.Validators.Add(result =>
+        {
+            // The checks that need two values: only snp-boot has a guest size, and it is whole folios, at least one
+            // (the rule ScenarioCatalog.Run enforces).
+            if (!CliOptions.TryGetValue(result, guestSize, out var size) || size is null || !CliOptions.TryGetValue(result, folio, out var folioSize))
+            {
+                return;
+            }
+
+            ulong bytes = size.Value.Bytes;
+            int order = (folioSize ?? FolioSize.Size4K).Order;
+            ulong folioBytes = 4096UL << order;
+            if (result.GetValue(name) != "snp-boot")
+            {
+                result.AddError("--guest-size: only snp-boot takes a guest size.");
+            }
+            else if (bytes % folioBytes != 0 || bytes < ScenarioCatalog.GuestBytes(order))
+            {
+                result.AddError($"--guest-size: {CliOptions.FormatSize(bytes)} is not a multiple of the folio size ({CliOptions.FolioName(order)}) of at least {CliOptions.FormatSize(ScenarioCatalog.GuestBytes(order))}.");
+            }
+        });
         command.SetAction(parse =>
         {
             string scenario = parse.GetValue(name)!;
             string policyName = parse.GetValue(policy)!;
-            if (ScenarioCatalog.All.All(s => s.Name != scenario))
-            {
-                throw new CliInputException($"unknown scenario '{scenario}'; the scenarios are {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}.");
-            }
+            int order = (parse.GetValue(folio) ?? FolioSize.Size4K).Order;
+            ulong? bytes = parse.GetValue(guestSize)?.Bytes;
+            var result = ScenarioCatalog.Run(scenario, policyName, order, bytes, parse.GetValue(perPage) ? new HostOptions(BatchFreshFaults: false) : null);
 
-            if (!PolicyCatalog.Names.Contains(policyName))
-            {
-                throw new CliInputException($"--policy: unknown policy '{policyName}'; the policies are {string.Join(", ", PolicyCatalog.Names)}.");
-            }
-
-            int order = FolioOrder(parse.GetValue(folio)!);
-            ulong? bytes = parse.GetValue(guestSize) is { } text ? ParseSize(text) : null;
-            RunResult result;
-            try
-            {
-                result = ScenarioCatalog.Run(scenario, policyName, order, bytes, parse.GetValue(perPage) ? new HostOptions(BatchFreshFaults: false) : null);
-            }
-            catch (ArgumentException ex)
-            {
-                throw new CliInputException(ex.Message.Split(" (Parameter", 2)[0]);
-            }
-
-            var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {FolioName(order)}");
+            var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {CliOptions.FolioName(order)}");
             table.AddColumn("counter");
             table.AddColumn(new TableColumn("value").RightAligned());
+            table.AddColumn("unit");
             foreach (var (counter, value) in result.Counters)
             {
-                table.AddRow(counter, value.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+                string unit = CounterCatalog.TryGet(counter, out var info) ? info.Unit : "";
+                table.AddRow(counter, value.ToString("N0", CultureInfo.InvariantCulture), Markup.Escape(unit));
             }
 
             Terminal.For(parse.InvocationConfiguration.Output).Write(table);
             WriteJson(parse.GetValue(json), [result]);
             WriteHtml(
                 parse.GetValue(html),
-                $"FastRmp: {scenario}, {policyName}, folio {FolioName(order)}",
-                $"fastrmp scenario {scenario} --policy {policyName} --folio {FolioName(order)}{(bytes is { } b ? $" --guest-size {parse.GetValue(guestSize)}" : "")} ({ReportFile.Version()})",
+                $"FastRmp: {scenario}, {policyName}, folio {CliOptions.FolioName(order)}",
+                $"fastrmp scenario {scenario} --policy {policyName} --folio {CliOptions.FolioName(order)}{(bytes is { } b ? $" --guest-size {CliOptions.FormatSize(b)}" : "")} ({ReportFile.Version()})",
                 [result]);
             return ExitCodes.Ok;
         });
@@ -150,6 +167,7 @@ internal static class ScenarioCommands
 
     private static Option<FileInfo?> HtmlOption() => new("--html")
     {
+        HelpName = "FILE",
         Description = "Also write a self-contained HTML report (counters, NPT levels, a map of host memory per run) to this file.",
     };
 
@@ -161,74 +179,29 @@ internal static class ScenarioCommands
         }
     }
 
-    private static Option<string> FolioOption(string description) => new("--folio")
-    {
-        Description = description + " One of 4k (upstream), 2m (THP series), 1g (HugeTLB series).",
-        DefaultValueFactory = _ => "4k",
-    };
-
     private static Table NewTable(string title)
     {
         var table = new Table().Border(TableBorder.Rounded).Title(title);
         table.AddColumn("scenario");
         table.AddColumn("policy");
-        foreach (var (_, header) in Columns)
+        foreach (var counter in Columns)
         {
-            table.AddColumn(new TableColumn(header).RightAligned());
+            table.AddColumn(new TableColumn(Markup.Escape(counter.Title)).RightAligned());
         }
 
         return table;
     }
 
-    internal static int FolioOrder(string folio) => folio.ToLowerInvariant() switch
-    {
-        "4k" => 0,
-        "2m" => 9,
-        "1g" => 18,
-        _ => throw new CliInputException($"--folio: '{folio}' is not a folio size (4k, 2m or 1g)."),
-    };
-
-    internal static string FolioName(int order) => order switch { 0 => "4k", 9 => "2m", _ => "1g" };
-
-    /// <summary>Sizes such as 64G, 1T, 512M (binary units).</summary>
-    internal static ulong ParseSize(string text, string option = "--guest-size")
-    {
-        text = text.Trim();
-        int shift = char.ToUpperInvariant(text.Length > 0 ? text[^1] : ' ') switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
-        string digits = shift == 0 ? text : text[..^1];
-        if (!ulong.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong value) || value > ulong.MaxValue >> shift)
-        {
-            throw new CliInputException($"{option}: '{text}' is not a size (e.g. 64G or 1T).");
-        }
-
-        return value << shift;
-    }
-
     /// <summary>
     /// JSON: an array of <c>{"scenario", "policy", "folio", "counters": {name: value}}</c>; the counter names are
-    /// those of docs/policies.md.
+    /// those of the catalog (docs/cli.md).
     /// </summary>
     private static void WriteJson(FileInfo? file, IReadOnlyList<RunResult> results)
     {
-        if (file is null)
+        if (file is not null)
         {
-            return;
+            IReadOnlyList<ScenarioRunJson> runs = [.. results.Select(r => new ScenarioRunJson(r.Workload, r.Policy, CliOptions.FolioName(r.FolioOrder), ReportFile.Counters(r.Counters)))];
+            ReportFile.WriteJson(file, "--json", runs, ReportJsonContext.Default.IReadOnlyListScenarioRunJson);
         }
-
-        ReportFile.WriteJson(file, "--json", w =>
-        {
-            w.WriteStartArray();
-            foreach (var r in results)
-            {
-                w.WriteStartObject();
-                w.WriteString("scenario", r.Workload);
-                w.WriteString("policy", r.Policy);
-                w.WriteString("folio", FolioName(r.FolioOrder));
-                ReportFile.WriteCounters(w, r.Counters);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        });
     }
 }

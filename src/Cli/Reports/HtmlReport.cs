@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Reflection;
-using System.Text.Encodings.Web;
 using System.Text.Json;
+using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Reports;
 
 namespace FastRmp.Cli.Reports;
@@ -19,12 +19,16 @@ namespace FastRmp.Cli.Reports;
 /// </remarks>
 internal static partial class HtmlReport
 {
-    /// <summary>The counters of the comparison table, in column order.</summary>
-    public static IReadOnlyList<string> TableCounters { get; } =
+    /// <summary>The counters of the comparison table, in column order; a header's tooltip is the catalog's title, description and unit.</summary>
+    public static IReadOnlyList<CounterInfo> TableColumns { get; } =
     [
-        "faults_private", "faults_shared", "memory_fault_exits", "rmpupdate_4k", "rmpupdate_2m", "psmash", "rmp_lookups",
-        "rmp_npf", "zapped", "npt_4k", "npt_2m", "npt_1g", "rmp_2m_entries", "rmp_4k_entries",
+        CounterCatalog.FaultsPrivate, CounterCatalog.FaultsShared, CounterCatalog.MemoryFaultExits, CounterCatalog.RmpUpdate4K,
+        CounterCatalog.RmpUpdate2M, CounterCatalog.Psmash, CounterCatalog.RmpLookups, CounterCatalog.RmpNpf, CounterCatalog.Zapped,
+        CounterCatalog.Npt4K, CounterCatalog.Npt2M, CounterCatalog.Npt1G, CounterCatalog.Rmp2MEntries, CounterCatalog.Rmp4KEntries,
     ];
+
+    /// <summary>The names of <see cref="TableColumns"/>.</summary>
+    public static IReadOnlyList<string> TableCounters { get; } = [.. TableColumns.Select(c => c.Name)];
 
     /// <summary>The colour of each <see cref="HostRegionState"/> on the maps, by its value (report.js uses these).</summary>
     public static IReadOnlyList<string> StateColors { get; } = ["#e4e7eb", "#6b9bd1", "#2f9e58", "#f2a23a", "#d7263d"];
@@ -79,9 +83,9 @@ internal static partial class HtmlReport
     private static void WriteTable(TextWriter w, List<IGrouping<string, (ReportRun Run, int Index)>> groups)
     {
         w.Write("<div class=\"table-wrap\"><table class=\"counters\">\n<thead><tr><th>run</th><th>folio</th>");
-        foreach (string counter in TableCounters)
+        foreach (var counter in TableColumns)
         {
-            w.Write($"<th>{Html(counter).Replace("_", "_<wbr>", StringComparison.Ordinal)}</th>");
+            w.Write($"<th title=\"{Html($"{counter.Title}: {counter.Description} ({counter.Unit})")}\">{Html(counter.Name).Replace("_", "_<wbr>", StringComparison.Ordinal)}</th>");
         }
 
         w.Write("</tr></thead>\n");
@@ -116,53 +120,21 @@ internal static partial class HtmlReport
 
     private static void WriteData(TextWriter w, IReadOnlyList<ReportRun> runs, MapLayout layout)
     {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.Default }))
-        {
-            json.WriteStartObject();
-            json.WriteStartArray("colors");
-            foreach (string color in StateColors)
-            {
-                json.WriteStringValue(color);
-            }
+        var data = new HtmlReportData(
+            StateColors,
+            StateNames,
+            layout.Columns,
+            layout.Cell,
+            ZoomColumns,
+            ZoomCell,
+            [.. runs.Select(run => new HtmlRunData(run.Label, run.Group ?? string.Empty, run.Map is { } map ? MapData(map) : null))]);
+        w.Write(JsonSerializer.Serialize(data, HtmlReportJsonContext.Default.HtmlReportData));
+    }
 
-            json.WriteEndArray();
-            json.WriteStartArray("names");
-            foreach (string name in StateNames)
-            {
-                json.WriteStringValue(name);
-            }
-
-            json.WriteEndArray();
-            json.WriteNumber("columns", layout.Columns);
-            json.WriteNumber("cell", layout.Cell);
-            json.WriteNumber("zoomColumns", ZoomColumns);
-            json.WriteNumber("zoomCell", ZoomCell);
-            json.WriteStartArray("runs");
-            foreach (var run in runs)
-            {
-                json.WriteStartObject();
-                json.WriteString("label", run.Label);
-                json.WriteString("group", run.Group ?? string.Empty);
-                if (run.Map is { } map)
-                {
-                    var (encoding, base64) = MapEncoding.Encode(map.Regions);
-                    json.WriteStartObject("map");
-                    json.WriteNumber("pages", map.HostPages);
-                    json.WriteNumber("regions", map.Regions.Length);
-                    json.WriteString("encoding", encoding);
-                    json.WriteString("data", base64);
-                    json.WriteEndObject();
-                }
-
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        w.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+    private static HtmlMapData MapData(HostMemoryMap map)
+    {
+        var (encoding, base64) = MapEncoding.Encode(map.Regions);
+        return new HtmlMapData(map.HostPages, map.Regions.Length, encoding, base64);
     }
 
     private static string Html(string text) => WebUtility.HtmlEncode(text);

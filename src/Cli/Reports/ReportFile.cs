@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace FastRmp.Cli.Reports;
 
@@ -20,16 +21,12 @@ internal static class ReportFile
         });
     }
 
-    /// <summary>Creates (or replaces) <paramref name="file"/> and lets <paramref name="write"/> fill it as indented JSON.</summary>
+    /// <summary>Creates (or replaces) <paramref name="file"/> with <paramref name="value"/> as JSON, serialized by the generated <paramref name="type"/>.</summary>
     /// <exception cref="CliInputException">The file cannot be written.</exception>
-    public static void WriteJson(FileInfo file, string option, Action<Utf8JsonWriter> write)
+    public static void WriteJson<T>(FileInfo file, string option, T value, JsonTypeInfo<T> type)
     {
-        ArgumentNullException.ThrowIfNull(write);
-        WriteStream(file, option, stream =>
-        {
-            using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-            write(writer);
-        });
+        ArgumentNullException.ThrowIfNull(type);
+        WriteStream(file, option, stream => JsonSerializer.Serialize(stream, value, type));
     }
 
     /// <summary>Creates (or replaces) <paramref name="file"/> and lets <paramref name="write"/> fill it with bytes.</summary>
@@ -54,18 +51,17 @@ internal static class ReportFile
         }
     }
 
-    /// <summary>Writes <c>"counters": {name: value, ...}</c>, the counter object every JSON report shares.</summary>
-    public static void WriteCounters(Utf8JsonWriter w, IEnumerable<KeyValuePair<string, long>> counters)
+    /// <summary>A result's counters as the JSON reports carry them: by name, in the result's (catalog) order.</summary>
+    public static OrderedDictionary<string, long> Counters(IEnumerable<KeyValuePair<string, long>> counters)
     {
-        ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(counters);
-        w.WriteStartObject("counters");
-        foreach (var (counter, value) in counters)
+        var map = new OrderedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (name, value) in counters)
         {
-            w.WriteNumber(counter, value);
+            map.Add(name, value);
         }
 
-        w.WriteEndObject();
+        return map;
     }
 
     /// <summary>The version line reports carry, e.g. <c>FastRmp 1.0.0</c>.</summary>

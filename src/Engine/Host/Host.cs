@@ -155,33 +155,33 @@ public sealed class Host : IDisposable, IMetricsSource
         ref var vm = ref Vm.Counters;
         ref var rmp = ref Rmp.Counters;
         var counters = ImmutableArray.Create(
-            Pair("faults_private", vm.FaultsPrivate),
-            Pair("faults_shared", vm.FaultsShared),
-            Pair("memory_fault_exits", vm.MemoryFaultExits),
-            Pair("hypercall_exits", vm.HypercallExits),
-            Pair("launch_update_failures", LaunchFailures),
-            Pair("retries", vm.Retries),
-            Pair("rmpupdate_4k", rmp.RmpUpdate4K),
-            Pair("rmpupdate_2m", rmp.RmpUpdate2M),
-            Pair("rmpupdate_to_private", rmp.RmpUpdateToPrivate),
-            Pair("rmpupdate_to_shared", rmp.RmpUpdateToShared),
-            Pair("rmpupdate_failed", rmp.RmpUpdateFailed),
-            Pair("psmash", rmp.Psmash),
-            Pair("rmp_lookups", Policy.Counters.RmpLookups),
-            Pair("rmp_npf", vm.RmpNpf),
-            Pair("zapped", vm.Zapped),
-            Pair("mapped_4k", vm.Mapped.Level4K),
-            Pair("mapped_2m", vm.Mapped.Level2M),
-            Pair("mapped_1g", vm.Mapped.Level1G),
-            Pair("npt_4k", Vm.Npt.Leaves4K),
-            Pair("npt_2m", Vm.Npt.Leaves2M),
-            Pair("npt_1g", Vm.Npt.Leaves1G),
-            Pair("rmp_2m_entries", rmp2M),
-            Pair("rmp_4k_entries", rmp4K),
-            Pair("folios_4k", folios[0]),
-            Pair("folios_2m", folios[9]),
-            Pair("folios_1g", folios[18]),
-            Pair("fragmentation_index_order9", Allocator.FragmentationIndex(9)));
+            Pair(CounterCatalog.FaultsPrivate, vm.FaultsPrivate),
+            Pair(CounterCatalog.FaultsShared, vm.FaultsShared),
+            Pair(CounterCatalog.MemoryFaultExits, vm.MemoryFaultExits),
+            Pair(CounterCatalog.HypercallExits, vm.HypercallExits),
+            Pair(CounterCatalog.LaunchUpdateFailures, LaunchFailures),
+            Pair(CounterCatalog.Retries, vm.Retries),
+            Pair(CounterCatalog.RmpUpdate4K, rmp.RmpUpdate4K),
+            Pair(CounterCatalog.RmpUpdate2M, rmp.RmpUpdate2M),
+            Pair(CounterCatalog.RmpUpdateToPrivate, rmp.RmpUpdateToPrivate),
+            Pair(CounterCatalog.RmpUpdateToShared, rmp.RmpUpdateToShared),
+            Pair(CounterCatalog.RmpUpdateFailed, rmp.RmpUpdateFailed),
+            Pair(CounterCatalog.Psmash, rmp.Psmash),
+            Pair(CounterCatalog.RmpLookups, Policy.Counters.RmpLookups),
+            Pair(CounterCatalog.RmpNpf, vm.RmpNpf),
+            Pair(CounterCatalog.Zapped, vm.Zapped),
+            Pair(CounterCatalog.Mapped4K, vm.Mapped.Level4K),
+            Pair(CounterCatalog.Mapped2M, vm.Mapped.Level2M),
+            Pair(CounterCatalog.Mapped1G, vm.Mapped.Level1G),
+            Pair(CounterCatalog.Npt4K, Vm.Npt.Leaves4K),
+            Pair(CounterCatalog.Npt2M, Vm.Npt.Leaves2M),
+            Pair(CounterCatalog.Npt1G, Vm.Npt.Leaves1G),
+            Pair(CounterCatalog.Rmp2MEntries, rmp2M),
+            Pair(CounterCatalog.Rmp4KEntries, rmp4K),
+            Pair(CounterCatalog.Folios4K, folios[0]),
+            Pair(CounterCatalog.Folios2M, folios[9]),
+            Pair(CounterCatalog.Folios1G, folios[18]),
+            Pair(CounterCatalog.FragmentationIndexOrder9, Allocator.FragmentationIndex(9)));
         return new RunResult
         {
             Workload = workload,
@@ -211,7 +211,7 @@ public sealed class Host : IDisposable, IMetricsSource
         Allocator.Dispose();
     }
 
-    private static KeyValuePair<string, long> Pair(string name, long value) => new(name, value);
+    private static KeyValuePair<string, long> Pair(CounterInfo counter, long value) => new(counter.Name, value);
 
     private static void Check(Errno error, string what)
     {

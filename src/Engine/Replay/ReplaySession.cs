@@ -1,4 +1,5 @@
 using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Guests;
 using FastRmp.Engine.Hosting;
 using FastRmp.Interop;
@@ -138,17 +139,17 @@ public sealed class ReplaySession : IDisposable
         {
             Counters = model.Counters.AddRange((KeyValuePair<string, long>[])
             [
-                new("replay_faults", _counters.Faults),
-                new("replay_mmio", _counters.Mmio),
-                new("pfns_from_trace", traced.Claimed),
-                new("pfns_not_free", traced.Missed),
-                new("inferred_slots", _counters.InferredSlots),
-                new("inferred_conversions", _counters.InferredConversions),
-                new("inferred_validations", _counters.InferredValidations),
-                new("memslot_errors", _counters.MemslotErrors),
-                new("memslot_events_ignored", _counters.MemslotEventsIgnored),
-                new("attribute_errors", _counters.AttributeErrors),
-                new("stuck_accesses", _counters.Stuck),
+                Pair(CounterCatalog.ReplayFaults, _counters.Faults),
+                Pair(CounterCatalog.ReplayMmio, _counters.Mmio),
+                Pair(CounterCatalog.PfnsFromTrace, traced.Claimed),
+                Pair(CounterCatalog.PfnsNotFree, traced.Missed),
+                Pair(CounterCatalog.InferredSlots, _counters.InferredSlots),
+                Pair(CounterCatalog.InferredConversions, _counters.InferredConversions),
+                Pair(CounterCatalog.InferredValidations, _counters.InferredValidations),
+                Pair(CounterCatalog.MemslotErrors, _counters.MemslotErrors),
+                Pair(CounterCatalog.MemslotEventsIgnored, _counters.MemslotEventsIgnored),
+                Pair(CounterCatalog.AttributeErrors, _counters.AttributeErrors),
+                Pair(CounterCatalog.StuckAccesses, _counters.Stuck),
             ]),
         };
     }
@@ -421,6 +422,8 @@ public sealed class ReplaySession : IDisposable
             Host.LaunchFailures++;
         }
     }
+
+    private static KeyValuePair<string, long> Pair(CounterInfo counter, long value) => new(counter.Name, value);
 
     private bool Refused(Errno error, string what, ulong gpa)
     {

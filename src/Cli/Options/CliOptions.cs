@@ -1,0 +1,260 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using FastRmp.Engine.Policies;
+using FastRmp.Interop.Uapi;
+
+namespace FastRmp.Cli.Options;
+
+/// <summary>
+/// The typed options several commands share. Each checks its value while the command line is parsed, so a bad value
+/// is a usage error (exit 2) whose one-line message names the allowed values, before anything runs; <c>--help</c>
+/// shows the allowed values and shell completion offers them.
+/// </summary>
+/// <remarks>
+/// Messages are written here rather than taken from <see cref="ArgumentValidation.AcceptOnlyFromAmong{T}(Argument{T}, string[])"/>,
+/// whose message spans one line per value; the allowed values still reach help (<see cref="Option.HelpName"/>) and
+/// completion (<see cref="Option.CompletionSources"/>) as they would with it.
+/// </remarks>
+internal static class CliOptions
+{
+    /// <summary>The folio sizes, smallest first, as the command line spells them.</summary>
+    public static IReadOnlyList<string> FolioNames { get; } = ["4k", "2m", "1g"];
+
+    /// <summary>The VM types, as the command line spells them.</summary>
+    public static IReadOnlyList<string> VmTypeNames { get; } = ["snp", "sw-protected"];
+
+    /// <summary><c>--policy P</c>: one of <see cref="PolicyCatalog.Names"/>, default <c>first-use</c>.</summary>
+    public static Option<string> Policy()
+    {
+        var option = new Option<string>("--policy")
+        {
+            Description = "The policy (docs/policies.md).",
+            DefaultValueFactory = _ => "first-use",
+        };
+        return OneOf(option, "policy", "the policies are", PolicyCatalog.Names);
+    }
+
+    /// <summary><c>--policies a,b,...</c>: policies of <see cref="PolicyCatalog.Names"/>, each once, comma-separated or repeated; empty (all of them) when not given.</summary>
+    public static Option<string[]> Policies()
+    {
+        var option = new Option<string[]>("--policies")
+        {
+            Description = "The policies to compare side by side, comma-separated or repeated (docs/policies.md). Default: all.",
+            HelpName = string.Join(',', PolicyCatalog.Names),
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+                foreach (string name in names)
+                {
+                    if (!PolicyCatalog.Names.Contains(name))
+                    {
+                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.Names)}.");
+                        return [];
+                    }
+                }
+
+                if (names.Length == 0)
+                {
+                    result.AddError($"--policies: name at least one policy of {string.Join(", ", PolicyCatalog.Names)}.");
+                }
+                else if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                {
+                    result.AddError($"--policies: '{twice.Key}' is named twice; name each policy once (the policies are {string.Join(", ", PolicyCatalog.Names)}).");
+                }
+
+                return names;
+            },
+        };
+        option.CompletionSources.Add([.. PolicyCatalog.Names]);
+        return option;
+    }
+
+    /// <summary><c>--folio 4k|2m|1g</c>; default 4k, or no default (null) when <paramref name="optional"/>.</summary>
+    public static Option<FolioSize?> Folio(string description, bool optional = false)
+    {
+        var option = new Option<FolioSize?>("--folio")
+        {
+            Description = description + " 4k (upstream), 2m (THP series) or 1g (HugeTLB series).",
+            HelpName = string.Join('|', FolioNames),
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                int index = IndexOf(FolioNames, text);
+                if (index < 0)
+                {
+                    result.AddError($"--folio: '{text}' is not a folio size; use 4k, 2m or 1g.");
+                    return null;
+                }
+
+                return new FolioSize(index * 9);
+            },
+        };
+        if (!optional)
+        {
+            option.DefaultValueFactory = _ => FolioSize.Size4K;
+        }
+
+        option.CompletionSources.Add([.. FolioNames]);
+        return option;
+    }
+
+    /// <summary><c>--vm-type snp|sw-protected</c>; default snp.</summary>
+    public static Option<VmTypeName> VmType()
+    {
+        var option = new Option<VmTypeName>("--vm-type")
+        {
+            Description = "snp (the RMP and the policy's hooks) or sw-protected (guest_memfd without hardware checks).",
+            HelpName = string.Join('|', VmTypeNames),
+            DefaultValueFactory = _ => new VmTypeName(KvmVmType.Snp),
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                switch (IndexOf(VmTypeNames, text))
+                {
+                    case 0: return new VmTypeName(KvmVmType.Snp);
+                    case 1: return new VmTypeName(KvmVmType.SwProtected);
+                    default:
+                        result.AddError($"--vm-type: '{text}' is not a VM type; use snp or sw-protected.");
+                        return default;
+                }
+            },
+        };
+        option.CompletionSources.Add([.. VmTypeNames]);
+        return option;
+    }
+
+    /// <summary>
+    /// A size option such as <c>--host-size 256G</c> (binary units K, M, G, T), checked to lie in
+    /// [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="defaultText"/> is its default, or null for none (null).
+    /// </summary>
+    public static Option<ByteSize?> Size(string name, string description, ulong min, ulong max, string? defaultText)
+    {
+        var option = new Option<ByteSize?>(name)
+        {
+            Description = $"{description} ({FormatSize(min)} to {FormatSize(max)}).",
+            HelpName = "SIZE",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (!TryParseSize(text, out ulong bytes))
+                {
+                    result.AddError($"{name}: '{text}' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from {FormatSize(min)} to {FormatSize(max)}.");
+                    return null;
+                }
+
+                if (bytes < min || bytes > max)
+                {
+                    result.AddError($"{name}: {text} is outside {FormatSize(min)} to {FormatSize(max)}.");
+                }
+
+                return new ByteSize(bytes);
+            },
+        };
+        if (defaultText is not null)
+        {
+            ulong value = TryParseSize(defaultText, out ulong v) ? v : throw new ArgumentException($"'{defaultText}' is not a size.", nameof(defaultText));
+            option.DefaultValueFactory = _ => new ByteSize(value);
+        }
+
+        return option;
+    }
+
+    /// <summary>Restricts <paramref name="argument"/> to <paramref name="values"/>: help, completion and a one-line error naming them.</summary>
+    public static Argument<string> OneOf(Argument<string> argument, string what, string listIntro, IReadOnlyList<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(argument);
+        argument.CompletionSources.Add([.. values]);
+        argument.Validators.Add(result => Check(result, "", what, listIntro, values));
+        return argument;
+    }
+
+    /// <summary>Restricts <paramref name="option"/> to <paramref name="values"/>: help, completion and a one-line error naming them.</summary>
+    public static Option<string> OneOf(Option<string> option, string what, string listIntro, IReadOnlyList<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(option);
+        option.HelpName = string.Join('|', values);
+        option.CompletionSources.Add([.. values]);
+        option.Validators.Add(result => Check(result, option.Name + ": ", what, listIntro, values));
+        return option;
+    }
+
+    /// <summary>
+    /// The value of <paramref name="option"/> in a validator of its command; false when the option's own parser
+    /// rejected it (that error is already reported, and <see cref="SymbolResult.GetValue{T}(Option{T})"/> would throw).
+    /// </summary>
+    public static bool TryGetValue<T>(CommandResult result, Option<T> option, out T? value)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        try
+        {
+            value = result.GetValue(option);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default;
+            return false;
+        }
+    }
+
+    /// <summary>The folio size's name of a folio order: <c>4k</c>, <c>2m</c> or <c>1g</c>.</summary>
+    public static string FolioName(int order) => order switch { 0 => "4k", 9 => "2m", 18 => "1g", _ => $"order {order}" };
+
+    /// <summary>Parses a size such as 64G, 1T, 512M or 4096 (binary units K, M, G, T, either case).</summary>
+    public static bool TryParseSize(string text, out ulong bytes)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        bytes = 0;
+        text = text.Trim();
+        int shift = char.ToUpperInvariant(text.Length > 0 ? text[^1] : ' ') switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
+        string digits = shift == 0 ? text : text[..^1];
+        if (!ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value) || value > ulong.MaxValue >> shift)
+        {
+            return false;
+        }
+
+        bytes = value << shift;
+        return true;
+    }
+
+    /// <summary>A size in the largest binary unit that divides it, e.g. <c>16M</c>, <c>1T</c>; bytes otherwise.</summary>
+    public static string FormatSize(ulong bytes)
+    {
+        foreach (var (shift, unit) in new[] { (40, 'T'), (30, 'G'), (20, 'M'), (10, 'K') })
+        {
+            if (bytes != 0 && bytes % (1UL << shift) == 0)
+            {
+                return $"{bytes >> shift}{unit}";
+            }
+        }
+
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static void Check(SymbolResult result, string prefix, string what, string listIntro, IReadOnlyList<string> values)
+    {
+        foreach (var token in result.Tokens)
+        {
+            if (!values.Contains(token.Value))
+            {
+                result.AddError($"{prefix}unknown {what} '{token.Value}'; {listIntro} {string.Join(", ", values)}.");
+                return;
+            }
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> names, string text)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (string.Equals(names[i], text.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

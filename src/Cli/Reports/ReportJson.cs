@@ -1,0 +1,110 @@
+using System.Text.Json.Serialization;
+
+namespace FastRmp.Cli.Reports;
+
+// The JSON reports' shapes (docs/cli.md, docs/replay.md). Property names come from the context's snake_case policy;
+// the serializer is generated at build time (ReportJsonContext), so the Native AOT tool needs no reflection.
+
+/// <summary>One scenario run in <c>--json</c> of <c>fastrmp</c> and <c>fastrmp scenario</c>.</summary>
+/// <param name="Scenario">The scenario's name.</param>
+/// <param name="Policy">The policy's name.</param>
+/// <param name="Folio">The folio size, <c>4k</c>, <c>2m</c> or <c>1g</c>.</param>
+/// <param name="Counters">Every counter by name, in catalog order.</param>
+internal sealed record ScenarioRunJson(string Scenario, string Policy, string Folio, OrderedDictionary<string, long> Counters);
+
+/// <summary>The <c>--json</c> report of <c>fastrmp replay</c> and <c>fastrmp compare</c>.</summary>
+/// <param name="Trace">The trace and what the replay read of it.</param>
+/// <param name="Options">The model's options.</param>
+/// <param name="Runs">One entry per VM and policy, VM by VM.</param>
+internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs);
+
+/// <summary>The trace part of <see cref="ReplayReportJson"/>.</summary>
+internal sealed record ReplayTraceJson(
+    string Path,
+    string Format,
+    string Version,
+    long Records,
+    long KvmEvents,
+    long Faults,
+    long RmpBitFaults,
+    long SpteRequested,
+    long MemoryFaultExits,
+    long RmpFaults,
+    long MemslotEvents,
+    long Conversions,
+    long LaunchUpdates,
+    long ThreadsWithProcess,
+    int Vms,
+    ulong FirstTimestampNs,
+    ulong LastTimestampNs,
+    long LostEvents,
+    long DamagedRegions,
+    string? Error,
+    double ReplaySeconds);
+
+/// <summary>The options part of <see cref="ReplayReportJson"/>.</summary>
+/// <param name="Folio">The folio size, <c>4k</c>, <c>2m</c> or <c>1g</c>.</param>
+/// <param name="HostBytes">The host's memory in bytes.</param>
+/// <param name="VmType">The VM type, <c>snp</c> or <c>sw-protected</c>.</param>
+internal sealed record ReplayOptionsJson(string Folio, ulong HostBytes, string VmType);
+
+/// <summary>One VM under one policy in <see cref="ReplayReportJson.Runs"/>.</summary>
+internal sealed record ReplayRunJson(
+    string Policy,
+    ReplayVmJson Vm,
+    string MemslotSource,
+    OrderedDictionary<string, long> Counters,
+    FidelityJson Fidelity,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FirstRefusal,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? InvariantViolation);
+
+/// <summary>The VM of a run: its QEMU process (0 when unknown) and that process's name as traced.</summary>
+internal sealed record ReplayVmJson(int Process, string Name);
+
+/// <summary>A run's agreement with the traced kernel (<see cref="Engine.Replay.Fidelity"/>).</summary>
+internal sealed record FidelityJson(
+    double AgreementRate,
+    long LevelsCompared,
+    long LevelsAgreed,
+    long ExitsCompared,
+    long ExitsAgreed,
+    int TraceRmpRegions,
+    int ModelRmpRegions,
+    int CommonRmpRegions,
+    long Disagreements,
+    IReadOnlyList<DisagreementJson> First);
+
+/// <summary>One disagreement with the trace; <paramref name="Gpa"/> is hexadecimal text, e.g. <c>0x19ec9000</c>.</summary>
+internal sealed record DisagreementJson(ulong TimestampNs, string What, string Gpa, string Trace, string Model);
+
+/// <summary>One entry of <c>fastrmp counters --json</c> (<see cref="Engine.Metrics.CounterInfo"/>).</summary>
+/// <param name="Name">The counter's name in results.</param>
+/// <param name="Title">Its short title.</param>
+/// <param name="Unit">Its unit, plural.</param>
+/// <param name="Description">What it counts.</param>
+/// <param name="Source">Where the kernel or hardware counts it, or <c>model: ...</c>.</param>
+/// <param name="Set"><c>model</c> (every result) or <c>replay</c> (replay and compare only).</param>
+internal sealed record CounterJson(string Name, string Title, string Unit, string Description, string Source, string Set);
+
+/// <summary><c>fastrmp layouts --json</c>: the kernel asked for (or <c>all</c>) and every mirrored struct.</summary>
+internal sealed record LayoutsJson(string Kernel, IReadOnlyList<LayoutStructJson> Structs);
+
+/// <summary>One mirrored struct: its C name, the mirror's name (the generation), size, alignment and source.</summary>
+internal sealed record LayoutStructJson(string Name, string Mirror, int Size, int Align, string Source, IReadOnlyList<LayoutFieldJson> Fields, IReadOnlyList<LayoutBitfieldJson> Bitfields);
+
+/// <summary>One field of a mirrored struct.</summary>
+internal sealed record LayoutFieldJson(string Name, int Offset, int Size, string Type);
+
+/// <summary>One bitfield of a mirrored struct.</summary>
+internal sealed record LayoutBitfieldJson(string Name, int BitOffset, int BitWidth);
+
+/// <summary>
+/// The serializers of the JSON reports, generated at build time: indented, snake_case names, fields in declaration
+/// order, null written where a record does not say otherwise.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(IReadOnlyList<ScenarioRunJson>))]
+[JsonSerializable(typeof(ReplayReportJson))]
+[JsonSerializable(typeof(IReadOnlyList<CounterJson>))]
+[JsonSerializable(typeof(LayoutsJson))]
+internal sealed partial class ReportJsonContext : JsonSerializerContext;
