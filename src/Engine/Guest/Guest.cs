@@ -16,7 +16,8 @@ namespace FastRmp.Engine.Guests;
 /// The guest walks the NPT; a missing leaf is an #NPF into <see cref="Vm.HandleFault(ref kvm_page_fault_v6_13, out MemoryFaultExit)"/>;
 /// with a leaf, an SNP guest's access runs the RMP check, and an #NPF with the RMP bit goes to
 /// <see cref="Vm.HandleRmpFault"/> before the access is retried (svm.c <c>npf_interception</c>, 6.18;
-/// kernel-domain.md 5.5). Not thread-safe: one guest per VM, driven by one caller.
+/// kernel-domain.md 5.5). Not thread-safe: one guest per VM, driven by one caller. Once the VM is disposed every
+/// operation throws <see cref="ObjectDisposedException"/>.
 /// </remarks>
 public sealed partial class Guest
 {
@@ -42,6 +43,7 @@ public sealed partial class Guest
     /// <exception cref="InvalidOperationException">The access did not settle in a few rounds: a model bug, not a guest state.</exception>
     public AccessOutcome Access(gpa_t gpa, bool isPrivate, bool write = false)
     {
+        _vm.ThrowIfDisposed();
         var gfn = gpa.Gfn;
         var faultLevel = PgLevel.None;
         int rmpFaults = 0;
@@ -109,6 +111,7 @@ public sealed partial class Guest
     /// <exception cref="InvalidOperationException">Not an SNP VM, or the instruction did not settle (a model bug).</exception>
     public PvalidateOutcome Pvalidate(gpa_t gpa, RmpPageSize size, bool validate)
     {
+        _vm.ThrowIfDisposed();
         var rmp = _rmp ?? throw new InvalidOperationException("PVALIDATE needs an SNP VM.");
         var gfn = gpa.Gfn;
         int rmpFaults = 0;
@@ -151,6 +154,7 @@ public sealed partial class Guest
     /// <exception cref="InvalidOperationException">KVM refused the attributes.</exception>
     public void PageStateChange(gpa_t gpa, ulong size, bool toPrivate, bool punchHole)
     {
+        _vm.ThrowIfDisposed();
         _vm.Counters.HypercallExits++;
         var error = _vm.SetMemoryAttributes(new kvm_memory_attributes
         {

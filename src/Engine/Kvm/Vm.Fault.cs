@@ -51,6 +51,7 @@ public sealed unsafe partial class Vm
     /// </summary>
     public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault, out MemoryFaultExit exit)
     {
+        ThrowIfDisposed();
         exit = default;
         fault.gfn = fault.addr.Gfn;
         fault.is_private = (fault.error_code & (ulong)PageFaultErrorCode.PrivateAccess) != 0;
@@ -224,6 +225,7 @@ public sealed unsafe partial class Vm
     /// <exception cref="InvalidOperationException">The VM has no vendor hooks (not SNP).</exception>
     public RmpFaultOutcome HandleRmpFault(gpa_t gpa, PageFaultErrorCode errorCode)
     {
+        ThrowIfDisposed();
         if (Arch is null)
         {
             throw new InvalidOperationException("An #NPF(RMP) needs an SNP VM.");

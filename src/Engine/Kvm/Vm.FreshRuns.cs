@@ -38,6 +38,7 @@ public sealed partial class Vm
     /// </remarks>
     public ulong FaultInFreshRun4K(gfn_t gfn, ulong max, Span<PfnRange> ranges, out int rangeCount)
     {
+        ThrowIfDisposed();
         rangeCount = 0;
         if (Rmp is null || Arch is null || Gmem.Arch != Arch || Gmem.PrepareMode != Arch.PrepareMode || !Arch.PreparesFreshRuns4K)
         {

@@ -13,6 +13,7 @@ public sealed partial class Vm
     /// </summary>
     public Errno Populate(gfn_t start, ulong npages)
     {
+        ThrowIfDisposed();
         if (Rmp is null)
         {
             throw new InvalidOperationException("SNP_LAUNCH_UPDATE needs an SNP VM.");
@@ -56,6 +57,7 @@ public sealed partial class Vm
     /// </summary>
     public void PunchGuestMemfd(gfn_t gfn)
     {
+        ThrowIfDisposed();
         int slotIndex = Memslots.Find(0, gfn);
         if (slotIndex < 0)
         {

@@ -15,6 +15,7 @@ public sealed partial class Vm
     /// </summary>
     public Errno PreFaultMemory(ref kvm_pre_fault_memory range)
     {
+        ThrowIfDisposed();
         if (range.flags != 0 || range.size == 0 || ((range.gpa | range.size) & PageSize.Mask4K) != 0
             || range.gpa + range.size < range.gpa)
         {

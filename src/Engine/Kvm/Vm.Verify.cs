@@ -16,6 +16,7 @@ public sealed partial class Vm
     /// </summary>
     public void Verify(bool freedAreShared = true)
     {
+        ThrowIfDisposed();
         // One bit per host pfn: which pfns some folio or shared page already owns.
         ulong hostPages = Rmp?.Pages ?? 0;
         var extent = new FolioExtent();

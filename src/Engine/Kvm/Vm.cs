@@ -90,6 +90,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// <summary>Models KVM_SET_USER_MEMORY_REGION2; a new slot of a VM with private memory gets its MIXED flags computed.</summary>
     public Errno SetUserMemoryRegion2(in kvm_userspace_memory_region2 region)
     {
+        ThrowIfDisposed();
         int before = Memslots.Find(region.AddressSpace, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K));
         if (region.memory_size == 0 && before >= 0)
         {
@@ -125,6 +126,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// </summary>
     public Errno SetMemoryAttributes(in kvm_memory_attributes request)
     {
+        ThrowIfDisposed();
         var error = Attributes.Validate(request);
         if (error != Errno.Ok)
         {
@@ -145,7 +147,11 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     }
 
     /// <summary>Models KVM_CREATE_GUEST_MEMFD.</summary>
-    public Errno CreateGuestMemfd(in kvm_create_guest_memfd request, out int fd) => Gmem.Create(request, out fd);
+    public Errno CreateGuestMemfd(in kvm_create_guest_memfd request, out int fd)
+    {
+        ThrowIfDisposed();
+        return Gmem.Create(request, out fd);
+    }
 
     /// <inheritdoc />
     void IGmemMmu.Invalidate(int slot, ulong pgoff, ulong npages)
@@ -197,6 +203,22 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         Attributes.Dispose();
         Npt.Dispose();
     }
+
+    /// <summary>True once <see cref="Dispose"/> or <see cref="Discard"/> ran: every operation then throws <see cref="ObjectDisposedException"/>.</summary>
+    public bool IsDisposed => _disposed;
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once the VM is disposed (one check at each public entry).</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(Vm));
 
     /// <summary>The host page that backs shared gfn <paramref name="gfn"/>, allocated on first touch.</summary>
     private bool TrySharedPfn(gfn_t gfn, out kvm_pfn_t pfn)

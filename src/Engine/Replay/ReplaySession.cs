@@ -35,6 +35,7 @@ public sealed class ReplaySession : IDisposable
     private readonly MemoryAttributeMap _known = new();
     private readonly bool _private;
     private int _inferredFd = -1;
+    private bool _disposed;
     private uint _inferredSlots;
     private ReplaySessionCounters _counters;
     private (ulong Timestamp, int Cpu, int Pid) _now;
@@ -86,6 +87,7 @@ public sealed class ReplaySession : IDisposable
     /// <summary>Applies one step.</summary>
     public void Apply(in ReplayOp op)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _now = (op.Timestamp, op.Cpu, op.Pid);
         switch (op.Kind)
         {
@@ -117,6 +119,7 @@ public sealed class ReplaySession : IDisposable
     /// <summary>The counters of the run (every model counter, then the replay's own), after checking the model's invariants when <see cref="ReplayOptions.Verify"/> is set.</summary>
     public RunResult Result(string name)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         Fidelity.Finish();
         try
         {
@@ -155,8 +158,10 @@ public sealed class ReplaySession : IDisposable
     }
 
     /// <inheritdoc />
+    /// <summary>Frees the host model. Later calls do nothing; <see cref="Apply"/> and <see cref="Result"/> then throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        _disposed = true;
         _known.Dispose();
         Host.Dispose();
     }

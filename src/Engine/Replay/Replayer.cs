@@ -61,6 +61,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     private long _records;
     private long _bytes;
     private nint[]? _lines;
+    private bool _disposed;
 
     /// <summary>Replays <paramref name="reader"/> (which the caller owns) under <paramref name="policies"/>.</summary>
     /// <exception cref="ArgumentException">No policy, or an unknown one.</exception>
@@ -116,6 +117,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     /// </remarks>
     public void Run(Action<ReplayProgress>? progress = null, CancellationToken cancel = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var ring = new ReplayOp[RingSize];
         int head = 0, count = 0;
         bool more = true;
@@ -178,11 +180,14 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
 
     /// <summary>The results, one per VM and policy, VM by VM (verifies each model's invariants when the options say so).</summary>
     public IReadOnlyList<ReplayResult> Results(string name)
-        => [.. _vms.SelectMany(vm => vm.Sessions.Select(s =>
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return [.. _vms.SelectMany(vm => vm.Sessions.Select(s =>
         {
             var counters = s.Result(name);
             return new ReplayResult(s.Policy, counters, s.Fidelity, s.Source, s.FirstRefusal, s.InvariantViolation, VmOf(vm.Process));
         }))];
+    }
 
     long IMetricsSource.Events => Records;
 
@@ -193,8 +198,10 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     long IMetricsSource.BytesRead => BytesRead;
 
     /// <inheritdoc />
+    /// <summary>Frees every session's model. Later calls do nothing; <see cref="Run"/> and <see cref="Results"/> then throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        _disposed = true;
         _metrics.Dispose();
         foreach (var (_, sessions) in _vms)
         {
