@@ -1,9 +1,30 @@
+using FastRmp.Interop.Hardware;
+
 namespace FastRmp.Engine.Rmp;
 
 public sealed unsafe partial class CompactRmpStore
 {
-    /// <summary>True when no entry of [<paramref name="pfn"/>, + <paramref name="count"/>) is assigned.</summary>
-    internal bool NoneAssigned(ulong pfn, ulong count) => !AnyBit(_assigned, pfn, count);
+    /// <inheritdoc />
+    public bool NoneAssigned(ulong pfn, ulong count) => !AnyBit(_assigned, pfn, count);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Into the region's linear template when it can describe the run (<see cref="TryWriteLinearRun"/>), else page
+    /// by page.
+    /// </remarks>
+    public void WriteRun4K(ulong pfn, ulong count, uint asid, ulong gfn)
+    {
+        if (TryWriteLinearRun(pfn, count, asid, gfn))
+        {
+            return;
+        }
+
+        for (ulong i = 0; i < count; i++)
+        {
+            var entry = new rmpentry_raw { assigned = true, asid = asid, gpa = gfn + i };
+            Write4K(pfn + i, entry);
+        }
+    }
 
     /// <summary>
     /// Writes assigned 4K entries of <paramref name="asid"/> at gpa <paramref name="gfn"/> + i (mutable, not validated,
@@ -14,7 +35,7 @@ public sealed unsafe partial class CompactRmpStore
     /// caller then writes page by page.
     /// </summary>
     /// <remarks>The caller keeps the run inside one region and <paramref name="asid"/> and the gpas in range.</remarks>
-    internal bool TryWriteLinearRun(ulong pfn, ulong count, uint asid, ulong gfn)
+    private bool TryWriteLinearRun(ulong pfn, ulong count, uint asid, ulong gfn)
     {
         ulong region = pfn >> 9, first = pfn & 511;
         if (_detailIndex[region] != 0 || IsHuge(region) || gfn < first || AnyBit(_assigned, pfn, count))
@@ -37,13 +58,8 @@ public sealed unsafe partial class CompactRmpStore
         return true;
     }
 
-    /// <summary>
-    /// Sets the validated bit of the pages [<paramref name="pfn"/>, + <paramref name="count"/>) of one region when
-    /// each holds an assigned, mutable, unvalidated 4K entry of <paramref name="asid"/> at gpa <paramref name="gfn"/>
-    /// + i in a region that is not huge: what a successful 4K PVALIDATE of each does. False, with nothing changed,
-    /// when one would not succeed that way.
-    /// </summary>
-    internal bool TryValidateGuestRun(ulong pfn, ulong count, uint asid, ulong gfn)
+    /// <inheritdoc />
+    public bool TryValidateRun4K(ulong pfn, ulong count, uint asid, ulong gfn)
     {
         ulong region = pfn >> 9, first = pfn & 511;
         if (IsHuge(region) || !AllAssigned(region, first, count) || AnyBit(_validated, pfn, count))
@@ -55,8 +71,8 @@ public sealed unsafe partial class CompactRmpStore
         if (detail == 0)
         {
             ulong template = _heads[region];
-            if (((template >> RecAsidShift) & Interop.Hardware.rmpentry_raw.AsidMax) != asid
-                || (template & Interop.Hardware.rmpentry_raw.GpaMax) + first != gfn
+            if (((template >> RecAsidShift) & rmpentry_raw.AsidMax) != asid
+                || (template & rmpentry_raw.GpaMax) + first != gfn
                 || (template & (1UL << RecImmutableBit)) != 0)
             {
                 return false;
@@ -68,8 +84,8 @@ public sealed unsafe partial class CompactRmpStore
             for (ulong i = 0; i < count; i++)
             {
                 ulong rec = ReadRecord(page, (int)(first + i));
-                if (((rec >> RecAsidShift) & Interop.Hardware.rmpentry_raw.AsidMax) != asid
-                    || (rec & Interop.Hardware.rmpentry_raw.GpaMax) != gfn + i || (rec & (1UL << RecImmutableBit)) != 0)
+                if (((rec >> RecAsidShift) & rmpentry_raw.AsidMax) != asid
+                    || (rec & rmpentry_raw.GpaMax) != gfn + i || (rec & (1UL << RecImmutableBit)) != 0)
                 {
                     return false;
                 }

@@ -5,12 +5,9 @@ namespace FastRmp.Engine.Rmp;
 
 public sealed unsafe partial class CompactRmpStore
 {
-    /// <summary>
-    /// Writes into <paramref name="mask"/> (8 words) which entries of a region that is not huge are assigned to
-    /// <paramref name="asid"/>: bit i for page i of the region. Reads the region's assigned words and its template or
-    /// its 512 records once, in order.
-    /// </summary>
-    internal void GuestMask(ulong region, uint asid, Span<ulong> mask)
+    /// <inheritdoc />
+    /// <remarks>Reads the region's assigned words and its template or its 512 records once, in order.</remarks>
+    public void GuestMask(ulong region, uint asid, Span<ulong> mask)
     {
         var assigned = new ReadOnlySpan<ulong>(_assigned + (region * 8), 8);
         uint detail = _detailIndex[region];
@@ -45,7 +42,4 @@ public sealed unsafe partial class CompactRmpStore
             mask[w] = own;
         }
     }
-
-    /// <summary>The ASID of a huge region's 2M entry.</summary>
-    internal uint HeadAsid(ulong region) => (uint)((_heads[region] >> rmpentry_raw.AsidShift) & rmpentry_raw.AsidMax);
 }

@@ -5,13 +5,9 @@ namespace FastRmp.Engine.Rmp;
 
 public sealed unsafe partial class CompactRmpStore
 {
-    /// <summary>
-    /// True when every page of [<paramref name="pfn"/>, + <paramref name="count"/>) has an assigned entry of
-    /// <paramref name="asid"/> at gpa <paramref name="gfn"/> + i: the test a whole-VM check makes of each private
-    /// mapping, answered per region from a 2M head or a linear template, else per record.
-    /// </summary>
-    /// <remarks>False says only that the fast answer is not "all good"; callers then look page by page.</remarks>
-    internal bool IsGuestRun(ulong pfn, ulong count, uint asid, ulong gfn)
+    /// <inheritdoc />
+    /// <remarks>Answered per region from a 2M head or a linear template, else per record.</remarks>
+    public bool IsGuestRun(ulong pfn, ulong count, uint asid, ulong gfn)
     {
         for (ulong end = pfn + count; pfn < end;)
         {
@@ -59,12 +55,9 @@ public sealed unsafe partial class CompactRmpStore
         return true;
     }
 
-    /// <summary>
-    /// Counts, over [<paramref name="pfn"/>, + <paramref name="count"/>), the assigned entries of
-    /// <paramref name="asid"/> that are 2M heads (<paramref name="heads2M"/>) and those that are 4K entries outside any
-    /// 2M entry (<paramref name="entries4K"/>), as reading every entry would.
-    /// </summary>
-    internal void CountGuestEntries(ulong pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
+    /// <inheritdoc />
+    /// <remarks>A huge region answers from its head, a template region from its template and bit counts.</remarks>
+    public void CountGuestEntries(ulong pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
     {
         for (ulong end = pfn + count; pfn < end;)
         {
@@ -101,11 +94,9 @@ public sealed unsafe partial class CompactRmpStore
         }
     }
 
-    /// <summary>
-    /// Sets the validated bit of the assigned 4K entry of <paramref name="pfn"/> (in a region that is not huge): what
-    /// <see cref="Write4K"/> does when handed the entry <see cref="Read"/> returned with only validated changed.
-    /// </summary>
-    internal void SetValidated(ulong pfn, bool validated)
+    /// <inheritdoc />
+    /// <remarks>One bit: the record, template and permissions stay as they are.</remarks>
+    public void SetValidated(ulong pfn, bool validated)
     {
         ulong mask = 1UL << (int)pfn;
         _validated[pfn >> 6] = validated ? _validated[pfn >> 6] | mask : _validated[pfn >> 6] & ~mask;

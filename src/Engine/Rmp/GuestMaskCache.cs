@@ -9,19 +9,23 @@ namespace FastRmp.Engine.Rmp;
 /// random place in the whole table.
 /// </summary>
 /// <remarks>
-/// Only for <see cref="CompactRmpStore"/> and only while the table does not change. Memory: 4 bytes per region of
-/// the host (which region has a mask) and 64 bytes per region the guest's runs touch.
+/// Only while the table does not change, and only with the table that created it (<see cref="RmpTable.CreateGuestMaskCache"/>).
+/// Memory: 4 bytes per region of the host (which region has a mask) and 64 bytes per region the guest's runs touch.
 /// </remarks>
-internal sealed class GuestMaskCache(CompactRmpStore store, uint asid)
+internal sealed class GuestMaskCache(ulong pages, uint asid)
 {
     private int[]? _slots;
     private ulong[] _masks = new ulong[8 * 64];
     private int _used;
 
-    /// <summary>Entries of [<paramref name="first"/>, + <paramref name="n"/>) of a region that is not huge assigned to the ASID (n &lt;= 512 - first).</summary>
-    public long Count(ulong region, ulong first, ulong n)
+    /// <summary>
+    /// Entries of [<paramref name="first"/>, + <paramref name="n"/>) of a region that is not huge assigned to the ASID
+    /// (n &lt;= 512 - first); the region's mask is read from <paramref name="store"/> the first time.
+    /// </summary>
+    public long Count<TStore>(in TStore store, ulong region, ulong first, ulong n)
+        where TStore : struct, IRmpStore
     {
-        var mask = Mask(region);
+        var mask = Mask(in store, region);
         long total = 0;
         for (ulong i = first, end = first + n; i < end;)
         {
@@ -35,9 +39,10 @@ internal sealed class GuestMaskCache(CompactRmpStore store, uint asid)
         return total;
     }
 
-    private ReadOnlySpan<ulong> Mask(ulong region)
+    private ReadOnlySpan<ulong> Mask<TStore>(in TStore store, ulong region)
+        where TStore : struct, IRmpStore
     {
-        _slots ??= new int[(store.Pages + 511) / 512];
+        _slots ??= new int[(pages + 511) / 512];
         int slot = _slots[region] - 1;
         if (slot < 0)
         {

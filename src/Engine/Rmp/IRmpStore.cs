@@ -3,10 +3,11 @@ using FastRmp.Interop.Hardware;
 namespace FastRmp.Engine.Rmp;
 
 /// <summary>
-/// Storage of RMP entries, one per 4 KiB host page, with the primitive reads and writes that
-/// <see cref="RmpTable"/>'s instruction semantics are built from. Two stores implement it:
-/// <see cref="RawRmpStore"/> (the hardware table) and <see cref="CompactRmpStore"/> (bitmaps plus detail records);
-/// both must return the same <see cref="Read"/> for every page after the same sequence of writes.
+/// Storage of RMP entries, one per 4 KiB host page, with every read and write that <see cref="RmpTable"/>'s
+/// instruction semantics and run operations are built from. Three stores implement it: <see cref="RawRmpStore"/>
+/// (the hardware table), <see cref="SegmentedRmpStore"/> (6.15+'s segmented table) and
+/// <see cref="CompactRmpStore"/> (bitmaps plus detail records); all must return the same <see cref="Read"/> for
+/// every page, and the same answer from every query, after the same sequence of writes.
 /// </summary>
 /// <remarks>
 /// The canonical content (what <see cref="Read"/> returns) follows FastRmp's model of the table (docs/rmp.md):
@@ -14,6 +15,13 @@ namespace FastRmp.Engine.Rmp;
 /// pagesize 1, and each of the 511 other entries of the region holds the head's state as a 4K entry (assigned,
 /// immutable, asid, validated, VMPL permissions; gpa + i; vmsa 0) -- the state PSMASH exposes. Page numbers are
 /// indices into the table (host pfns from 0). Callers validate ranges; stores do not re-check.
+/// <para>
+/// The table needs nothing beyond this interface: operations over runs of pages are members too, so that a store
+/// with a fast form (the compact store's bitmaps and linear templates) answers them at once and the others walk
+/// their entries, with identical results. <see cref="RmpTable"/> does not call through the interface: it is
+/// specialised per store on a struct that forwards to the sealed class (RmpTable{TStore}), so each call is direct
+/// and small ones are inlined.
+/// </para>
 /// </remarks>
 public interface IRmpStore : IDisposable
 {
@@ -78,4 +86,49 @@ public interface IRmpStore : IDisposable
 
     /// <summary>Turns the huge region into 512 4K entries holding the state they already expose (PSMASH).</summary>
     void Smash(ulong region);
+
+    /// <summary>True when no entry of [<paramref name="pfn"/>, + <paramref name="count"/>) is assigned.</summary>
+    bool NoneAssigned(ulong pfn, ulong count);
+
+    /// <summary>
+    /// Writes assigned 4K entries of <paramref name="asid"/> at gpa <paramref name="gfn"/> + i (mutable, not validated,
+    /// no VMSA, no VMPL permissions) into [<paramref name="pfn"/>, + <paramref name="count"/>): exactly what
+    /// <see cref="Write4K"/> of each page, in address order, leaves. The caller keeps the run inside one region that
+    /// is not huge, every page unassigned, and the ASID and gpas in range.
+    /// </summary>
+    void WriteRun4K(ulong pfn, ulong count, uint asid, ulong gfn);
+
+    /// <summary>
+    /// Sets the validated bit of the pages [<paramref name="pfn"/>, + <paramref name="count"/>) of one region when
+    /// each holds an assigned, mutable, unvalidated 4K entry of <paramref name="asid"/> at gpa <paramref name="gfn"/>
+    /// + i in a region that is not huge: what a successful 4K PVALIDATE of each does. False, with nothing changed,
+    /// when one would not succeed that way.
+    /// </summary>
+    bool TryValidateRun4K(ulong pfn, ulong count, uint asid, ulong gfn);
+
+    /// <summary>
+    /// Sets or clears the validated bit of the assigned 4K entry of <paramref name="pfn"/> (in a region that is not
+    /// huge): what <see cref="Write4K"/> does when handed the entry <see cref="Read"/> returned with only validated
+    /// changed.
+    /// </summary>
+    void SetValidated(ulong pfn, bool validated);
+
+    /// <summary>
+    /// True when every page of [<paramref name="pfn"/>, + <paramref name="count"/>) has an assigned entry of
+    /// <paramref name="asid"/> at gpa <paramref name="gfn"/> + i (2M entries included). The run may cross regions.
+    /// </summary>
+    bool IsGuestRun(ulong pfn, ulong count, uint asid, ulong gfn);
+
+    /// <summary>
+    /// Counts, over [<paramref name="pfn"/>, + <paramref name="count"/>), the assigned entries of
+    /// <paramref name="asid"/> that are 2M heads (<paramref name="heads2M"/>) and those that are 4K entries outside any
+    /// 2M entry (<paramref name="entries4K"/>), as reading every entry would. The run may cross regions.
+    /// </summary>
+    void CountGuestEntries(ulong pfn, ulong count, uint asid, ref long heads2M, ref long entries4K);
+
+    /// <summary>
+    /// Writes into <paramref name="mask"/> (8 words) which entries of a region that is not huge are assigned to
+    /// <paramref name="asid"/>: bit i for page i of the region (0 past the end of the table).
+    /// </summary>
+    void GuestMask(ulong region, uint asid, Span<ulong> mask);
 }

@@ -68,5 +68,47 @@ public sealed unsafe partial class RawRmpStore : IRmpStore
     public void Smash(ulong region) => _entries[region << 9].pagesize = false;
 
     /// <inheritdoc />
+    public bool NoneAssigned(ulong pfn, ulong count)
+    {
+        for (ulong p = pfn, end = pfn + count; p < end; p++)
+        {
+            if ((_entries[p].lo & 1) != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void WriteRun4K(ulong pfn, ulong count, uint asid, ulong gfn) => RawEntries.WriteRun4K(_entries + pfn, count, asid, gfn);
+
+    /// <inheritdoc />
+    public bool TryValidateRun4K(ulong pfn, ulong count, uint asid, ulong gfn)
+        => RawEntries.TryValidateRun4K(_entries + (pfn & ~511UL), _entries + pfn, count, asid, gfn);
+
+    /// <inheritdoc />
+    public void SetValidated(ulong pfn, bool validated) => _entries[pfn].validated = validated;
+
+    /// <inheritdoc />
+    public bool IsGuestRun(ulong pfn, ulong count, uint asid, ulong gfn) => RawEntries.IsGuestRun(_entries + pfn, count, asid, gfn);
+
+    /// <inheritdoc />
+    public void CountGuestEntries(ulong pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
+    {
+        for (ulong p = pfn, end = pfn + count; p < end;)
+        {
+            ulong n = Math.Min(end - p, 512 - (p & 511));
+            RawEntries.CountGuestEntries(_entries + (p & ~511UL), _entries + p, n, asid, ref heads2M, ref entries4K);
+            p += n;
+        }
+    }
+
+    /// <inheritdoc />
+    public void GuestMask(ulong region, uint asid, Span<ulong> mask)
+        => RawEntries.GuestMask(_entries + (region << 9), (int)Math.Min(512, Pages - (region << 9)), asid, mask);
+
+    /// <inheritdoc />
     public void Dispose() => _buffer.Dispose();
 }

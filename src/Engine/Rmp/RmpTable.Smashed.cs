@@ -1,6 +1,6 @@
 namespace FastRmp.Engine.Rmp;
 
-public sealed partial class RmpTable
+public abstract partial class RmpTable
 {
     // Bit r set = region r (2 MiB) was split by a successful PSMASH and has not been a 2M entry since. Allocated on
     // the first PSMASH: most tables never see one.
@@ -37,14 +37,15 @@ public sealed partial class RmpTable
         }
     }
 
-    private void MarkSmashed(ulong region)
+    /// <summary>Marks the region as split by a successful PSMASH.</summary>
+    private protected void MarkSmashed(ulong region)
     {
-        _smashed ??= new ulong[(((_store.Pages + 511) >> 9) + 63) >> 6];
+        _smashed ??= new ulong[(((_pages + 511) >> 9) + 63) >> 6];
         _smashed[region >> 6] |= 1UL << (int)region;
     }
 
-    // A successful RMPUPDATE: a 2M one rewrites the whole region, which ends its smashed state.
-    private void NoteUpdate(ulong region, bool huge)
+    /// <summary>A successful RMPUPDATE: a 2M one rewrites the whole region, which ends its smashed state.</summary>
+    private protected void NoteUpdate(ulong region, bool huge)
     {
         if (huge && _smashed is not null)
         {

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using FastRmp.Engine.Allocation;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
 using FastRmp.Interop.Kernel;
@@ -6,7 +7,7 @@ using FastRmp.Interop.Kernel;
 namespace FastRmp.Engine.Rmp;
 
 /// <summary>
-/// The RMP with the hardware's instruction semantics over either store: RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST,
+/// The RMP with the hardware's instruction semantics over any store: RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST,
 /// KVM's lookup, and the RMP checks of guest and host accesses. Hardware-level failures are result codes; an
 /// out-of-range pfn (which the kernel refuses before executing anything) is an exception.
 /// </summary>
@@ -16,31 +17,53 @@ namespace FastRmp.Engine.Rmp;
 /// check order, the state of the 511 non-head entries of a 2M entry, VMPL permissions in the high qword). The C
 /// reference in native-stubs (rmp_ref.c) implements the same rules independently; tests run both on random
 /// sequences. Not thread-safe.
+/// <para>
+/// This type is the API; the instructions are implemented once, in RmpTable{TStore}, which the factories
+/// specialise on the store (a struct type argument per store class), so that inside an operation every store call
+/// is direct and the small ones (the lookup's bitmap reads) are inlined. A caller holding an <see cref="RmpTable"/>
+/// pays one virtual call per operation. The state that does not depend on the store (counters, pages in use, the
+/// smashed-region marks) lives here.
+/// </para>
 /// </remarks>
-public sealed partial class RmpTable : IDisposable
+public abstract partial class RmpTable : IDisposable
 {
-    private readonly IRmpStore _store;
-    private readonly HashSet<ulong> _inUse = [];
-    private RmpCounters _counters;
+    /// <summary>Pages in use by the hardware (see <see cref="SetInUse"/>).</summary>
+    private protected readonly HashSet<ulong> _inUse = [];
 
-    /// <summary>Wraps a store; the table owns it from now on.</summary>
-    public RmpTable(IRmpStore store)
+    /// <summary>Operation counts, incremented by the implementation.</summary>
+    private protected RmpCounters _counters;
+
+    // Copied from the store: the range check of every operation reads a field instead of calling the store.
+    private readonly ulong _pages;
+    private readonly IRmpStore _store;
+
+    private protected RmpTable(IRmpStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
+        _pages = store.Pages;
     }
 
     /// <summary>Creates a table over a <see cref="RawRmpStore"/>.</summary>
-    public static RmpTable CreateRaw(ulong pages) => new(new RawRmpStore(pages));
+    public static RmpTable CreateRaw(ulong pages) => Create(new RawRmpStore(pages));
 
     /// <summary>Creates a table over a <see cref="CompactRmpStore"/>.</summary>
-    public static RmpTable CreateCompact(ulong pages) => new(new CompactRmpStore(pages));
+    public static RmpTable CreateCompact(ulong pages) => Create(new CompactRmpStore(pages));
 
     /// <summary>Creates a table over a <see cref="SegmentedRmpStore"/> with segments of 2^<paramref name="segmentShift"/> bytes.</summary>
-    public static RmpTable CreateSegmented(ulong pages, int segmentShift = 36) => new(new SegmentedRmpStore(pages, segmentShift));
+    public static RmpTable CreateSegmented(ulong pages, int segmentShift = 36) => Create(new SegmentedRmpStore(pages, segmentShift));
+
+    /// <summary>Wraps a compact store; the table owns it from now on.</summary>
+    public static RmpTable Create(CompactRmpStore store) => new RmpTable<CompactStoreHandle>(store, new CompactStoreHandle(store));
+
+    /// <summary>Wraps a raw store; the table owns it from now on.</summary>
+    public static RmpTable Create(RawRmpStore store) => new RmpTable<RawStoreHandle>(store, new RawStoreHandle(store));
+
+    /// <summary>Wraps a segmented store; the table owns it from now on.</summary>
+    public static RmpTable Create(SegmentedRmpStore store) => new RmpTable<SegmentedStoreHandle>(store, new SegmentedStoreHandle(store));
 
     /// <summary>Pages covered.</summary>
-    public ulong Pages => _store.Pages;
+    public ulong Pages => _pages;
 
     /// <summary>The store.</summary>
     public IRmpStore Store => _store;
@@ -66,23 +89,13 @@ public sealed partial class RmpTable : IDisposable
     }
 
     /// <summary>The whole raw entry of a page (what RMPREAD reports, in the raw layout).</summary>
-    public rmpentry_raw Read(kvm_pfn_t pfn)
-    {
-        Check(pfn.Value);
-        return _store.Read(pfn.Value);
-    }
+    public abstract rmpentry_raw Read(kvm_pfn_t pfn);
 
     /// <summary>
     /// Models <c>snp_lookup_rmpentry</c> (arch/x86/virt/svm/sev.c, 6.11-6.18): assigned from the page's entry, level
     /// from the 2 MiB-aligned entry.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public RmpLookup Lookup(kvm_pfn_t pfn)
-    {
-        Check(pfn.Value);
-        _counters.Lookups++;
-        return _store.Lookup(pfn.Value);
-    }
+    public abstract RmpLookup Lookup(kvm_pfn_t pfn);
 
     /// <summary>Models RMPUPDATE (F2 0F 01 FE): writes <paramref name="state"/> into the entry of <paramref name="pfn"/>.</summary>
     /// <remarks>
@@ -93,96 +106,7 @@ public sealed partial class RmpTable : IDisposable
     /// entries). On success the entry holds the new state with validated, vmsa and the VMPL permissions cleared; a
     /// hypervisor-owned state is stored as an all-zero entry.
     /// </remarks>
-    public RmpUpdateResult RmpUpdate(kvm_pfn_t pfn, in rmp_state state)
-    {
-        ulong p = pfn.Value;
-        Check(p);
-        var result = Update(p, state);
-        if (result == RmpUpdateResult.Success)
-        {
-            if (state.pagesize != 0)
-            {
-                _counters.RmpUpdate2M++;
-            }
-            else
-            {
-                _counters.RmpUpdate4K++;
-            }
-
-            if (state.assigned != 0)
-            {
-                _counters.RmpUpdateToPrivate++;
-            }
-            else
-            {
-                _counters.RmpUpdateToShared++;
-            }
-        }
-        else
-        {
-            _counters.RmpUpdateFailed++;
-        }
-
-        return result;
-    }
-
-    private RmpUpdateResult Update(ulong p, in rmp_state state)
-    {
-        bool huge = state.pagesize != 0;
-        if (state.assigned > 1 || state.pagesize > 1 || state.immutable > 1 || state.rsvd != 0
-            || state.asid > rmpentry_raw.AsidMax || (state.gpa & PageSize.Mask4K) != 0
-            || (state.gpa >> PageSize.Shift4K) > rmpentry_raw.GpaMax)
-        {
-            return RmpUpdateResult.FailInput;
-        }
-
-        ulong region = p >> 9;
-        if (huge && ((p & 511) != 0 || p + 512 > _store.Pages
-            || (state.assigned != 0 && ((state.gpa >> PageSize.Shift4K) & 511) != 0)))
-        {
-            return RmpUpdateResult.FailInput;
-        }
-
-        if (huge ? _store.AnyImmutable(region) : _store.Read(p).immutable)
-        {
-            return RmpUpdateResult.FailPermission;
-        }
-
-        if (AnyInUse(p, huge ? 512UL : 1))
-        {
-            return RmpUpdateResult.FailInUse;
-        }
-
-        if (huge ? !_store.IsHuge(region) && _store.AnyAssigned(region) : _store.IsHuge(region))
-        {
-            return RmpUpdateResult.FailOverlap;
-        }
-
-        var entry = default(rmpentry_raw);
-        if (state.assigned != 0)
-        {
-            entry.assigned = true;
-            entry.immutable = state.immutable != 0;
-            entry.gpa = state.gpa >> PageSize.Shift4K;
-            entry.asid = state.asid;
-        }
-
-        if (!huge)
-        {
-            _store.Write4K(p, entry);
-        }
-        else if (state.assigned != 0)
-        {
-            _store.Write2M(region, entry);
-        }
-        else
-        {
-            _store.Clear2M(region);
-        }
-
-        NoteUpdate(region, huge);
-        return RmpUpdateResult.Success;
-    }
+    public abstract RmpUpdateResult RmpUpdate(kvm_pfn_t pfn, in rmp_state state);
 
     /// <summary>Models PSMASH (F3 0F 01 FF): splits the assigned 2M entry at <paramref name="pfn"/> into 512 4K entries.</summary>
     /// <remarks>
@@ -190,35 +114,7 @@ public sealed partial class RmpTable : IDisposable
     /// is immutable; FAIL_INUSE when a page of the region is in use. The 4K entries keep the owner, immutable,
     /// validated and permissions, with contiguous GPAs (kernel-domain.md 4.4).
     /// </remarks>
-    public PsmashResult Psmash(kvm_pfn_t pfn)
-    {
-        ulong p = pfn.Value;
-        Check(p);
-        ulong region = p >> 9;
-        PsmashResult result;
-        if ((p & 511) != 0 || !_store.IsHuge(region))
-        {
-            result = PsmashResult.FailInput;
-        }
-        else if (_store.Read(p).immutable)
-        {
-            result = PsmashResult.FailPermission;
-        }
-        else if (AnyInUse(p, 512))
-        {
-            result = PsmashResult.FailInUse;
-        }
-        else
-        {
-            _store.Smash(region);
-            MarkSmashed(region);
-            _counters.Psmash++;
-            return PsmashResult.Success;
-        }
-
-        _counters.PsmashFailed++;
-        return result;
-    }
+    public abstract PsmashResult Psmash(kvm_pfn_t pfn);
 
     /// <summary>
     /// Models the guest's PVALIDATE (F2 0F 01 FF) of guest frame <paramref name="gfn"/>, which the NPT maps to
@@ -232,41 +128,7 @@ public sealed partial class RmpTable : IDisposable
     /// <paramref name="npf"/> (the hypervisor answers with PSMASH); FAIL_NOUPDATE (CF = 1) when validated already
     /// has the requested value.
     /// </remarks>
-    public PvalidateResult Pvalidate(kvm_pfn_t pfn, uint asid, gfn_t gfn, RmpPageSize size, bool validate, out PageFaultErrorCode npf)
-    {
-        ulong p = pfn.Value;
-        Check(p);
-        npf = PageFaultErrorCode.None;
-        var result = GuestOwnerCheck(p, asid, gfn.Value, size, out var entry);
-        if (result != PvalidateResult.Success)
-        {
-            return result;
-        }
-
-        if (size == RmpPageSize.Size4K && _store.IsHuge(p >> 9))
-        {
-            npf = RaiseNpf(PageFaultErrorCode.GuestRmp | PageFaultErrorCode.GuestSizeM);
-            return PvalidateResult.Success;
-        }
-
-        if (entry.validated == validate)
-        {
-            return PvalidateResult.FailNoUpdate;
-        }
-
-        entry.validated = validate;
-        if (size == RmpPageSize.Size4K && _store is CompactRmpStore compact)
-        {
-            compact.SetValidated(p, validate); // the entry is otherwise rewritten as it was: only the bit changes
-        }
-        else
-        {
-            Rewrite(p, size, entry);
-        }
-
-        _counters.Pvalidate++;
-        return PvalidateResult.Success;
-    }
+    public abstract PvalidateResult Pvalidate(kvm_pfn_t pfn, uint asid, gfn_t gfn, RmpPageSize size, bool validate, out PageFaultErrorCode npf);
 
     /// <summary>
     /// Models the guest's RMPADJUST (F3 0F 01 FE): a guest running at <paramref name="callerVmpl"/> sets the
@@ -279,71 +141,16 @@ public sealed partial class RmpTable : IDisposable
     /// for 4K inside a 2M entry. The hardware keeps the permissions in the undocumented high qword; FastRmp's model
     /// stores VMPL v's mask in byte v of <see cref="rmpentry_raw.hi"/>.
     /// </remarks>
-    public RmpAdjustResult RmpAdjust(
+    public abstract RmpAdjustResult RmpAdjust(
         kvm_pfn_t pfn, uint asid, gfn_t gfn, RmpPageSize size, int callerVmpl, int targetVmpl, byte permissions, bool vmsa,
-        out PageFaultErrorCode npf)
-    {
-        ulong p = pfn.Value;
-        Check(p);
-        npf = PageFaultErrorCode.None;
-        if ((uint)callerVmpl > 3 || (uint)targetVmpl > 3 || permissions > 0x1F || (vmsa && size == RmpPageSize.Size2M))
-        {
-            return RmpAdjustResult.FailInput;
-        }
-
-        var owner = GuestOwnerCheck(p, asid, gfn.Value, size, out var entry);
-        if (owner != PvalidateResult.Success)
-        {
-            return owner switch
-            {
-                PvalidateResult.FailInput => RmpAdjustResult.FailInput,
-                PvalidateResult.FailPermission => RmpAdjustResult.FailPermission,
-                _ => RmpAdjustResult.FailSizeMismatch,
-            };
-        }
-
-        if (!entry.validated || targetVmpl <= callerVmpl)
-        {
-            return RmpAdjustResult.FailPermission;
-        }
-
-        if (size == RmpPageSize.Size4K && _store.IsHuge(p >> 9))
-        {
-            npf = RaiseNpf(PageFaultErrorCode.GuestRmp | PageFaultErrorCode.GuestSizeM);
-            return RmpAdjustResult.Success;
-        }
-
-        int shift = targetVmpl * 8;
-        entry.hi = (entry.hi & ~(0xFFUL << shift)) | ((ulong)permissions << shift);
-        if (vmsa)
-        {
-            entry.vmsa = true;
-        }
-
-        Rewrite(p, size, entry);
-        _counters.RmpAdjust++;
-        return RmpAdjustResult.Success;
-    }
+        out PageFaultErrorCode npf);
 
     /// <summary>
     /// The firmware's own change to a launch page (not an instruction): SNP_LAUNCH_UPDATE leaves the page validated
     /// for the guest, and LAUNCH_FINISH ends its immutability, so the guest never PVALIDATEs its payload. FastRmp
     /// applies both at once; the page must be an assigned, immutable 4K entry.
     /// </summary>
-    public bool FirmwareLaunchPage(kvm_pfn_t pfn)
-    {
-        Check(pfn.Value);
-        var entry = _store.Read(pfn.Value);
-        if (!entry.assigned || !entry.immutable || _store.IsHuge(pfn.Value >> 9))
-        {
-            return false;
-        }
-
-        entry.immutable = false;
-        entry.validated = true;
-        _store.Write4K(pfn.Value, entry);
-        return true;
-    }
+    public abstract bool FirmwareLaunchPage(kvm_pfn_t pfn);
 
     /// <summary>
     /// The RMP check of a guest access to <paramref name="gfn"/> through an NPT leaf of <paramref name="nptLevel"/>
@@ -355,65 +162,26 @@ public sealed partial class RmpTable : IDisposable
     /// the NPT's (a 1G leaf is checked as 2M): else #NPF with the RMP bit. A size mismatch on an access carries the RMP
     /// bit only, never SIZEM: SIZEM is defined for PVALIDATE and RMPADJUST (APM vol. 2 15.36.10; Michael Roth,
     /// 2023-08-25: "(and not #NPF+RMP+SIZEM as I incorrectly stated above)"; upstream-2024-2026.md, corrections). A
-    /// shared access to an assigned page faults with RMP. The code carries P, GUEST_FINAL, W for writes and ENC for private accesses. A
-    /// private access to a page the guest has not validated reaches the guest as #VC 0x404
+    /// shared access to an assigned page faults with RMP. The code carries P, GUEST_FINAL, W for writes and ENC for
+    /// private accesses. A private access to a page the guest has not validated reaches the guest as #VC 0x404
     /// (<paramref name="notValidated"/>) instead.
     /// </remarks>
-    public PageFaultErrorCode CheckGuestAccess(
-        kvm_pfn_t pfn, uint asid, gfn_t gfn, bool isPrivate, bool write, PgLevel nptLevel, out bool notValidated)
-    {
-        ulong p = pfn.Value;
-        Check(p);
-        _counters.GuestAccesses++;
-        notValidated = false;
-        var entry = _store.Read(p);
-        var code = PageFaultErrorCode.Present | PageFaultErrorCode.GuestFinal
-            | (write ? PageFaultErrorCode.Write : 0) | (isPrivate ? PageFaultErrorCode.GuestEnc : 0);
-        if (!isPrivate)
-        {
-            return entry.assigned ? RaiseNpf(code | PageFaultErrorCode.GuestRmp) : PageFaultErrorCode.None;
-        }
-
-        if (!entry.assigned || entry.asid != asid || entry.gpa != gfn.Value)
-        {
-            return RaiseNpf(code | PageFaultErrorCode.GuestRmp);
-        }
-
-        if (_store.IsHuge(p >> 9) != (nptLevel >= PgLevel.Level2M))
-        {
-            return RaiseNpf(code | PageFaultErrorCode.GuestRmp);
-        }
-
-        notValidated = !entry.validated;
-        return PageFaultErrorCode.None;
-    }
+    public abstract PageFaultErrorCode CheckGuestAccess(
+        kvm_pfn_t pfn, uint asid, gfn_t gfn, bool isPrivate, bool write, PgLevel nptLevel, out bool notValidated);
 
     /// <summary>
     /// The RMP check of a host write to <paramref name="pfn"/> through a host mapping of <paramref name="hostLevel"/>:
     /// a #PF with the RMP bit (31) when any page the mapping covers is assigned, else none (kernel-domain.md 4.5).
     /// Host reads are never RMP-faulted.
     /// </summary>
-    public PageFaultErrorCode CheckHostWrite(kvm_pfn_t pfn, PgLevel hostLevel)
-    {
-        ulong p = pfn.Value;
-        Check(p);
-        bool assigned = hostLevel switch
-        {
-            PgLevel.Level4K => _store.IsAssigned(p),
-            PgLevel.Level2M => _store.AnyAssigned(p >> 9),
-            _ => AnyAssignedIn1G(p),
-        };
-        if (!assigned)
-        {
-            return PageFaultErrorCode.None;
-        }
-
-        _counters.HostFaults++;
-        return PageFaultErrorCode.Present | PageFaultErrorCode.Write | PageFaultErrorCode.GuestRmp;
-    }
+    public abstract PageFaultErrorCode CheckHostWrite(kvm_pfn_t pfn, PgLevel hostLevel);
 
     /// <inheritdoc />
-    public void Dispose() => _store.Dispose();
+    public void Dispose()
+    {
+        _store.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>
     /// True when every page of [<paramref name="pfn"/>, + <paramref name="count"/>) is assigned to
@@ -421,153 +189,54 @@ public sealed partial class RmpTable : IDisposable
     /// run of private 4K mappings at once, and look page by page when it says false. A true answer counts the
     /// <paramref name="count"/> lookups the page-by-page check would have made.
     /// </summary>
-    internal bool IsGuestRun(kvm_pfn_t pfn, ulong count, uint asid, gfn_t gfn)
-    {
-        if (count == 0 || pfn.Value >= _store.Pages || count > _store.Pages - pfn.Value)
-        {
-            return false;
-        }
-
-        bool all = true;
-        if (_store is CompactRmpStore compact)
-        {
-            all = compact.IsGuestRun(pfn.Value, count, asid, gfn.Value);
-        }
-        else
-        {
-            for (ulong i = 0; i < count && all; i++)
-            {
-                var entry = _store.Read(pfn.Value + i);
-                all = entry.assigned && entry.asid == asid && entry.gpa == gfn.Value + i;
-            }
-        }
-
-        if (all)
-        {
-            _counters.Lookups += (long)count; // what checking the run page by page (Lookup, then Read) counts
-        }
-
-        return all;
-    }
+    internal abstract bool IsGuestRun(kvm_pfn_t pfn, ulong count, uint asid, gfn_t gfn);
 
     /// <summary>
     /// Over [<paramref name="pfn"/>, + <paramref name="count"/>): the entries assigned to <paramref name="asid"/> that
     /// are 2M heads, and those that are 4K entries outside 2M entries (not counted as lookups).
     /// </summary>
-    internal void CountGuestEntries(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
-    {
-        Check(pfn.Value);
-        if (count > _store.Pages - pfn.Value)
-        {
-            ThrowOutOfRange(pfn.Value + count - 1);
-        }
-
-        if (_store is CompactRmpStore compact)
-        {
-            compact.CountGuestEntries(pfn.Value, count, asid, ref heads2M, ref entries4K);
-            return;
-        }
-
-        CountGuestEntriesByRead(pfn, count, asid, ref heads2M, ref entries4K);
-    }
+    internal abstract void CountGuestEntries(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K);
 
     /// <summary>
     /// <see cref="CountGuestEntries(kvm_pfn_t, ulong, uint, ref long, ref long)"/> for one of many short runs in no
-    /// pfn order: with the compact store each region's entries of the ASID are read once into <paramref name="cache"/>
-    /// (created by <see cref="CreateGuestMaskCache"/> for the same ASID); same counts.
+    /// pfn order: each region's entries of the ASID are read once into <paramref name="cache"/> (created by
+    /// <see cref="CreateGuestMaskCache"/> for the same ASID; null: run by run); same counts.
     /// </summary>
-    internal void CountGuestEntries(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K, GuestMaskCache? cache)
-    {
-        Check(pfn.Value);
-        if (count > _store.Pages - pfn.Value)
-        {
-            ThrowOutOfRange(pfn.Value + count - 1);
-        }
+    internal abstract void CountGuestEntries(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K, GuestMaskCache? cache);
 
-        if (cache is null || _store is not CompactRmpStore compact)
-        {
-            CountGuestEntries(pfn, count, asid, ref heads2M, ref entries4K);
-            return;
-        }
+    /// <summary>A cache for <see cref="CountGuestEntries(kvm_pfn_t, ulong, uint, ref long, ref long, GuestMaskCache?)"/>, valid while the table does not change.</summary>
+    internal GuestMaskCache CreateGuestMaskCache(uint asid) => new(_pages, asid);
 
-        for (ulong p = pfn.Value, end = p + count; p < end;)
-        {
-            ulong region = p >> 9;
-            ulong stop = Math.Min(end, (region + 1) << 9);
-            ulong first = p & 511;
-            if (!compact.IsHuge(region))
-            {
-                entries4K += cache.Count(region, first, stop - p);
-            }
-            else if (first == 0 && compact.HeadAsid(region) == asid)
-            {
-                heads2M++;
-            }
+    /// <summary>
+    /// True when every page of [<paramref name="first"/>, + <paramref name="count"/>) is in the table, hypervisor-owned
+    /// and not in use, so that a 4K RMPUPDATE to private of each succeeds. Not an instruction, and not counted: the
+    /// model's test of the pages a run of faults is about to take.
+    /// </summary>
+    internal abstract bool IsHypervisorOwnedRun(kvm_pfn_t first, ulong count);
 
-            p = stop;
-        }
-    }
+    /// <summary>
+    /// <see cref="Lookup"/> of each page of <paramref name="pages"/>, counted as that many lookups: true when none is
+    /// assigned (then each lookup would have said "shared, 4K").
+    /// </summary>
+    internal abstract bool LookupRunUnassigned(ReadOnlySpan<PfnRange> pages);
 
-    /// <summary>A cache for <see cref="CountGuestEntries(kvm_pfn_t, ulong, uint, ref long, ref long, GuestMaskCache?)"/>, or null when the store does not need one.</summary>
-    internal GuestMaskCache? CreateGuestMaskCache(uint asid) => _store is CompactRmpStore compact ? new GuestMaskCache(compact, asid) : null;
+    /// <summary>
+    /// RMPUPDATE to private of each page of <paramref name="pages"/>, in order, as a 4K entry of
+    /// <paramref name="asid"/> at gpa (<paramref name="gfn"/> + i) &lt;&lt; 12 for the i-th page: the same entries,
+    /// counters and results as <see cref="RmpUpdate"/> page by page. Returns how many succeeded.
+    /// </summary>
+    internal abstract ulong RmpUpdateRun4K(ReadOnlySpan<PfnRange> pages, uint asid, gfn_t gfn);
 
-    private void CountGuestEntriesByRead(kvm_pfn_t pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
-    {
-        for (ulong p = pfn.Value; p < pfn.Value + count; p++)
-        {
-            var entry = _store.Read(p);
-            if (!entry.assigned || entry.asid != asid)
-            {
-                continue;
-            }
+    /// <summary>
+    /// The guest's 4K PVALIDATE (validate) of each page of <paramref name="pages"/> at gfn <paramref name="gfn"/> + i
+    /// by <paramref name="asid"/>, for a leading part of the run where each would simply succeed: sets their validated
+    /// bits and counts them as <see cref="Pvalidate"/> does. Returns how many were done; the caller executes the rest
+    /// one by one.
+    /// </summary>
+    internal abstract ulong PvalidateRun4K(ReadOnlySpan<PfnRange> pages, uint asid, gfn_t gfn);
 
-            if (entry.pagesize)
-            {
-                heads2M++;
-            }
-            else if (!_store.IsHuge(p >> 9))
-            {
-                entries4K++;
-            }
-        }
-    }
-
-    private PvalidateResult GuestOwnerCheck(ulong p, uint asid, ulong gfn, RmpPageSize size, out rmpentry_raw entry)
-    {
-        bool huge = size == RmpPageSize.Size2M;
-        entry = default;
-        if (huge && (gfn & 511) != 0)
-        {
-            return PvalidateResult.FailInput;
-        }
-
-        entry = _store.Read(p);
-        if (!entry.assigned || entry.asid != asid || entry.gpa != gfn || entry.immutable)
-        {
-            return PvalidateResult.FailPermission;
-        }
-
-        if (huge && !_store.IsHuge(p >> 9))
-        {
-            return PvalidateResult.FailSizeMismatch; // what a guest sees on 4K-backed memory, whatever the SPA's alignment
-        }
-
-        return huge && (p & 511) != 0 ? PvalidateResult.FailInput : PvalidateResult.Success;
-    }
-
-    private void Rewrite(ulong p, RmpPageSize size, rmpentry_raw entry)
-    {
-        if (size == RmpPageSize.Size2M)
-        {
-            _store.Write2M(p >> 9, entry);
-        }
-        else
-        {
-            _store.Write4K(p, entry);
-        }
-    }
-
-    private bool AnyInUse(ulong first, ulong count)
+    /// <summary>True when a page of [<paramref name="first"/>, + <paramref name="count"/>) is marked in use.</summary>
+    private protected bool AnyInUse(ulong first, ulong count)
     {
         if (_inUse.Count == 0)
         {
@@ -585,37 +254,25 @@ public sealed partial class RmpTable : IDisposable
         return false;
     }
 
-    private bool AnyAssignedIn1G(ulong p)
-    {
-        ulong first = (p & ~(ulong)(PageSize.PagesPer1G - 1)) >> 9;
-        ulong last = Math.Min(first + 512, (_store.Pages + 511) >> 9);
-        for (ulong r = first; r < last; r++)
-        {
-            if (_store.AnyAssigned(r))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private PageFaultErrorCode RaiseNpf(PageFaultErrorCode code)
+    /// <summary>Counts an #NPF the checks raise and returns its code.</summary>
+    private protected PageFaultErrorCode RaiseNpf(PageFaultErrorCode code)
     {
         _counters.NestedPageFaults++;
         return code;
     }
 
+    /// <summary>Throws unless <paramref name="p"/> is in the table.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Check(ulong p)
+    private protected void Check(ulong p)
     {
-        if (p >= _store.Pages)
+        if (p >= _pages)
         {
             ThrowOutOfRange(p);
         }
     }
 
+    /// <summary>The exception of an out-of-range pfn.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowOutOfRange(ulong p)
-        => throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_store.Pages - 1:x}.");
+    private protected void ThrowOutOfRange(ulong p)
+        => throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_pages - 1:x}.");
 }

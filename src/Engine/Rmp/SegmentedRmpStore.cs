@@ -142,6 +142,65 @@ public sealed unsafe partial class SegmentedRmpStore : IRmpStore
     public void Smash(ulong region) => Entry(region << 9)->pagesize = false;
 
     /// <inheritdoc />
+    public bool NoneAssigned(ulong pfn, ulong count)
+    {
+        for (ulong p = pfn, end = pfn + count; p < end;)
+        {
+            ulong n = Math.Min(end - p, 512 - (p & 511));
+            if (RawEntries.AnyAssigned(Entry(p), (int)n))
+            {
+                return false;
+            }
+
+            p += n;
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void WriteRun4K(ulong pfn, ulong count, uint asid, ulong gfn) => RawEntries.WriteRun4K(Entry(pfn), count, asid, gfn);
+
+    /// <inheritdoc />
+    public bool TryValidateRun4K(ulong pfn, ulong count, uint asid, ulong gfn)
+        => RawEntries.TryValidateRun4K(Entry(pfn & ~511UL), Entry(pfn), count, asid, gfn);
+
+    /// <inheritdoc />
+    public void SetValidated(ulong pfn, bool validated) => Entry(pfn)->validated = validated;
+
+    /// <inheritdoc />
+    public bool IsGuestRun(ulong pfn, ulong count, uint asid, ulong gfn)
+    {
+        for (ulong p = pfn, end = pfn + count; p < end;)
+        {
+            ulong n = Math.Min(end - p, 512 - (p & 511));
+            if (!RawEntries.IsGuestRun(Entry(p), n, asid, gfn + (p - pfn)))
+            {
+                return false;
+            }
+
+            p += n;
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void CountGuestEntries(ulong pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
+    {
+        for (ulong p = pfn, end = pfn + count; p < end;)
+        {
+            ulong n = Math.Min(end - p, 512 - (p & 511));
+            RawEntries.CountGuestEntries(Entry(p & ~511UL), Entry(p), n, asid, ref heads2M, ref entries4K);
+            p += n;
+        }
+    }
+
+    /// <inheritdoc />
+    public void GuestMask(ulong region, uint asid, Span<ulong> mask)
+        => RawEntries.GuestMask(Entry(region << 9), (int)Math.Min(512, Pages - (region << 9)), asid, mask);
+
+    /// <inheritdoc />
     public void Dispose()
     {
         foreach (var s in _segments)

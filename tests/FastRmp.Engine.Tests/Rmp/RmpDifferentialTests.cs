@@ -1,3 +1,4 @@
+using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop;
 using FastRmp.Interop.Hardware;
@@ -45,6 +46,39 @@ public sealed class RmpDifferentialTests
         trio.AssertEveryPathWasTaken();
     }
 
+    /// <summary>
+    /// The run operations the fault path and the whole-VM checks use (each table's store answers them in its own way:
+    /// bitmaps and templates, or entry by entry) interleaved with the random instructions: the three tables must agree
+    /// with each other, and with the C reference executing or reading the same pages one by one.
+    /// </summary>
+    [Theory]
+    [InlineData(11, 4096UL, 60_000)]
+    [InlineData(12, 5000UL, 60_000)]
+    [InlineData(13, 1UL << 20, 100_000)]
+    [InlineData(14, (1UL << 20) - 300, 100_000)]
+    public void Run_operations_agree_across_stores_and_with_C_page_by_page(int seed, ulong pages, int operations)
+    {
+        using var trio = new Trio(pages, runs: true);
+        var random = new Random(seed);
+        var hot = new ulong[8];
+        ulong regions = (pages + 511) / 512;
+        for (int step = 0; step < operations; step++)
+        {
+            if (step % 2000 == 0)
+            {
+                for (int i = 0; i < hot.Length; i++)
+                {
+                    hot[i] = (ulong)random.NextInt64((long)regions);
+                }
+            }
+
+            trio.Step(random, PickPfn(random, hot, pages), step);
+        }
+
+        trio.CompareAll();
+        trio.AssertRunPathsWereTaken();
+    }
+
     private static ulong PickPfn(Random random, ulong[] hot, ulong pages)
     {
         if (random.Next(20) == 0)
@@ -57,8 +91,10 @@ public sealed class RmpDifferentialTests
         return Math.Min(pfn, pages - 1);
     }
 
-    private sealed class Trio(ulong pages) : IDisposable
+    private sealed class Trio(ulong pages, bool runs = false) : IDisposable
     {
+        private long _runWrites, _runValidations, _guestRuns;
+
         private readonly (string Name, RmpTable Table)[] _tables =
         [
             ("raw", RmpTable.CreateRaw(pages)),
@@ -71,6 +107,12 @@ public sealed class RmpDifferentialTests
 
         public void Step(Random r, ulong pfn, int step)
         {
+            if (runs && r.Next(100) < 15)
+            {
+                RunStep(r, pfn, step);
+                return;
+            }
+
             var p = new kvm_pfn_t(pfn);
             var current = _c.Read(pfn);
             bool fromEntry = r.Next(10) < 8 && current.assigned;
@@ -207,6 +249,15 @@ public sealed class RmpDifferentialTests
             }
         }
 
+        public void AssertRunPathsWereTaken()
+        {
+            Assert.True(_runWrites > 100 && _runValidations > 100 && _guestRuns > 100, $"run writes {_runWrites}, validated runs {_runValidations}, guest runs {_guestRuns}");
+            foreach (var (name, table) in _tables)
+            {
+                Assert.True(table.Counters.Equals(_tables[0].Table.Counters), $"{name}'s counters differ from {_tables[0].Name}'s");
+            }
+        }
+
         public void Dispose()
         {
             foreach (var (_, table) in _tables)
@@ -215,6 +266,99 @@ public sealed class RmpDifferentialTests
             }
 
             _c.Dispose();
+        }
+
+        // A run of up to two ranges from pfn: written to private (RmpUpdateRun4K; C page by page), then sometimes
+        // validated (PvalidateRun4K; C page by page for the pages the tables did), then queried.
+        private void RunStep(Random r, ulong pfn, int step)
+        {
+            ulong count = Math.Min((ulong)(r.Next(4) == 0 ? r.Next(1, 1300) : r.Next(1, 40)), pages - pfn);
+            ulong split = count > 1 && r.Next(3) == 0 ? (ulong)r.Next(1, (int)count) : count;
+            PfnRange[] ranges = split == count
+                ? [new PfnRange(new kvm_pfn_t(pfn), count)]
+                : [new PfnRange(new kvm_pfn_t(pfn), split), new PfnRange(new kvm_pfn_t(pfn + split), count - split)];
+            uint asid = (uint)r.Next(1, 4);
+            ulong gfn = r.Next(3) != 0 ? pfn + 0x100000 : (ulong)r.NextInt64((1L << 39) - 2000);
+            if (r.Next(2) == 0)
+            {
+                _runWrites++;
+                long written = 0;
+                for (ulong i = 0; i < count; i++)
+                {
+                    var state = new rmp_state { assigned = 1, asid = asid, gpa = (gfn + i) << 12 };
+                    written += _c.Update(pfn + i, state) == 0 ? 1 : 0;
+                }
+
+                Same("RmpUpdateRun4K", step, written, t => (long)t.RmpUpdateRun4K(ranges, asid, new gfn_t(gfn)));
+                if (r.Next(2) == 0)
+                {
+                    long done = (long)_tables[0].Table.PvalidateRun4K(ranges, asid, new gfn_t(gfn));
+                    Same("PvalidateRun4K", step, done, t => t == _tables[0].Table ? done : (long)t.PvalidateRun4K(ranges, asid, new gfn_t(gfn)));
+                    _runValidations += done > 0 ? 1 : 0;
+                    for (ulong i = 0; i < (ulong)done; i++)
+                    {
+                        Assert.Equal(0, _c.Pvalidate(pfn + i, asid, gfn + i, false, true, out _));
+                    }
+                }
+            }
+            else if (r.Next(2) == 0)
+            {
+                var e = _c.Read(pfn); // ask about the run the entry would start, so some answers are true
+                asid = e.asid;
+                gfn = e.gpa;
+            }
+
+            long any = 0, guest = 1, heads = 0, entries4K = 0;
+            bool inUse = _inUse.Exists(q => q - pfn < count);
+            for (ulong i = 0; i < count; i++)
+            {
+                var e = _c.Read(pfn + i);
+                any |= e.assigned ? 1L : 0L;
+                guest &= e.assigned && e.asid == asid && e.gpa == gfn + i ? 1L : 0L;
+                if (e.assigned && e.asid == asid)
+                {
+                    if (e.pagesize)
+                    {
+                        heads++;
+                    }
+                    else if (!IsHugeInC(pfn + i))
+                    {
+                        entries4K++;
+                    }
+                }
+            }
+
+            _guestRuns += guest;
+            Same("IsGuestRun", step, guest, t => t.IsGuestRun(new kvm_pfn_t(pfn), count, asid, new gfn_t(gfn)) ? 1 : 0);
+            Same("IsHypervisorOwnedRun", step, any == 0 && !inUse ? 1 : 0, t => t.IsHypervisorOwnedRun(new kvm_pfn_t(pfn), count) ? 1 : 0);
+            Same("LookupRunUnassigned", step, 1 - any, t => t.LookupRunUnassigned(ranges) ? 1 : 0);
+            Same("CountGuestEntries", step, (heads << 32) | entries4K, t =>
+            {
+                long h = 0, n = 0;
+                t.CountGuestEntries(new kvm_pfn_t(pfn), count, asid, ref h, ref n);
+                return (h << 32) | n;
+            });
+            Same("CountGuestEntries with the mask cache", step, (heads << 32) | entries4K, t =>
+            {
+                var cache = t.CreateGuestMaskCache(asid);
+                long h = 0, n = 0;
+                foreach (var range in ranges)
+                {
+                    t.CountGuestEntries(range.First, range.Count, asid, ref h, ref n, cache);
+                }
+
+                return (h << 32) | n;
+            });
+
+            CompareEntry(pfn, step, "run");
+            CompareEntry(pfn + count - 1, step, "run");
+            CompareEntry(pfn + (ulong)r.Next((int)count), step, "run");
+        }
+
+        private bool IsHugeInC(ulong pfn)
+        {
+            var head = _c.Read(pfn & ~511UL);
+            return head.assigned && head.pagesize;
         }
 
         private static long Combine(int code, ulong fault) => (long)(fault << 8) | (uint)code;

@@ -59,7 +59,7 @@ public sealed class RmpMemoryTests
     public void Detail_records_are_returned_to_the_pool_when_a_region_is_shared_again()
     {
         using var store = new CompactRmpStore(4096);
-        using var rmp = new RmpTable(store);
+        using var rmp = RmpTable.Create(store);
         rmp.RmpUpdate(Pfn(10), Private(10, 1));
         rmp.RmpUpdate(Pfn(11), Private(30, 1)); // not gpa 11: the region's entries are not linear
         Assert.Equal(1, store.DetailPagesInUse);
@@ -78,7 +78,7 @@ public sealed class RmpMemoryTests
     public void Entries_linear_in_their_region_need_no_detail_records()
     {
         using var store = new CompactRmpStore(4096);
-        using var rmp = new RmpTable(store);
+        using var rmp = RmpTable.Create(store);
         for (ulong p = 520; p < 1024; p++)
         {
             Assert.Equal(RmpUpdateResult.Success, rmp.RmpUpdate(Pfn(p), Private(p + 1000, 3)));
