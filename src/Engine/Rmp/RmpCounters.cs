@@ -42,6 +42,32 @@ public struct RmpCounters
     /// <summary>Host writes that took an RMP #PF.</summary>
     public long HostFaults;
 
+    /// <summary>
+    /// Counts <paramref name="n"/> successful RMPUPDATEs of one kind: the per-page instruction and the batched run
+    /// (<c>RmpUpdateRun4K</c>) both count here, so the two cannot drift.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void CountUpdate(bool huge, bool toPrivate, long n = 1)
+    {
+        if (huge)
+        {
+            RmpUpdate2M += n;
+        }
+        else
+        {
+            RmpUpdate4K += n;
+        }
+
+        if (toPrivate)
+        {
+            RmpUpdateToPrivate += n;
+        }
+        else
+        {
+            RmpUpdateToShared += n;
+        }
+    }
+
     /// <summary>Instructions executed (RMPUPDATE, PSMASH, PVALIDATE and RMPADJUST, failed or not) plus lookups.</summary>
     public readonly long Operations => RmpUpdate4K + RmpUpdate2M + RmpUpdateFailed + Psmash + PsmashFailed + Pvalidate + RmpAdjust + Lookups;
 }

@@ -52,8 +52,7 @@ internal sealed partial class RmpTable<TStore>
                 if (fast && p + n <= Pages && g + n - 1 <= rmpentry_raw.GpaMax && !_store.IsHuge(p >> 9) && _store.NoneAssigned(p, n))
                 {
                     _store.WriteRun4K(p, n, asid, g);
-                    _counters.RmpUpdate4K += (long)n;
-                    _counters.RmpUpdateToPrivate += (long)n;
+                    _counters.CountUpdate(huge: false, toPrivate: true, (long)n);
                     succeeded += n;
                 }
                 else

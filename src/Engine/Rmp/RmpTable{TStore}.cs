@@ -51,23 +51,7 @@ internal sealed partial class RmpTable<TStore> : RmpTable
         var result = Update(p, state);
         if (result == RmpUpdateResult.Success)
         {
-            if (state.pagesize != 0)
-            {
-                _counters.RmpUpdate2M++;
-            }
-            else
-            {
-                _counters.RmpUpdate4K++;
-            }
-
-            if (state.assigned != 0)
-            {
-                _counters.RmpUpdateToPrivate++;
-            }
-            else
-            {
-                _counters.RmpUpdateToShared++;
-            }
+            _counters.CountUpdate(huge: state.pagesize != 0, toPrivate: state.assigned != 0);
         }
         else
         {
