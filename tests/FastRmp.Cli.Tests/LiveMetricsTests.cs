@@ -13,6 +13,7 @@ namespace FastRmp.Cli.Tests;
 /// Watches a running <c>fastrmp</c> from outside, as <c>dotnet-counters</c> does: an EventPipe session with the
 /// System.Diagnostics.Metrics provider (the FastRmp meter and System.Runtime) and the runtime's GC events.
 /// </summary>
+[Collection(HeavyProcesses.Name)]
 public sealed class LiveMetricsTests
 {
     // MultipleSessionsNotSupportedError is not counted as an error: the runtime reports it when the provider's enable

@@ -3,6 +3,7 @@ using System.IO.Compression;
 namespace FastRmp.Cli.Tests;
 
 /// <summary><c>dotnet pack</c> of the Cli gives a .NET tool named <c>fastrmp</c> that installs and runs (issue 6).</summary>
+[Collection(HeavyProcesses.Name)]
 public sealed class ToolPackageTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("fastrmp-tool-").FullName;
