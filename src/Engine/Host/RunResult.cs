@@ -24,6 +24,9 @@ public sealed record RunResult
     /// <summary>The host's memory, one state per 2 MiB region, at the end of the run (null when not captured).</summary>
     public HostMemoryMap? Map { get; init; }
 
+    /// <summary>Why the first of the run's <c>stuck_accesses</c> could not complete, or null when none was stuck.</summary>
+    public string? StuckReason { get; init; }
+
     /// <summary>One counter by name.</summary>
     public long this[string name]
     {

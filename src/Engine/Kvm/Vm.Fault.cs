@@ -118,7 +118,8 @@ public sealed unsafe partial class Vm
             fault.pfn = pfn;
             if (Arch is not null)
             {
-                int rc = Arch.PrepareInFaultPath(ref fault);
+                var kvm = new KvmHookContext(Memslots, Attributes, Gmem, Npt, ref _counters);
+                int rc = Arch.PrepareInFaultPath(ref kvm, ref fault);
                 if (rc != 0)
                 {
                     return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, (Errno)(-rc));

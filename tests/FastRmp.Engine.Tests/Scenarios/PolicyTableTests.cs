@@ -90,6 +90,12 @@ public sealed class PolicyTableTests
     // stuck. #NPF 7673, faults 512, stuck 1023. The punched page was never assigned: no RMPUPDATE back to shared.
     private static readonly Row Keep1GMerged = new(0, 1, 0, 7673, 0, 1, 512, 0, 0, 1, 512, 1023);
 
+    // share-4k-punch under every-get-pfn: the punch splits the 1 GiB folio into 4K folios, and every later get_pfn
+    // prepares its 4K folio. The second touch's #NPF(RMP) reaches sev_handle_rmp_fault, whose get_pfn converts the
+    // page at 4K (511 4K RMPUPDATEs), so the handler finds a 4K entry (spurious) and the retried access meets a page
+    // the guest never validated (its 2M PVALIDATE had failed): #VC, counted stuck. #NPF 3585 + 511 = 4096.
+    private static readonly Row Punch1GEveryGetPfn = new(511, 1, 0, 4096, 0, 1, 512, 0, 511, 1, 512, 1023);
+
     // dirty-log: validate and touch as above (512 faults, 3585 #NPF, 512 stuck); dirty logging drops the 512 leaves;
     // the writes fault each page again (512 faults, 512 x 7 = 3584 #NPF, 512 stuck).
     private static readonly Row Dirty1GMerged = new(0, 1, 0, 7169, 0, 0, 512, 0, 0, 1, 1024, 1024);
@@ -131,6 +137,7 @@ public sealed class PolicyTableTests
         bool merged1G = order == 18 && policy is "first-use" or "every-get-pfn";
         return (scenario, order) switch
         {
+            ("share-4k-punch", 18) when merged1G && policy == "every-get-pfn" => Punch1GEveryGetPfn,
             ("share-4k-keep" or "share-4k-punch", 18) when merged1G => Keep1GMerged,
             ("dirty-log", 18) when merged1G => Dirty1GMerged,
             ("memslots-512", 18) when merged1G => Slots1GMerged,
@@ -202,6 +209,23 @@ public sealed class PolicyTableTests
         Assert.Equal(1, host.Rmp.Counters.RmpUpdate4K);
         Assert.Equal(0, host.Rmp.Counters.RmpUpdate2M);
         Assert.Equal(1, host.Policy.Counters.RmpLookups);
+    }
+
+    [Fact]
+    public void Merged_prepare_with_1G_folios_leaves_the_guest_stuck_and_says_why()
+    {
+        var r = ScenarioCatalog.Run("share-4k-keep", "first-use", 18);
+        Assert.Equal(1023, r["stuck_accesses"]);
+        Assert.Contains("sev_handle_rmp_fault", r.StuckReason, StringComparison.Ordinal);
+        Assert.Contains("gpa 0x200000", r.StuckReason, StringComparison.Ordinal); // the first touch of the chunk
+        Assert.Null(ScenarioCatalog.Run("share-4k-keep", "first-use-1g-rework", 18).StuckReason);
+    }
+
+    [Fact]
+    public void The_rework_is_an_extra_design_outside_the_default_comparison()
+    {
+        Assert.Equal(["fault-hook", "alloc-blind", "first-use", "every-get-pfn"], PolicyCatalog.Names);
+        Assert.Equal(["first-use-1g-rework"], PolicyCatalog.ExtraNames);
     }
 
     [Fact]
