@@ -15,6 +15,12 @@ public sealed record ScenarioDefinition(string Name, string Description, string 
 /// The seed debate's cases as runnable scenarios (docs/policies.md gives the expected counts and their reasoning).
 /// All work on the 2 MiB chunk at GPA 2 MiB of a guest whose memory is private guest_memfd.
 /// </summary>
+/// <remarks>
+/// A guest access that can never complete (merged <c>sev_gmem_prepare</c> with 1 GiB folios leaves most of the folio
+/// hypervisor-owned, and the access spins on #NPF(RMP)) does not end the run: the guest's behaviour counts it in
+/// <c>stuck_accesses</c>, the result's <see cref="RunResult.StuckReason"/> says why the first one stuck, and the
+/// scenario goes on.
+/// </remarks>
 public static class ScenarioCatalog
 {
     /// <summary>GPA of the chunk the scenarios work on.</summary>
