@@ -221,6 +221,29 @@ public sealed class PolicyTableTests
         Assert.Null(ScenarioCatalog.Run("share-4k-keep", "first-use-1g-rework", 18).StuckReason);
     }
 
+    [Theory]
+    [InlineData("snp-boot", 0)]
+    [InlineData("share-4k-punch", 0)]
+    [InlineData("snp-boot", 18)]
+    public void The_rework_counts_the_same_with_and_without_batched_faults(string scenario, int order)
+    {
+        // Its fresh-run work (one lookup and one 4K RMPUPDATE per fresh 4 KiB folio) must equal its per-page prepare.
+        var a = ScenarioCatalog.Run(scenario, Rework, order, null, new HostOptions(BatchFreshFaults: false));
+        var b = ScenarioCatalog.Run(scenario, Rework, order, null, new HostOptions(BatchFreshFaults: true));
+        Assert.Equal(a.Counters, b.Counters);
+    }
+
+    [Fact]
+    public void The_rework_walks_a_fresh_1G_folio_once_and_fills_it_with_2M_entries()
+    {
+        // share-4k-keep, 1G: the first get_pfn walks the 262144 pages of the fresh folio (512 unassigned 4K entries
+        // per 2 MiB block) and makes 512 2M entries; then the clamp on the first fault (1), the RMP fault handler (1),
+        // the rescind's re-fault's clamp (1); the 511 MIXED re-faults stop at 4K before the clamp is asked.
+        var r = ScenarioCatalog.Run("share-4k-keep", Rework, 18);
+        Assert.Equal(512, r["rmpupdate_2m"]);
+        Assert.Equal((512 * 512) + 3, r["rmp_lookups"]);
+    }
+
     [Fact]
     public void The_rework_is_an_extra_design_outside_the_default_comparison()
     {
