@@ -173,7 +173,6 @@ public sealed class Host : IDisposable, IMetricsSource
             Pair("memory_fault_exits", vm.MemoryFaultExits),
             Pair("hypercall_exits", vm.HypercallExits),
             Pair("launch_update_failures", LaunchFailures),
-            Pair("stuck_accesses", Guest.StuckAccesses),
             Pair("retries", vm.Retries),
             Pair("rmpupdate_4k", rmp.RmpUpdate4K),
             Pair("rmpupdate_2m", rmp.RmpUpdate2M),
