@@ -36,8 +36,9 @@ public sealed partial class Guest
     public Vm Vm => _vm;
 
     /// <summary>
-    /// Accesses the guest's behaviour gave up on as stuck (<see cref="CountStuck"/>): each would spin forever on a
-    /// real vCPU. A statistic of the driver, not of KVM.
+    /// Accesses the guest's behaviour gave up on as stuck (<see cref="CountStuck"/>): on a real vCPU each would spin
+    /// forever on #NPF(RMP), or end in the guest's #VC for a page it could not validate. A statistic of the driver
+    /// (the scenarios' guest behaviour), not of KVM.
     /// </summary>
     public long StuckAccesses { get; private set; }
 
