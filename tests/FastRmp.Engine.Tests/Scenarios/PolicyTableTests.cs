@@ -131,6 +131,10 @@ public sealed class PolicyTableTests
         return data;
     }
 
+    // fault-hook rows other than snp-boot 2M/1G: re-derived from the posted hook (docs/policies.md, "fault-hook, row by
+    // row") and unchanged: their first faults are at the chunk's aligned gfn 0x200 over an all-private range and a
+    // fresh folio's 2 MiB-aligned pfn (2M, 1G) or at order 0 (4K folios, memslots-512), and every later fault finds
+    // its page assigned and only clamps.
     private static Row Expected(string scenario, string policy, int order)
     {
         bool faultHook = policy == "fault-hook";
