@@ -37,6 +37,46 @@ public sealed partial class Guest
     public Vm Vm => _vm;
 
     /// <summary>
+    /// Accesses the guest's behaviour gave up on as stuck (<see cref="CountStuck"/>): on a real vCPU each would spin
+    /// forever on #NPF(RMP), or end in the guest's #VC for a page it could not validate. A statistic of the driver
+    /// (the scenarios' guest behaviour), not of KVM.
+    /// </summary>
+    public long StuckAccesses { get; private set; }
+
+    /// <summary>Why the first stuck access could not complete, or null when none was counted.</summary>
+    public string? StuckReason { get; private set; }
+
+    /// <summary>
+    /// True when a private access to <paramref name="gpa"/> that did not settle (<see cref="Access"/> threw) is the spin
+    /// of a page KVM mapped but nobody made private: the leaf is present and private, the gfn is private by attribute,
+    /// and the RMP entry of the leaf's pfn is not assigned. The hardware then raises #NPF(RMP) on every try and
+    /// <c>sev_handle_rmp_fault</c> (arch/x86/kvm/svm/sev.c, 6.11+; kernel-domain.md 4.6, step 3) finds no assigned
+    /// entry, WARNs and returns without changing anything, so the guest retries forever (upstream-2024-2026.md: merged
+    /// <c>sev_gmem_prepare</c> with 1 GiB folios). <paramref name="reason"/> says so for that page.
+    /// </summary>
+    public bool SpinsOnHypervisorPage(gpa_t gpa, bool isPrivate, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? reason)
+    {
+        reason = null;
+        var gfn = gpa.Gfn;
+        var leaf = _vm.Npt.Lookup(gfn);
+        if (_rmp is null || !isPrivate || !leaf.IsPresent || !leaf.IsPrivate || !_vm.Attributes.IsPrivate(gfn) || _rmp.Read(leaf.Pfn).assigned)
+        {
+            return false;
+        }
+
+        reason = $"the private access to gpa {gpa} spins: KVM mapped it at {leaf.Level} to pfn 0x{leaf.Pfn.Value:x}, which is not assigned in the RMP, "
+            + "so every try takes #NPF(RMP) and sev_handle_rmp_fault finds no assigned entry to fix";
+        return true;
+    }
+
+    /// <summary>Counts one access the guest's behaviour gave up on (see <see cref="SpinsOnHypervisorPage"/>), keeping the first reason.</summary>
+    internal void CountStuck(string reason)
+    {
+        StuckAccesses++;
+        StuckReason ??= reason;
+    }
+
+    /// <summary>
     /// One access to <paramref name="gpa"/>: faults until the leaf is present and (SNP) the RMP check passes, or
     /// until KVM exits to userspace, emulates, or the guest's own #VC (a page it has not validated) ends it.
     /// </summary>

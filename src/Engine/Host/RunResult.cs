@@ -24,6 +24,12 @@ public sealed record RunResult
     /// <summary>The host's memory, one state per 2 MiB region, at the end of the run (null when not captured).</summary>
     public HostMemoryMap? Map { get; init; }
 
+    /// <summary>
+    /// Why the first of a scenario's <c>stuck_accesses</c> could not complete (the guest's <see cref="Guests.Guest.StuckReason"/>), or
+    /// null when none was stuck. A replay names its first refusal itself.
+    /// </summary>
+    public string? StuckReason { get; init; }
+
     /// <summary>One counter by name.</summary>
     public long this[string name]
     {

@@ -27,9 +27,11 @@ public interface IKvmArch : IGmemArch
 
     /// <summary>
     /// A hook in the private fault path, after get_pfn and max_level (the RFC v4 07/10 <c>gmem_prepare(kvm, slot,
-    /// pfn, gfn, &amp;max_level)</c>): may convert the page and lower <c>fault.max_level</c>. Returns 0 or a negative errno.
+    /// pfn, gfn, &amp;max_level)</c>, called from <c>kvm_faultin_pfn_private</c>): may convert the page and lower
+    /// <c>fault.max_level</c>. What of the VM it may read (the memory attributes, for "is the gfn range private") is
+    /// in <paramref name="kvm"/>. Returns 0 or a negative errno.
     /// </summary>
-    int PrepareInFaultPath(ref kvm_page_fault_v6_13 fault) => 0;
+    int PrepareInFaultPath(ref KvmHookContext kvm, ref kvm_page_fault_v6_13 fault) => 0;
 
     /// <summary>
     /// True when these hooks do the same, known work for every fresh 4 KiB folio: a folio

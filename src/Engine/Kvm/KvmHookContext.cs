@@ -5,7 +5,8 @@ namespace FastRmp.Engine.Kvm;
 
 /// <summary>
 /// What KVM hands a vendor hook that acts on the VM (<c>sev_handle_rmp_fault(vcpu, ...)</c> reaches the VM through
-/// its vCPU): the memslots, memory attributes and guest_memfd files it reads, and the one change it may make, a zap
+/// its vCPU; the RFC v4 07/10 fault-path hook <c>gmem_prepare(kvm, slot, ...)</c> gets the VM and reads its memory
+/// attributes): the memslots, memory attributes and guest_memfd files it reads, and the one change it may make, a zap
 /// counted in the VM's counters. Made for one call and passed by ref; hooks keep no pointer to the VM.
 /// </summary>
 public readonly ref struct KvmHookContext

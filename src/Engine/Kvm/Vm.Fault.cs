@@ -37,7 +37,8 @@ public sealed unsafe partial class Vm
     /// <remarks>
     /// Models <c>kvm_mmu_do_page_fault</c>' initialisation, <c>kvm_mmu_faultin_pfn</c> (the private/shared mismatch
     /// exit, no slot, the gmem path <c>kvm_mmu_faultin_pfn_gmem</c>: get_pfn, then max_level from
-    /// <c>kvm_max_level_for_order</c>), <c>kvm_mmu_hugepage_adjust</c> (dirty tracking forces 4K;
+    /// <c>kvm_max_level_for_order</c>, then the RFC v4 07/10 fault-path hook <see cref="IKvmArch.PrepareInFaultPath"/>
+    /// with a <see cref="KvmHookContext"/> for this call), <c>kvm_mmu_hugepage_adjust</c> (dirty tracking forces 4K;
     /// <c>kvm_mmu_max_mapping_level</c> walks lpage_info, with MIXED counting as disallowed, and for private faults
     /// applies the vendor's <c>gmem_max_mapping_level</c> ceiling) and the leaf install of <c>kvm_tdp_mmu_map</c>
     /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). The caller sets addr and error_code (with
@@ -119,7 +120,8 @@ public sealed unsafe partial class Vm
             fault.pfn = pfn;
             if (Arch is not null)
             {
-                int rc = Arch.PrepareInFaultPath(ref fault);
+                var kvm = new KvmHookContext(Memslots, Attributes, Gmem, Npt, ref _counters);
+                int rc = Arch.PrepareInFaultPath(ref kvm, ref fault);
                 if (rc != 0)
                 {
                     return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, (Errno)(-rc));

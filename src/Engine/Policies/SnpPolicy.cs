@@ -37,33 +37,30 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     public ref PolicyCounters Counters => ref _counters;
 
     /// <summary>
-    /// <c>sev_gmem_prepare</c>: nothing if the RMP entry is already assigned (the hook is idempotent); otherwise a 2M
-    /// RMPUPDATE when the folio is order 9 or more and all 512 entries of the 2 MiB block are unassigned (pfn and gfn
-    /// rounded down), else 4K. A failed RMPUPDATE is -EINVAL.
+    /// <c>sev_gmem_prepare(kvm, pfn, gfn, max_order)</c> as merged (arch/x86/kvm/svm/sev.c, torvalds 6.11 onwards;
+    /// kernel-domain.md 4.6): nothing if the RMP entry of <paramref name="pfn"/> is already assigned (the hook is
+    /// idempotent); otherwise one 2M RMPUPDATE when the order is 9 or more and all 512 entries of the 2 MiB block
+    /// around the pfn are unassigned (pfn and gfn rounded down to 2 MiB), else one 4K RMPUPDATE. A failed RMPUPDATE
+    /// is -EINVAL.
     /// </summary>
     /// <remarks>
-    /// The kernel's hook converts one 4K or 2M page: upstream folios are order 0, and the THP series' are order 9. For
-    /// a 1 GiB folio (the HugeTLB series; the RMP has no 1G entries) FastRmp applies the hook to each of the folio's
-    /// 512 2 MiB blocks, since a folio is prepared once and every block must be private before the guest uses it.
+    /// The merged hook converts one 4K or 2M page whatever the order: it assumes it is never called for more than
+    /// 2 MiB (Roth, "[PATCH 4/5] KVM: SEV: Improve handling of large ranges in gmem prepare callback", 2024-12-12:
+    /// "the current code assumes it will never be called for a range larger than 2MB"). For a 1 GiB folio, which
+    /// guest_memfd prepares once with the folio's head pfn and gfn, that is one 2M entry at the head: the rest of the
+    /// folio stays hypervisor-owned, the clamp says 4K there, and a private access to it takes #NPF(RMP) that
+    /// <see cref="HandleRmpFault"/> cannot fix: the guest spins (upstream-2024-2026.md, "What is still not merged").
+    /// FastRmp runs it as merged; the rework is <see cref="RangePreparePolicy"/>.
     /// </remarks>
-    public virtual int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order)
-    {
-        if (order <= 9)
-        {
-            return PrepareOne(gfn, pfn, order);
-        }
+    public virtual int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order) => PrepareOne(gfn, pfn, order);
 
-        for (ulong block = 0; block < 1UL << order; block += 512)
-        {
-            int rc = PrepareOne(gfn + block, pfn + block, 9);
-            if (rc != 0)
-            {
-                return rc;
-            }
-        }
-
-        return 0;
-    }
+    /// <summary>
+    /// True when this policy's preparation of a folio of <paramref name="folioOrder"/> leaves part of it
+    /// hypervisor-owned, so that KVM may map private pages the guest can never use (merged <c>sev_gmem_prepare</c>
+    /// with folios above 2 MiB; see <see cref="Prepare"/>). Not a kernel hook: the host turns off the model's per-leaf
+    /// check (a private leaf maps a page assigned to the guest) for such a policy, since KVM itself does not check it.
+    /// </summary>
+    public virtual bool LeavesLargeFoliosPartlyShared(int folioOrder) => folioOrder > 9;
 
     private int PrepareOne(gfn_t gfn, kvm_pfn_t pfn, int order)
     {
@@ -159,7 +156,7 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     }
 
     /// <inheritdoc />
-    public virtual int PrepareInFaultPath(ref kvm_page_fault_v6_13 fault) => 0;
+    public virtual int PrepareInFaultPath(ref KvmHookContext kvm, ref kvm_page_fault_v6_13 fault) => 0;
 
     /// <summary>False unless a policy knows its work for a fresh 4 KiB folio (see <see cref="IKvmArch.PreparesFreshRuns4K"/>).</summary>
     public virtual bool PreparesFreshRuns4K => false;

@@ -38,12 +38,37 @@ public static class GuestBehaviour
         }
     }
 
-    /// <summary>The guest reads or writes a page; the access must complete.</summary>
-    /// <exception cref="InvalidOperationException">The access did not complete.</exception>
+    /// <summary>
+    /// The guest reads or writes a page; the access must complete, unless it is the spin of a private page that KVM
+    /// maps but nobody made private (<see cref="Guest.SpinsOnHypervisorPage"/>: merged <c>sev_gmem_prepare</c> with
+    /// 1 GiB folios): then it is counted as stuck (<see cref="Guest.StuckAccesses"/>, with the reason) and the scenario
+    /// goes on, as if other vCPUs made the remaining accesses. A private access that ends in the guest's #VC for a
+    /// page it has not validated is counted the same way: the guest cannot use that page either.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The access did not complete for any other reason.</exception>
     public static void Touch(this Guest guest, ulong gpa, bool isPrivate, bool write = false)
     {
         ArgumentNullException.ThrowIfNull(guest);
-        var outcome = guest.Access(new gpa_t(gpa), isPrivate, write);
+        AccessOutcome outcome;
+        try
+        {
+            outcome = guest.Access(new gpa_t(gpa), isPrivate, write);
+        }
+        catch (InvalidOperationException) when (guest.SpinsOnHypervisorPage(new gpa_t(gpa), isPrivate, out string? reason))
+        {
+            guest.CountStuck(reason);
+            return;
+        }
+
+        if (outcome.Result == AccessResult.NotValidated)
+        {
+            // The page became private only after the guest's validation of it had failed (merged sev_gmem_prepare
+            // left it hypervisor-owned, and a later prepare, e.g. every-get-pfn's after a split, converted it): the
+            // access raises #VC 0x404 in the guest, which a Linux guest treats as fatal. It cannot complete either.
+            guest.CountStuck($"the private access to gpa 0x{gpa:x} ended in #VC (page not validated): the page became private only after the guest's validation of it had failed");
+            return;
+        }
+
         if (outcome.Result != AccessResult.Ok)
         {
             throw new InvalidOperationException($"The guest's {(isPrivate ? "private" : "shared")} access to 0x{gpa:x} ended in {outcome.Result}.");

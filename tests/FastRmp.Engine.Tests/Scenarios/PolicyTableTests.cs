@@ -1,5 +1,9 @@
+using FastRmp.Engine.Guests;
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Scenarios;
+using FastRmp.Interop;
+using FastRmp.Interop.Kernel;
 
 namespace FastRmp.Engine.Tests.Scenarios;
 
@@ -7,11 +11,11 @@ namespace FastRmp.Engine.Tests.Scenarios;
 /// The answer to the 2023 thread, counted: every scenario under every policy and folio size, with expected values
 /// derived by hand from the rules in docs/policies.md (not copied from a run). Columns: RMPUPDATE 4K and 2M, PSMASH,
 /// extra #NPF(RMP), memory-fault exits, MAP_GPA_RANGE exits, NPT leaves at 4K and 2M, RMP entries of the guest at 4K
-/// and 2M at the end, private faults.
+/// and 2M at the end, private faults, stuck accesses (guest accesses that can never complete).
 /// </summary>
 public sealed class PolicyTableTests
 {
-    private readonly record struct Row(long U4K, long U2M, long Psmash, long Npf, long Exits, long Hypercalls, long Npt4K, long Npt2M, long Rmp4K, long Rmp2M, long Faults);
+    private readonly record struct Row(long U4K, long U2M, long Psmash, long Npf, long Exits, long Hypercalls, long Npt4K, long Npt2M, long Rmp4K, long Rmp2M, long Faults, long Stuck = 0);
 
     // share-4k-keep. 4K folios: 512 folios, each converted at its first touch (the 2M PVALIDATE fails SIZEMISMATCH,
     // the guest falls back to 512 4K PVALIDATEs that fault every page in). 2M folios: one 2M RMPUPDATE, the 2M NPT
@@ -64,6 +68,52 @@ public sealed class PolicyTableTests
     private static readonly Row Boot1G = new(512, 511, 1, 1, 0, 2, 1024, 510, 1024, 510, 1527);
     private static readonly Row Boot1GBlind = new(0, 512, 1, 1, 0, 2, 512, 511, 512, 511, 1016);
 
+    // fault-hook, as posted (SNP RFC v9 44/51 sev_gmem_prepare(kvm, slot, pfn, gfn, &max_level), called from the RFC
+    // v4 07/10 hook in kvm_faultin_pfn_private): one RMP lookup of the faulting pfn, assigned -> clamp max_level to
+    // its RMP level; else 2M only when max_level > 4K, pfn AND gfn are 2 MiB-aligned as they are (no rounding), all
+    // 512 gfns are private by attribute and all 512 pfns unassigned; else 4K. snp-boot, 2M folios: the payload chunk
+    // as before (512 launch RMPUPDATEs, 512 faults clamped to its 4K entries); chunk 1 is MIXED, so its first fault
+    // (gfn 0x200, aligned) fails the attribute check and every other fault of it is unaligned: 504 4K conversions, no
+    // 2M entry, no PSMASH, no extra #NPF; six chunks at 2M (6 faults). U4K 512 + 504 = 1016, faults 512 + 504 + 6 =
+    // 1022, NPT 4K 512 + 504 + 8 shared = 1024. 1G folios (1 GiB guest): the same with 510 chunks at 2M.
+    private static readonly Row BootHook2M = new(1016, 6, 0, 0, 0, 2, 1024, 6, 1016, 6, 1022);
+    private static readonly Row BootHook1G = new(1016, 510, 0, 0, 0, 2, 1024, 510, 1016, 510, 1526);
+
+    // first-use and every-get-pfn, 1G folios, as merged (sev_gmem_prepare, torvalds sev.c 6.11+): the folio's one
+    // prepare call (gfn 0, pfn F, order 18) looks F up and F..F+511, and makes ONE 2M entry at F (GPA 0-2 MiB). The
+    // chunk at GPA 2 MiB stays hypervisor-owned: its faults map it at 4K (the clamp sees an unassigned page), its 2M
+    // PVALIDATE fails with FAIL_PERMISSION (no fallback: not a size mismatch), and every private access takes #NPF(RMP)
+    // that sev_handle_rmp_fault WARNs about and leaves: the access spins. The model tries an access 8 times
+    // (Guest.MaxAccessRounds): a page whose leaf is present costs 8 #NPF(RMP), a page that faults first 1 fault + 7.
+    // share-4k-keep/punch: validate (1 fault) + touch (8 + 511 x 7 = 3585 #NPF, 511 faults, 512 stuck); the rescind
+    // fails quietly, the share zaps one leaf, the shared touch maps it; the second touch: 511 x 8 = 4088 #NPF, 511
+    // stuck. #NPF 7673, faults 512, stuck 1023. The punched page was never assigned: no RMPUPDATE back to shared.
+    private static readonly Row Keep1GMerged = new(0, 1, 0, 7673, 0, 1, 512, 0, 0, 1, 512, 1023);
+
+    // share-4k-punch under every-get-pfn: the punch splits the 1 GiB folio into 4K folios, and every later get_pfn
+    // prepares its 4K folio. The second touch's #NPF(RMP) reaches sev_handle_rmp_fault, whose get_pfn converts the
+    // page at 4K (511 4K RMPUPDATEs), so the handler finds a 4K entry (spurious) and the retried access meets a page
+    // the guest never validated (its 2M PVALIDATE had failed): #VC, counted stuck. #NPF 3585 + 511 = 4096.
+    private static readonly Row Punch1GEveryGetPfn = new(511, 1, 0, 4096, 0, 1, 512, 0, 511, 1, 512, 1023);
+
+    // dirty-log: validate and touch as above (512 faults, 3585 #NPF, 512 stuck); dirty logging drops the 512 leaves;
+    // the writes fault each page again (512 faults, 512 x 7 = 3584 #NPF, 512 stuck).
+    private static readonly Row Dirty1GMerged = new(0, 1, 0, 7169, 0, 0, 512, 0, 0, 1, 1024, 1024);
+
+    // memslots-512: get_pfn reports order 0, but prepare still gets the folio's order (18): one 2M entry at F (GPA 0,
+    // slot 0); the chunk's pages spin as above: 512 faults, 3585 #NPF, 512 stuck.
+    private static readonly Row Slots1GMerged = new(0, 1, 0, 3585, 0, 0, 512, 0, 0, 1, 512, 512);
+
+    // psmash-roundtrip: validate and touch (512 faults, 3585 #NPF, 512 stuck); share (zap one leaf) and unshare (its
+    // 4K PVALIDATE faults it in: 1 fault, FAIL_PERMISSION); the last touch finds 512 leaves: 4096 #NPF, 512 stuck.
+    private static readonly Row Round1GMerged = new(0, 1, 0, 7681, 0, 2, 512, 0, 0, 1, 513, 1024);
+
+    // Roth's unmerged rework of sev_gmem_prepare ("[PATCH 4/5] KVM: SEV: Improve handling of large ranges in gmem
+    // prepare callback", 2024-12-12) with first-use preparation: it fills every shared gap of the range, 2M where
+    // aligned. For 4K and 2M folios it converts what merged code converts; for 1G folios it makes the 512 2M entries
+    // FastRmp used to make for every get_pfn policy, so its rows are the former "others" rows.
+    private const string Rework = "first-use-1g-rework";
+
     public static TheoryData<string, string, int> Cells()
     {
         var data = new TheoryData<string, string, int>();
@@ -71,7 +121,7 @@ public sealed class PolicyTableTests
         {
             foreach (int order in new[] { 0, 9, 18 })
             {
-                foreach (string policy in PolicyCatalog.Names)
+                foreach (string policy in PolicyCatalog.Names.Append(Rework))
                 {
                     data.Add(scenario.Name, policy, order);
                 }
@@ -81,11 +131,23 @@ public sealed class PolicyTableTests
         return data;
     }
 
+    // fault-hook rows other than snp-boot 2M/1G: re-derived from the posted hook (docs/policies.md, "fault-hook, row by
+    // row") and unchanged: their first faults are at the chunk's aligned gfn 0x200 over an all-private range and a
+    // fresh folio's 2 MiB-aligned pfn (2M, 1G) or at order 0 (4K folios, memslots-512), and every later fault finds
+    // its page assigned and only clamps.
     private static Row Expected(string scenario, string policy, int order)
     {
         bool faultHook = policy == "fault-hook";
+        bool merged1G = order == 18 && policy is "first-use" or "every-get-pfn";
         return (scenario, order) switch
         {
+            ("share-4k-punch", 18) when merged1G && policy == "every-get-pfn" => Punch1GEveryGetPfn,
+            ("share-4k-keep" or "share-4k-punch", 18) when merged1G => Keep1GMerged,
+            ("dirty-log", 18) when merged1G => Dirty1GMerged,
+            ("memslots-512", 18) when merged1G => Slots1GMerged,
+            ("psmash-roundtrip", 18) when merged1G => Round1GMerged,
+            ("snp-boot", 9) when faultHook => BootHook2M,
+            ("snp-boot", 18) when faultHook => BootHook1G,
             ("share-4k-keep", 0) => Keep4K,
             ("share-4k-keep", 9) => Keep2M,
             ("share-4k-keep", _) => faultHook ? Keep2M : Keep1GWhole,
@@ -114,7 +176,7 @@ public sealed class PolicyTableTests
         var r = ScenarioCatalog.Run(scenario, policy, order);
         var actual = new Row(
             r["rmpupdate_4k"], r["rmpupdate_2m"], r["psmash"], r["rmp_npf"], r["memory_fault_exits"], r["hypercall_exits"],
-            r["npt_4k"], r["npt_2m"], r["rmp_4k_entries"], r["rmp_2m_entries"], r["faults_private"]);
+            r["npt_4k"], r["npt_2m"], r["rmp_4k_entries"], r["rmp_2m_entries"], r["faults_private"], r["stuck_accesses"]);
         Assert.Equal(Expected(scenario, policy, order), actual);
     }
 
@@ -125,6 +187,73 @@ public sealed class PolicyTableTests
     [InlineData("alloc-blind", 0)] // blind at allocation; the clamp hook is not asked at 4K
     public void Rmp_lookups_show_what_each_policy_pays_for_idempotence(string policy, long lookups)
         => Assert.Equal(lookups, ScenarioCatalog.Run("dirty-log", policy, 0)["rmp_lookups"]);
+
+    [Fact]
+    public void Fault_hook_looks_up_the_faulting_pfn_once_and_scans_only_for_an_aligned_2M_conversion()
+    {
+        // share-4k-keep, 2M folios, the posted hook (SNP RFC v9 44/51): the first fault (gfn 0x200, the folio's head
+        // pfn, both aligned, all private) looks the pfn up (1) and scans the 512 pfns (512): 513; the RMP fault
+        // handler's lookup (1); the rescind's re-fault finds the pfn assigned (1); the 511 re-faults of the chunk
+        // likewise (511). 513 + 1 + 1 + 511 = 1026. (FastRmp's old hook looked up the 2M head, scanned, then the pfn:
+        // 3 per re-fault, 2050.)
+        Assert.Equal(1026, ScenarioCatalog.Run("share-4k-keep", "fault-hook", 9)["rmp_lookups"]);
+    }
+
+    [Fact]
+    public void Fault_hook_converts_an_unaligned_first_fault_at_4K()
+    {
+        // v9 44/51 get_supported_rmp_level: a 2M entry needs the faulting pfn and gfn 2 MiB-aligned as they are; the
+        // hook does not round down. A first private access at GPA 0x205000 of a fresh 2M folio: one lookup (the pfn,
+        // unassigned), max_level 2M but gfn 0x205 unaligned: one 4K RMPUPDATE, max_level clamped to 4K, a 4K leaf,
+        // and the guest has not validated the page yet.
+        using var host = new Host("fault-hook", 9, 16UL << 20);
+        var outcome = host.Guest.Access(new gpa_t(ScenarioCatalog.SharedPage), isPrivate: true);
+        Assert.Equal(AccessResult.NotValidated, outcome.Result);
+        Assert.Equal(PgLevel.Level4K, outcome.Leaf.Level);
+        Assert.Equal(1, host.Rmp.Counters.RmpUpdate4K);
+        Assert.Equal(0, host.Rmp.Counters.RmpUpdate2M);
+        Assert.Equal(1, host.Policy.Counters.RmpLookups);
+    }
+
+    [Fact]
+    public void Merged_prepare_with_1G_folios_leaves_the_guest_stuck_and_says_why()
+    {
+        var r = ScenarioCatalog.Run("share-4k-keep", "first-use", 18);
+        Assert.Equal(1023, r["stuck_accesses"]);
+        Assert.Contains("sev_handle_rmp_fault", r.StuckReason, StringComparison.Ordinal);
+        Assert.Contains("gpa 0x200000", r.StuckReason, StringComparison.Ordinal); // the first touch of the chunk
+        Assert.Null(ScenarioCatalog.Run("share-4k-keep", "first-use-1g-rework", 18).StuckReason);
+    }
+
+    [Theory]
+    [InlineData("snp-boot", 0)]
+    [InlineData("share-4k-punch", 0)]
+    [InlineData("snp-boot", 18)]
+    public void The_rework_counts_the_same_with_and_without_batched_faults(string scenario, int order)
+    {
+        // Its fresh-run work (one lookup and one 4K RMPUPDATE per fresh 4 KiB folio) must equal its per-page prepare.
+        var a = ScenarioCatalog.Run(scenario, Rework, order, null, new HostOptions(BatchFreshFaults: false));
+        var b = ScenarioCatalog.Run(scenario, Rework, order, null, new HostOptions(BatchFreshFaults: true));
+        Assert.Equal(a.Counters, b.Counters);
+    }
+
+    [Fact]
+    public void The_rework_walks_a_fresh_1G_folio_once_and_fills_it_with_2M_entries()
+    {
+        // share-4k-keep, 1G: the first get_pfn walks the 262144 pages of the fresh folio (512 unassigned 4K entries
+        // per 2 MiB block) and makes 512 2M entries; then the clamp on the first fault (1), the RMP fault handler (1),
+        // the rescind's re-fault's clamp (1); the 511 MIXED re-faults stop at 4K before the clamp is asked.
+        var r = ScenarioCatalog.Run("share-4k-keep", Rework, 18);
+        Assert.Equal(512, r["rmpupdate_2m"]);
+        Assert.Equal((512 * 512) + 3, r["rmp_lookups"]);
+    }
+
+    [Fact]
+    public void The_rework_is_an_extra_design_outside_the_default_comparison()
+    {
+        Assert.Equal(["fault-hook", "alloc-blind", "first-use", "every-get-pfn"], PolicyCatalog.Names);
+        Assert.Equal(["first-use-1g-rework"], PolicyCatalog.ExtraNames);
+    }
 
     [Fact]
     public void Alloc_blind_looks_up_the_rmp_only_to_clamp_and_to_handle_the_rmp_fault()
