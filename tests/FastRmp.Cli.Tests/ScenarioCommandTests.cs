@@ -65,7 +65,7 @@ public sealed class ScenarioCommandTests : IDisposable
     // message names what is allowed.
     [Theory]
     [InlineData("no-such-scenario", "first-use", "4k", null, "unknown scenario 'no-such-scenario'; the scenarios are share-4k-keep, share-4k-punch, dirty-log")]
-    [InlineData("share-4k-keep", "no-such-policy", "4k", null, "--policy: unknown policy 'no-such-policy'; the policies are fault-hook, alloc-blind, first-use, every-get-pfn.")]
+    [InlineData("share-4k-keep", "no-such-policy", "4k", null, "--policy: unknown policy 'no-such-policy'; the policies are fault-hook, alloc-blind, first-use, every-get-pfn, first-use-1g-rework.")]
     [InlineData("share-4k-keep", "first-use", "3m", null, "--folio: '3m' is not a folio size; use 4k, 2m or 1g.")]
     [InlineData("snp-boot", "first-use", "2m", "lots", "--guest-size: 'lots' is not a size; give a number with K, M, G or T")]
     [InlineData("snp-boot", "first-use", "2m", "17M", "--guest-size: 17M is not a multiple of the folio size (2m)")]

@@ -8,7 +8,7 @@ namespace FastRmp.Cli.Tests;
 /// </summary>
 public sealed class UsageErrorTests : IDisposable
 {
-    private static readonly string s_policies = string.Join(", ", PolicyCatalog.Names);
+    private static readonly string s_policies = string.Join(", ", PolicyCatalog.AllNames);
 
     private readonly string _dir = Directory.CreateTempSubdirectory("fastrmp-usage-").FullName;
 
@@ -88,7 +88,7 @@ public sealed class UsageErrorTests : IDisposable
     }
 
     [Theory]
-    [InlineData("replay", "--policy <fault-hook|alloc-blind|first-use|every-get-pfn>")]
+    [InlineData("replay", "--policy <fault-hook|alloc-blind|first-use|every-get-pfn|first-use-1g-rework>")]
     [InlineData("replay", "--folio <4k|2m|1g>")]
     [InlineData("replay", "--vm-type <snp|sw-protected>")]
     [InlineData("replay", "[default: 1T]")]

@@ -24,7 +24,7 @@ internal static class CliOptions
     /// <summary>The VM types, as the command line spells them.</summary>
     public static IReadOnlyList<string> VmTypeNames { get; } = ["snp", "sw-protected"];
 
-    /// <summary><c>--policy P</c>: one of <see cref="PolicyCatalog.Names"/>, default <c>first-use</c>.</summary>
+    /// <summary><c>--policy P</c>: one of <see cref="PolicyCatalog.AllNames"/>, default <c>first-use</c>.</summary>
     public static Option<string> Policy()
     {
         var option = new Option<string>("--policy")
@@ -32,15 +32,15 @@ internal static class CliOptions
             Description = "The policy (docs/policies.md).",
             DefaultValueFactory = _ => "first-use",
         };
-        return OneOf(option, "policy", "the policies are", PolicyCatalog.Names);
+        return OneOf(option, "policy", "the policies are", PolicyCatalog.AllNames);
     }
 
-    /// <summary><c>--policies a,b,...</c>: policies of <see cref="PolicyCatalog.Names"/>, each once, comma-separated or repeated; empty (all of them) when not given.</summary>
+    /// <summary><c>--policies a,b,...</c>: policies of <see cref="PolicyCatalog.AllNames"/>, each once, comma-separated or repeated; empty (all of them) when not given.</summary>
     public static Option<string[]> Policies()
     {
         var option = new Option<string[]>("--policies")
         {
-            Description = "The policies to compare side by side, comma-separated or repeated (docs/policies.md). Default: all.",
+            Description = $"The policies to compare side by side, comma-separated or repeated (docs/policies.md). Default: {string.Join(',', PolicyCatalog.Names)}.",
             HelpName = string.Join(',', PolicyCatalog.Names),
             AllowMultipleArgumentsPerToken = true,
             CustomParser = result =>
@@ -48,26 +48,26 @@ internal static class CliOptions
                 var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
                 foreach (string name in names)
                 {
-                    if (!PolicyCatalog.Names.Contains(name))
+                    if (!PolicyCatalog.AllNames.Contains(name))
                     {
-                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.Names)}.");
+                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.AllNames)}.");
                         return [];
                     }
                 }
 
                 if (names.Length == 0)
                 {
-                    result.AddError($"--policies: name at least one policy of {string.Join(", ", PolicyCatalog.Names)}.");
+                    result.AddError($"--policies: name at least one policy of {string.Join(", ", PolicyCatalog.AllNames)}.");
                 }
                 else if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 {
-                    result.AddError($"--policies: '{twice.Key}' is named twice; name each policy once (the policies are {string.Join(", ", PolicyCatalog.Names)}).");
+                    result.AddError($"--policies: '{twice.Key}' is named twice; name each policy once (the policies are {string.Join(", ", PolicyCatalog.AllNames)}).");
                 }
 
                 return names;
             },
         };
-        option.CompletionSources.Add([.. PolicyCatalog.Names]);
+        option.CompletionSources.Add([.. PolicyCatalog.AllNames]);
         return option;
     }
 

@@ -173,6 +173,7 @@ public sealed class Host : IDisposable, IMetricsSource
             Pair(CounterCatalog.MemoryFaultExits, vm.MemoryFaultExits),
             Pair(CounterCatalog.HypercallExits, vm.HypercallExits),
             Pair(CounterCatalog.LaunchUpdateFailures, LaunchFailures),
+            Pair(CounterCatalog.StuckAccesses, Guest.StuckAccesses),
             Pair(CounterCatalog.Retries, vm.Retries),
             Pair(CounterCatalog.RmpUpdate4K, rmp.RmpUpdate4K),
             Pair(CounterCatalog.RmpUpdate2M, rmp.RmpUpdate2M),

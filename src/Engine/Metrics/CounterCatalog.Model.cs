@@ -33,6 +33,12 @@ public static partial class CounterCatalog
         "launch_update_failures", "launch fails", "calls", "SNP_LAUNCH_UPDATE calls that failed (a payload folio converted before populate)",
         $"snp_launch_update -> kvm_gmem_populate -> sev_gmem_post_populate, {KvmSev}");
 
+    /// <summary><c>stuck_accesses</c>: guest accesses the model could not complete.</summary>
+    public static CounterInfo StuckAccesses { get; } = ModelCounter(
+        "stuck_accesses", "stuck accesses", "accesses",
+        "guest accesses that could not complete: the vCPU would spin on #NPF(RMP) forever, or the guest took #VC on a page it could not validate",
+        "model: the guest's driver (scenario guest behaviour, replay); the spin is sev_handle_rmp_fault finding no assigned entry, " + KvmSev);
+
     /// <summary><c>retries</c>: faults that returned RET_PF_RETRY.</summary>
     public static CounterInfo Retries { get; } = ModelCounter(
         "retries", "retries", "faults", "faults that returned RET_PF_RETRY (invalid slot, invalidation in progress)",

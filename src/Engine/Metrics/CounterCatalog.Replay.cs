@@ -53,11 +53,6 @@ public static partial class CounterCatalog
         "attribute_errors", "attribute errors", "requests", "memory-attribute requests the model refused",
         "model: KVM_SET_MEMORY_ATTRIBUTES's checks, kvm_vm_ioctl_set_mem_attributes, virt/kvm/kvm_main.c, 6.18");
 
-    /// <summary><c>stuck_accesses</c>: guest accesses that could not complete in the model.</summary>
-    public static CounterInfo StuckAccesses { get; } = ReplayCounter(
-        "stuck_accesses", "stuck accesses", "accesses", "guest accesses the model could not complete (the guest would fault forever)",
-        "model: the replay");
-
     private static CounterInfo ReplayCounter(string name, string title, string unit, string description, string source)
         => new(name, title, unit, description, source, CounterSet.Replay);
 }

@@ -23,12 +23,12 @@ public static partial class CounterCatalog
     {
         All =
         [
-            FaultsPrivate, FaultsShared, MemoryFaultExits, HypercallExits, LaunchUpdateFailures, Retries,
+            FaultsPrivate, FaultsShared, MemoryFaultExits, HypercallExits, LaunchUpdateFailures, StuckAccesses, Retries,
             RmpUpdate4K, RmpUpdate2M, RmpUpdateToPrivate, RmpUpdateToShared, RmpUpdateFailed, Psmash,
             RmpLookups, RmpNpf, Zapped, Mapped4K, Mapped2M, Mapped1G, Npt4K, Npt2M, Npt1G,
             Rmp2MEntries, Rmp4KEntries, Folios4K, Folios2M, Folios1G, FragmentationIndexOrder9,
             ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions,
-            InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors, StuckAccesses,
+            InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,
         ];
         s_index = All.Select((c, i) => KeyValuePair.Create(c.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
         Model = [.. All.Where(c => c.Set == CounterSet.Model)];

@@ -15,6 +15,9 @@ public static class PolicyCatalog
     /// </summary>
     public static ImmutableArray<string> ExtraNames { get; } = ["first-use-1g-rework"];
 
+    /// <summary>Every name <see cref="Create"/> accepts: <see cref="Names"/>, then <see cref="ExtraNames"/>.</summary>
+    public static ImmutableArray<string> AllNames { get; } = [.. Names, .. ExtraNames];
+
     /// <summary>Creates the policy or design called <paramref name="name"/> for a guest with <paramref name="asid"/>.</summary>
     /// <exception cref="ArgumentException">No policy has that name.</exception>
     public static SnpPolicy Create(string name, RmpTable rmp, uint asid) => name switch
@@ -24,6 +27,6 @@ public static class PolicyCatalog
         "first-use" => new GetPfnPreparePolicy(rmp, asid, Gmem.GmemPrepareMode.OncePerFolio),
         "every-get-pfn" => new GetPfnPreparePolicy(rmp, asid, Gmem.GmemPrepareMode.EveryGetPfn),
         "first-use-1g-rework" => new RangePreparePolicy(rmp, asid),
-        _ => throw new ArgumentException($"Unknown policy '{name}'; the policies are {string.Join(", ", Names.Concat(ExtraNames))}.", nameof(name)),
+        _ => throw new ArgumentException($"Unknown policy '{name}'; the policies are {string.Join(", ", AllNames)}.", nameof(name)),
     };
 }

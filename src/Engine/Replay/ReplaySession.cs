@@ -152,7 +152,6 @@ public sealed class ReplaySession : IDisposable
                 Pair(CounterCatalog.MemslotErrors, _counters.MemslotErrors),
                 Pair(CounterCatalog.MemslotEventsIgnored, _counters.MemslotEventsIgnored),
                 Pair(CounterCatalog.AttributeErrors, _counters.AttributeErrors),
-                Pair(CounterCatalog.StuckAccesses, _counters.Stuck),
             ]),
         };
     }
@@ -219,8 +218,8 @@ public sealed class ReplaySession : IDisposable
         catch (InvalidOperationException ex)
         {
             // The guest would re-fault forever here (e.g. a private access to a page the policy never made private).
-            _counters.Stuck++;
-            FirstRefusal ??= $"a guest access that cannot complete at {op.Timestamp / 1e9:F9} s: {ex.Message}";
+            Host.Guest.CountStuck($"a guest access that cannot complete at {op.Timestamp / 1e9:F9} s: {ex.Message}");
+            FirstRefusal ??= Host.Guest.StuckReason;
             Host.TracedPfns!.ClearHint();
             return;
         }
@@ -468,7 +467,4 @@ public struct ReplaySessionCounters
 
     /// <summary>Attribute requests the model refused.</summary>
     public long AttributeErrors;
-
-    /// <summary>Guest accesses that could not complete in the model (the guest would fault forever).</summary>
-    public long Stuck;
 }

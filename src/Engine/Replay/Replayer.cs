@@ -77,7 +77,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
 
         foreach (string policy in policies)
         {
-            if (!Policies.PolicyCatalog.Names.Contains(policy))
+            if (!Policies.PolicyCatalog.AllNames.Contains(policy))
             {
                 throw new ArgumentException($"Unknown policy '{policy}'.", nameof(policies));
             }

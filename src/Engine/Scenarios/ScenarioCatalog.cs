@@ -18,7 +18,7 @@ public sealed record ScenarioDefinition(string Name, string Description, string 
 /// <remarks>
 /// A guest access that can never complete (merged <c>sev_gmem_prepare</c> with 1 GiB folios leaves most of the folio
 /// hypervisor-owned, and the access spins on #NPF(RMP)) does not end the run: the guest's behaviour counts it in
-/// <c>stuck_accesses</c> (a counter of scenario results; a replay counts its own), the result's
+/// <c>stuck_accesses</c> (a counter of every host's result), the result's
 /// <see cref="RunResult.StuckReason"/> says why the first one stuck, and the scenario goes on.
 /// </remarks>
 public static class ScenarioCatalog
@@ -71,7 +71,7 @@ public static class ScenarioCatalog
 
                 using var host = new Host(policy, folioOrder, guest, options);
                 SnpBoot(host, guest);
-                return Result(host, scenario);
+                return host.Result(scenario);
             }
 
             case "share-4k-keep":
@@ -82,7 +82,7 @@ public static class ScenarioCatalog
                 host.Guest.Share(SharedPage, punchHole: scenario == "share-4k-punch");
                 host.Guest.Touch(SharedPage, isPrivate: false);
                 host.Guest.TouchChunk(Chunk);
-                return Result(host, scenario);
+                return host.Result(scenario);
             }
 
             case "dirty-log":
@@ -96,7 +96,7 @@ public static class ScenarioCatalog
                 }
 
                 host.Guest.TouchChunk(Chunk, write: true);
-                return Result(host, scenario);
+                return host.Result(scenario);
             }
 
             case "memslots-512":
@@ -113,7 +113,7 @@ public static class ScenarioCatalog
                 Bind(host, host.Region(513, Chunk + PageSize.Size2M, guest - Chunk - PageSize.Size2M, Chunk + PageSize.Size2M));
                 host.SetPrivate(0, guest, true);
                 ValidateAndTouch(host);
-                return Result(host, scenario);
+                return host.Result(scenario);
             }
 
             case "psmash-roundtrip":
@@ -123,7 +123,7 @@ public static class ScenarioCatalog
                 host.Guest.Share(SharedPage, punchHole: false);
                 host.Guest.Unshare(SharedPage);
                 host.Guest.TouchChunk(Chunk);
-                return Result(host, scenario);
+                return host.Result(scenario);
             }
 
             default:
@@ -162,23 +162,6 @@ public static class ScenarioCatalog
         {
             host.Guest.Touch(chunk, isPrivate: true);
         }
-    }
-
-    /// <summary>
-    /// The host's result, with the guest's stuck accesses as <c>stuck_accesses</c> after <c>launch_update_failures</c>.
-    /// Added here, not in <see cref="Host.Result"/>: a replay's result counts its own stuck accesses under that name.
-    /// </summary>
-    private static RunResult Result(Host host, string scenario)
-    {
-        var result = host.Result(scenario);
-        int at = 0;
-        while (at < result.Counters.Length && result.Counters[at].Key != "launch_update_failures")
-        {
-            at++;
-        }
-
-        at = Math.Min(at + 1, result.Counters.Length);
-        return result with { Counters = result.Counters.Insert(at, new("stuck_accesses", host.Guest.StuckAccesses)) };
     }
 
     private static void ValidateAndTouch(Host host)
