@@ -410,7 +410,12 @@ public sealed partial class RmpTable : IDisposable
         return PageFaultErrorCode.Present | PageFaultErrorCode.Write | PageFaultErrorCode.GuestRmp;
     }
 
-    /// <inheritdoc />
+    /// <summary>Disposes the store.</summary>
+    /// <remarks>
+    /// Later calls do nothing. A disposed store covers no pages, so every instruction and check, which all start by
+    /// checking the pfn against the store's size, then throws <see cref="ObjectDisposedException"/> from that check's
+    /// slow path: the hot lookups pay nothing for it.
+    /// </remarks>
     public void Dispose() => _store.Dispose();
 
     /// <summary>
@@ -615,5 +620,12 @@ public sealed partial class RmpTable : IDisposable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowOutOfRange(ulong p)
-        => throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_store.Pages - 1:x}.");
+    {
+        if (_store.Pages == 0)
+        {
+            Memory.Disposal.Throw(this); // a live store covers at least one page; a disposed one covers none
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_store.Pages - 1:x}.");
+    }
 }
