@@ -58,7 +58,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     {
         if (_disposed)
         {
-            Memory.Disposal.Throw(this);
+            throw Memory.Disposal.Exception(this);
         }
 
         fd = -1;

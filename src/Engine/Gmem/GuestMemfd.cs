@@ -351,7 +351,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     {
         if (_chunks == null)
         {
-            Memory.Disposal.Throw(this);
+            throw Memory.Disposal.Exception(this);
         }
     }
 

@@ -157,7 +157,7 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     {
         if (_chunks == null)
         {
-            Memory.Disposal.Throw(this);
+            throw Memory.Disposal.Exception(this);
         }
     }
 

@@ -79,7 +79,7 @@ public sealed unsafe class Memslots : IDisposable
     {
         if (_base == null)
         {
-            Disposal.Throw(this);
+            throw Disposal.Exception(this);
         }
 
         int asId = region.AddressSpace;
@@ -187,7 +187,7 @@ public sealed unsafe class Memslots : IDisposable
         {
             if (_base == null)
             {
-                Disposal.Throw(this); // Dispose empties the sorted lists, so a disposed set always lands here
+                throw Disposal.Exception(this); // Dispose empties the sorted lists, so a disposed set always lands here
             }
 
             return -1;
@@ -427,7 +427,7 @@ public sealed unsafe class Memslots : IDisposable
     {
         if (_base == null)
         {
-            Disposal.Throw(this); // Dispose sets the capacity to 0, so a disposed set always lands here
+            throw Disposal.Exception(this); // Dispose sets the capacity to 0, so a disposed set always lands here
         }
 
         throw new ArgumentOutOfRangeException(nameof(index), $"Slot index {index} is outside 0..{_capacity - 1}.");

@@ -223,7 +223,7 @@ public sealed unsafe partial class NptMap : IDisposable
     {
         if (_top == null)
         {
-            Memory.Disposal.Throw(this);
+            throw Memory.Disposal.Exception(this);
         }
     }
 

@@ -52,7 +52,7 @@ public sealed unsafe class NativeArray<T> : IDisposable
         {
             if (_disposed)
             {
-                Disposal.Throw(this);
+                throw Disposal.Exception(this);
             }
 
             return _items;
@@ -70,7 +70,7 @@ public sealed unsafe class NativeArray<T> : IDisposable
     {
         if (_disposed)
         {
-            Disposal.Throw(this);
+            throw Disposal.Exception(this);
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(length);

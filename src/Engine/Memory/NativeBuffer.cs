@@ -91,7 +91,7 @@ public sealed unsafe partial class NativeBuffer : IDisposable
             void* pointer = _pointer;
             if (pointer == null)
             {
-                Disposal.Throw(this);
+                throw Disposal.Exception(this);
             }
 
             return pointer;

@@ -62,7 +62,7 @@ public sealed unsafe class NativeChunkTable : IDisposable
             void** slots = _slots;
             if (slots == null)
             {
-                Disposal.Throw(this);
+                throw Disposal.Exception(this);
             }
 
             return slots;

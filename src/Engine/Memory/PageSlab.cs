@@ -47,7 +47,7 @@ public sealed unsafe class PageSlab : IDisposable
             if (_disposed)
             {
                 LiveBlocks--;
-                Disposal.Throw(this);
+                throw Disposal.Exception(this);
             }
 
             var slab = new NativeBuffer(HugePages.Size, HugePages.Size, hugePages: true);
@@ -65,7 +65,7 @@ public sealed unsafe class PageSlab : IDisposable
     {
         if (_disposed)
         {
-            Disposal.Throw(this);
+            throw Disposal.Exception(this);
         }
 
         LiveBlocks--;

@@ -94,19 +94,11 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsAssigned(ulong pfn)
-    {
-        ThrowIfDisposed();
-        return (_assigned[pfn >> 6] & (1UL << (int)pfn)) != 0;
-    }
+    public bool IsAssigned(ulong pfn) => (Assigned[pfn >> 6] & (1UL << (int)pfn)) != 0;
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsHuge(ulong region)
-    {
-        ThrowIfDisposed();
-        return (_huge[region >> 6] & (1UL << (int)region)) != 0;
-    }
+    public bool IsHuge(ulong region) => (Huge[region >> 6] & (1UL << (int)region)) != 0;
 
     /// <inheritdoc />
     public rmpentry_raw Read(ulong pfn)
@@ -323,14 +315,39 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
         _bits.Dispose();
     }
 
-    // The entry check of every public member that reads or writes entries: one test of a field the member loads anyway.
-    // Read, AnyImmutable and AnyAssignedTo get it from the IsAssigned or IsHuge they start with.
+    // The entry check of every public member that reads or writes entries (Read, AnyImmutable and AnyAssignedTo get it
+    // from the IsAssigned or IsHuge they start with). The lookups read their first bitmap through Assigned or Huge, so
+    // the check is a test of the pointer they load anyway.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ThrowIfDisposed()
+    private void ThrowIfDisposed() => _ = Assigned;
+
+    private ulong* Assigned
     {
-        if (_assigned == null)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
         {
-            Disposal.Throw(this);
+            ulong* assigned = _assigned;
+            if (assigned == null)
+            {
+                throw Disposal.Exception(this);
+            }
+
+            return assigned;
+        }
+    }
+
+    private ulong* Huge
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            ulong* huge = _huge;
+            if (huge == null)
+            {
+                throw Disposal.Exception(this);
+            }
+
+            return huge;
         }
     }
 

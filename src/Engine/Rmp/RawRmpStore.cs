@@ -94,7 +94,7 @@ public sealed unsafe partial class RawRmpStore : IRmpStore
             rmpentry_raw* entries = _entries;
             if (entries == null)
             {
-                Disposal.Throw(this);
+                throw Disposal.Exception(this);
             }
 
             return entries;

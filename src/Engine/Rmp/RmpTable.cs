@@ -623,7 +623,7 @@ public sealed partial class RmpTable : IDisposable
     {
         if (_store.Pages == 0)
         {
-            Memory.Disposal.Throw(this); // a live store covers at least one page; a disposed one covers none
+            throw Memory.Disposal.Exception(this); // a live store covers at least one page; a disposed one covers none
         }
 
         throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_store.Pages - 1:x}.");

@@ -98,7 +98,7 @@ public sealed unsafe partial class SegmentedRmpStore : IRmpStore
         ulong* rst = _rst;
         if (rst == null)
         {
-            Disposal.Throw(this);
+            throw Disposal.Exception(this);
         }
 
         return (rmpentry_raw*)(rst[pfn >> _pageShift] & BaseMask) + (pfn & _pageMask);
