@@ -17,6 +17,7 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     private readonly Dictionary<int, GuestMemfd> _byFd = [];
     private int _nextFd = 3;
     private GuestMemfd? _last; // the file the last ByFileId found: every fault asks, almost always for the same file
+    private bool _disposed;
 
     /// <summary>Creates the registry.</summary>
     public GmemFiles(IFolioAllocator allocator, int folioOrder = 0, GuestMemfdFlags supportedFlags = GuestMemfdFlags.Mmap)
@@ -53,8 +54,14 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     public IEnumerable<GuestMemfd> Files => _byFd.Values;
 
     /// <summary>Models KVM_CREATE_GUEST_MEMFD; on success <paramref name="fd"/> is the new file's descriptor.</summary>
+    /// <exception cref="ObjectDisposedException">The registry was disposed.</exception>
     public Errno Create(in kvm_create_guest_memfd request, out int fd)
     {
+        if (_disposed)
+        {
+            throw Memory.Disposal.Exception(this);
+        }
+
         fd = -1;
         var flags = (GuestMemfdFlags)request.flags;
         foreach (ulong word in request.reserved)
@@ -127,9 +134,16 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     /// <inheritdoc />
     public void Unbind(ulong file, ulong pgoff, ulong npages) => ByFileId(file)?.Unbind(pgoff);
 
-    /// <inheritdoc />
+    /// <summary>Releases and disposes every open file.</summary>
+    /// <remarks>
+    /// Each file is released as close would (<see cref="GuestMemfd.Dispose"/>: zap, folios back to the allocator) and
+    /// its page cache freed; the fd table is emptied. Later calls do nothing; afterwards <see cref="Create"/> throws
+    /// <see cref="ObjectDisposedException"/>, and lookups find no file. The allocator is not disposed (the registry
+    /// does not own it).
+    /// </remarks>
     public void Dispose()
     {
+        _disposed = true;
         foreach (var file in _byFd.Values)
         {
             file.Dispose();
@@ -140,8 +154,10 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     }
 
     /// <summary>Frees every file's memory without modelling the releases (see <see cref="GuestMemfd.Discard"/>).</summary>
+    /// <remarks>Afterwards the registry is disposed (see <see cref="Dispose"/>).</remarks>
     public void Discard()
     {
+        _disposed = true;
         foreach (var file in _byFd.Values)
         {
             file.Discard();

@@ -74,6 +74,7 @@ public sealed unsafe partial class GuestMemfd
     /// </summary>
     internal void InsertFreshRun(ulong index, ReadOnlySpan<PfnRange> pages)
     {
+        ThrowIfFreed();
         const ulong bits = UptodateBit | PresentBit;
         foreach (var range in pages)
         {

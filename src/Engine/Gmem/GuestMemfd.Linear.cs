@@ -10,7 +10,7 @@ public sealed unsafe partial class GuestMemfd
     private readonly LinearChunk[] _linear;
 
     /// <summary>Page-cache chunks that have a buffer.</summary>
-    internal int BufferedChunks => _chunkOwners.Count(owner => owner is not null);
+    internal int BufferedChunks => _chunkTable.AllocatedChunks;
 
     /// <summary>Keep chunks as linear runs where possible (default); false gives every chunk a buffer (tests compare both).</summary>
     internal bool LinearChunks { get; set; } = true;

@@ -51,6 +51,7 @@ public sealed unsafe partial class GuestMemfd
     /// </summary>
     internal void ForEachFolioRun<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IFolioRunVisitor
     {
+        ThrowIfFreed();
         const ulong mask = (1UL << ChunkShift) - 1;
         for (ulong index = 0; index < Pages;)
         {

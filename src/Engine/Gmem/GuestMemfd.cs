@@ -29,9 +29,9 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     private const int PfnShift = 8;
 
     private readonly GmemFiles _files;
-    private readonly ulong** _chunks;
-    private readonly Memory.NativeBuffer?[] _chunkOwners;
+    private readonly Memory.NativeChunkTable _chunkTable;
     private readonly ulong _chunkCount;
+    private ulong** _chunks; // _chunkTable's slots, for the lookups; null once the memory is freed
     private readonly List<Binding> _bindings = [];
 
     // Head indexes of large folios populate filled in part (launch only, so the set stays tiny and the fault path pays
@@ -47,8 +47,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         FolioOrder = folioOrder;
         Pages = size >> PageSize.Shift4K;
         _chunkCount = (Pages + (1UL << ChunkShift) - 1) >> ChunkShift;
-        _chunks = (ulong**)NativeMemory.AllocZeroed((nuint)_chunkCount, (nuint)sizeof(ulong*));
-        _chunkOwners = new Memory.NativeBuffer?[_chunkCount];
+        // One 2 MiB chunk is exactly one huge page: random faults then walk it without a TLB miss per page.
+        _chunkTable = new Memory.NativeChunkTable(
+            (long)_chunkCount, (1L << ChunkShift) * sizeof(ulong), chunkAlignment: Memory.HugePages.Size, hugePages: true);
+        _chunks = (ulong**)_chunkTable.Slots;
         _linear = new LinearChunk[_chunkCount];
     }
 
@@ -81,8 +83,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     /// accompany it (else EOPNOTSUPP); offset and length must be page-aligned (EINVAL); allocating past i_size is
     /// EINVAL, punching past it is clipped. Allocation only allocates (the newest kernels neither zero nor prepare).
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public Errno Fallocate(FallocateMode mode, ulong offset, ulong length)
     {
+        ThrowIfFreed();
         if ((mode & FallocateMode.KeepSize) == 0 || (mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
         {
             return Errno.EOPNOTSUPP;
@@ -132,12 +136,14 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     /// <paramref name="maxOrder"/> is the folio's order when the gfn and the index are aligned alike and the folio's
     /// gfns lie inside the slot, else 0 (upstream folios are order 0, so upstream reports 0).
     /// </remarks>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public Errno GetPfn(int slotIndex, ref kvm_memory_slot slot, gfn_t gfn, out kvm_pfn_t pfn, out int maxOrder)
     {
         pfn = default;
         maxOrder = 0;
         if (!IsOpen || slot.gmem.file != FileId)
         {
+            ThrowIfFreed(); // a disposed file is closed too, so the fault path pays for this check only here
             return Errno.EFAULT;
         }
 
@@ -204,11 +210,13 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     /// and the page must not be up to date yet (EEXIST); the caller's callback initialises it; the page is then marked
     /// up to date so get_pfn neither zeroes nor prepares it.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public Errno PopulatePage(int slotIndex, ref kvm_memory_slot slot, gfn_t gfn, out kvm_pfn_t pfn)
     {
         pfn = default;
         if (!IsOpen || slot.gmem.file != FileId)
         {
+            ThrowIfFreed();
             return Errno.EFAULT;
         }
 
@@ -246,8 +254,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     }
 
     /// <summary>Calls <paramref name="visit"/> with the head index, pfn and order of every live folio.</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public void ForEachFolio(Action<ulong, kvm_pfn_t, int> visit)
     {
+        ThrowIfFreed();
         for (ulong index = 0; index < Pages;)
         {
             if (_chunks[index >> ChunkShift] == null && _linear[index >> ChunkShift].Count == 0)
@@ -270,15 +280,19 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     }
 
     /// <summary>The folio entry at an index: present, its page's pfn, the folio's order and whether it is up to date.</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public (bool Present, kvm_pfn_t Pfn, int Order, bool Uptodate) Folio(ulong index)
     {
+        ThrowIfFreed();
         ulong entry = Entry(index);
         return ((entry & PresentBit) != 0, new kvm_pfn_t(entry >> PfnShift), EntryOrder(entry), (entry & UptodateBit) != 0);
     }
 
     /// <summary>Marks the page at <paramref name="index"/> hardware-poisoned: later get_pfn calls return EHWPOISON.</summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public void Poison(ulong index)
     {
+        ThrowIfFreed();
         ulong* e = EntryPointer(index, create: true);
         *e |= PoisonBit;
     }
@@ -301,7 +315,13 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         IsOpen = false;
     }
 
-    /// <inheritdoc />
+    /// <summary>Models release of the file, then frees its page cache.</summary>
+    /// <remarks>
+    /// <see cref="Release"/> (unbind, zap, free every folio to the allocator) if the file is still open, then frees the
+    /// page-cache memory. Later calls do nothing; afterwards <see cref="Fallocate"/>, <see cref="GetPfn"/>,
+    /// <see cref="PopulatePage"/>, <see cref="ForEachFolio"/>, <see cref="Folio"/> and <see cref="Poison"/> throw
+    /// <see cref="ObjectDisposedException"/>.
+    /// </remarks>
     public void Dispose()
     {
         Release();
@@ -312,6 +332,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     /// Frees the file's own memory without modelling a release (no zap, no invalidate hook, no allocator frees): for an
     /// owner that throws the whole host away, whose RMP and allocator are about to go too.
     /// </summary>
+    /// <remarks>Afterwards the file is disposed (see <see cref="Dispose"/>); calling either again does nothing.</remarks>
     public void Discard()
     {
         _bindings.Clear();
@@ -321,12 +342,17 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
     private void FreeMemory()
     {
-        foreach (var owner in _chunkOwners)
-        {
-            owner?.Dispose();
-        }
+        _chunks = null;
+        _chunkTable.Dispose();
+    }
 
-        NativeMemory.Free(_chunks);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfFreed()
+    {
+        if (_chunks == null)
+        {
+            throw Memory.Disposal.Exception(this);
+        }
     }
 
     /// <summary>The value stored in <c>kvm_memory_slot.gmem.file</c> for this file.</summary>
@@ -609,10 +635,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
                 throw new InvalidOperationException($"guest_memfd {Fd}: no page-cache chunk for index 0x{index:x}.");
             }
 
-            // One 2 MiB chunk is exactly one huge page: random faults then walk it without a TLB miss per page.
-            var owner = new Memory.NativeBuffer((1L << ChunkShift) * sizeof(ulong), alignment: Memory.HugePages.Size, hugePages: true);
-            _chunkOwners[index >> ChunkShift] = owner;
-            chunk = (ulong*)owner.Pointer;
+            chunk = (ulong*)_chunkTable.Allocate((long)(index >> ChunkShift));
             UnpackLinear(index >> ChunkShift, chunk);
         }
 

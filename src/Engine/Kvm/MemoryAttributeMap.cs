@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
@@ -20,8 +19,12 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     private const int ChunkShift = 18; // gfns per chunk: 1 GiB
     private const int WordsPerChunk = (1 << ChunkShift) / 64;
 
+    private readonly Memory.NativeChunkTable _table;
+
+    // The chunk table's slots and size, cached from _table for the lookups. Dispose sets both to zero: a lookup then
+    // takes its out-of-range branch, which tells disposal apart, so IsPrivate pays nothing for the disposed check.
     private ulong** _chunks;
-    private readonly ulong _chunkCount;
+    private ulong _chunkCount;
 
     /// <summary>Creates a map where every gfn is shared.</summary>
     public MemoryAttributeMap(int addressBits = 48)
@@ -30,7 +33,8 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(addressBits, 52);
         AddressBits = addressBits;
         _chunkCount = 1UL << (addressBits - 12 - ChunkShift);
-        _chunks = (ulong**)NativeMemory.AllocZeroed((nuint)_chunkCount, (nuint)sizeof(ulong*));
+        _table = new Memory.NativeChunkTable((long)_chunkCount, WordsPerChunk * sizeof(ulong));
+        _chunks = (ulong**)_table.Slots;
     }
 
     /// <summary>Width of the guest physical address space covered.</summary>
@@ -40,12 +44,14 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     public static MemoryAttributes Supported => MemoryAttributes.Private;
 
     /// <summary>Models <c>kvm_mem_is_private(kvm, gfn)</c>.</summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsPrivate(gfn_t gfn)
     {
         ulong chunk = gfn.Value >> ChunkShift;
         if (chunk >= _chunkCount)
         {
+            ThrowIfDisposed();
             return false;
         }
 
@@ -66,8 +72,10 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     /// unaligned or overflowing range, or one beyond the address space. <paramref name="changed"/> is false when
     /// every gfn already had the attributes (the kernel then does nothing, not even a zap).
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public Errno Set(in kvm_memory_attributes request, out bool changed)
     {
+        ThrowIfDisposed();
         changed = false;
         var error = Validate(request);
         if (error != Errno.Ok)
@@ -103,8 +111,10 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     }
 
     /// <summary>True when every gfn of [start, start + count) has the PRIVATE bit equal to <paramref name="isPrivate"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public bool RangeIs(gfn_t start, ulong count, bool isPrivate)
     {
+        ThrowIfDisposed();
         ulong gfn = start.Value, end = start.Value + count;
         while (gfn < end)
         {
@@ -129,21 +139,26 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
         return true;
     }
 
-    /// <inheritdoc />
+    /// <summary>Frees the bitmaps.</summary>
+    /// <remarks>
+    /// Frees every bitmap and the chunk table. Later calls do nothing; afterwards <see cref="IsPrivate"/>,
+    /// <see cref="Set"/>, <see cref="RangeIs"/> and <see cref="CountPrivate"/> throw
+    /// <see cref="ObjectDisposedException"/> (<see cref="Validate"/>, which reads no memory, still answers).
+    /// </remarks>
     public void Dispose()
+    {
+        _chunks = null;
+        _chunkCount = 0;
+        _table.Dispose();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfDisposed()
     {
         if (_chunks == null)
         {
-            return; // disposed already
+            throw Memory.Disposal.Exception(this);
         }
-
-        for (ulong i = 0; i < _chunkCount; i++)
-        {
-            NativeMemory.Free(_chunks[i]);
-        }
-
-        NativeMemory.Free(_chunks);
-        _chunks = null;
     }
 
     private void SetRange(gfn_t start, ulong count, bool isPrivate)
@@ -156,7 +171,7 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
             ulong* bits = _chunks[chunk];
             if (bits == null && isPrivate)
             {
-                bits = _chunks[chunk] = (ulong*)NativeMemory.AllocZeroed(WordsPerChunk, sizeof(ulong));
+                bits = (ulong*)_table.Allocate((long)chunk);
             }
 
             if (bits != null)
@@ -200,8 +215,10 @@ public sealed unsafe class MemoryAttributeMap : IDisposable
     }
 
     /// <summary>Number of private gfns (for reports and tests).</summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public ulong CountPrivate()
     {
+        ThrowIfDisposed();
         ulong total = 0;
         for (ulong c = 0; c < _chunkCount; c++)
         {

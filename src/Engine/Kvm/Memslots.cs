@@ -1,6 +1,5 @@
 using FastRmp.Engine.Gmem;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using FastRmp.Engine.Memory;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
@@ -22,8 +21,13 @@ namespace FastRmp.Engine.Kvm;
 public sealed unsafe class Memslots : IDisposable
 {
     private readonly NativeBuffer _slots;
-    private readonly int _capacity;
+    private readonly NativeBuffer?[] _lpageInfo; // [index * 2 + level - 2]: the owner of arch.lpage_info[level - 2]
     private readonly IGmemBindings? _gmem;
+
+    // The slot array's address and size, cached from _slots for Pointer. Dispose sets both to zero: Pointer's index
+    // check then fails for every index and its throw path tells disposal apart, so lookups pay nothing for it.
+    private kvm_memory_slot* _base;
+    private int _capacity;
     private int[][] _sorted = [[], []];
     private ulong[][] _sortedBase = [[], []];
 
@@ -36,6 +40,8 @@ public sealed unsafe class Memslots : IDisposable
         _gmem = gmem;
         Options = options;
         _slots = new NativeBuffer((long)capacity * sizeof(kvm_memory_slot));
+        _base = (kvm_memory_slot*)_slots.Pointer;
+        _lpageInfo = new NativeBuffer?[capacity * 2];
     }
 
     /// <summary>What-if options.</summary>
@@ -45,6 +51,8 @@ public sealed unsafe class Memslots : IDisposable
     public int Count => _sorted[0].Length + _sorted[1].Length;
 
     /// <summary>The slot stored at <paramref name="index"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The index is outside the capacity.</exception>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
     public ref kvm_memory_slot this[int index]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -52,6 +60,8 @@ public sealed unsafe class Memslots : IDisposable
     }
 
     /// <summary>The address of the slot stored at <paramref name="index"/> (what <c>kvm_page_fault.slot</c> holds).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The index is outside the capacity.</exception>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public kvm_memory_slot* Pointer(int index)
     {
@@ -60,12 +70,18 @@ public sealed unsafe class Memslots : IDisposable
             ThrowIndex(index);
         }
 
-        return (kvm_memory_slot*)_slots.Pointer + index;
+        return _base + index;
     }
 
     /// <summary>Models <c>kvm_set_memory_region</c> for KVM_SET_USER_MEMORY_REGION2: create, change flags, move, or (size 0) delete.</summary>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
     public Errno Set(in kvm_userspace_memory_region2 region)
     {
+        if (_base == null)
+        {
+            throw Disposal.Exception(this);
+        }
+
         int asId = region.AddressSpace;
         int id = region.SlotId;
         var flags = (MemslotFlags)region.flags;
@@ -141,13 +157,14 @@ public sealed unsafe class Memslots : IDisposable
         slot.as_id = (ushort)asId;
         slot.gmem.file = file;
         slot.gmem.pgoff = region.guest_memfd_offset >> PageSize.Shift4K;
-        AllocateLpageInfo(ref slot);
+        AllocateLpageInfo(index);
         Insert(asId, index);
         return Errno.Ok;
     }
 
     /// <summary>Finds the slot of address space <paramref name="asId"/> that contains <paramref name="gfn"/>; -1 when none does.</summary>
     /// <remarks>Models <c>__gfn_to_memslot</c> (binary search over slots sorted by base gfn).</remarks>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
     public int Find(int asId, gfn_t gfn)
     {
         var bases = _sortedBase[asId];
@@ -168,6 +185,11 @@ public sealed unsafe class Memslots : IDisposable
 
         if (found < 0)
         {
+            if (_base == null)
+            {
+                throw Disposal.Exception(this); // Dispose empties the sorted lists, so a disposed set always lands here
+            }
+
             return -1;
         }
 
@@ -183,6 +205,7 @@ public sealed unsafe class Memslots : IDisposable
     /// The <c>kvm_lpage_info</c> of the hugepage of <paramref name="level"/> (2M or 1G) that holds <paramref name="gfn"/>
     /// in slot <paramref name="index"/>: entry <c>(gfn &gt;&gt; shift) - (base_gfn &gt;&gt; shift)</c> of <c>arch.lpage_info[level - 2]</c>.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
     public ref kvm_lpage_info LpageInfo(int index, PgLevel level, gfn_t gfn)
     {
         ref var slot = ref this[index];
@@ -192,6 +215,7 @@ public sealed unsafe class Memslots : IDisposable
     }
 
     /// <summary>Entries of the slot's lpage_info array at <paramref name="level"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
     public ulong LpageCount(int index, PgLevel level)
     {
         ref var slot = ref this[index];
@@ -199,17 +223,28 @@ public sealed unsafe class Memslots : IDisposable
         return ((slot.base_gfn.Value + slot.npages - 1) >> shift) - (slot.base_gfn.Value >> shift) + 1;
     }
 
-    /// <inheritdoc />
+    /// <summary>Frees the slots and their lpage_info arrays.</summary>
+    /// <remarks>
+    /// Frees every slot's lpage_info arrays and the slot array (nothing is unbound from guest_memfd: the VM is going
+    /// away). Later calls do nothing; afterwards the indexer, <see cref="Pointer"/>, <see cref="Set"/>,
+    /// <see cref="Find"/>, <see cref="LpageInfo"/> and <see cref="LpageCount"/> throw
+    /// <see cref="ObjectDisposedException"/>; <see cref="Count"/> is 0.
+    /// </remarks>
     public void Dispose()
     {
-        foreach (var list in _sorted)
+        if (_base == null)
         {
-            foreach (int index in list)
-            {
-                FreeLpageInfo(ref this[index]);
-            }
+            return;
         }
 
+        _base = null;
+        _capacity = 0;
+        foreach (var owner in _lpageInfo)
+        {
+            owner?.Dispose();
+        }
+
+        Array.Clear(_lpageInfo);
         _sorted = [[], []];
         _sortedBase = [[], []];
         _slots.Dispose();
@@ -261,9 +296,9 @@ public sealed unsafe class Memslots : IDisposable
             }
 
             Remove(slot.as_id, index);
-            FreeLpageInfo(ref slot);
+            FreeLpageInfo(index);
             slot.base_gfn = baseGfn;
-            AllocateLpageInfo(ref slot);
+            AllocateLpageInfo(index);
             Insert(slot.as_id, index);
         }
 
@@ -280,7 +315,7 @@ public sealed unsafe class Memslots : IDisposable
         }
 
         Remove(slot.as_id, index);
-        FreeLpageInfo(ref slot);
+        FreeLpageInfo(index);
         slot = default;
     }
 
@@ -289,14 +324,17 @@ public sealed unsafe class Memslots : IDisposable
     /// slot touches; the first and last are disallowed when the slot does not start or end on the hugepage boundary,
     /// and all are disallowed when the gfn and the userspace address disagree inside the hugepage.
     /// </summary>
-    private void AllocateLpageInfo(ref kvm_memory_slot slot)
+    private void AllocateLpageInfo(int index)
     {
+        ref var slot = ref this[index];
         for (var level = PgLevel.Level2M; level <= PgLevel.Level1G; level++)
         {
             int shift = LevelShift(level);
             ulong mask = (1UL << shift) - 1;
             ulong count = ((slot.base_gfn.Value + slot.npages - 1) >> shift) - (slot.base_gfn.Value >> shift) + 1;
-            var info = (kvm_lpage_info*)NativeMemory.AllocZeroed((nuint)count, (nuint)sizeof(kvm_lpage_info));
+            var owner = new NativeBuffer(checked((long)count * sizeof(kvm_lpage_info)));
+            _lpageInfo[(index * 2) + (int)level - 2] = owner;
+            var info = (kvm_lpage_info*)owner.Pointer;
             if ((slot.base_gfn.Value & mask) != 0)
             {
                 info[0].disallow_lpage = 1;
@@ -319,11 +357,13 @@ public sealed unsafe class Memslots : IDisposable
         }
     }
 
-    private static void FreeLpageInfo(ref kvm_memory_slot slot)
+    private void FreeLpageInfo(int index)
     {
+        ref var slot = ref this[index];
         for (int i = 0; i < 2; i++)
         {
-            NativeMemory.Free((void*)slot.arch.lpage_info[i]);
+            _lpageInfo[(index * 2) + i]?.Dispose();
+            _lpageInfo[(index * 2) + i] = null;
             slot.arch.lpage_info[i] = 0;
         }
     }
@@ -384,7 +424,14 @@ public sealed unsafe class Memslots : IDisposable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowIndex(int index)
-        => throw new ArgumentOutOfRangeException(nameof(index), $"Slot index {index} is outside 0..{_capacity - 1}.");
+    {
+        if (_base == null)
+        {
+            throw Disposal.Exception(this); // Dispose sets the capacity to 0, so a disposed set always lands here
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(index), $"Slot index {index} is outside 0..{_capacity - 1}.");
+    }
 }
 
 /// <summary>Options of the memslot model.</summary>

@@ -66,6 +66,7 @@ public sealed unsafe partial class NptMap
 
         if ((g >> 18) >= _topEntries || (g & 511) + count > 512)
         {
+            ThrowIfDisposed();
             throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{g:x} + {count} is outside the NPT's {AddressBits}-bit space or crosses a 2 MiB block.");
         }
 

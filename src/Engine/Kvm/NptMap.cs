@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
 
@@ -40,9 +39,14 @@ public sealed unsafe partial class NptMap : IDisposable
     private const ulong LinearTable = 1UL << 4; // in a non-present 2M-level entry: a linear 4K table (a table pointer is 4 KiB-aligned)
     private const int LevelShift = 1;
 
-    private readonly ulong* _top;
-    private readonly ulong _topEntries;
+    private readonly Memory.NativeBuffer _topTable;
     private readonly Memory.PageSlab _tablePages = new();
+
+    // The top table's address and size, cached from _topTable for the walks. Dispose sets both to zero: every walk
+    // that bounds-checks against _topEntries then lands in its out-of-range branch, which tells disposal apart, so
+    // the hot lookups pay nothing for the disposed check.
+    private ulong* _top;
+    private ulong _topEntries;
     private long _leaves4K;
     private long _leaves2M;
     private long _leaves1G;
@@ -54,7 +58,8 @@ public sealed unsafe partial class NptMap : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(addressBits, 52);
         AddressBits = addressBits;
         _topEntries = 1UL << (addressBits - 30);
-        _top = (ulong*)NativeMemory.AllocZeroed((nuint)_topEntries, sizeof(ulong));
+        _topTable = new Memory.NativeBuffer((long)_topEntries * sizeof(ulong));
+        _top = (ulong*)_topTable.Pointer;
     }
 
     /// <summary>Width of the guest physical address space.</summary>
@@ -75,13 +80,18 @@ public sealed unsafe partial class NptMap : IDisposable
     /// <summary>Bytes of page-table memory.</summary>
     public long MemoryBytes => ((long)_topEntries * 8) + _tablePages.Bytes;
 
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => _top == null;
+
     /// <summary>The leaf that maps <paramref name="gfn"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NptLeaf Lookup(gfn_t gfn)
     {
         ulong g = gfn.Value;
         if ((g >> 18) >= _topEntries)
         {
+            ThrowIfDisposed();
             return default;
         }
 
@@ -126,11 +136,14 @@ public sealed unsafe partial class NptMap : IDisposable
     /// the frames from <paramref name="pfn"/> (aligned to the level). Anything mapped there before is replaced.
     /// </summary>
     /// <returns>Leaves that were removed to make room (the old leaf, or every leaf of a replaced child table).</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The gfn is outside the address space, or the level is not 4K, 2M or 1G.</exception>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public long Map(gfn_t gfn, kvm_pfn_t pfn, PgLevel level, bool isPrivate)
     {
         ulong g = gfn.Value;
         if ((g >> 18) >= _topEntries || level is < PgLevel.Level4K or > PgLevel.Level1G)
         {
+            ThrowIfDisposed();
             throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{g:x} at {level} is outside the NPT's {AddressBits}-bit space.");
         }
 
@@ -156,8 +169,10 @@ public sealed unsafe partial class NptMap : IDisposable
     /// Zaps every leaf that intersects [<paramref name="start"/>, <paramref name="end"/>), optionally only private
     /// or only shared ones (<c>kvm_gfn_range.attr_filter</c>). Returns the number of leaves removed.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public long Zap(gfn_t start, gfn_t end, ZapFilter filter = ZapFilter.All)
     {
+        ThrowIfDisposed();
         long zapped = 0;
         ulong g = start.Value;
         ulong last = Math.Min(end.Value, _topEntries << 18);
@@ -173,20 +188,43 @@ public sealed unsafe partial class NptMap : IDisposable
     }
 
     /// <summary>Calls <paramref name="visit"/> for every leaf: its first gfn and the leaf.</summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public void ForEachLeaf<TVisitor>(ref TVisitor visit) where TVisitor : struct, INptVisitor
     {
+        ThrowIfDisposed();
         for (ulong i = 0; i < _topEntries; i++)
         {
             Visit(_top[i], 3, i << 18, ref visit);
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Frees the page tables.</summary>
+    /// <remarks>
+    /// Frees the top table and the slab that holds every lower table (as a whole: no walk of the tree). Later calls
+    /// do nothing; afterwards <see cref="Lookup"/>, <see cref="Map"/>, <see cref="Zap"/> and
+    /// <see cref="ForEachLeaf{TVisitor}"/> throw <see cref="ObjectDisposedException"/>; the internal walks find an
+    /// empty map.
+    /// </remarks>
     public void Dispose()
     {
-        // Every table lives in the slab, which goes as a whole: no need to walk the tree.
-        NativeMemory.Free(_top);
+        if (_top == null)
+        {
+            return;
+        }
+
+        _top = null;
+        _topEntries = 0;
+        _topTable.Dispose();
         _tablePages.Dispose();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfDisposed()
+    {
+        if (_top == null)
+        {
+            throw Memory.Disposal.Exception(this);
+        }
     }
 
     private static void Visit<TVisitor>(ulong e, int level, ulong gfn, ref TVisitor visit) where TVisitor : struct, INptVisitor

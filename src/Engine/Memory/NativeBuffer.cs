@@ -14,7 +14,9 @@ namespace FastRmp.Engine.Memory;
 /// buffers (2 MiB and up, or with <c>hugePages</c>) are anonymous mappings on Linux: the kernel hands out zero pages
 /// lazily, so a 4 GiB table costs nothing until it is touched, and with <c>hugePages</c> the block is 2 MiB-aligned
 /// and advised for transparent huge pages (<c>madvise(MADV_HUGEPAGE)</c>; a hint, failures ignored). Small buffers
-/// are zeroed heap blocks. Every live byte is counted in <see cref="LiveBytes"/> so tests can check that nothing leaks.
+/// are zeroed heap blocks. Every live byte is counted in <see cref="LiveBytes"/> so tests can check that nothing leaks;
+/// the project's other native owners (<see cref="NativeArray{T}"/>) feed the same counter. Outside this namespace no
+/// code calls <see cref="NativeMemory"/>: every unmanaged block has an owner here, with a finalizer as a safety net.
 /// </remarks>
 public sealed unsafe partial class NativeBuffer : IDisposable
 {
@@ -58,10 +60,13 @@ public sealed unsafe partial class NativeBuffer : IDisposable
 
         Length = length;
         Alignment = alignment;
-        Interlocked.Add(ref s_liveBytes, length);
+        Track(length);
     }
 
-    /// <summary>Bytes of unmanaged memory held by all live buffers in the process.</summary>
+    /// <summary>
+    /// Bytes of unmanaged memory held by all live native owners in the process (buffers, and the arrays of
+    /// <see cref="NativeArray{T}"/>).
+    /// </summary>
     public static long LiveBytes => Interlocked.Read(ref s_liveBytes);
 
     /// <summary>Size in bytes.</summary>
@@ -83,8 +88,13 @@ public sealed unsafe partial class NativeBuffer : IDisposable
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            ObjectDisposedException.ThrowIf(_pointer == null, this);
-            return _pointer;
+            void* pointer = _pointer;
+            if (pointer == null)
+            {
+                throw Disposal.Exception(this);
+            }
+
+            return pointer;
         }
     }
 
@@ -108,7 +118,11 @@ public sealed unsafe partial class NativeBuffer : IDisposable
         return new Span<T>((T*)Pointer + start, count);
     }
 
-    /// <summary>Frees the memory. Later calls do nothing.</summary>
+    /// <summary>Frees the memory.</summary>
+    /// <remarks>
+    /// Unmaps or frees the block and takes its bytes off <see cref="LiveBytes"/>. Later calls do nothing; afterwards
+    /// <see cref="Pointer"/> and <see cref="AsSpan{T}"/> throw <see cref="ObjectDisposedException"/>.
+    /// </remarks>
     public void Dispose()
     {
         Free();
@@ -131,8 +145,11 @@ public sealed unsafe partial class NativeBuffer : IDisposable
 
         Length = length;
         Alignment = alignment;
-        Interlocked.Add(ref s_liveBytes, length);
+        Track(length);
     }
+
+    /// <summary>Adds <paramref name="bytes"/> (negative when freeing) to <see cref="LiveBytes"/>.</summary>
+    internal static void Track(long bytes) => Interlocked.Add(ref s_liveBytes, bytes);
 
     private void Free()
     {
@@ -150,7 +167,7 @@ public sealed unsafe partial class NativeBuffer : IDisposable
             _allocation = null;
             _pointer = null;
             _mappedBytes = 0;
-            Interlocked.Add(ref s_liveBytes, -Length);
+            Track(-Length);
         }
     }
 }

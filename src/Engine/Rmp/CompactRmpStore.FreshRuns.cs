@@ -5,7 +5,11 @@ namespace FastRmp.Engine.Rmp;
 public sealed unsafe partial class CompactRmpStore
 {
     /// <inheritdoc />
-    public bool NoneAssigned(ulong pfn, ulong count) => !AnyBit(_assigned, pfn, count);
+    public bool NoneAssigned(ulong pfn, ulong count)
+    {
+        ThrowIfDisposed();
+        return !AnyBit(_assigned, pfn, count);
+    }
 
     /// <inheritdoc />
     /// <remarks>
@@ -14,6 +18,7 @@ public sealed unsafe partial class CompactRmpStore
     /// </remarks>
     public void WriteRun4K(ulong pfn, ulong count, uint asid, ulong gfn)
     {
+        ThrowIfDisposed();
         if (TryWriteLinearRun(pfn, count, asid, gfn))
         {
             return;
@@ -61,6 +66,7 @@ public sealed unsafe partial class CompactRmpStore
     /// <inheritdoc />
     public bool TryValidateRun4K(ulong pfn, ulong count, uint asid, ulong gfn)
     {
+        ThrowIfDisposed();
         ulong region = pfn >> 9, first = pfn & 511;
         if (IsHuge(region) || !AllAssigned(region, first, count) || AnyBit(_validated, pfn, count))
         {

@@ -9,6 +9,7 @@ public sealed unsafe partial class CompactRmpStore
     /// <remarks>Reads the region's assigned words and its template or its 512 records once, in order.</remarks>
     public void GuestMask(ulong region, uint asid, Span<ulong> mask)
     {
+        ThrowIfDisposed();
         var assigned = new ReadOnlySpan<ulong>(_assigned + (region * 8), 8);
         uint detail = _detailIndex[region];
         if (detail == 0)

@@ -12,11 +12,12 @@ public sealed unsafe partial class CompactRmpStore
     /// <remarks>Touches the assigned bitmap and the huge bitmap only.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RmpLookup Lookup(ulong pfn)
-        => RmpLookup.FromBits((_assigned[pfn >> 6] >> (int)pfn) & 1, (_huge[pfn >> 15] >> (int)(pfn >> 9)) & 1);
+        => RmpLookup.FromBits((Assigned[pfn >> 6] >> (int)pfn) & 1, (_huge[pfn >> 15] >> (int)(pfn >> 9)) & 1);
 
     /// <inheritdoc />
     public void Lookup(ReadOnlySpan<ulong> pfns, Span<RmpLookup> results)
     {
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(results.Length, pfns.Length, nameof(results));
         ulong* assigned = _assigned;
         ulong* huge = _huge;

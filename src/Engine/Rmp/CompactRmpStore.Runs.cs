@@ -9,6 +9,7 @@ public sealed unsafe partial class CompactRmpStore
     /// <remarks>Answered per region from a 2M head or a linear template, else per record.</remarks>
     public bool IsGuestRun(ulong pfn, ulong count, uint asid, ulong gfn)
     {
+        ThrowIfDisposed();
         for (ulong end = pfn + count; pfn < end;)
         {
             ulong region = pfn >> 9;
@@ -59,6 +60,7 @@ public sealed unsafe partial class CompactRmpStore
     /// <remarks>A huge region answers from its head, a template region from its template and bit counts.</remarks>
     public void CountGuestEntries(ulong pfn, ulong count, uint asid, ref long heads2M, ref long entries4K)
     {
+        ThrowIfDisposed();
         for (ulong end = pfn + count; pfn < end;)
         {
             ulong region = pfn >> 9;
@@ -98,6 +100,7 @@ public sealed unsafe partial class CompactRmpStore
     /// <remarks>One bit: the record, template and permissions stay as they are.</remarks>
     public void SetValidated(ulong pfn, bool validated)
     {
+        ThrowIfDisposed();
         ulong mask = 1UL << (int)pfn;
         _validated[pfn >> 6] = validated ? _validated[pfn >> 6] | mask : _validated[pfn >> 6] & ~mask;
     }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using FastRmp.Engine.Memory;
 using FastRmp.Interop.Hardware;
 
@@ -41,12 +40,20 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     private const ulong LinearBit = 1UL << 63;
 
     private readonly NativeBuffer _bits;
-    private readonly ulong* _assigned;
-    private readonly ulong* _validated;
-    private readonly ulong* _huge;
-    private readonly ulong* _heads;
-    private readonly uint* _detailIndex;
     private readonly ulong _regions;
+
+    // Owners of the memory behind the raw pointers below, which the hot paths read; Dispose nulls the pointers.
+    private readonly NativeArray<nint> _slabTable = new();
+    private readonly List<NativeBuffer> _slabOwners = [];
+    private readonly NativeArray<uint> _freeList = new();
+    private NativeBuffer? _permsOwner;
+
+    // Views into _bits; _assigned == null once disposed.
+    private ulong* _assigned;
+    private ulong* _validated;
+    private ulong* _huge;
+    private ulong* _heads;
+    private uint* _detailIndex;
 
     private byte** _slabs;
     private int _slabCount;
@@ -74,7 +81,8 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     }
 
     /// <inheritdoc />
-    public ulong Pages { get; }
+    /// <remarks>0 once disposed, so a table's range checks refuse every pfn.</remarks>
+    public ulong Pages { get; private set; }
 
     /// <inheritdoc />
     public long MemoryBytes
@@ -86,11 +94,11 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsAssigned(ulong pfn) => (_assigned[pfn >> 6] & (1UL << (int)pfn)) != 0;
+    public bool IsAssigned(ulong pfn) => (Assigned[pfn >> 6] & (1UL << (int)pfn)) != 0;
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsHuge(ulong region) => (_huge[region >> 6] & (1UL << (int)region)) != 0;
+    public bool IsHuge(ulong region) => (Huge[region >> 6] & (1UL << (int)region)) != 0;
 
     /// <inheritdoc />
     public rmpentry_raw Read(ulong pfn)
@@ -129,6 +137,7 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     /// <inheritdoc />
     public bool AnyAssigned(ulong region)
     {
+        ThrowIfDisposed();
         var w = _assigned + (region * 8);
         return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0;
     }
@@ -167,6 +176,7 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     /// <inheritdoc />
     public void Write4K(ulong pfn, rmpentry_raw entry)
     {
+        ThrowIfDisposed();
         ulong region = pfn >> 9;
         ulong mask = 1UL << (int)pfn;
         if (entry.assigned)
@@ -225,6 +235,7 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     /// <inheritdoc />
     public void Write2M(ulong region, rmpentry_raw head)
     {
+        ThrowIfDisposed();
         ReleaseDetail(region);
         _heads[region] = (head.lo | (1UL << rmpentry_raw.PageSizeBit)) & ~(1UL << rmpentry_raw.ValidatedBit);
         _huge[region >> 6] |= 1UL << (int)region;
@@ -236,6 +247,7 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     /// <inheritdoc />
     public void Clear2M(ulong region)
     {
+        ThrowIfDisposed();
         ReleaseDetail(region);
         _heads[region] = 0;
         _huge[region >> 6] &= ~(1UL << (int)region);
@@ -247,6 +259,7 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     /// <inheritdoc />
     public void Smash(ulong region)
     {
+        ThrowIfDisposed();
         ulong head = _heads[region];
         ulong rec = ((head >> rmpentry_raw.GpaShift) & rmpentry_raw.GpaMax)
             | (((head >> rmpentry_raw.AsidShift) & rmpentry_raw.AsidMax) << RecAsidShift)
@@ -269,23 +282,73 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
         _heads[region] = 0;
     }
 
-    /// <inheritdoc />
+    /// <summary>Frees the bitmaps, the detail slabs, the free list and the permissions.</summary>
+    /// <remarks>
+    /// Later calls do nothing. Afterwards <see cref="Pages"/> is 0 and every member that reads or writes entries
+    /// throws <see cref="ObjectDisposedException"/>.
+    /// </remarks>
     public void Dispose()
     {
-        for (int i = 0; i < _slabCount; i++)
+        if (_assigned == null)
         {
-            NativeMemory.Free(_slabs[i]);
+            return;
         }
 
-        NativeMemory.Free(_slabs);
-        NativeMemory.Free(_freeDetails);
-        NativeMemory.Free(_perms);
+        _assigned = _validated = _huge = _heads = null;
+        _detailIndex = null;
         _slabs = null;
         _freeDetails = null;
         _perms = null;
         _slabCount = 0;
+        _freeCount = 0;
         _freeCapacity = 0;
+        Pages = 0;
+        foreach (var slab in _slabOwners)
+        {
+            slab.Dispose();
+        }
+
+        _slabOwners.Clear();
+        _slabTable.Dispose();
+        _freeList.Dispose();
+        _permsOwner?.Dispose();
         _bits.Dispose();
+    }
+
+    // The entry check of every public member that reads or writes entries (Read, AnyImmutable and AnyAssignedTo get it
+    // from the IsAssigned or IsHuge they start with). The lookups read their first bitmap through Assigned or Huge, so
+    // the check is a test of the pointer they load anyway.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfDisposed() => _ = Assigned;
+
+    private ulong* Assigned
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            ulong* assigned = _assigned;
+            if (assigned == null)
+            {
+                throw Disposal.Exception(this);
+            }
+
+            return assigned;
+        }
+    }
+
+    private ulong* Huge
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            ulong* huge = _huge;
+            if (huge == null)
+            {
+                throw Disposal.Exception(this);
+            }
+
+            return huge;
+        }
     }
 
     /// <summary>
@@ -379,12 +442,14 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void GrowDetails()
     {
-        _slabs = (byte**)NativeMemory.Realloc(_slabs, (nuint)(sizeof(byte*) * (_slabCount + 1)));
-        _slabs[_slabCount++] = (byte*)NativeMemory.Alloc(DetailsPerSlab * DetailPageBytes);
+        var slab = new NativeBuffer(DetailsPerSlab * DetailPageBytes);
+        _slabOwners.Add(slab);
+        _slabs = (byte**)_slabTable.Resize(_slabCount + 1);
+        _slabs[_slabCount++] = (byte*)slab.Pointer;
         if (_freeCapacity < _slabCount * DetailsPerSlab)
         {
             _freeCapacity = _slabCount * DetailsPerSlab * 2;
-            _freeDetails = (uint*)NativeMemory.Realloc(_freeDetails, (nuint)(_freeCapacity * sizeof(uint)));
+            _freeDetails = _freeList.Resize(_freeCapacity);
         }
 
         for (int i = DetailsPerSlab - 1; i >= 0; i--)
@@ -404,7 +469,8 @@ public sealed unsafe partial class CompactRmpStore : IRmpStore
                 return;
             }
 
-            _perms = (ushort*)NativeMemory.AllocZeroed((nuint)Pages * sizeof(ushort));
+            _permsOwner = new NativeBuffer(checked((long)Pages * sizeof(ushort)));
+            _perms = (ushort*)_permsOwner.Pointer;
         }
 
         new Span<ushort>(_perms + pfn, count).Fill(PackPerms(hi));

@@ -11,13 +11,17 @@ public sealed unsafe partial class RawRmpStore
     /// <inheritdoc />
     /// <remarks>Reads two entries: the page's (assigned) and the 2 MiB-aligned one (pagesize), as sev.c does.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public RmpLookup Lookup(ulong pfn) => RawEntries.Lookup(_entries + pfn, _entries + (pfn & ~511UL));
+    public RmpLookup Lookup(ulong pfn)
+    {
+        rmpentry_raw* entries = Table;
+        return RawEntries.Lookup(entries + pfn, entries + (pfn & ~511UL));
+    }
 
     /// <inheritdoc />
     public void Lookup(ReadOnlySpan<ulong> pfns, Span<RmpLookup> results)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(results.Length, pfns.Length, nameof(results));
-        rmpentry_raw* entries = _entries;
+        rmpentry_raw* entries = Table;
         int n = pfns.Length;
         ref ulong first = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(pfns);
         ref RmpLookup output = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(results);

@@ -34,7 +34,7 @@ public abstract partial class RmpTable : IDisposable
     private protected RmpCounters _counters;
 
     // Copied from the store: the range check of every operation reads a field instead of calling the store.
-    private readonly ulong _pages;
+    private ulong _pages;
     private readonly IRmpStore _store;
 
     private protected RmpTable(IRmpStore store)
@@ -176,9 +176,15 @@ public abstract partial class RmpTable : IDisposable
     /// </summary>
     public abstract PageFaultErrorCode CheckHostWrite(kvm_pfn_t pfn, PgLevel hostLevel);
 
-    /// <inheritdoc />
+    /// <summary>Disposes the store.</summary>
+    /// <remarks>
+    /// Later calls do nothing. The table then covers no pages, so every instruction and check, which all start by
+    /// checking the pfn against the table's size, throws <see cref="ObjectDisposedException"/> from that check's slow
+    /// path: the hot lookups pay nothing for it.
+    /// </remarks>
     public void Dispose()
     {
+        _pages = 0;
         _store.Dispose();
         GC.SuppressFinalize(this);
     }
@@ -274,5 +280,12 @@ public abstract partial class RmpTable : IDisposable
     /// <summary>The exception of an out-of-range pfn.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private protected void ThrowOutOfRange(ulong p)
-        => throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_pages - 1:x}.");
+    {
+        if (_pages == 0)
+        {
+            throw Memory.Disposal.Exception(this); // a live table covers at least one page; a disposed one covers none
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(p), $"pfn 0x{p:x} is outside the RMP, which covers pfns 0..0x{_pages - 1:x}.");
+    }
 }

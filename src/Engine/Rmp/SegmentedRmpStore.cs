@@ -15,7 +15,9 @@ namespace FastRmp.Engine.Rmp;
 /// <remarks>
 /// In the model a segment's "physical" base is its address in this process, 1 MiB-aligned as bits 51:20 require,
 /// so C code can walk <see cref="TableBase"/> and the RST as the CPU would. Every segment is fully mapped. Entry
-/// contents and semantics are those of <see cref="RawRmpStore"/>. Not thread-safe.
+/// contents and semantics are those of <see cref="RawRmpStore"/>. Not thread-safe. Every access goes through
+/// <see cref="Entry"/>, which checks the cached RST address first (one test of a field it loads anyway), so a disposed
+/// store throws <see cref="ObjectDisposedException"/> instead of touching unmapped memory.
 /// </remarks>
 public sealed unsafe partial class SegmentedRmpStore : IRmpStore
 {
@@ -29,7 +31,7 @@ public sealed unsafe partial class SegmentedRmpStore : IRmpStore
 
     private readonly NativeBuffer _table;
     private readonly NativeBuffer[] _segments;
-    private readonly ulong* _rst;
+    private ulong* _rst; // null once disposed
     private readonly int _pageShift;
     private readonly ulong _pageMask;
 
@@ -64,7 +66,8 @@ public sealed unsafe partial class SegmentedRmpStore : IRmpStore
     }
 
     /// <inheritdoc />
-    public ulong Pages { get; }
+    /// <remarks>0 once disposed, so a table's range checks refuse every pfn.</remarks>
+    public ulong Pages { get; private set; }
 
     /// <summary>log2 of the bytes of host memory each segment covers.</summary>
     public int SegmentShift { get; }
@@ -88,8 +91,18 @@ public sealed unsafe partial class SegmentedRmpStore : IRmpStore
     }
 
     /// <summary>The entry of <paramref name="pfn"/>, found through the RST as the CPU finds it.</summary>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public rmpentry_raw* Entry(ulong pfn) => (rmpentry_raw*)(_rst[pfn >> _pageShift] & BaseMask) + (pfn & _pageMask);
+    public rmpentry_raw* Entry(ulong pfn)
+    {
+        ulong* rst = _rst;
+        if (rst == null)
+        {
+            throw Disposal.Exception(this);
+        }
+
+        return (rmpentry_raw*)(rst[pfn >> _pageShift] & BaseMask) + (pfn & _pageMask);
+    }
 
     /// <inheritdoc />
     public bool IsAssigned(ulong pfn) => (Entry(pfn)->lo & 1) != 0;
@@ -200,9 +213,15 @@ public sealed unsafe partial class SegmentedRmpStore : IRmpStore
     public void GuestMask(ulong region, uint asid, Span<ulong> mask)
         => RawEntries.GuestMask(Entry(region << 9), (int)Math.Min(512, Pages - (region << 9)), asid, mask);
 
-    /// <inheritdoc />
+    /// <summary>Frees the RST and every segment.</summary>
+    /// <remarks>
+    /// Later calls do nothing. Afterwards <see cref="Pages"/> is 0 and every member that reads or writes entries
+    /// (<see cref="Entry"/> and <see cref="TableBase"/> included) throws <see cref="ObjectDisposedException"/>.
+    /// </remarks>
     public void Dispose()
     {
+        _rst = null;
+        Pages = 0;
         foreach (var s in _segments)
         {
             s.Dispose();
