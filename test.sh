@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every FastRmp test on a fresh clone: builds native-stubs (C17, CMake), runs its CTest suite, then every .NET
-# test project (xunit.v3 on Microsoft.Testing.Platform), then every benchmark once (dry, with allocation budgets).
+# test project (xunit.v3 on Microsoft.Testing.Platform) in Release, the Engine tests again in Debug (invariant checks,
+# tiny batches), then every benchmark once (dry, with allocation budgets).
 # Ends with one line: 'tests: N passed, M failed, K skipped'.
 # Exit status: non-zero when anything failed or when no test ran.
 set -uo pipefail
