@@ -26,10 +26,7 @@ public sealed partial class Vm
         }
 
         hostPages = Math.Max(hostPages, extent.End);
-        foreach (ulong pfn in _sharedPfns.Values)
-        {
-            hostPages = Math.Max(hostPages, pfn + 1);
-        }
+        _sharedPfns.ForEach((_, pfn) => hostPages = Math.Max(hostPages, pfn.Value + 1));
 
         var owned = new ulong[(hostPages + 63) / 64];
         foreach (var file in Gmem.Files)
@@ -38,10 +35,7 @@ public sealed partial class Vm
             file.ForEachFolioRun(ref owner);
         }
 
-        foreach (var (gfn, pfn) in _sharedPfns)
-        {
-            Own(owned, pfn, -1, gfn);
-        }
+        _sharedPfns.ForEach((gfn, pfn) => Own(owned, pfn.Value, -1, gfn.Value));
 
         if (Rmp is not null)
         {

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Rmp;
@@ -36,7 +35,7 @@ public sealed record VmConfig(
 public sealed unsafe partial class Vm : IGmemMmu, IDisposable
 {
     private readonly IFolioAllocator _allocator;
-    private readonly Dictionary<ulong, ulong> _sharedPfns = [];
+    private readonly SharedPageMap _sharedPfns = new();
     private VmCounters _counters;
     private bool _disposed;
 
@@ -177,7 +176,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
 
         _disposed = true;
         Gmem.Discard();
-        _sharedPfns.Clear();
+        _sharedPfns.Dispose();
         Memslots.Dispose();
         Attributes.Dispose();
         Npt.Dispose();
@@ -193,12 +192,8 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
 
         _disposed = true;
         Gmem.Dispose();
-        foreach (ulong pfn in _sharedPfns.Values)
-        {
-            _allocator.Free(new kvm_pfn_t(pfn), 0);
-        }
-
-        _sharedPfns.Clear();
+        _sharedPfns.ForEach((_, pfn) => _allocator.Free(pfn, 0));
+        _sharedPfns.Dispose();
         Memslots.Dispose();
         Attributes.Dispose();
         Npt.Dispose();
@@ -223,19 +218,17 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// <summary>The host page that backs shared gfn <paramref name="gfn"/>, allocated on first touch.</summary>
     private bool TrySharedPfn(gfn_t gfn, out kvm_pfn_t pfn)
     {
-        ref ulong slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_sharedPfns, gfn.Value, out bool exists);
-        if (!exists)
+        if (_sharedPfns.TryGet(gfn, out pfn))
         {
-            if (!_allocator.TryAllocate(0, out pfn))
-            {
-                _sharedPfns.Remove(gfn.Value);
-                return false;
-            }
-
-            slot = pfn.Value;
+            return true;
         }
 
-        pfn = new kvm_pfn_t(slot);
+        if (!_allocator.TryAllocate(0, out pfn))
+        {
+            return false;
+        }
+
+        _sharedPfns.Add(gfn, pfn);
         return true;
     }
 }
