@@ -3,6 +3,7 @@ using System.Globalization;
 using FastRmp.Cli.Options;
 using FastRmp.Cli.Reports;
 using FastRmp.Engine.Hosting;
+using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Scenarios;
@@ -33,24 +34,28 @@ internal static class ScenarioCommands
         var folio = CliOptions.Folio("The folio size to compare (default: all three).", optional: true);
         var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write every result as JSON to this file." };
         var html = HtmlOption();
+        var kernel = CliOptions.ModelKernel();
         root.Options.Add(folio);
+        root.Options.Add(kernel);
         root.Options.Add(json);
         root.Options.Add(html);
         root.SetAction(parse =>
         {
             var only = parse.GetValue(folio);
             int[] orders = only is { } o ? [o.Order] : [0, 9, 18];
+            var k = KvmKernel.Parse(parse.GetValue(kernel)!);
+            var options = new HostOptions(Kernel: k);
             var results = new List<RunResult>();
             var console = Terminal.For(parse.InvocationConfiguration.Output);
             console.Write(new Markup("[bold]FastRmp[/]: the 2023 guest_memfd debate, counted (docs/policies.md explains every value; 'fastrmp counters' every column)\n"));
             foreach (int order in orders)
             {
-                var table = NewTable($"folio {CliOptions.FolioName(order)}");
+                var table = NewTable(k == KvmKernel.Default ? $"folio {CliOptions.FolioName(order)}" : $"folio {CliOptions.FolioName(order)}, kernel {k.Name}");
                 foreach (var scenario in ScenarioCatalog.All)
                 {
                     foreach (string policy in PolicyCatalog.Names)
                     {
-                        var result = ScenarioCatalog.Run(scenario.Name, policy, order);
+                        var result = ScenarioCatalog.Run(scenario.Name, policy, order, null, options);
                         results.Add(result);
                         table.AddRow([scenario.Name, policy, .. Columns.Select(c => result[c.Name].ToString("N0", CultureInfo.InvariantCulture))]);
                     }
@@ -113,7 +118,8 @@ internal static class ScenarioCommands
         var perPage = new Option<bool>("--per-page") { Description = "Fault every page in one by one (the reference path the batched one is checked against; same counts, slower)." };
         var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write the result as JSON to this file." };
         var html = HtmlOption();
-        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, guestSize, perPage, json, html };
+        var kernel = CliOptions.ModelKernel();
+        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, kernel, guestSize, perPage, json, html };
         command.Validators.Add(result =>
         {
             // The checks that need two values: only snp-boot has a guest size, and it is whole folios, at least one
@@ -141,9 +147,10 @@ internal static class ScenarioCommands
             string policyName = parse.GetValue(policy)!;
             int order = (parse.GetValue(folio) ?? FolioSize.Size4K).Order;
             ulong? bytes = parse.GetValue(guestSize)?.Bytes;
-            var result = ScenarioCatalog.Run(scenario, policyName, order, bytes, parse.GetValue(perPage) ? new HostOptions(BatchFreshFaults: false) : null);
+            var k = KvmKernel.Parse(parse.GetValue(kernel)!);
+            var result = ScenarioCatalog.Run(scenario, policyName, order, bytes, new HostOptions(BatchFreshFaults: !parse.GetValue(perPage), Kernel: k));
 
-            var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {CliOptions.FolioName(order)}");
+            var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {CliOptions.FolioName(order)}, kernel {k.Name}");
             table.AddColumn("counter");
             table.AddColumn(new TableColumn("value").RightAligned());
             table.AddColumn("unit");
@@ -200,7 +207,7 @@ internal static class ScenarioCommands
     {
         if (file is not null)
         {
-            IReadOnlyList<ScenarioRunJson> runs = [.. results.Select(r => new ScenarioRunJson(r.Workload, r.Policy, CliOptions.FolioName(r.FolioOrder), ReportFile.Counters(r.Counters)))];
+            IReadOnlyList<ScenarioRunJson> runs = [.. results.Select(r => new ScenarioRunJson(r.Workload, r.Policy, CliOptions.FolioName(r.FolioOrder), r.Kernel, ReportFile.Counters(r.Counters)))];
             ReportFile.WriteJson(file, "--json", runs, ReportJsonContext.Default.IReadOnlyListScenarioRunJson);
         }
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Policies;
 using FastRmp.Interop.Uapi;
 
@@ -33,6 +34,17 @@ internal static class CliOptions
             DefaultValueFactory = _ => "first-use",
         };
         return OneOf(option, "policy", "the policies are", PolicyCatalog.AllNames);
+    }
+
+    /// <summary><c>--kernel K</c>: whose KVM the model follows, one of <see cref="KvmKernel.All"/>'s names, default 6.18.</summary>
+    public static Option<string> ModelKernel()
+    {
+        var option = new Option<string>("--kernel")
+        {
+            Description = "Which kernel's KVM the model follows where releases differ (docs/policies.md, 'Kernels'): 6.11 (6.11-6.12), 6.13 (6.13-6.17), 6.18.",
+            DefaultValueFactory = _ => KvmKernel.Default.Name,
+        };
+        return OneOf(option, "kernel", "the kernels are", [.. KvmKernel.All.Select(k => k.Name)]);
     }
 
     /// <summary><c>--policies a,b,...</c>: policies of <see cref="PolicyCatalog.AllNames"/>, each once, comma-separated or repeated; empty (all of them) when not given.</summary>

@@ -15,7 +15,7 @@ internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyVa
     public static ReportRun From(RunResult result)
     {
         string folio = result.FolioOrder switch { 0 => "4k", 9 => "2m", 18 => "1g", int o => $"order {o}" };
-        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Workload}, folio {folio}");
+        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Workload}, folio {folio}, kernel {result.Kernel}");
     }
 
     /// <summary>The counter's value, or null when the run does not have it.</summary>

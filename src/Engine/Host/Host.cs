@@ -46,7 +46,7 @@ public sealed class Host : IDisposable, IMetricsSource
         TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
         Rmp = options.Store == RmpStoreKind.Raw ? RmpTable.CreateRaw(hostPages) : RmpTable.CreateCompact(hostPages);
         Policy = PolicyCatalog.Create(policy, Rmp, Asid);
-        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults);
+        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults, options.Kernel);
         bool snp = options.VmType == KvmVmType.Snp;
         Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
         Guest = new Guest(Vm);
@@ -201,6 +201,7 @@ public sealed class Host : IDisposable, IMetricsSource
             Workload = workload,
             Policy = Policy.Name,
             FolioOrder = Vm.Config.FolioOrder,
+            Kernel = Vm.Config.Kernel.Name,
             Counters = counters,
             Map = HostMemoryMap.Capture(Rmp, Allocator, Asid),
             StuckReason = Guest.StuckReason,

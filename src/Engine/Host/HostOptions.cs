@@ -21,6 +21,7 @@ public enum RmpStoreKind
 /// <param name="BatchFreshFaults">The VM's batched fault path (<see cref="Kvm.VmConfig.BatchFreshFaults"/>); false for the per-page reference.</param>
 /// <param name="Store">The RMP store.</param>
 /// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
+/// <param name="Kernel">Which kernel's KVM the VM follows (null: <see cref="Kvm.KvmKernel.Default"/>).</param>
 public sealed record HostOptions(
     ulong? HostPages = null,
     KvmVmType VmType = KvmVmType.Snp,
@@ -28,4 +29,5 @@ public sealed record HostOptions(
     int MemslotCapacity = 1024,
     bool BatchFreshFaults = true,
     RmpStoreKind Store = RmpStoreKind.Compact,
-    bool AllowDirtyLoggingOnGmem = false);
+    bool AllowDirtyLoggingOnGmem = false,
+    Kvm.KvmKernel? Kernel = null);

@@ -15,6 +15,9 @@ public sealed record RunResult
     /// <summary>Policy name.</summary>
     public required string Policy { get; init; }
 
+    /// <summary>The kernel whose KVM the model followed (<see cref="Kvm.KvmKernel.Name"/>).</summary>
+    public string Kernel { get; init; } = Kvm.KvmKernel.Default.Name;
+
     /// <summary>guest_memfd folio order.</summary>
     public required int FolioOrder { get; init; }
 

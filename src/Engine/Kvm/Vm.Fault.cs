@@ -41,8 +41,10 @@ public sealed unsafe partial class Vm
     /// with a <see cref="KvmHookContext"/> for this call), <c>kvm_mmu_hugepage_adjust</c> (dirty tracking forces 4K;
     /// <c>kvm_mmu_max_mapping_level</c> walks lpage_info, with MIXED counting as disallowed, and for private faults
     /// applies the vendor's <c>gmem_max_mapping_level</c> ceiling) and the leaf install of <c>kvm_tdp_mmu_map</c>
-    /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). The caller sets addr and error_code (with
-    /// PFERR_PRIVATE_ACCESS for a private access).
+    /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). Under an older <see cref="VmConfig.Kernel"/>
+    /// (<see cref="KvmKernel.ClampAtFaultin"/>, 6.11-6.17) the ceiling is asked in the fault-in instead
+    /// (<c>kvm_max_private_mapping_level</c>) and the lpage_info walk does not ask it again. The caller sets addr and
+    /// error_code (with PFERR_PRIVATE_ACCESS for a private access).
     /// </remarks>
     public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault) => HandleFault(ref fault, out _);
 
@@ -118,6 +120,17 @@ public sealed unsafe partial class Vm
 
             fault.max_level = (byte)LevelForOrder(maxOrder);
             fault.pfn = pfn;
+            if (Config.Kernel.ClampAtFaultin && fault.max_level > (byte)PgLevel.Level4K && Arch is not null)
+            {
+                // kvm_max_private_mapping_level (6.11-6.17): the vendor's ceiling, asked whenever the order allows a
+                // hugepage, before lpage_info is consulted; PG_LEVEL_NONE (0) is no ceiling.
+                var ceiling = Arch.MaxMappingLevel(pfn, isPrivate: true);
+                if (ceiling != PgLevel.None && (byte)ceiling < fault.max_level)
+                {
+                    fault.max_level = (byte)ceiling;
+                }
+            }
+
             if (Arch is not null)
             {
                 var kvm = new KvmHookContext(Memslots, Attributes, Gmem, Npt, ref _counters);
@@ -197,7 +210,9 @@ public sealed unsafe partial class Vm
     /// <summary>
     /// Models <c>kvm_mmu_max_mapping_level</c> (6.18): the highest level up to max_level whose lpage_info allows a
     /// hugepage (MIXED counts as disallowed), capped for private faults by the vendor's
-    /// <c>gmem_max_mapping_level</c> ceiling (asked only when the level is still above 4K).
+    /// <c>gmem_max_mapping_level</c> ceiling (asked only when the level is still above 4K). 6.11-6.17
+    /// (<c>__kvm_mmu_max_mapping_level</c>, then <c>kvm_mmu_max_mapping_level</c>): the walk alone for private faults,
+    /// the ceiling having been applied at fault-in.
     /// </summary>
     private PgLevel MaxMappingLevel(ref kvm_page_fault_v6_13 fault, int slotIndex)
     {
@@ -210,7 +225,7 @@ public sealed unsafe partial class Vm
             }
         }
 
-        if (level == PgLevel.Level4K || !fault.is_private || Arch is null)
+        if (level == PgLevel.Level4K || !fault.is_private || Arch is null || Config.Kernel.ClampAtFaultin)
         {
             return level;
         }

@@ -16,13 +16,19 @@ namespace FastRmp.Engine.Kvm;
 /// Let range operations fault runs of fresh 4 KiB folios in at once (<see cref="Vm.FaultInFreshRun4K"/>); false
 /// takes every page through the per-page path, the reference the batched one must agree with.
 /// </param>
+/// <param name="Kernel">Which kernel's KVM the VM follows where releases differ (<see cref="KvmKernel"/>; null: <see cref="KvmKernel.Default"/>).</param>
 public sealed record VmConfig(
     KvmVmType Type = KvmVmType.Snp,
     uint Asid = 1,
     int FolioOrder = 0,
     bool AllowDirtyLoggingOnGmem = false,
     int MemslotCapacity = 1024,
-    bool BatchFreshFaults = true);
+    bool BatchFreshFaults = true,
+    KvmKernel? Kernel = null)
+{
+    /// <summary>The kernel the VM follows.</summary>
+    public KvmKernel Kernel { get; init; } = Kernel ?? KvmKernel.Default;
+}
 
 /// <summary>
 /// One VM of the model: memslots, memory attributes, guest_memfd files, the NPT, and KVM's private-fault path over

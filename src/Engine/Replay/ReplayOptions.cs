@@ -1,3 +1,4 @@
+using FastRmp.Engine.Kvm;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Replay;
@@ -9,13 +10,15 @@ namespace FastRmp.Engine.Replay;
 /// <param name="Memslots">Memslots given by the user (<c>--memslots</c>); when set, the trace's memslot events are ignored.</param>
 /// <param name="MaxDisagreements">How many disagreements with the trace to keep, first in time.</param>
 /// <param name="Verify">Check the model's invariants at the end (<c>Vm.Verify</c>, the allocator's; about a second per TiB of host).</param>
+/// <param name="Kernel">Which kernel's KVM the model follows (null: <see cref="KvmKernel.Default"/>).</param>
 public sealed record ReplayOptions(
     int FolioOrder = 0,
     ulong HostBytes = 1UL << 40,
     KvmVmType VmType = KvmVmType.Snp,
     IReadOnlyList<kvm_userspace_memory_region2>? Memslots = null,
     int MaxDisagreements = 10,
-    bool Verify = true);
+    bool Verify = true,
+    KvmKernel? Kernel = null);
 
 /// <summary>Where the model's memslots came from.</summary>
 public enum MemslotSource

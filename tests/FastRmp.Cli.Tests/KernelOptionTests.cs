@@ -1,0 +1,68 @@
+using System.Text.Json;
+using FastRmp.Tests.Common;
+
+namespace FastRmp.Cli.Tests;
+
+/// <summary><c>--kernel</c> on scenario and replay: the model follows that kernel's KVM, and the reports say which.</summary>
+public sealed class KernelOptionTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastrmp-kernel-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    private static JsonElement Json(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.Clone();
+    }
+
+    [Theory]
+    [InlineData("6.13", 1027)] // derived in FastRmp.Engine.Tests KernelVersionTests: 516 + one clamp lookup per re-fault of the 511 private pages
+    [InlineData("6.18", 516)]
+    public void A_scenario_runs_and_reports_the_kernel_it_was_asked_for(string kernel, long lookups)
+    {
+        var (exit, output, err) = CliRunner.Run("scenario", "share-4k-keep", "--folio", "2m", "--kernel", kernel, "--json", PathOf("s.json"));
+        Assert.True(exit == 0, err);
+        Assert.Contains($"kernel {kernel}", output, StringComparison.Ordinal);
+        var run = Json(PathOf("s.json"))[0];
+        Assert.Equal(kernel, run.GetProperty("kernel").GetString());
+        Assert.Equal(lookups, run.GetProperty("counters").GetProperty("rmp_lookups").GetInt64());
+    }
+
+    [Fact]
+    public void An_unknown_kernel_is_a_usage_error_naming_the_kernels()
+    {
+        var (exit, _, err) = CliRunner.Run("scenario", "share-4k-keep", "--kernel", "5.15");
+        Assert.Equal(2, exit);
+        Assert.Contains("--kernel: unknown kernel '5.15'; the kernels are 6.11, 6.13, 6.18.", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trace_replayed_under_two_kernels_differs_only_where_the_clamp_is_asked()
+    {
+        string trace = PathOf("t.dat");
+        SnpTraceFixture.Write(trace, faults: 3000, sharedEvery: 20);
+        var runs = new Dictionary<string, JsonElement>();
+        foreach (string kernel in new[] { "6.13", "6.18" })
+        {
+            var (exit, _, err) = CliRunner.Run("replay", trace, "--folio", "2m", "--kernel", kernel, "--host-size", "64G", "--json", PathOf($"{kernel}.json"));
+            Assert.True(exit == 0, err);
+            var report = Json(PathOf($"{kernel}.json"));
+            Assert.Equal(kernel, report.GetProperty("options").GetProperty("kernel").GetString());
+            runs[kernel] = report.GetProperty("runs")[0].GetProperty("counters");
+        }
+
+        // 2M folios over a trace whose shared accesses make 2 MiB regions MIXED: 6.13 asks the clamp on every private
+        // fault of an order-9 folio, 6.18 only where lpage_info still allows 2M. Nothing else may differ.
+        Assert.True(runs["6.13"].GetProperty("rmp_lookups").GetInt64() > runs["6.18"].GetProperty("rmp_lookups").GetInt64());
+        foreach (var counter in runs["6.18"].EnumerateObject())
+        {
+            if (counter.Name != "rmp_lookups")
+            {
+                Assert.True(counter.Value.GetInt64() == runs["6.13"].GetProperty(counter.Name).GetInt64(), $"{counter.Name}: 6.13 {runs["6.13"].GetProperty(counter.Name)}, 6.18 {counter.Value}");
+            }
+        }
+    }
+}
