@@ -4,25 +4,18 @@ using FastRmp.Interop;
 namespace FastRmp.Engine.Kvm;
 
 /// <summary>
-/// The host pages that back a VM's shared gfns (the VMM's anonymous memory, allocated on first touch): gfn -> pfn in
-/// unmanaged chunks of 2^18 gfns (1 GiB of guest memory, 2 MiB of entries, an anonymous mapping whose untouched
-/// pages cost nothing), so a replay that touches new shared pages for its whole length allocates nothing on the GC
-/// heap (a managed dictionary grew, and collected, in the middle of long replays).
+/// The host pages that back a VM's shared gfns (the VMM's anonymous memory, allocated on first touch): an
+/// open-addressing hash map gfn -> pfn in unmanaged memory (linear probing, a power-of-two table at most 3/4 full,
+/// rehashed into a table twice the size when it fills). A replay that touches new shared pages for its whole length
+/// allocates nothing on the GC heap (a managed dictionary grew, and collected, in the middle of long replays), and
+/// scattered shared pages cost 16 bytes each over a table twice their number, not a table per region they touch.
 /// </summary>
-/// <remarks>Not thread-safe. An entry holds pfn + 1; 0 means no page yet.</remarks>
+/// <remarks>Not thread-safe. A slot is a pair (gfn + 1, pfn); a key of 0 is an empty slot.</remarks>
 internal sealed unsafe class SharedPageMap : IDisposable
 {
-    private const int ChunkShift = 18;
-    private const ulong ChunkMask = (1UL << ChunkShift) - 1;
-    private readonly NativeChunkTable _table;
-    private readonly ulong _chunks;
-
-    /// <summary>A map for a guest physical address space of <paramref name="addressBits"/> bits.</summary>
-    public SharedPageMap(int addressBits = 48)
-    {
-        _chunks = 1UL << (addressBits - 12 - ChunkShift);
-        _table = new NativeChunkTable((long)_chunks, (1L << ChunkShift) * sizeof(ulong));
-    }
+    private const long InitialSlots = 1024;
+    private NativeArray<ulong> _slots = new(2 * InitialSlots);
+    private ulong _mask = InitialSlots - 1;
 
     /// <summary>Pages mapped.</summary>
     public long Count { get; private set; }
@@ -30,51 +23,95 @@ internal sealed unsafe class SharedPageMap : IDisposable
     /// <summary>The pfn backing <paramref name="gfn"/>, if any.</summary>
     public bool TryGet(gfn_t gfn, out kvm_pfn_t pfn)
     {
-        ulong chunk = gfn.Value >> ChunkShift;
-        var entries = chunk < _chunks ? (ulong*)_table.Slots[chunk] : null;
-        ulong entry = entries == null ? 0 : entries[gfn.Value & ChunkMask];
-        pfn = new kvm_pfn_t(entry - 1);
-        return entry != 0;
+        ulong* slots = _slots.Pointer;
+        ulong key = gfn.Value + 1;
+        for (ulong i = Hash(key) & _mask; ; i = (i + 1) & _mask)
+        {
+            ulong k = slots[2 * i];
+            if (k == key)
+            {
+                pfn = new kvm_pfn_t(slots[(2 * i) + 1]);
+                return true;
+            }
+
+            if (k == 0)
+            {
+                pfn = default;
+                return false;
+            }
+        }
     }
 
     /// <summary>Records that <paramref name="pfn"/> backs <paramref name="gfn"/>, which had no page.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The gfn is outside the address space.</exception>
+    /// <exception cref="InvalidOperationException">The gfn already has a page.</exception>
     public void Add(gfn_t gfn, kvm_pfn_t pfn)
     {
-        ulong chunk = gfn.Value >> ChunkShift;
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(chunk, _chunks, nameof(gfn));
-        var entries = (ulong*)_table.Slots[chunk];
-        if (entries == null)
+        if ((ulong)(Count + 1) * 4 > (_mask + 1) * 3)
         {
-            entries = (ulong*)_table.Allocate((long)chunk);
+            Grow();
         }
 
-        entries[gfn.Value & ChunkMask] = pfn.Value + 1;
+        if (!Insert(_slots.Pointer, _mask, gfn.Value + 1, pfn.Value))
+        {
+            throw new InvalidOperationException($"gfn {gfn} already has a shared page.");
+        }
+
         Count++;
     }
 
-    /// <summary>Calls <paramref name="visit"/> for every mapped page, by gfn.</summary>
+    /// <summary>Calls <paramref name="visit"/> for every mapped page (in no particular order).</summary>
     public void ForEach(Action<gfn_t, kvm_pfn_t> visit)
     {
-        void** slots = _table.Slots;
-        for (ulong chunk = 0; chunk < _chunks; chunk++)
+        ulong* slots = _slots.Pointer;
+        for (ulong i = 0; i <= _mask; i++)
         {
-            var entries = (ulong*)slots[chunk];
-            if (entries == null)
+            if (slots[2 * i] != 0)
             {
-                continue;
-            }
-
-            for (ulong i = 0; i <= ChunkMask; i++)
-            {
-                if (entries[i] != 0)
-                {
-                    visit(new gfn_t((chunk << ChunkShift) | i), new kvm_pfn_t(entries[i] - 1));
-                }
+                visit(new gfn_t(slots[2 * i] - 1), new kvm_pfn_t(slots[(2 * i) + 1]));
             }
         }
     }
 
     /// <inheritdoc />
-    public void Dispose() => _table.Dispose();
+    public void Dispose() => _slots.Dispose();
+
+    // Fibonacci hashing: gfns come in runs and strides; the high bits of the product spread them.
+    private static ulong Hash(ulong key) => (key * 0x9E37_79B9_7F4A_7C15UL) >> 20;
+
+    private static bool Insert(ulong* slots, ulong mask, ulong key, ulong value)
+    {
+        for (ulong i = Hash(key) & mask; ; i = (i + 1) & mask)
+        {
+            if (slots[2 * i] == key)
+            {
+                return false;
+            }
+
+            if (slots[2 * i] == 0)
+            {
+                slots[2 * i] = key;
+                slots[(2 * i) + 1] = value;
+                return true;
+            }
+        }
+    }
+
+    private void Grow()
+    {
+        ulong newMask = (2 * (_mask + 1)) - 1;
+        var bigger = new NativeArray<ulong>(2 * (long)(newMask + 1));
+        ulong* from = _slots.Pointer;
+        ulong* to = bigger.Pointer;
+        for (ulong i = 0; i <= _mask; i++)
+        {
+            if (from[2 * i] != 0)
+            {
+                Insert(to, newMask, from[2 * i], from[(2 * i) + 1]);
+            }
+        }
+
+        _slots.Dispose();
+        _slots = bigger;
+        _mask = newMask;
+    }
 }
