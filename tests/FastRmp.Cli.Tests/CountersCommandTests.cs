@@ -40,19 +40,7 @@ public sealed class CountersCommandTests
     {
         // The tables pick catalog members; the docs must name every counter the catalog has.
         Assert.All(ScenarioCommands.Columns.Concat(ReplayCommands.Shown).Concat(HtmlReport.TableColumns), c => Assert.Same(c, CounterCatalog.Get(c.Name)));
-        string docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "cli.md")) + File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "replay.md"));
+        string docs = File.ReadAllText(Path.Combine(Repository.Root(), "docs", "cli.md")) + File.ReadAllText(Path.Combine(Repository.Root(), "docs", "replay.md"));
         Assert.All(CounterCatalog.All, c => Assert.Contains($"`{c.Name}`", docs, StringComparison.Ordinal));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "FastRmp.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.NotNull(root);
-        return root.FullName;
     }
 }

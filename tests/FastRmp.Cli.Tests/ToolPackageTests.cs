@@ -17,7 +17,7 @@ public sealed class ToolPackageTests : IDisposable
         string config = Path.GetFileName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)) == "debug" ? "Debug" : "Release";
         var ct = TestContext.Current.CancellationToken;
         string packages = Path.Combine(_dir, "pkg"), tools = Path.Combine(_dir, "tools");
-        ChildProcess.Run("dotnet", ["pack", Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", config, "--no-build", "-o", packages], ct);
+        ChildProcess.Run("dotnet", ["pack", Path.Combine(Repository.Root(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", config, "--no-build", "-o", packages], ct);
         string package = Assert.Single(Directory.GetFiles(packages, "fastrmp.*.nupkg"));
         using (var zip = ZipFile.OpenRead(package))
         {
@@ -38,7 +38,7 @@ public sealed class ToolPackageTests : IDisposable
         // What dotnet pack will do, read from the project's evaluation (packing for real takes minutes and rebuilds):
         // RID-specific tool packages, linux-x64 compiled ahead of time for x86-64-v3 (EventSource kept for
         // dotnet-counters) and 'any' framework-dependent; a plain build stays managed; with no-build, no RIDs.
-        string project = Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj");
+        string project = Path.Combine(Repository.Root(), "src", "Cli", "FastRmp.Cli.csproj");
         var ct = TestContext.Current.CancellationToken;
         string[] query = ["-getProperty:ToolPackageRuntimeIdentifiers", "-getProperty:PublishAot", "-getProperty:IlcInstructionSet", "-getProperty:EventSourceSupport", "-getProperty:PackAsTool"];
         string native = ChildProcess.Run("dotnet", ["msbuild", project, "-p:Configuration=Release", "-p:RuntimeIdentifier=linux-x64", .. query], ct);
@@ -68,7 +68,7 @@ public sealed class ToolPackageTests : IDisposable
 
         var ct = TestContext.Current.CancellationToken;
         string native = Path.Combine(_dir, "native");
-        ChildProcess.Run("dotnet", ["publish", Path.Combine(RepositoryRoot(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
+        ChildProcess.Run("dotnet", ["publish", Path.Combine(Repository.Root(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
         string binary = Path.Combine(native, "fastrmp");
         Assert.True(File.Exists(binary), "the publish made no native fastrmp");
         Assert.False(File.Exists(Path.Combine(native, "fastrmp.dll")), "the linux-x64 publish is not Native AOT");
@@ -85,16 +85,4 @@ public sealed class ToolPackageTests : IDisposable
     }
 
     private static string WithoutTime(string json) => System.Text.RegularExpressions.Regex.Replace(json, "\"replay_seconds\": [0-9.eE+-]+", "");
-
-    private static string RepositoryRoot()
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "FastRmp.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.NotNull(root);
-        return root.FullName;
-    }
 }

@@ -14,7 +14,7 @@ internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyVa
     /// <summary>A scenario run, labelled by its policy and grouped by scenario and folio size.</summary>
     public static ReportRun From(RunResult result)
     {
-        string folio = result.FolioOrder switch { 0 => "4k", 9 => "2m", 18 => "1g", int o => $"order {o}" };
+        string folio = Options.CliOptions.FolioName(result.FolioOrder);
         return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Workload}, folio {folio}, kernel {result.Kernel}");
     }
 

@@ -101,8 +101,9 @@ public sealed partial class Guest
 
                 switch (result)
                 {
-                    case FaultResult.MemoryFaultExit: return new(AccessResult.MemoryFaultExit, faultLevel, _vm.Npt.Lookup(gfn), rmpFaults, exit);
-                    case FaultResult.Emulate: return new(AccessResult.Mmio, faultLevel, _vm.Npt.Lookup(gfn), rmpFaults, default);
+                    // exits and emulation map nothing: the leaf is still the absent one
+                    case FaultResult.MemoryFaultExit: return new(AccessResult.MemoryFaultExit, faultLevel, leaf, rmpFaults, exit);
+                    case FaultResult.Emulate: return new(AccessResult.Mmio, faultLevel, leaf, rmpFaults, default);
                     default: continue;
                 }
             }
@@ -120,7 +121,7 @@ public sealed partial class Guest
                         var request = new kvm_page_fault_v6_13 { addr = gpa, error_code = ErrorCode(isPrivate, write) | (ulong)PageFaultErrorCode.Present };
                         if (_vm.HandleFault(ref request, out var exit) == FaultResult.MemoryFaultExit)
                         {
-                            return new(AccessResult.MemoryFaultExit, faultLevel, _vm.Npt.Lookup(gfn), rmpFaults, exit);
+                            return new(AccessResult.MemoryFaultExit, faultLevel, leaf, rmpFaults, exit); // the exit changed no leaf
                         }
 
                         continue;

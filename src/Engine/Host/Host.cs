@@ -168,34 +168,34 @@ public sealed class Host : IDisposable, IMetricsSource
         ref var vm = ref Vm.Counters;
         ref var rmp = ref Rmp.Counters;
         var counters = ImmutableArray.Create(
-            Pair(CounterCatalog.FaultsPrivate, vm.FaultsPrivate),
-            Pair(CounterCatalog.FaultsShared, vm.FaultsShared),
-            Pair(CounterCatalog.MemoryFaultExits, vm.MemoryFaultExits),
-            Pair(CounterCatalog.HypercallExits, vm.HypercallExits),
-            Pair(CounterCatalog.LaunchUpdateFailures, LaunchFailures),
-            Pair(CounterCatalog.StuckAccesses, Guest.StuckAccesses),
-            Pair(CounterCatalog.Retries, vm.Retries),
-            Pair(CounterCatalog.RmpUpdate4K, rmp.RmpUpdate4K),
-            Pair(CounterCatalog.RmpUpdate2M, rmp.RmpUpdate2M),
-            Pair(CounterCatalog.RmpUpdateToPrivate, rmp.RmpUpdateToPrivate),
-            Pair(CounterCatalog.RmpUpdateToShared, rmp.RmpUpdateToShared),
-            Pair(CounterCatalog.RmpUpdateFailed, rmp.RmpUpdateFailed),
-            Pair(CounterCatalog.Psmash, rmp.Psmash),
-            Pair(CounterCatalog.RmpLookups, Policy.Counters.RmpLookups),
-            Pair(CounterCatalog.RmpNpf, vm.RmpNpf),
-            Pair(CounterCatalog.Zapped, vm.Zapped),
-            Pair(CounterCatalog.Mapped4K, vm.Mapped.Level4K),
-            Pair(CounterCatalog.Mapped2M, vm.Mapped.Level2M),
-            Pair(CounterCatalog.Mapped1G, vm.Mapped.Level1G),
-            Pair(CounterCatalog.Npt4K, Vm.Npt.Leaves4K),
-            Pair(CounterCatalog.Npt2M, Vm.Npt.Leaves2M),
-            Pair(CounterCatalog.Npt1G, Vm.Npt.Leaves1G),
-            Pair(CounterCatalog.Rmp2MEntries, rmp2M),
-            Pair(CounterCatalog.Rmp4KEntries, rmp4K),
-            Pair(CounterCatalog.Folios4K, folios[0]),
-            Pair(CounterCatalog.Folios2M, folios[9]),
-            Pair(CounterCatalog.Folios1G, folios[18]),
-            Pair(CounterCatalog.FragmentationIndexOrder9, Allocator.FragmentationIndex(9)));
+            CounterCatalog.FaultsPrivate.With(vm.FaultsPrivate),
+            CounterCatalog.FaultsShared.With(vm.FaultsShared),
+            CounterCatalog.MemoryFaultExits.With(vm.MemoryFaultExits),
+            CounterCatalog.HypercallExits.With(vm.HypercallExits),
+            CounterCatalog.LaunchUpdateFailures.With(LaunchFailures),
+            CounterCatalog.StuckAccesses.With(Guest.StuckAccesses),
+            CounterCatalog.Retries.With(vm.Retries),
+            CounterCatalog.RmpUpdate4K.With(rmp.RmpUpdate4K),
+            CounterCatalog.RmpUpdate2M.With(rmp.RmpUpdate2M),
+            CounterCatalog.RmpUpdateToPrivate.With(rmp.RmpUpdateToPrivate),
+            CounterCatalog.RmpUpdateToShared.With(rmp.RmpUpdateToShared),
+            CounterCatalog.RmpUpdateFailed.With(rmp.RmpUpdateFailed),
+            CounterCatalog.Psmash.With(rmp.Psmash),
+            CounterCatalog.RmpLookups.With(Policy.Counters.RmpLookups),
+            CounterCatalog.RmpNpf.With(vm.RmpNpf),
+            CounterCatalog.Zapped.With(vm.Zapped),
+            CounterCatalog.Mapped4K.With(vm.Mapped.Level4K),
+            CounterCatalog.Mapped2M.With(vm.Mapped.Level2M),
+            CounterCatalog.Mapped1G.With(vm.Mapped.Level1G),
+            CounterCatalog.Npt4K.With(Vm.Npt.Leaves4K),
+            CounterCatalog.Npt2M.With(Vm.Npt.Leaves2M),
+            CounterCatalog.Npt1G.With(Vm.Npt.Leaves1G),
+            CounterCatalog.Rmp2MEntries.With(rmp2M),
+            CounterCatalog.Rmp4KEntries.With(rmp4K),
+            CounterCatalog.Folios4K.With(folios[0]),
+            CounterCatalog.Folios2M.With(folios[9]),
+            CounterCatalog.Folios1G.With(folios[18]),
+            CounterCatalog.FragmentationIndexOrder9.With(Allocator.FragmentationIndex(9)));
         return new RunResult
         {
             Workload = workload,
@@ -226,8 +226,6 @@ public sealed class Host : IDisposable, IMetricsSource
         Rmp.Dispose();
         Allocator.Dispose();
     }
-
-    private static KeyValuePair<string, long> Pair(CounterInfo counter, long value) => new(counter.Name, value);
 
     private static void Check(Errno error, string what)
     {

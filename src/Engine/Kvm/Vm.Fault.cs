@@ -133,7 +133,7 @@ public sealed unsafe partial class Vm
 
             if (Arch is not null)
             {
-                var kvm = new KvmHookContext(Memslots, Attributes, Gmem, Npt, ref _counters);
+                var kvm = HookContext();
                 int rc = Arch.PrepareInFaultPath(ref kvm, ref fault);
                 if (rc != 0)
                 {
@@ -249,9 +249,12 @@ public sealed unsafe partial class Vm
         }
 
         Counters.RmpNpf++;
-        var kvm = new KvmHookContext(Memslots, Attributes, Gmem, Npt, ref _counters);
+        var kvm = HookContext();
         return Arch.HandleRmpFault(ref kvm, gpa, errorCode);
     }
+
+    /// <summary>What a vendor hook may read and change of this VM, for one call.</summary>
+    private KvmHookContext HookContext() => new(Memslots, Attributes, Gmem, Npt, ref _counters);
 
     private FaultResult PrepareMemoryFaultExit(gfn_t gfn, bool isPrivate, out MemoryFaultExit exit, Errno error)
     {

@@ -20,4 +20,8 @@ public enum CounterSet
 /// followed by what the model itself keeps when nothing in the kernel corresponds.
 /// </param>
 /// <param name="Set">Which part of FastRmp produces it.</param>
-public sealed record CounterInfo(string Name, string Title, string Unit, string Description, string Source, CounterSet Set);
+public sealed record CounterInfo(string Name, string Title, string Unit, string Description, string Source, CounterSet Set)
+{
+    /// <summary>This counter with <paramref name="value"/>, as a result's counter list holds it.</summary>
+    public KeyValuePair<string, long> With(long value) => new(Name, value);
+}

@@ -89,8 +89,8 @@ public sealed class RangePreparePolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp,
         shared = 0;
         for (ulong p = first; p < end;)
         {
-            // A 2 MiB block with no assigned entry is 512 unassigned 4K entries (or one hypervisor 2M entry): the
-            // store's region test answers for it at once; the lookups the walk would make are still charged.
+            // A 2 MiB block with no assigned entry is 512 unassigned 4K entries: the store's region test answers for
+            // it at once; the 512 lookups the walk would make are still charged.
             if (p % PtrsPerPmd == 0 && p + PtrsPerPmd <= end && p + PtrsPerPmd <= Rmp.Pages && !Rmp.Store.AnyAssigned(p >> 9))
             {
                 if (shared == 0)
@@ -98,7 +98,7 @@ public sealed class RangePreparePolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp,
                     offset = p - first;
                 }
 
-                Counters.RmpLookups += Rmp.Store.IsHuge(p >> 9) ? 1 : (long)PtrsPerPmd;
+                Counters.RmpLookups += (long)PtrsPerPmd;
                 shared += PtrsPerPmd;
                 p += PtrsPerPmd;
                 continue;

@@ -142,16 +142,16 @@ public sealed class ReplaySession : IDisposable
         {
             Counters = model.Counters.AddRange((KeyValuePair<string, long>[])
             [
-                Pair(CounterCatalog.ReplayFaults, _counters.Faults),
-                Pair(CounterCatalog.ReplayMmio, _counters.Mmio),
-                Pair(CounterCatalog.PfnsFromTrace, traced.Claimed),
-                Pair(CounterCatalog.PfnsNotFree, traced.Missed),
-                Pair(CounterCatalog.InferredSlots, _counters.InferredSlots),
-                Pair(CounterCatalog.InferredConversions, _counters.InferredConversions),
-                Pair(CounterCatalog.InferredValidations, _counters.InferredValidations),
-                Pair(CounterCatalog.MemslotErrors, _counters.MemslotErrors),
-                Pair(CounterCatalog.MemslotEventsIgnored, _counters.MemslotEventsIgnored),
-                Pair(CounterCatalog.AttributeErrors, _counters.AttributeErrors),
+                CounterCatalog.ReplayFaults.With(_counters.Faults),
+                CounterCatalog.ReplayMmio.With(_counters.Mmio),
+                CounterCatalog.PfnsFromTrace.With(traced.Claimed),
+                CounterCatalog.PfnsNotFree.With(traced.Missed),
+                CounterCatalog.InferredSlots.With(_counters.InferredSlots),
+                CounterCatalog.InferredConversions.With(_counters.InferredConversions),
+                CounterCatalog.InferredValidations.With(_counters.InferredValidations),
+                CounterCatalog.MemslotErrors.With(_counters.MemslotErrors),
+                CounterCatalog.MemslotEventsIgnored.With(_counters.MemslotEventsIgnored),
+                CounterCatalog.AttributeErrors.With(_counters.AttributeErrors),
             ]),
         };
     }
@@ -238,7 +238,6 @@ public sealed class ReplaySession : IDisposable
 
         bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
         var leaf = outcome.Leaf;
-        var faultLevel = outcome.FaultLevel;
         if (op.Outcome != TracedOutcome.Unknown)
         {
             Fidelity.Exit(op.Timestamp, gpa, op.Outcome == TracedOutcome.MemoryFaultExit, modelExit);
@@ -258,7 +257,7 @@ public sealed class ReplaySession : IDisposable
             }
             else if (leaf.IsPresent)
             {
-                recorder.Mapped(op.Timestamp, op.Cpu, op.Pid, gfn.Value, leaf.Pfn.Value, (int)(faultLevel != PgLevel.None ? faultLevel : leaf.Level));
+                recorder.Mapped(op.Timestamp, op.Cpu, op.Pid, gfn.Value, leaf.Pfn.Value, (int)outcome.Level);
             }
 
             if (modelRmpFault)
@@ -426,8 +425,6 @@ public sealed class ReplaySession : IDisposable
             Host.LaunchFailures++;
         }
     }
-
-    private static KeyValuePair<string, long> Pair(CounterInfo counter, long value) => new(counter.Name, value);
 
     private bool Refused(Errno error, string what, ulong gpa)
     {
