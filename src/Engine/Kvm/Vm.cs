@@ -213,13 +213,9 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     {
         if (_disposed)
         {
-            ThrowDisposed();
+            throw Memory.Disposal.Exception(this);
         }
     }
-
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(Vm));
 
     /// <summary>The host page that backs shared gfn <paramref name="gfn"/>, allocated on first touch.</summary>
     private bool TrySharedPfn(gfn_t gfn, out kvm_pfn_t pfn)
