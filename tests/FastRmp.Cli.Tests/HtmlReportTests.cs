@@ -146,9 +146,9 @@ public sealed partial class HtmlReportTests : IDisposable
         Assert.Empty(err);
         string html = File.ReadAllText(file);
         var runs = Data(html).GetProperty("runs");
-        Assert.Equal(6 * 4, runs.GetArrayLength());
+        Assert.Equal(8 * 4, runs.GetArrayLength());
         Assert.All(runs.EnumerateArray(), r => Assert.True(r.TryGetProperty("map", out _)));
-        Assert.Equal(24, Regex.Count(html, "<canvas class=\"map\""));
+        Assert.Equal(8 * 4, Regex.Count(html, "<canvas class=\"map\"")); // a map per scenario and policy
         Assert.Contains("share-4k-keep, folio 2m", html, StringComparison.Ordinal);
     }
 

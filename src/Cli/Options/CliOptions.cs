@@ -41,7 +41,8 @@ internal static class CliOptions
     {
         var option = new Option<string>("--kernel")
         {
-            Description = "Which kernel's KVM the model follows where releases differ (docs/policies.md, 'Kernels'): 6.11 (6.11-6.12), 6.13 (6.13-6.17), 6.18.",
+            Description = "Which kernel's KVM the model follows where releases differ (docs/policies.md, 'Kernels'): "
+                + string.Join(", ", KvmKernel.All.Select(k => $"{k.Name} ({k.Releases})")) + ".",
             DefaultValueFactory = _ => KvmKernel.Default.Name,
         };
         return OneOf(option, "kernel", "the kernels are", [.. KvmKernel.All.Select(k => k.Name)]);

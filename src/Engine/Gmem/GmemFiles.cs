@@ -47,6 +47,9 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     /// <summary>The VM side of invalidations, if any.</summary>
     public IGmemMmu? Mmu { get; set; }
 
+    /// <summary>The kernel whose guest_memfd the files follow (in-place conversion, populate rules).</summary>
+    public Kvm.KvmKernel Kernel { get; init; } = Kvm.KvmKernel.Default;
+
     /// <summary>When get_pfn calls <see cref="IGmemArch.Prepare"/>.</summary>
     public GmemPrepareMode PrepareMode { get; set; } = GmemPrepareMode.OncePerFolio;
 
@@ -110,8 +113,17 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
 
         _last = null;
         file.Dispose();
+        if (_byFd.Count == 0 && LastFileClosed is { } last)
+        {
+            LastFileClosed = null;
+            last();
+        }
+
         return Errno.Ok;
     }
+
+    /// <summary>Called once when the last open file is closed (the VM whose fd is already closed goes with it).</summary>
+    public Action? LastFileClosed { get; set; }
 
     /// <inheritdoc />
     public Errno Bind(uint fd, ulong offset, ulong npages, int slot, gfn_t baseGfn, out ulong file)

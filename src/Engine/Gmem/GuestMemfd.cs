@@ -52,6 +52,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             (long)_chunkCount, (1L << ChunkShift) * sizeof(ulong), chunkAlignment: Memory.HugePages.Size, hugePages: true);
         _chunks = (ulong**)_chunkTable.Slots;
         _linear = new LinearChunk[_chunkCount];
+        InitAttributes();
     }
 
     /// <summary>The file descriptor.</summary>
@@ -187,15 +188,21 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             SetFolioBits(index, order, UptodateBit); // zeroed; in 6.11-6.18 also "prepared"
         }
 
-        bool callPrepare = _files.PrepareMode switch
+        var mode = _files.PrepareMode;
+        bool callPrepare = mode switch
         {
             GmemPrepareMode.EveryGetPfn => true,
             GmemPrepareMode.OncePerFolio => !prepared,
+            GmemPrepareMode.MakePrivate => IsPrivateIndex(index),
             _ => false,
         };
         if (callPrepare && _files.Arch is { } arch)
         {
-            int rc = arch.Prepare(this, new gfn_t(firstGfn & ~mask), new kvm_pfn_t(pfn.Value & ~mask), order);
+            // kvm_gmem_prepare_folio hands over the folio (head gfn, head pfn, order); kvm-x86 2026's make_private
+            // the page itself with 1 << max_order pages.
+            int rc = mode == GmemPrepareMode.MakePrivate
+                ? arch.Prepare(this, gfn, pfn, maxOrder)
+                : arch.Prepare(this, new gfn_t(firstGfn & ~mask), new kvm_pfn_t(pfn.Value & ~mask), order);
             if (rc != 0)
             {
                 return (Errno)(-rc);
@@ -206,9 +213,11 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     }
 
     /// <summary>
-    /// One page of <c>kvm_gmem_populate</c> (6.11-6.18): the folio for <paramref name="gfn"/> is allocated if missing
-    /// and the page must not be up to date yet (EEXIST); the caller's callback initialises it; the page is then marked
-    /// up to date so get_pfn neither zeroes nor prepares it.
+    /// One page of <c>kvm_gmem_populate</c>: the folio for <paramref name="gfn"/> is allocated if missing; in 6.11-6.18
+    /// the page must not be up to date yet (EEXIST) and a large folio filled in part is remembered, so that its first
+    /// get_pfn prepares the pages populate did not fill; from 7.0 on neither (guest_memfd.c after "Remove preparation
+    /// tracking"; see <see cref="Kvm.KvmKernel.PrepareTracking"/>). The caller's callback initialises the page, which is
+    /// then marked up to date.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public Errno PopulatePage(int slotIndex, ref kvm_memory_slot slot, gfn_t gfn, out kvm_pfn_t pfn)
@@ -232,9 +241,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             return error;
         }
 
-        if ((entry & UptodateBit) != 0)
+        bool tracking = _files.Kernel.PrepareTracking;
+        if (tracking && (entry & UptodateBit) != 0)
         {
-            return Errno.EEXIST;
+            return Errno.EEXIST; // 6.11-6.18: a prepared folio; 7.0 on, only sev_gmem_post_populate's RMP check refuses
         }
 
         // Only this page is marked: with a large folio the rest of it must still be prepared at its first get_pfn
@@ -244,9 +254,9 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             *EntryPointer(index, create: false) |= UptodateBit;
         }
         int order = EntryOrder(entry);
-        if (order > 0)
+        if (order > 0 && tracking)
         {
-            _partlyPopulated.Add(index & ~((1UL << order) - 1));
+            _partlyPopulated.Add(index & ~((1UL << order) - 1)); // 7.0 dropped the partial-hugepage handling
         }
 
         pfn = new kvm_pfn_t(entry >> PfnShift);

@@ -39,6 +39,16 @@ public interface IGmemMmu
 
     /// <summary><c>kvm_gmem_invalidate_end</c>: the invalidation is over (faults that raced with it retry).</summary>
     void InvalidateEnd();
+
+    /// <summary>
+    /// An in-place conversion of file pages [<paramref name="pgoff"/>, <paramref name="pgoff"/> +
+    /// <paramref name="npages"/>) bound to memslot <paramref name="slot"/> (<c>__kvm_gmem_set_attributes</c>, kvm-x86
+    /// 2026): zap the gfns' mappings of the other kind (filter SHARED when converting to private, PRIVATE when
+    /// converting to shared) and let the VM see the gfns' new attributes.
+    /// </summary>
+    void Convert(int slot, ulong pgoff, ulong npages, bool toPrivate)
+    {
+    }
 }
 
 /// <summary>When guest_memfd calls the arch prepare hook from <c>kvm_gmem_get_pfn</c>.</summary>
@@ -50,6 +60,12 @@ public enum GmemPrepareMode
     /// <summary>Once per folio lifetime, tracked by the folio's uptodate flag (6.11-6.18).</summary>
     OncePerFolio,
 
-    /// <summary>On every get_pfn; the hook must be idempotent (newest upstream, "Remove preparation tracking").</summary>
+    /// <summary>On every get_pfn, with the folio's head gfn, pfn and order; the hook must be idempotent (7.0, "Remove preparation tracking").</summary>
     EveryGetPfn,
+
+    /// <summary>
+    /// On every get_pfn of an index guest_memfd holds private, with the page's own gfn and pfn and the order get_pfn
+    /// reports (kvm-x86 2026, <c>kvm_arch_gmem_make_private</c>; see <see cref="Kvm.KvmKernel.MakePrivateHook"/>).
+    /// </summary>
+    MakePrivate,
 }

@@ -189,23 +189,33 @@ public sealed partial class Guest
 
     /// <summary>
     /// The guest's page-state change of [<paramref name="gpa"/>, + <paramref name="size"/>) through MAP_GPA_RANGE:
-    /// KVM exits to userspace (counted), which sets the memory attributes and, when converting to shared with
-    /// <paramref name="punchHole"/>, punches the private pages out of guest_memfd (QEMU's discard).
+    /// KVM exits to userspace (counted), which converts the range (<see cref="Vm.ConvertMemory"/>: the memory
+    /// attributes, or guest_memfd's own with in-place conversion) and, when converting to shared with
+    /// <paramref name="punchHole"/>, punches the pages out of guest_memfd (QEMU's discard).
     /// </summary>
-    /// <exception cref="InvalidOperationException">KVM refused the attributes.</exception>
+    /// <exception cref="InvalidOperationException">KVM refused the conversion.</exception>
     public void PageStateChange(gpa_t gpa, ulong size, bool toPrivate, bool punchHole)
+    {
+        var error = TryPageStateChange(gpa, size, toPrivate, punchHole, out var errorGpa);
+        if (error != Errno.Ok)
+        {
+            throw new InvalidOperationException($"Converting [{gpa}, +0x{size:x}) to {(toPrivate ? "private" : "shared")} failed at {errorGpa}: {error}.");
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PageStateChange"/> that returns KVM's refusal instead of throwing: EAGAIN (and the gpa of the page
+    /// still referenced, in <paramref name="errorGpa"/>) when an in-place conversion to private meets a page userspace
+    /// still holds, which userspace retries once the reference is gone.
+    /// </summary>
+    public Errno TryPageStateChange(gpa_t gpa, ulong size, bool toPrivate, bool punchHole, out gpa_t errorGpa)
     {
         _vm.ThrowIfDisposed();
         _vm.Counters.HypercallExits++;
-        var error = _vm.SetMemoryAttributes(new kvm_memory_attributes
-        {
-            address = gpa.Value,
-            size = size,
-            attributes = toPrivate ? (ulong)MemoryAttributes.Private : 0,
-        });
+        var error = _vm.ConvertMemory(gpa, size, toPrivate, out errorGpa);
         if (error != Errno.Ok)
         {
-            throw new InvalidOperationException($"KVM_SET_MEMORY_ATTRIBUTES({gpa}, 0x{size:x}) failed: {error}.");
+            return error;
         }
 
         if (!toPrivate && punchHole)
@@ -215,6 +225,8 @@ public sealed partial class Guest
                 _vm.PunchGuestMemfd(new gpa_t(gpa.Value + offset).Gfn);
             }
         }
+
+        return Errno.Ok;
     }
 
     private static ulong ErrorCode(bool isPrivate, bool write)

@@ -26,6 +26,7 @@ namespace FastRmp.Engine.Hosting;
 public sealed class Host : IDisposable, IMetricsSource
 {
     private readonly IDisposable _metrics;
+    private readonly GuestMemfdFlags? _gmemFlags;
     private bool _disposed;
 
     /// <summary>The guest's ASID.</summary>
@@ -39,6 +40,7 @@ public sealed class Host : IDisposable, IMetricsSource
     public Host(string policy, int folioOrder, ulong guestBytes = 0, HostOptions? options = null)
     {
         options ??= new HostOptions();
+        _gmemFlags = options.GmemFlags;
         GuestBytes = guestBytes;
         ulong hostPages = options.HostPages ?? DefaultHostPages(guestBytes);
         hostPages = (hostPages + (1UL << 18) - 1) & ~((1UL << 18) - 1);
@@ -74,7 +76,7 @@ public sealed class Host : IDisposable, IMetricsSource
     public ulong GuestBytes { get; }
 
     /// <summary>The guest_memfd of the guest's memory (the last one <see cref="CreateGuestMemfd"/> made).</summary>
-    public int Fd { get; private set; }
+    public int Fd { get; internal set; }
 
     /// <summary>The host's page allocator.</summary>
     public BuddyAllocator Allocator { get; }
@@ -108,9 +110,14 @@ public sealed class Host : IDisposable, IMetricsSource
 
     /// <summary>KVM_CREATE_GUEST_MEMFD of <paramref name="bytes"/> from userspace; returns the fd (also kept in <see cref="Fd"/>).</summary>
     /// <exception cref="InvalidOperationException">KVM refused it.</exception>
+    /// <remarks>
+    /// The flags are <see cref="HostOptions.GmemFlags"/>; by default none, and GUEST_MEMFD_FLAG_MMAP under a kernel with
+    /// in-place conversion, where the VMM uses guest_memfd for shared memory too.
+    /// </remarks>
     public int CreateGuestMemfd(ulong bytes)
     {
-        Check(Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = bytes }, out int fd), "KVM_CREATE_GUEST_MEMFD");
+        var flags = _gmemFlags ?? (Vm.Config.Kernel.InPlaceConversion ? GuestMemfdFlags.Mmap : GuestMemfdFlags.None);
+        Check(Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = bytes, flags = (ulong)flags }, out int fd), "KVM_CREATE_GUEST_MEMFD");
         Fd = fd;
         return fd;
     }
@@ -131,7 +138,7 @@ public sealed class Host : IDisposable, IMetricsSource
     /// <summary>KVM_SET_MEMORY_ATTRIBUTES from userspace.</summary>
     /// <exception cref="InvalidOperationException">KVM refused it.</exception>
     public void SetPrivate(ulong gpa, ulong size, bool isPrivate)
-        => Check(Vm.SetMemoryAttributes(new kvm_memory_attributes { address = gpa, size = size, attributes = isPrivate ? (ulong)MemoryAttributes.Private : 0 }), "KVM_SET_MEMORY_ATTRIBUTES");
+        => Check(Vm.ConvertMemory(new gpa_t(gpa), size, isPrivate, out _), "KVM_SET_MEMORY_ATTRIBUTES");
 
     /// <summary>
     /// The counters (in report order) and the host's memory map at the end of a run of <paramref name="workload"/>,
@@ -172,6 +179,8 @@ public sealed class Host : IDisposable, IMetricsSource
             CounterCatalog.FaultsShared.With(vm.FaultsShared),
             CounterCatalog.MemoryFaultExits.With(vm.MemoryFaultExits),
             CounterCatalog.HypercallExits.With(vm.HypercallExits),
+            CounterCatalog.SharedFromGmem.With(vm.SharedFromGmem),
+            CounterCatalog.ConversionsBusy.With(vm.ConversionsBusy),
             CounterCatalog.LaunchUpdateFailures.With(LaunchFailures),
             CounterCatalog.StuckAccesses.With(Guest.StuckAccesses),
             CounterCatalog.Retries.With(vm.Retries),

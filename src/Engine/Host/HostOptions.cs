@@ -22,6 +22,7 @@ public enum RmpStoreKind
 /// <param name="Store">The RMP store.</param>
 /// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
 /// <param name="Kernel">Which kernel's KVM the VM follows (null: <see cref="Kvm.KvmKernel.Default"/>).</param>
+/// <param name="GmemFlags">KVM_CREATE_GUEST_MEMFD flags of the guest's memory (null: see <see cref="Host.CreateGuestMemfd"/>).</param>
 public sealed record HostOptions(
     ulong? HostPages = null,
     KvmVmType VmType = KvmVmType.Snp,
@@ -30,4 +31,5 @@ public sealed record HostOptions(
     bool BatchFreshFaults = true,
     RmpStoreKind Store = RmpStoreKind.Compact,
     bool AllowDirtyLoggingOnGmem = false,
-    Kvm.KvmKernel? Kernel = null);
+    Kvm.KvmKernel? Kernel = null,
+    GuestMemfdFlags? GmemFlags = null);

@@ -274,7 +274,7 @@ public sealed unsafe class Memslots : IDisposable
     private Errno Change(int index, gfn_t baseGfn, ulong npages, MemslotFlags flags)
     {
         ref var slot = ref this[index];
-        var old = (MemslotFlags)slot.flags;
+        var old = (MemslotFlags)slot.flags & ~(MemslotFlags.Invalid | MemslotFlags.GmemOnly); // the kernel's own bits
         if (npages != slot.npages)
         {
             return Errno.EINVAL; // resizing is not supported

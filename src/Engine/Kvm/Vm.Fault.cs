@@ -141,6 +141,23 @@ public sealed unsafe partial class Vm
                 }
             }
         }
+        else if ((slot.flags & (uint)MemslotFlags.GmemOnly) != 0)
+        {
+            // kvm_mmu_faultin_pfn: a GMEM_ONLY slot serves shared faults from guest_memfd too (6.18 with MMAP; every
+            // guest_memfd slot with in-place conversion, kvm-x86 2026). get_pfn calls no hook for a shared index; the
+            // page is mapped at 4K (guest_memfd reports max_order 0).
+            var file = Gmem.ByFileId(slot.gmem.file);
+            pfn = default;
+            var error = file is null ? Errno.EFAULT : file.GetPfn(slotIndex, ref slot, fault.gfn, out pfn, out _);
+            if (error != Errno.Ok)
+            {
+                return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, error);
+            }
+
+            Counters.SharedFromGmem++;
+            fault.max_level = (byte)PgLevel.Level4K;
+            fault.pfn = pfn;
+        }
         else
         {
             if (!TrySharedPfn(fault.gfn, out pfn))

@@ -41,6 +41,13 @@ public sealed partial class Vm
                 return error;
             }
 
+            if (!Config.Kernel.PrepareTracking && Rmp.Read(pfn).assigned)
+            {
+                // 7.0 on, guest_memfd no longer refuses an up-to-date folio, so sev_gmem_post_populate's own lookup of
+                // each page (EEXIST when assigned) is what stops a second SNP_LAUNCH_UPDATE of a page.
+                return Errno.EEXIST;
+            }
+
             var state = new rmp_state { assigned = 1, immutable = 1, asid = Config.Asid, gpa = gfn.Gpa.Value };
             if (Rmp.RmpUpdate(pfn, state) != RmpUpdateResult.Success || !Rmp.FirmwareLaunchPage(pfn))
             {

@@ -58,8 +58,20 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         _allocator = allocator;
         Arch = arch;
         Rmp = rmp;
-        Gmem = new GmemFiles(allocator, config.FolioOrder) { Arch = arch, Mmu = this, PrepareMode = arch?.PrepareMode ?? GmemPrepareMode.Never };
         bool privateMemory = config.Type is KvmVmType.Snp or KvmVmType.SwProtected;
+        var kernel = config.Kernel;
+
+        // kvm_gmem_get_supported_flags: MMAP from 6.18; INIT_SHARED only where kvm_arch_supports_gmem_init_shared (x86:
+        // VMs without private memory), and for every VM once guest_memfd tracks shared/private itself (in place).
+        var gmemFlags = (kernel.GmemMmap ? GuestMemfdFlags.Mmap : 0)
+            | (kernel.GmemMmap && (!privateMemory || kernel.InPlaceConversion) ? GuestMemfdFlags.InitShared : 0);
+        Gmem = new GmemFiles(allocator, config.FolioOrder, gmemFlags)
+        {
+            Arch = arch,
+            Mmu = this,
+            Kernel = kernel,
+            PrepareMode = kernel.GetPfnMode(arch?.PrepareMode ?? GmemPrepareMode.Never),
+        };
         Memslots = new Memslots(config.MemslotCapacity, Gmem, new MemslotOptions(privateMemory, config.AllowDirtyLoggingOnGmem));
         Attributes = new MemoryAttributeMap();
         Npt = new NptMap();
@@ -119,10 +131,122 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         if (result == Errno.Ok && region.memory_size != 0 && region.AddressSpace == 0)
         {
             int index = Memslots.Find(0, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K));
+            if (before < 0)
+            {
+                BindGmemOnly(index);
+            }
+
             HugepageAttributes.InitializeSlot(Memslots, Attributes, index);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// <c>kvm_gmem_prepare_memory_region</c> (kvm-x86 2026; <c>kvm_gmem_bind</c> 6.18): a slot bound to a guest_memfd
+    /// that may be mmap'ed, or any guest_memfd slot once conversion is in place, is GMEM_ONLY, and every fault on it is
+    /// served from guest_memfd. In place, the VM's view of the slot's attributes is the file's.
+    /// </summary>
+    private void BindGmemOnly(int index)
+    {
+        ref var slot = ref Memslots[index];
+        var file = Gmem.ByFileId(slot.gmem.file);
+        if (file is null || !(Config.Kernel.InPlaceConversion || (file.Flags & GuestMemfdFlags.Mmap) != 0))
+        {
+            return;
+        }
+
+        slot.flags |= (uint)MemslotFlags.GmemOnly;
+        if (!file.TracksAttributes)
+        {
+            return;
+        }
+
+        for (ulong i = 0; i < slot.npages;)
+        {
+            bool isPrivate = file.IsPrivateIndex(slot.gmem.pgoff + i);
+            ulong run = 1;
+            while (i + run < slot.npages && file.IsPrivateIndex(slot.gmem.pgoff + i + run) == isPrivate)
+            {
+                run++;
+            }
+
+            Attributes.Set(new kvm_memory_attributes
+            {
+                address = (slot.base_gfn + i).Gpa.Value,
+                size = run << PageSize.Shift4K,
+                attributes = isPrivate ? (ulong)MemoryAttributes.Private : 0,
+            }, out _);
+            i += run;
+        }
+    }
+
+    /// <summary>
+    /// What the VMM does to convert [<paramref name="gpa"/>, +<paramref name="size"/>) (QEMU's
+    /// <c>kvm_convert_memory</c>): with in-place conversion, <c>KVM_SET_MEMORY_ATTRIBUTES2</c> on the guest_memfd of
+    /// each memslot the range covers (<see cref="GuestMemfd.SetAttributes"/>; the first failure is returned, with the
+    /// gpa of the page that stopped it in <paramref name="errorGpa"/>), and the VM-wide
+    /// <see cref="SetMemoryAttributes"/> for any part no guest_memfd slot covers; else the VM-wide ioctl alone.
+    /// </summary>
+    public Errno ConvertMemory(gpa_t gpa, ulong size, bool toPrivate, out gpa_t errorGpa)
+    {
+        ThrowIfDisposed();
+        errorGpa = default;
+        var request = new kvm_memory_attributes { address = gpa.Value, size = size, attributes = toPrivate ? (ulong)MemoryAttributes.Private : 0 };
+        if (!Config.Kernel.InPlaceConversion)
+        {
+            return SetMemoryAttributes(request);
+        }
+
+        var error = Attributes.Validate(request);
+        if (error != Errno.Ok)
+        {
+            return error;
+        }
+
+        ulong first = gpa.Gfn.Value;
+        ulong end = first + (size >> PageSize.Shift4K);
+        for (ulong g = first; g < end;)
+        {
+            var file = GmemAt(g, out int index);
+            if (file is null)
+            {
+                ulong next = g + 1;
+                while (next < end && GmemAt(next, out _) is null)
+                {
+                    next++;
+                }
+
+                error = SetMemoryAttributes(request with { address = new gfn_t(g).Gpa.Value, size = (next - g) << PageSize.Shift4K });
+                if (error != Errno.Ok)
+                {
+                    errorGpa = new gfn_t(g).Gpa;
+                    return error;
+                }
+
+                g = next;
+                continue;
+            }
+
+            ref var slot = ref Memslots[index];
+            ulong stop = Math.Min(end, slot.base_gfn.Value + slot.npages);
+            ulong offset = (g - slot.base_gfn.Value + slot.gmem.pgoff) << PageSize.Shift4K;
+            error = file.SetAttributes(new kvm_memory_attributes2 { offset = offset, size = (stop - g) << PageSize.Shift4K, attributes = request.attributes }, out ulong errorOffset);
+            if (error != Errno.Ok)
+            {
+                if (error == Errno.EAGAIN)
+                {
+                    Counters.ConversionsBusy++;
+                }
+
+                errorGpa = (slot.base_gfn + ((errorOffset >> PageSize.Shift4K) - slot.gmem.pgoff)).Gpa;
+                return error;
+            }
+
+            g = stop;
+        }
+
+        return Errno.Ok;
     }
 
     /// <summary>
@@ -166,8 +290,29 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         Counters.Zapped += Npt.Zap(start, start + npages, ZapFilter.Private);
     }
 
+    private GuestMemfd? GmemAt(ulong gfn, out int slotIndex)
+    {
+        slotIndex = Memslots.Find(0, new gfn_t(gfn));
+        return slotIndex < 0 ? null : Gmem.ByFileId(Memslots[slotIndex].gmem.file);
+    }
+
     /// <inheritdoc />
     void IGmemMmu.InvalidateEnd() => MmuInvalidateSeq++;
+
+    /// <inheritdoc />
+    void IGmemMmu.Convert(int slot, ulong pgoff, ulong npages, bool toPrivate)
+    {
+        ref var s = ref Memslots[slot];
+        var start = s.base_gfn + (pgoff - s.gmem.pgoff);
+        Counters.Zapped += Npt.Zap(start, start + npages, toPrivate ? ZapFilter.Shared : ZapFilter.Private);
+        Attributes.Set(new kvm_memory_attributes
+        {
+            address = start.Gpa.Value,
+            size = npages << PageSize.Shift4K,
+            attributes = toPrivate ? (ulong)MemoryAttributes.Private : 0,
+        }, out _);
+        HugepageAttributes.Recompute(Memslots, Attributes, start, start + npages);
+    }
 
     /// <summary>
     /// Frees the VM's memory without modelling its teardown (no RMP updates, no allocator frees): for an owner that
@@ -208,10 +353,33 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     /// <summary>True once <see cref="Dispose"/> or <see cref="Discard"/> ran: every operation then throws <see cref="ObjectDisposedException"/>.</summary>
     public bool IsDisposed => _disposed;
 
-    /// <summary>Throws <see cref="ObjectDisposedException"/> once the VM is disposed (one check at each public entry).</summary>
+    /// <summary>True once userspace closed the VM's fd (<see cref="CloseVmFd"/>).</summary>
+    public bool IsVmFdClosed { get; private set; }
+
+    /// <summary>
+    /// Userspace closes the VM's fd. Each guest_memfd file holds its own reference to the VM
+    /// (<c>kvm_gmem_create</c>: <c>kvm_get_kvm</c>; dropped by <c>kvm_gmem_release</c>; virt/kvm/guest_memfd.c, 6.8
+    /// onwards), so while a file is open the VM lives on: the files still allocate, punch and invalidate, and the VM is
+    /// torn down (<see cref="Dispose"/>) when the last of them is closed (<see cref="GmemFiles.Close"/>). The VM's own
+    /// operations are gone with its fd and throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void CloseVmFd()
+    {
+        ThrowIfDisposed();
+        IsVmFdClosed = true;
+        if (!Gmem.Files.Any())
+        {
+            Dispose();
+            return;
+        }
+
+        Gmem.LastFileClosed = Dispose;
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once the VM is disposed or its fd closed (one check at each public entry).</summary>
     internal void ThrowIfDisposed()
     {
-        if (_disposed)
+        if (_disposed || IsVmFdClosed)
         {
             throw Memory.Disposal.Exception(this);
         }

@@ -29,6 +29,12 @@ public struct VmCounters
 
     /// <summary>MAP_GPA_RANGE exits to userspace (the guest's page-state changes; kernel-domain.md 4.7).</summary>
     public long HypercallExits;
+
+    /// <summary>Shared faults a GMEM_ONLY memslot served from guest_memfd (6.18 MMAP files; in-place conversion).</summary>
+    public long SharedFromGmem;
+
+    /// <summary>In-place conversions to private refused with -EAGAIN: a page of the range was still referenced.</summary>
+    public long ConversionsBusy;
 }
 
 /// <summary>Counts by page-table level.</summary>

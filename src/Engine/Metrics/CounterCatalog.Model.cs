@@ -28,6 +28,18 @@ public static partial class CounterCatalog
         "hypercall_exits", "PSC exits", "exits", "KVM_EXIT_HYPERCALL (KVM_HC_MAP_GPA_RANGE) exits: the guest's page-state changes",
         $"snp_begin_psc / snp_begin_psc_msr, {KvmSev}");
 
+    /// <summary><c>shared_from_gmem</c>: shared faults served from guest_memfd.</summary>
+    public static CounterInfo SharedFromGmem { get; } = ModelCounter(
+        "shared_from_gmem", "shared gmem faults", "faults",
+        "shared faults a GMEM_ONLY memslot served from guest_memfd (an MMAP guest_memfd, or any with in-place conversion) instead of the VMM's own memory",
+        $"kvm_mmu_faultin_pfn -> kvm_mmu_faultin_pfn_gmem for kvm_memslot_is_gmem_only, {Mmu}; in place: kvm-x86 2026 (2e646bcfcf90)");
+
+    /// <summary><c>conversions_busy</c>: in-place conversions to private refused with -EAGAIN.</summary>
+    public static CounterInfo ConversionsBusy { get; } = ModelCounter(
+        "conversions_busy", "busy conversions", "ioctls",
+        "KVM_SET_MEMORY_ATTRIBUTES2 conversions to private refused with -EAGAIN because a page of the range was still referenced (userspace retries)",
+        "__kvm_gmem_set_attributes -> kvm_gmem_has_outstanding_references, virt/kvm/guest_memfd.c, kvm-x86 2026 (dcde2f853ff4)");
+
     /// <summary><c>launch_update_failures</c>: SNP_LAUNCH_UPDATE calls that failed.</summary>
     public static CounterInfo LaunchUpdateFailures { get; } = ModelCounter(
         "launch_update_failures", "launch fails", "calls", "SNP_LAUNCH_UPDATE calls that failed (a payload folio converted before populate)",

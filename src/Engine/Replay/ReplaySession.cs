@@ -384,7 +384,7 @@ public sealed class ReplaySession : IDisposable
 
     private bool SetAttributes(ulong gpa, ulong size, bool isPrivate)
     {
-        var error = Host.Vm.SetMemoryAttributes(new kvm_memory_attributes { address = gpa, size = size, attributes = isPrivate ? (ulong)MemoryAttributes.Private : 0 });
+        var error = Host.Vm.ConvertMemory(new gpa_t(gpa), size, isPrivate, out _);
         if (Refused(error, "memory attributes", gpa))
         {
             _counters.AttributeErrors++;

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using FastRmp.Engine.Hosting;
 using FastRmp.Interop;
+using FastRmp.Interop.Hardware;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Scenarios;
@@ -38,6 +39,8 @@ public static class ScenarioCatalog
         new("memslots-512", "512 memslots, each covering 4 KiB of one 2 MiB guest_memfd chunk", "Sean Christopherson, 2023-07-21, example 3"),
         new("psmash-roundtrip", "2 MiB chunk validated at 2 MiB, one 4 KiB page shared without a hole punch, then made private again", "Michael Roth, 2023-07-22"),
         new("snp-boot", "launch payload through populate, a misaligned early shared->private conversion, acceptance of all memory, every page touched", "Michael Roth, 2023-08-29; SNP launch flow"),
+        new("share-busy", "as psmash-roundtrip, but userspace still holds the shared page (a DMA) when the guest makes it private again: in place the conversion fails with EAGAIN until the reference is dropped", "guest_memfd in-place conversion v7 (kvm-x86 2026, dcde2f853ff4)"),
+        new("init-shared", "guest memory starts shared (INIT_SHARED where the kernel allows it), the guest uses the chunk shared, then converts it to private page by page", "GUEST_MEMFD_FLAG_INIT_SHARED (6.18, 44c6cb9fe988); in-place conversion (kvm-x86 2026)"),
     ];
 
     /// <summary>Pages of the launch payload the snp-boot scenario populates at GPA 0 (one 2 MiB chunk).</summary>
@@ -126,6 +129,24 @@ public static class ScenarioCatalog
                 return host.Result(scenario);
             }
 
+            case "share-busy":
+            {
+                using var host = new Host(policy, folioOrder, guest, options);
+                ValidateAndTouch(host);
+                host.Guest.Share(SharedPage, punchHole: false);
+                host.Guest.Touch(SharedPage, isPrivate: false);
+                ShareBusy(host);
+                host.Guest.TouchChunk(Chunk);
+                return host.Result(scenario);
+            }
+
+            case "init-shared":
+            {
+                using var host = new Host(policy, folioOrder, guestBytes: 0, (options ?? new HostOptions()) with { HostPages = options?.HostPages ?? Host.DefaultHostPages(guest) });
+                InitShared(host, guest);
+                return host.Result(scenario);
+            }
+
             default:
                 throw new ArgumentException($"Unknown scenario '{scenario}'; the scenarios are {string.Join(", ", All.Select(s => s.Name))}.", nameof(scenario));
         }
@@ -162,6 +183,62 @@ public static class ScenarioCatalog
         {
             host.Guest.Touch(chunk, isPrivate: true);
         }
+    }
+
+    /// <summary>
+    /// The VMM takes a reference on the shared page (QEMU's virtio DMA; with in-place conversion a GUP pin of the
+    /// guest_memfd page it mapped, otherwise of its own memory, which no conversion checks), then the guest makes the
+    /// page private again. In place, KVM_SET_MEMORY_ATTRIBUTES2 fails with EAGAIN naming the page
+    /// (<c>kvm_gmem_has_outstanding_references</c>); the VMM retries once the DMA is done and the reference dropped.
+    /// </summary>
+    private static void ShareBusy(Host host)
+    {
+        var gpa = new gpa_t(SharedPage);
+        var file = host.Vm.Gmem.Get(host.Fd) ?? throw new InvalidOperationException("The guest's guest_memfd is gone.");
+        ulong index = gpa.Gfn.Value; // the guest's memory is bound at GPA 0, offset 0
+        bool pinned = file.TracksAttributes && file.Pin(index) == Errno.Ok;
+        var error = host.Guest.TryPageStateChange(gpa, PageSize.Size4K, toPrivate: true, punchHole: false, out var busy);
+        if (error == Errno.EAGAIN && pinned && busy == gpa)
+        {
+            file.Unpin(index);
+            error = host.Guest.TryPageStateChange(gpa, PageSize.Size4K, toPrivate: true, punchHole: false, out _);
+        }
+
+        if (error != Errno.Ok)
+        {
+            throw new InvalidOperationException($"Making {gpa} private again failed: {error}.");
+        }
+
+        host.Guest.Pvalidate(gpa, RmpPageSize.Size4K, true);
+    }
+
+    /// <summary>
+    /// A guest whose memory starts shared: a guest_memfd created with INIT_SHARED (and MMAP) where the kernel accepts
+    /// it for an SNP VM (in-place conversion), else a plain one whose gfns are left shared by attribute. The guest
+    /// uses the chunk shared, then converts it page by page (a page-state change, then PVALIDATE, per 4 KiB) and uses
+    /// it private.
+    /// </summary>
+    private static void InitShared(Host host, ulong guest)
+    {
+        var shared = GuestMemfdFlags.Mmap | GuestMemfdFlags.InitShared;
+        var kvm = host.Vm.Gmem.SupportedFlags;
+        bool initShared = (kvm & shared) == shared;
+        var error = host.Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = guest, flags = initShared ? (ulong)shared : 0 }, out int fd);
+        if (error != Errno.Ok)
+        {
+            throw new InvalidOperationException($"KVM_CREATE_GUEST_MEMFD failed: {error}.");
+        }
+
+        host.Fd = fd;
+        Bind(host, host.Region(0, 0, guest, 0));
+        host.Guest.TouchChunk(Chunk);
+        for (ulong page = Chunk; page < Chunk + PageSize.Size2M; page += PageSize.Size4K)
+        {
+            host.Guest.PageStateChange(new gpa_t(page), PageSize.Size4K, toPrivate: true, punchHole: false);
+            host.Guest.Pvalidate(new gpa_t(page), RmpPageSize.Size4K, true);
+        }
+
+        host.Guest.TouchChunk(Chunk);
     }
 
     private static void ValidateAndTouch(Host host)

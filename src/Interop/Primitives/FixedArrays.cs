@@ -37,6 +37,14 @@ public struct FixedArray6<T> where T : unmanaged
     private T _element0;
 }
 
+/// <summary>A C array of 11 elements (the reserved words of <c>kvm_memory_attributes2</c>).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+[InlineArray(11)]
+public struct FixedArray11<T> where T : unmanaged
+{
+    private T _element0;
+}
+
 /// <summary>A C array of 14 elements.</summary>
 /// <typeparam name="T">The element type.</typeparam>
 [InlineArray(14)]

@@ -27,6 +27,9 @@ public enum Errno
     /// <summary>Out of memory.</summary>
     ENOMEM = 12,
 
+    /// <summary>Permission denied (a userspace fault on a private guest_memfd page: SIGBUS).</summary>
+    EACCES = 13,
+
     /// <summary>Bad address (memory-fault exits return this).</summary>
     EFAULT = 14,
 
@@ -38,6 +41,9 @@ public enum Errno
 
     /// <summary>Invalid argument.</summary>
     EINVAL = 22,
+
+    /// <summary>Inappropriate ioctl (KVM_SET_MEMORY_ATTRIBUTES2 without in-place conversion).</summary>
+    ENOTTY = 25,
 
     /// <summary>No space left (no free memslot).</summary>
     ENOSPC = 28,

@@ -91,3 +91,31 @@ public struct kvm_pre_fault_memory : ICMirror<kvm_pre_fault_memory>
             .Build();
     }
 }
+
+/// <summary>
+/// <c>struct kvm_memory_attributes2</c>, the argument of KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (in-place
+/// conversion; not in a release yet): 128 bytes. Layout from the posted series "guest_memfd: In-place conversion
+/// support" (include/uapi/linux/kvm.h, RFC v5 11/53 of 2026-04-28, which turns reserved[12] into error_offset and
+/// reserved[11]); not yet checked against a compiled header, since no released kernel has it.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 128)]
+public struct kvm_memory_attributes2
+{
+    /// <summary>First byte of the range in the guest_memfd file (page-aligned).</summary>
+    [FieldOffset(0)] public ulong offset;
+
+    /// <summary>Size in bytes (page-aligned, non-zero).</summary>
+    [FieldOffset(8)] public ulong size;
+
+    /// <summary><see cref="MemoryAttributes"/> to set on the whole range.</summary>
+    [FieldOffset(16)] public ulong attributes;
+
+    /// <summary>Must be zero (the content-mode flags of later revisions are not modelled).</summary>
+    [FieldOffset(24)] public ulong flags;
+
+    /// <summary>Out: on failure, the file offset of the page that stopped the conversion.</summary>
+    [FieldOffset(32)] public ulong error_offset;
+
+    /// <summary>Must be zero.</summary>
+    [FieldOffset(40)] public FixedArray11<ulong> reserved;
+}

@@ -111,6 +111,32 @@ public sealed class GuestMemfdSelftestTests
         AssertPrivateExit(host.Guest.Access(new gpa_t(gpa + 0x5000), isPrivate: true), gpa + 0x5000);
     }
 
+    [Fact]
+    public void PC_4_a_guest_memfd_outlives_its_VM_and_still_punches_and_allocates()
+    {
+        // private_mem_conversions_test / guest_memfd_test (kernel-domain.md 7.3, PC-4): after the VM is destroyed,
+        // fallocate(PUNCH_HOLE) and fallocate(allocate) on the still-open guest_memfd both succeed: the file holds its
+        // own reference to the VM (kvm_gmem_create takes kvm_get_kvm, kvm_gmem_release drops it; guest_memfd.c, 6.8).
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 2 << 20);
+        host.Guest.Pvalidate(new gpa_t(0x3000), FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+        var file = host.Vm.Gmem.Get(host.Fd)!;
+        ulong allocated = host.Allocator.AllocatedPages;
+
+        host.Vm.CloseVmFd();
+        Assert.False(host.Vm.IsDisposed); // the file keeps the VM alive
+        Assert.Throws<ObjectDisposedException>(() => host.Vm.SetMemoryAttributes(new kvm_memory_attributes { address = 0, size = PageSz }));
+        Assert.Equal(Errno.Ok, file.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, 0x3000, PageSz));
+        Assert.False(file.Folio(3).Present);
+        Assert.Equal(allocated - 1, host.Allocator.AllocatedPages);
+        Assert.Equal(Errno.Ok, file.Fallocate(FallocateMode.KeepSize, 0, Total));
+        Assert.True(file.Folio(3).Present);
+
+        // Closing the last file destroys the VM: every folio goes back to the host.
+        Assert.Equal(Errno.Ok, host.Vm.Gmem.Close(host.Fd));
+        Assert.True(host.Vm.IsDisposed);
+        Assert.Equal(0UL, host.Allocator.AllocatedPages);
+    }
+
     private static void AssertPrivateExit(AccessOutcome outcome, ulong gpa)
     {
         Assert.Equal(AccessResult.MemoryFaultExit, outcome.Result);
