@@ -65,4 +65,38 @@ public sealed class KernelOptionTests : IDisposable
             }
         }
     }
+
+    [Fact]
+    public void Compare_runs_each_policy_under_each_kernel_in_one_pass_and_marks_what_differs()
+    {
+        string trace = PathOf("k.dat");
+        SnpTraceFixture.Write(trace, faults: 3000, sharedEvery: 20);
+        var (exit, output, err) = CliRunner.Run(
+            "compare", trace, "--policies", "first-use,fault-hook", "--kernels", "6.13,6.18", "--folio", "2m", "--host-size", "64G", "--json", PathOf("c.json"));
+        Assert.True(exit == 0, err);
+        Assert.Contains("first-use @ 6.13", output, StringComparison.Ordinal);
+        Assert.Contains("fault-hook @ 6.18", output, StringComparison.Ordinal);
+        var runs = Json(PathOf("c.json")).GetProperty("runs").EnumerateArray().ToArray();
+        Assert.Equal(
+            ["first-use/6.13", "fault-hook/6.13", "first-use/6.18", "fault-hook/6.18"],
+            runs.Select(r => $"{r.GetProperty("policy").GetString()}/{r.GetProperty("kernel").GetString()}"));
+
+        // The same models as two separate replays: first-use's lookups differ by kernel exactly as replay says.
+        long Lookups(int i) => runs[i].GetProperty("counters").GetProperty("rmp_lookups").GetInt64();
+        Assert.True(Lookups(0) > Lookups(2));
+        var (exit2, _, err2) = CliRunner.Run("replay", trace, "--folio", "2m", "--kernel", "6.13", "--host-size", "64G", "--json", PathOf("r.json"));
+        Assert.True(exit2 == 0, err2);
+        Assert.Equal(Lookups(0), Json(PathOf("r.json")).GetProperty("runs")[0].GetProperty("counters").GetProperty("rmp_lookups").GetInt64());
+    }
+
+    [Fact]
+    public void Kernels_named_twice_or_unknown_are_usage_errors()
+    {
+        var (exit, _, err) = CliRunner.Run("compare", "x.dat", "--kernels", "6.18,6.18");
+        Assert.Equal(2, exit);
+        Assert.Contains("--kernels: '6.18' is named twice", err, StringComparison.Ordinal);
+        (exit, _, err) = CliRunner.Run("compare", "x.dat", "--kernels", "4.19");
+        Assert.Equal(2, exit);
+        Assert.Contains("--kernels: unknown kernel '4.19'", err, StringComparison.Ordinal);
+    }
 }

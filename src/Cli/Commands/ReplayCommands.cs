@@ -40,7 +40,7 @@ internal static class ReplayCommands
         var shared = new SharedOptions(command);
         command.Options.Add(policy);
         command.Options.Add(export);
-        command.SetAction(parse => Run(parse, shared, [parse.GetValue(policy)!], parse.GetValue(export)));
+        command.SetAction(parse => Run(parse, shared, [parse.GetValue(policy)!], null, parse.GetValue(export)));
         return command;
     }
 
@@ -48,21 +48,28 @@ internal static class ReplayCommands
     public static Command CreateCompare()
     {
         var policies = CliOptions.Policies();
-        var command = new Command("compare", "Replay a host trace under several policies in one pass and compare them side by side.");
+        var kernels = CliOptions.Kernels();
+        var command = new Command("compare", "Replay a host trace under several policies (and kernels) in one pass and compare them side by side.");
         var shared = new SharedOptions(command);
         command.Options.Add(policies);
-        command.SetAction(parse => Run(parse, shared, parse.GetValue(policies) is { Length: > 0 } named ? named : [.. PolicyCatalog.Names], null));
+        command.Options.Add(kernels);
+        command.SetAction(parse => Run(
+            parse,
+            shared,
+            parse.GetValue(policies) is { Length: > 0 } named ? named : [.. PolicyCatalog.Names],
+            parse.GetValue(kernels) is { Length: > 0 } k ? k : null,
+            null));
         return command;
     }
 
-    private static int Run(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, FileInfo? exportFile)
+    private static int Run(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile)
     {
         string path = parse.GetValue(o.Trace)!;
         var options = o.Options(parse);
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
         using var reader = TraceCommandHelpers.Open(path);
-        using var replayer = new Replayer(reader, options, policies);
+        using var replayer = new Replayer(reader, options, policies, kernels);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;
 
@@ -82,8 +89,8 @@ internal static class ReplayCommands
         if (parse.GetValue(o.Html) is { } html)
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
-                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{r.Policy} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}, kernel {r.Counters.Kernel}" })]));
+                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}" })]));
         }
 
         export?.Save(exportFile!);
@@ -143,36 +150,51 @@ internal static class ReplayCommands
         }
     }
 
+    /// <summary>The run's column: its policy, and its kernel when the results span more than one.</summary>
+    private static string Label(ReplayResult r, IReadOnlyList<ReplayResult> results)
+        => results.Select(x => x.Counters.Kernel).Distinct().Skip(1).Any() ? $"{r.Policy} @ {r.Counters.Kernel}" : r.Policy;
+
+    /// <summary>", kernel 6.18" when every result ran one kernel, else "" (the columns name theirs).</summary>
+    private static string KernelTitle(IReadOnlyList<ReplayResult> results)
+        => results.Select(x => x.Counters.Kernel).Distinct().Skip(1).Any() ? "" : $", kernel {results[0].Counters.Kernel}";
+
     /// <summary>"VM 4242 (qemu-system-x86): " when the trace has more than the one unnamed VM, else "".</summary>
     private static string VmTitle(ReplayVm vm, IReadOnlyList<ReplayResult> results)
         => results.All(r => r.Vm.Process == 0) ? "" : vm.Process == 0 ? "threads of no known process: " : $"VM {vm.Process} ({vm.Name}): ";
 
     private static void WriteVm(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title)
     {
+        bool Differs(CounterInfo counter)
+            => results.Count > 1 && results.Any(r => r.Counters.Counters.Any(c => c.Key == counter.Name))
+                && results.Select(r => r.Counters[counter.Name]).Distinct().Skip(1).Any();
+
         console.Write(new Markup($"{Markup.Escape(title)}memslots {Describe(results[0].Source)}\n"));
         foreach (var r in results)
         {
             if (r.FirstRefusal is { } refusal)
             {
-                console.Write(new Markup($"[yellow]{Markup.Escape(title + r.Policy)}: the model refused {Markup.Escape(refusal)}[/]\n"));
+                console.Write(new Markup($"[yellow]{Markup.Escape(title + Label(r, results))}: the model refused {Markup.Escape(refusal)}[/]\n"));
             }
 
             if (r.InvariantViolation is { } broken)
             {
-                console.Write(new Markup($"[red]{Markup.Escape(title + r.Policy)} broke an invariant: {Markup.Escape(broken)}[/]\n"));
+                console.Write(new Markup($"[red]{Markup.Escape(title + Label(r, results))} broke an invariant: {Markup.Escape(broken)}[/]\n"));
             }
         }
 
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}"));
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}"));
         table.AddColumn("counter");
         foreach (var r in results)
         {
-            table.AddColumn(new TableColumn(Markup.Escape(r.Policy)).RightAligned());
+            table.AddColumn(new TableColumn(Markup.Escape(Label(r, results))).RightAligned());
         }
 
-        foreach (var counter in Shown)
+        // The usual counters, then any other counter on which the columns disagree; a row that differs is marked.
+        var rows = Shown.Concat(CounterCatalog.All.Where(c => !Shown.Contains(c) && Differs(c)));
+        foreach (var counter in rows)
         {
-            table.AddRow([Markup.Escape(counter.Title), .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
+            string name = Markup.Escape(counter.Title);
+            table.AddRow([Differs(counter) ? $"[yellow]{name}[/]" : name, .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
         }
 
         table.AddEmptyRow();
@@ -183,7 +205,7 @@ internal static class ReplayCommands
         console.Write(table);
         foreach (var r in results.Where(r => r.Fidelity.First.Count > 0))
         {
-            var d = new Table().Border(TableBorder.Simple).Title(Markup.Escape($"{title}{r.Policy}: first disagreements with the trace ({r.Fidelity.Disagreements:N0} in all)"));
+            var d = new Table().Border(TableBorder.Simple).Title(Markup.Escape($"{title}{Label(r, results)}: first disagreements with the trace ({r.Fidelity.Disagreements:N0} in all)"));
             d.AddColumn(new TableColumn("time (s)").RightAligned());
             d.AddColumn("what");
             d.AddColumn("gpa");
@@ -231,7 +253,7 @@ internal static class ReplayCommands
                 f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.TraceRmpRegions, f.ModelRmpRegions,
                 f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model))]);
             return new ReplayRunJson(
-                r.Policy, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),
+                r.Policy, r.Counters.Kernel, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),
                 fidelity, r.FirstRefusal, r.InvariantViolation);
         });
         return new ReplayReportJson(trace, modelOptions, [.. runs]);

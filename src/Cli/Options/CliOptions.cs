@@ -84,6 +84,48 @@ internal static class CliOptions
         return option;
     }
 
+    /// <summary><c>--kernels K,K</c>: the kernels to compare side by side (compare), each of <see cref="KvmKernel.All"/>'s names once.</summary>
+    public static Option<KvmKernel[]> Kernels()
+    {
+        var option = new Option<KvmKernel[]>("--kernels")
+        {
+            Description = "Compare these kernels side by side, comma-separated or repeated (each policy runs under each kernel; default: the --kernel one): "
+                + string.Join(", ", KvmKernel.All.Select(k => k.Name)) + ".",
+            HelpName = "KERNEL,KERNEL",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+                var kernels = new List<KvmKernel>();
+                foreach (string name in names)
+                {
+                    if (!KvmKernel.TryParse(name, out var kernel))
+                    {
+                        result.AddError($"--kernels: unknown kernel '{name}'; the kernels are {string.Join(", ", KvmKernel.All.Select(k => k.Name))}.");
+                        return [];
+                    }
+
+                    if (kernels.Contains(kernel))
+                    {
+                        result.AddError($"--kernels: '{name}' is named twice; name each kernel once.");
+                        return [];
+                    }
+
+                    kernels.Add(kernel);
+                }
+
+                if (kernels.Count == 0)
+                {
+                    result.AddError("--kernels: name at least one kernel.");
+                }
+
+                return [.. kernels];
+            },
+        };
+        option.CompletionSources.Add([.. KvmKernel.All.Select(k => k.Name)]);
+        return option;
+    }
+
     /// <summary><c>--folio 4k|2m|1g</c>; default 4k, or no default (null) when <paramref name="optional"/>.</summary>
     public static Option<FolioSize?> Folio(string description, bool optional = false)
     {

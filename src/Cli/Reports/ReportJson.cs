@@ -53,6 +53,7 @@ internal sealed record ReplayOptionsJson(string Folio, ulong HostBytes, string V
 /// <summary>One VM under one policy in <see cref="ReplayReportJson.Runs"/>.</summary>
 internal sealed record ReplayRunJson(
     string Policy,
+    string Kernel,
     ReplayVmJson Vm,
     string MemslotSource,
     OrderedDictionary<string, long> Counters,

@@ -51,8 +51,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     private const int RingSize = 2 * Lookahead;
 
     private readonly ITraceReader _reader;
-    private readonly ReplayOptions _options;
-    private readonly string[] _policies;
+    private readonly (string Policy, ReplayOptions Options)[] _models;
     private readonly List<(int Process, ReplaySession[] Sessions)> _vms = [];
     private readonly Dictionary<int, ReplaySession[]> _byProcess = [];
     private int _lastProcess;
@@ -66,6 +65,17 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     /// <summary>Replays <paramref name="reader"/> (which the caller owns) under <paramref name="policies"/>.</summary>
     /// <exception cref="ArgumentException">No policy, or an unknown one.</exception>
     public Replayer(ITraceReader reader, ReplayOptions options, IReadOnlyList<string> policies)
+        : this(reader, options, policies, kernels: null)
+    {
+    }
+
+    /// <summary>
+    /// Replays <paramref name="reader"/> (which the caller owns) under every policy of <paramref name="policies"/>
+    /// with every kernel of <paramref name="kernels"/> (null: the options' kernel alone), kernel by kernel: each pair is
+    /// its own model, fed the same decoded ops, so two kernels' results differ exactly where their rules do.
+    /// </summary>
+    /// <exception cref="ArgumentException">No policy or kernel, an unknown policy, or a pair named twice.</exception>
+    public Replayer(ITraceReader reader, ReplayOptions options, IReadOnlyList<string> policies, IReadOnlyList<Kvm.KvmKernel>? kernels)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(options);
@@ -83,9 +93,14 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
             }
         }
 
+        kernels ??= [options.Kernel ?? Kvm.KvmKernel.Default];
+        if (kernels.Count == 0 || kernels.Distinct().Count() != kernels.Count || policies.Distinct().Count() != policies.Count)
+        {
+            throw new ArgumentException("Name at least one kernel, and each policy and kernel once.", nameof(kernels));
+        }
+
         _reader = reader;
-        _options = options;
-        _policies = [.. policies];
+        _models = [.. kernels.SelectMany(k => policies.Select(p => (p, options with { Kernel = k })))];
         Ops = new TraceOps(reader);
         _metrics = EngineMetrics.Register(this);
     }
@@ -232,12 +247,12 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
 
     private ReplaySession[] Create(int process)
     {
-        var sessions = new ReplaySession[_policies.Length];
+        var sessions = new ReplaySession[_models.Length];
         _vms.Add((process, sessions));
         _byProcess.Add(process, sessions);
         for (int i = 0; i < sessions.Length; i++)
         {
-            sessions[i] = new ReplaySession(_policies[i], _options);
+            sessions[i] = new ReplaySession(_models[i].Policy, _models[i].Options);
         }
 
         sessions[0].Recorder = Recorder;
@@ -252,7 +267,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
             return;
         }
 
-        _lines ??= new nint[RingSize * Kvm.Vm.MaxFaultLines * _policies.Length];
+        _lines ??= new nint[RingSize * Kvm.Vm.MaxFaultLines * _models.Length];
         int n = 0;
         for (int i = from; i < to; i++)
         {
