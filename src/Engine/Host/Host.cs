@@ -53,9 +53,6 @@ public sealed class Host : IDisposable, IMetricsSource
         Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
         Guest = new Guest(Vm);
 
-        // Merged sev_gmem_prepare leaves most of a 1 GiB folio hypervisor-owned, and KVM then maps such pages (it
-        // does not check what the model's per-leaf check checks): the check would stop the run at that fault.
-        Vm.DebugLeafChecks = !(snp && Policy.LeavesLargeFoliosPartlyShared(folioOrder));
         if (guestBytes != 0)
         {
             Fd = CreateGuestMemfd(guestBytes);
@@ -144,22 +141,13 @@ public sealed class Host : IDisposable, IMetricsSource
     /// The counters (in report order) and the host's memory map at the end of a run of <paramref name="workload"/>,
     /// after checking the VM's and the allocator's invariants (unless <paramref name="verify"/> is false).
     /// </summary>
-    /// <remarks>
-    /// After stuck accesses (<see cref="Guest.StuckAccesses"/>) the VM is not checked, only the allocator: KVM mapped
-    /// private pages whose RMP entries nobody assigned, which is what made the accesses stick, and the VM check's
-    /// invariant (2) refuses exactly that.
-    /// </remarks>
     /// <exception cref="ObjectDisposedException">The host was disposed.</exception>
     public RunResult Result(string workload, bool verify = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (verify)
         {
-            if (Guest.StuckAccesses == 0)
-            {
-                Vm.Verify();
-            }
-
+            Vm.Verify();
             Allocator.Verify();
         }
 

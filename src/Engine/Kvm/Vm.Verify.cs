@@ -10,7 +10,7 @@ public sealed partial class Vm
     /// <summary>
     /// Checks the whole VM against the model's invariants and throws <see cref="InvalidOperationException"/> naming
     /// the first broken one: (1) no private NPT leaf is above its RMP level; (2) every private-mapped gfn maps a pfn
-    /// assigned to this VM's ASID at that gfn (SNP); (3) no pfn is in two folios, or in a folio and shared memory;
+    /// assigned to this VM's ASID at that gfn, or one assigned to nobody (SNP; see <see cref="CheckPrivateLeaf"/>); (3) no pfn is in two folios, or in a folio and shared memory;
     /// (4) every live folio and shared page is allocated in the host allocator; (5) with <paramref name="freedAreShared"/>,
     /// no free host page is assigned in the RMP. O(mapped + folio pages); for tests.
     /// </summary>
@@ -118,6 +118,13 @@ public sealed partial class Vm
     }
 
     /// <summary>Invariants (1) and (2) for one private leaf; <paramref name="huge"/> checks every page, else the first.</summary>
+    /// <remarks>
+    /// KVM maps what guest_memfd hands it and does not look at the RMP; the vendor's hooks are what make the page the
+    /// guest's. A hook may leave a page hypervisor-owned (merged <c>sev_gmem_prepare</c> with 1 GiB folios; 7.0's
+    /// prepare of a large folio populate filled in part): the leaf then maps a page assigned to nobody, which is safe
+    /// (the hardware raises #NPF(RMP) on every guest access, and the guest's driver counts the access as stuck) and is
+    /// allowed here. A page assigned to another ASID or at another gpa is a leak, and is not.
+    /// </remarks>
     private void CheckPrivateLeaf(gfn_t first, NptLeaf leaf, bool huge)
     {
         ulong pages = huge ? 1UL << ((int)(leaf.Level - 1) * 9) : 1;
@@ -137,7 +144,7 @@ public sealed partial class Vm
             }
 
             var entry = Rmp.Read(pfn);
-            if (!entry.assigned || entry.asid != Config.Asid || entry.gpa != first.Value + i)
+            if (entry.assigned && (entry.asid != Config.Asid || entry.gpa != first.Value + i))
             {
                 throw new InvalidOperationException($"gfn 0x{first.Value + i:x} is mapped private to pfn 0x{pfn.Value:x}, whose RMP entry is assigned={entry.assigned} asid={entry.asid} gpa=0x{entry.gpa:x}.");
             }

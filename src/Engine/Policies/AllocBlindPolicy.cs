@@ -59,9 +59,6 @@ public sealed class AllocBlindPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, a
     /// <inheritdoc />
     public override bool PreparesFreshRuns4K => true;
 
-    /// <summary>False: the allocation converts the whole folio, 512 2M entries for a 1 GiB folio (its own rule, not <c>sev_gmem_prepare</c>).</summary>
-    public override bool LeavesLargeFoliosPartlyShared(int folioOrder) => false;
-
     /// <summary>
     /// Per fresh 4 KiB folio (bound, so never deferred), the allocation converts the page blind with a 4K RMPUPDATE
     /// at its gfn, and the first get_pfn's prepare finds nothing left to do (no lookup).

@@ -54,9 +54,6 @@ public sealed class FaultHookPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, as
     /// <inheritdoc />
     public override bool PreparesFreshRuns4K => true;
 
-    /// <summary>False: the hook converts every page a private fault maps, whatever the folio's size.</summary>
-    public override bool LeavesLargeFoliosPartlyShared(int folioOrder) => false;
-
     /// <summary>
     /// Per fresh 4 KiB folio, the hook in the fault path sees max_level 4K (order 0), looks the page up, finds it
     /// unassigned and converts it with a 4K RMPUPDATE; guest_memfd prepares nothing.

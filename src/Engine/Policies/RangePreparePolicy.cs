@@ -37,9 +37,6 @@ public sealed class RangePreparePolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp,
     /// <inheritdoc />
     public override bool PreparesFreshRuns4K => true;
 
-    /// <summary>False: the rework converts every shared page of the folio.</summary>
-    public override bool LeavesLargeFoliosPartlyShared(int folioOrder) => false;
-
     /// <summary>
     /// Per fresh 4 KiB folio, the first get_pfn's prepare walks one page: one lookup finds it unassigned, one 4K
     /// RMPUPDATE (order 0: never 2M).

@@ -54,14 +54,6 @@ public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
     /// </remarks>
     public virtual int Prepare(GuestMemfd file, gfn_t gfn, kvm_pfn_t pfn, int order) => PrepareOne(gfn, pfn, order);
 
-    /// <summary>
-    /// True when this policy's preparation of a folio of <paramref name="folioOrder"/> leaves part of it
-    /// hypervisor-owned, so that KVM may map private pages the guest can never use (merged <c>sev_gmem_prepare</c>
-    /// with folios above 2 MiB; see <see cref="Prepare"/>). Not a kernel hook: the host turns off the model's per-leaf
-    /// check (a private leaf maps a page assigned to the guest) for such a policy, since KVM itself does not check it.
-    /// </summary>
-    public virtual bool LeavesLargeFoliosPartlyShared(int folioOrder) => folioOrder > 9;
-
     private int PrepareOne(gfn_t gfn, kvm_pfn_t pfn, int order)
     {
         if (Lookup(pfn).Assigned)

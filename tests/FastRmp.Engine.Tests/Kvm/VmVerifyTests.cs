@@ -11,15 +11,28 @@ namespace FastRmp.Engine.Tests.Kvm;
 public sealed class VmVerifyTests
 {
     [Fact]
-    public void A_private_leaf_over_a_page_taken_away_in_the_rmp_is_reported()
+    public void A_private_leaf_over_a_page_given_to_another_guest_is_reported()
     {
         using var host = new Host("first-use", folioOrder: 0, guestBytes: 16 << 20);
         host.Guest.ValidateChunk(ScenarioCatalog.Chunk);
         host.Vm.Verify();
         var pfn = host.Vm.Npt.Lookup(new gpa_t(ScenarioCatalog.Chunk).Gfn).Pfn;
         Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state())); // behind KVM's back
+        Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state { assigned = 1, asid = Host.Asid + 1, gpa = ScenarioCatalog.Chunk }));
         var ex = Assert.Throws<InvalidOperationException>(() => host.Vm.Verify());
         Assert.Contains("mapped private", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_private_leaf_over_a_page_assigned_to_nobody_is_allowed()
+    {
+        // KVM maps what guest_memfd hands it; a page the hooks left hypervisor-owned (merged sev_gmem_prepare with
+        // 1 GiB folios) cannot be used by the guest (#NPF(RMP) on every access) but leaks nothing.
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 16 << 20);
+        host.Guest.ValidateChunk(ScenarioCatalog.Chunk);
+        var pfn = host.Vm.Npt.Lookup(new gpa_t(ScenarioCatalog.Chunk).Gfn).Pfn;
+        Assert.Equal(RmpUpdateResult.Success, host.Rmp.RmpUpdate(pfn, new rmp_state()));
+        host.Vm.Verify();
     }
 
     [Theory]
