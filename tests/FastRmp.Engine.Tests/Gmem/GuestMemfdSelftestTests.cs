@@ -137,6 +137,104 @@ public sealed class GuestMemfdSelftestTests
         Assert.Equal(0UL, host.Allocator.AllocatedPages);
     }
 
+    [Fact]
+    public void GM_6_a_size_below_one_page_is_EINVAL()
+    {
+        // guest_memfd_test.c test_create_guest_memfd_invalid_sizes: every size 1 .. page_size - 1 fails with EINVAL.
+        var files = new GmemFiles(new TestFolioAllocator(1 << 10));
+        for (ulong size = 1; size < PageSz; size++)
+        {
+            Assert.Equal(Errno.EINVAL, files.Create(new kvm_create_guest_memfd { size = size }, out _));
+        }
+
+        Assert.Empty(files.Files);
+    }
+
+    [Theory]
+    [InlineData("6.13")]
+    [InlineData("6.18")]
+    [InlineData("kvm-x86-2026")]
+    public void GM_7_and_GM_9_each_supported_flag_creates_and_every_other_bit_is_EINVAL(string kernel)
+    {
+        // guest_memfd_test.c: for each bit of KVM_CAP_GUEST_MEMFD_FLAGS a create succeeds (INIT_SHARED needs MMAP);
+        // every other bit fails with EINVAL. The supported bits are the kernel's (kvm_gmem_get_supported_flags).
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 0, new HostOptions(Kernel: FastRmp.Engine.Kvm.KvmKernel.Parse(kernel)));
+        var supported = (ulong)host.Vm.Gmem.SupportedFlags;
+        for (int bit = 0; bit < 64; bit++)
+        {
+            ulong flag = 1UL << bit;
+            ulong flags = flag == (ulong)GuestMemfdFlags.InitShared ? flag | (ulong)GuestMemfdFlags.Mmap : flag;
+            var expected = (flags & ~supported) == 0 ? Errno.Ok : Errno.EINVAL;
+            Assert.Equal(expected, host.Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = Total, flags = flags }, out _));
+        }
+    }
+
+    [Fact]
+    public void GM_10_and_GM_12_userspace_faults_on_a_private_page_or_past_the_end_are_refused()
+    {
+        // guest_memfd_test.c (6.18): a file with MMAP but not INIT_SHARED cannot be faulted through its mapping
+        // (kvm_gmem_fault_user_mapping: VM_FAULT_SIGBUS; the model's EACCES), nor past i_size (SIGBUS; EINVAL); a file
+        // without MMAP cannot be mapped at all (kvm_gmem_mmap: ENODEV, GM-2).
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 0, new HostOptions(Kernel: FastRmp.Engine.Kvm.KvmKernel.V6_18));
+        Assert.Equal(Errno.Ok, host.Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = Total, flags = (ulong)GuestMemfdFlags.Mmap }, out int mmap));
+        Assert.Equal(Errno.EACCES, host.Vm.Gmem.Get(mmap)!.Pin(0));
+        Assert.Equal(Errno.EINVAL, host.Vm.Gmem.Get(mmap)!.Pin(Total / PageSz));
+        Assert.Equal(Errno.Ok, host.Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = Total }, out int plain));
+        Assert.Equal(Errno.ENODEV, host.Vm.Gmem.Get(plain)!.Pin(0));
+    }
+
+    [Fact]
+    public void PC_3_after_a_punch_of_private_memory_the_guest_gets_a_fresh_page()
+    {
+        // private_mem_conversions_test.c punch-hole case: after PUNCH_HOLE of private memory the guest reads zeros: the
+        // page is gone from guest_memfd (its folio freed, back to shared in the RMP through the invalidate hook), the
+        // next access allocates and prepares a fresh folio, which the guest has not validated (#VC, so a Linux guest
+        // accepts it again: the test's guest sees a zeroed page).
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 2 << 20);
+        var gpa = new gpa_t(0x3000);
+        host.Guest.Pvalidate(gpa, FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+        Assert.Equal(AccessResult.Ok, host.Guest.Access(gpa, isPrivate: true).Result);
+        var file = host.Vm.Gmem.Get(host.Fd)!;
+        var old = file.Folio(3).Pfn;
+        Assert.Equal(Errno.Ok, file.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, 0x3000, PageSz));
+        Assert.False(file.Folio(3).Present);
+        Assert.False(host.Rmp.Read(old).assigned);
+        Assert.Equal(AccessResult.NotValidated, host.Guest.Access(gpa, isPrivate: true).Result);
+        Assert.False(file.Folio(3).Uptodate && host.Rmp.Read(file.Folio(3).Pfn).validated);
+    }
+
+    [Fact]
+    public void PC_5_several_memslots_convert_independently_with_no_exit_but_the_hypercalls()
+    {
+        // private_mem_conversions_test.c with several vCPUs and memslots: each vCPU converts and uses its own region
+        // (here four 2 MiB slots, each on its own guest_memfd); no exit other than the guest's page-state changes
+        // (KVM_HC_MAP_GPA_RANGE) appears.
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 0);
+        for (uint slot = 0; slot < 4; slot++)
+        {
+            host.CreateGuestMemfd(2 << 20);
+            Assert.Equal(Errno.Ok, host.Vm.SetUserMemoryRegion2(host.Region(slot, slot * (4UL << 20), 2 << 20, 0)));
+            host.SetPrivate(slot * (4UL << 20), 2 << 20, true);
+        }
+
+        for (ulong slot = 0; slot < 4; slot++)
+        {
+            var gpa = new gpa_t((slot * (4UL << 20)) + (slot * PageSz));
+            host.Guest.Pvalidate(gpa, FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+            Assert.Equal(AccessResult.Ok, host.Guest.Access(gpa, isPrivate: true, write: true).Result);
+            host.Guest.Pvalidate(gpa, FastRmp.Interop.Hardware.RmpPageSize.Size4K, false);
+            host.Guest.PageStateChange(gpa, PageSz, toPrivate: false, punchHole: false);
+            Assert.Equal(AccessResult.Ok, host.Guest.Access(gpa, isPrivate: false, write: true).Result);
+            host.Guest.PageStateChange(gpa, PageSz, toPrivate: true, punchHole: false);
+            host.Guest.Pvalidate(gpa, FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+            Assert.Equal(AccessResult.Ok, host.Guest.Access(gpa, isPrivate: true).Result);
+        }
+
+        Assert.Equal(0, host.Vm.Counters.MemoryFaultExits);
+        Assert.Equal(8, host.Vm.Counters.HypercallExits);
+        host.Vm.Verify();
+    }
+
     private static void AssertPrivateExit(AccessOutcome outcome, ulong gpa)
     {
         Assert.Equal(AccessResult.MemoryFaultExit, outcome.Result);
