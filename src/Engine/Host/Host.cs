@@ -184,6 +184,8 @@ public sealed class Host : IDisposable, IMetricsSource
             CounterCatalog.RmpLookups.With(Policy.Counters.RmpLookups),
             CounterCatalog.RmpNpf.With(vm.RmpNpf),
             CounterCatalog.Zapped.With(vm.Zapped),
+            CounterCatalog.WpFaults.With(vm.WpFaults),
+            CounterCatalog.HugeSplits.With(Vm.Npt.Splits),
             CounterCatalog.Mapped4K.With(vm.Mapped.Level4K),
             CounterCatalog.Mapped2M.With(vm.Mapped.Level2M),
             CounterCatalog.Mapped1G.With(vm.Mapped.Level1G),
