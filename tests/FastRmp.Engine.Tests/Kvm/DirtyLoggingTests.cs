@@ -1,6 +1,8 @@
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Guests;
+using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Kvm;
+using FastRmp.Engine.Scenarios;
 using FastRmp.Engine.Tests.Gmem;
 using FastRmp.Interop;
 using FastRmp.Interop.Kernel;
@@ -124,6 +126,33 @@ public sealed class DirtyLoggingTests
         Assert.Equal((0L, 2L, 0L, 1L), (rig.Vm.Counters.WpFaults, rig.Vm.Counters.FaultsPrivate, rig.Vm.Counters.Zapped, rig.Vm.Npt.Splits));
         Assert.Equal(new NptLeaf(PgLevel.Level4K, rig.Head + 9, IsPrivate: true, IsWritable: true), rig.Vm.Npt.Lookup(new gfn_t(9)));
         Assert.False(rig.Vm.Npt.Lookup(new gfn_t(10)).IsWritable);
+    }
+
+    [Fact]
+    public void On_snp_a_split_leaf_under_a_2M_rmp_entry_is_fixed_then_psmashed_on_the_first_write()
+    {
+        // A 2M folio validated at 2M (one 2M RMP entry, one 2M leaf), then dirty logging: 512 write-protected 4K
+        // leaves over the 2M RMP entry, which Vm.Verify accepts (a 4K leaf under a 2M entry is not above its RMP
+        // level). The first write, by hand: #NPF(present, write) fixed by fast_page_fault (1 wp fault); the retried
+        // access meets a 4K NPT leaf under a 2M RMP entry: #NPF(RMP) (upstream-2024-2026.md, "Corrections"), and
+        // sev_handle_rmp_fault (arch/x86/kvm/svm/sev.c, 6.18) PSMASHes and zaps the 512 gfns from the aligned gfn
+        // 0x200 (512 zapped); the retry faults once more and maps 4K over a 4K entry.
+        using var host = new Host("first-use", 9, 16UL << 20, new HostOptions(AllowDirtyLoggingOnGmem: true));
+        host.Guest.ValidateChunk(ScenarioCatalog.Chunk);
+        Assert.Equal(Errno.Ok, host.Vm.SetUserMemoryRegion2(host.Region(0, 0, 16UL << 20, 0, MemslotFlags.LogDirtyPages)));
+        Assert.Equal((512L, 0L, 0L), (host.Vm.Npt.Leaves4K, host.Vm.Npt.Leaves2M, host.Vm.Counters.Zapped));
+        host.Vm.Verify();
+
+        var outcome = host.Guest.Access(new gpa_t(ScenarioCatalog.Chunk), isPrivate: true, write: true);
+
+        Assert.Equal(AccessResult.Ok, outcome.Result);
+        Assert.Equal(1, outcome.RmpFaults);
+        ref var c = ref host.Vm.Counters;
+        Assert.Equal((1L, 1L, 512L, 2L), (c.WpFaults, c.RmpNpf, c.Zapped, c.FaultsPrivate));
+        Assert.Equal(1, host.Rmp.Counters.Psmash);
+        Assert.Equal(new NptLeaf(PgLevel.Level4K, outcome.Leaf.Pfn, IsPrivate: true, IsWritable: true), outcome.Leaf);
+        Assert.Equal(1, host.Vm.Npt.Leaves4K);
+        host.Vm.Verify();
     }
 
     [Fact]
