@@ -27,7 +27,9 @@ public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPriva
 /// Models the leaf-level effects of <c>kvm_tdp_mmu_map</c> (arch/x86/kvm/mmu/tdp_mmu.c: installing a leaf at the
 /// goal level, splitting a huge leaf that is in the way, replacing a child table by a huge leaf) and of
 /// <c>kvm_tdp_mmu_zap_leafs</c> (a zap removes every leaf that intersects the range, whole). Empty child tables stay
-/// linked, as KVM leaves them. Not thread-safe.
+/// linked, as KVM leaves them. Each leaf has a writable bit, cleared by dirty logging (<see cref="WriteProtect"/>,
+/// after <see cref="SplitHugeLeaves"/>) and set again by the fast path (<see cref="MakeWritable"/>); a split leaf's
+/// children inherit it. Not thread-safe.
 /// <para>
 /// One difference of representation, invisible through the API: a full 4K table whose 512 leaves map consecutive
 /// frames with the same attributes can be kept as a single entry in its parent (a linear table: the first leaf,

@@ -50,7 +50,10 @@ public sealed unsafe partial class Vm
     /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). Under an older <see cref="VmConfig.Kernel"/>
     /// (<see cref="KvmKernel.ClampAtFaultin"/>, 6.11-6.17) the ceiling is asked in the fault-in instead
     /// (<c>kvm_max_private_mapping_level</c>) and the lpage_info walk does not ask it again. The caller sets addr and
-    /// error_code (with PFERR_PRIVATE_ACCESS for a private access).
+    /// error_code (with PFERR_PRIVATE_ACCESS for a private access). A fault on a present leaf with the write bit
+    /// (PFERR_PRESENT and PFERR_WRITE) first tries <c>fast_page_fault</c>, as <c>kvm_tdp_page_fault</c> does
+    /// (<see cref="TryFastPageFault"/>: <see cref="FaultResult.FixedFast"/> or <see cref="FaultResult.Spurious"/>, no
+    /// get_pfn, not counted as a private or shared fault).
     /// </remarks>
     public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault) => HandleFault(ref fault, out _);
 
