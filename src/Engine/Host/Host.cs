@@ -46,7 +46,11 @@ public sealed class Host : IDisposable, IMetricsSource
         TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
         Rmp = options.Store == RmpStoreKind.Raw ? RmpTable.CreateRaw(hostPages) : RmpTable.CreateCompact(hostPages);
         Policy = PolicyCatalog.Create(policy, Rmp, Asid);
-        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults, options.Kernel);
+        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults, options.Kernel)
+        {
+            DirtyLogInitiallySet = options.DirtyLogInitiallySet,
+            EagerPageSplit = options.EagerPageSplit,
+        };
         bool snp = options.VmType == KvmVmType.Snp;
         Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
         Guest = new Guest(Vm);
