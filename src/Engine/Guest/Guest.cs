@@ -13,8 +13,9 @@ namespace FastRmp.Engine.Guests;
 /// <see cref="PvalidateOutcome"/>); the VM keeps only KVM's own state and counters.
 /// </summary>
 /// <remarks>
-/// The guest walks the NPT; a missing leaf is an #NPF into <see cref="Vm.HandleFault(ref kvm_page_fault_v6_13, out MemoryFaultExit)"/>;
-/// with a leaf, an SNP guest's access runs the RMP check, and an #NPF with the RMP bit goes to
+/// The guest walks the NPT; a missing leaf, or a write to a leaf dirty logging write-protected, is an #NPF into
+/// <see cref="Vm.HandleFault(ref kvm_page_fault_v6_13, out MemoryFaultExit)"/>; with a leaf that allows the access,
+/// an SNP guest's access runs the RMP check, and an #NPF with the RMP bit goes to
 /// <see cref="Vm.HandleRmpFault"/> before the access is retried (svm.c <c>npf_interception</c>, 6.18;
 /// kernel-domain.md 5.5). Not thread-safe: one guest per VM, driven by one caller. Once the VM is disposed every
 /// operation throws <see cref="ObjectDisposedException"/>.
@@ -102,6 +103,25 @@ public sealed partial class Guest
                 switch (result)
                 {
                     // exits and emulation map nothing: the leaf is still the absent one
+                    case FaultResult.MemoryFaultExit: return new(AccessResult.MemoryFaultExit, faultLevel, leaf, rmpFaults, exit);
+                    case FaultResult.Emulate: return new(AccessResult.Mmio, faultLevel, leaf, rmpFaults, default);
+                    default: continue;
+                }
+            }
+
+            if (write && !leaf.IsWritable)
+            {
+                // The nested walk refuses the write before the RMP check: #NPF(present, write). KVM's fast path makes
+                // a leaf write-protected by dirty logging writable again; otherwise the full fault path maps it.
+                var fault = new kvm_page_fault_v6_13 { addr = gpa, error_code = ErrorCode(isPrivate, write) | (ulong)PageFaultErrorCode.Present };
+                var result = _vm.HandleFault(ref fault, out var exit);
+                if (faultLevel == PgLevel.None && result is not (FaultResult.FixedFast or FaultResult.Spurious))
+                {
+                    faultLevel = (PgLevel)fault.goal_level;
+                }
+
+                switch (result)
+                {
                     case FaultResult.MemoryFaultExit: return new(AccessResult.MemoryFaultExit, faultLevel, leaf, rmpFaults, exit);
                     case FaultResult.Emulate: return new(AccessResult.Mmio, faultLevel, leaf, rmpFaults, default);
                     default: continue;

@@ -48,7 +48,11 @@ public sealed class Host : IDisposable, IMetricsSource
         TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
         Rmp = options.Store == RmpStoreKind.Raw ? RmpTable.CreateRaw(hostPages) : RmpTable.CreateCompact(hostPages);
         Policy = PolicyCatalog.Create(policy, Rmp, Asid);
-        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults, options.Kernel);
+        var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults, options.Kernel)
+        {
+            DirtyLogInitiallySet = options.DirtyLogInitiallySet,
+            EagerPageSplit = options.EagerPageSplit,
+        };
         bool snp = options.VmType == KvmVmType.Snp;
         Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
         Guest = new Guest(Vm);
@@ -181,6 +185,8 @@ public sealed class Host : IDisposable, IMetricsSource
             CounterCatalog.RmpLookups.With(Policy.Counters.RmpLookups),
             CounterCatalog.RmpNpf.With(vm.RmpNpf),
             CounterCatalog.Zapped.With(vm.Zapped),
+            CounterCatalog.WpFaults.With(vm.WpFaults),
+            CounterCatalog.HugeSplits.With(Vm.Npt.Splits),
             CounterCatalog.Mapped4K.With(vm.Mapped.Level4K),
             CounterCatalog.Mapped2M.With(vm.Mapped.Level2M),
             CounterCatalog.Mapped1G.With(vm.Mapped.Level1G),

@@ -32,4 +32,11 @@ public sealed record HostOptions(
     RmpStoreKind Store = RmpStoreKind.Compact,
     bool AllowDirtyLoggingOnGmem = false,
     Kvm.KvmKernel? Kernel = null,
-    GuestMemfdFlags? GmemFlags = null);
+    GuestMemfdFlags? GmemFlags = null)
+{
+    /// <summary>The VM's <see cref="Kvm.VmConfig.DirtyLogInitiallySet"/> (KVM_DIRTY_LOG_INITIALLY_SET: enabling dirty logging changes no mapping).</summary>
+    public bool DirtyLogInitiallySet { get; init; }
+
+    /// <summary>The VM's <see cref="Kvm.VmConfig.EagerPageSplit"/> (the <c>eager_page_split</c> module parameter, default on).</summary>
+    public bool EagerPageSplit { get; init; } = true;
+}

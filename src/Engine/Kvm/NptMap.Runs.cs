@@ -9,7 +9,7 @@ namespace FastRmp.Engine.Kvm;
 internal interface INptRunVisitor
 {
     /// <summary>
-    /// <paramref name="leaves"/> leaves like <paramref name="first"/> (same level and privacy), the first mapping
+    /// <paramref name="leaves"/> leaves like <paramref name="first"/> (same level, privacy and write permission), the first mapping
     /// <paramref name="gfn"/>, each next one the next gfns of its size onto the next frames.
     /// </summary>
     void Run(gfn_t gfn, NptLeaf first, ulong leaves);
@@ -119,5 +119,5 @@ public sealed unsafe partial class NptMap
         }
     }
 
-    private static NptLeaf LeafOf(ulong e, int level) => new((PgLevel)level, new kvm_pfn_t(e >> 12), (e & PrivateBit) != 0);
+    private static NptLeaf LeafOf(ulong e, int level) => new((PgLevel)level, new kvm_pfn_t(e >> 12), (e & PrivateBit) != 0, (e & WriteProtected) == 0);
 }

@@ -8,7 +8,11 @@ namespace FastRmp.Engine.Kvm;
 /// <param name="Level">The leaf's level; <see cref="PgLevel.None"/> when the gfn is not mapped.</param>
 /// <param name="Pfn">The host frame that backs the gfn itself (the leaf's pfn plus the gfn's offset inside it).</param>
 /// <param name="IsPrivate">The mapping is private (an SPTE over guest_memfd memory).</param>
-public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPrivate)
+/// <param name="IsWritable">
+/// The SPTE's writable bit: clear once dirty logging write-protected the leaf (<see cref="NptMap.WriteProtect"/>), until
+/// a guest write makes <c>fast_page_fault</c> set it again (<see cref="NptMap.MakeWritable"/>).
+/// </param>
+public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPrivate, bool IsWritable = true)
 {
     /// <summary>True when the gfn is mapped.</summary>
     public bool IsPresent => Level != PgLevel.None;
@@ -23,7 +27,9 @@ public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPriva
 /// Models the leaf-level effects of <c>kvm_tdp_mmu_map</c> (arch/x86/kvm/mmu/tdp_mmu.c: installing a leaf at the
 /// goal level, splitting a huge leaf that is in the way, replacing a child table by a huge leaf) and of
 /// <c>kvm_tdp_mmu_zap_leafs</c> (a zap removes every leaf that intersects the range, whole). Empty child tables stay
-/// linked, as KVM leaves them. Not thread-safe.
+/// linked, as KVM leaves them. Each leaf has a writable bit, cleared by dirty logging (<see cref="WriteProtect"/>,
+/// after <see cref="SplitHugeLeaves"/>) and set again by the fast path (<see cref="MakeWritable"/>); a split leaf's
+/// children inherit it. Not thread-safe.
 /// <para>
 /// One difference of representation, invisible through the API: a full 4K table whose 512 leaves map consecutive
 /// frames with the same attributes can be kept as a single entry in its parent (a linear table: the first leaf,
@@ -37,6 +43,10 @@ public sealed unsafe partial class NptMap : IDisposable
     private const ulong Present = 1;
     private const ulong PrivateBit = 1UL << 3;
     private const ulong LinearTable = 1UL << 4; // in a non-present 2M-level entry: a linear 4K table (a table pointer is 4 KiB-aligned)
+
+    // In a leaf (and in a linear entry, for all its leaves): the writable bit is clear. Kept inverted so that every
+    // leaf a fault installs (writable) is built, stored and compared exactly as before the bit existed.
+    private const ulong WriteProtected = 1UL << 5;
     private const int LevelShift = 1;
 
     private readonly Memory.NativeBuffer _topTable;
@@ -128,7 +138,7 @@ public sealed unsafe partial class NptMap : IDisposable
 
         var level = (PgLevel)((e >> LevelShift) & 3);
         ulong offset = g & ((1UL << ((int)(level - 1) * 9)) - 1);
-        return new NptLeaf(level, new kvm_pfn_t((e >> 12) + offset), (e & PrivateBit) != 0);
+        return new NptLeaf(level, new kvm_pfn_t((e >> 12) + offset), (e & PrivateBit) != 0, (e & WriteProtected) == 0);
     }
 
     /// <summary>
@@ -236,7 +246,7 @@ public sealed unsafe partial class NptMap : IDisposable
 
         if ((e & Present) != 0)
         {
-            visit.Leaf(new gfn_t(gfn), new NptLeaf((PgLevel)level, new kvm_pfn_t(e >> 12), (e & PrivateBit) != 0));
+            visit.Leaf(new gfn_t(gfn), LeafOf(e, level));
             return;
         }
 
@@ -298,7 +308,9 @@ public sealed unsafe partial class NptMap : IDisposable
         long removed = 0;
         if (old != 0)
         {
-            removed = (old & Present) != 0 ? 1 : CountLeaves(old, level);
+            // The same leaf with its write permission restored is an update of the SPTE (make_spte over the same pfn),
+            // not a removal: the slow path's answer to a write on a leaf split from a write-protected huge leaf.
+            removed = (old & Present) != 0 ? (((old ^ leaf) & ~WriteProtected) == 0 ? 0 : 1) : CountLeaves(old, level);
             if ((old & Present) != 0)
             {
                 CountLeaf(level, -1);

@@ -18,6 +18,12 @@ public enum FaultResult
 
     /// <summary>-EFAULT (or the gmem error) with KVM_EXIT_MEMORY_FAULT prepared (<see cref="Kvm.MemoryFaultExit"/>).</summary>
     MemoryFaultExit,
+
+    /// <summary>RET_PF_FIXED from <c>fast_page_fault</c>: a write-protected leaf made writable in place (no get_pfn, no new leaf).</summary>
+    FixedFast,
+
+    /// <summary>RET_PF_SPURIOUS from <c>fast_page_fault</c>: the leaf already allows the access.</summary>
+    Spurious,
 }
 
 /// <summary>
@@ -44,7 +50,10 @@ public sealed unsafe partial class Vm
     /// (arch/x86/kvm/mmu/mmu.c, 6.18; kernel-domain.md 1.4, 5.3, 5.4). Under an older <see cref="VmConfig.Kernel"/>
     /// (<see cref="KvmKernel.ClampAtFaultin"/>, 6.11-6.17) the ceiling is asked in the fault-in instead
     /// (<c>kvm_max_private_mapping_level</c>) and the lpage_info walk does not ask it again. The caller sets addr and
-    /// error_code (with PFERR_PRIVATE_ACCESS for a private access).
+    /// error_code (with PFERR_PRIVATE_ACCESS for a private access). A fault on a present leaf with the write bit
+    /// (PFERR_PRESENT and PFERR_WRITE) first tries <c>fast_page_fault</c>, as <c>kvm_tdp_page_fault</c> does
+    /// (<see cref="TryFastPageFault"/>: <see cref="FaultResult.FixedFast"/> or <see cref="FaultResult.Spurious"/>, no
+    /// get_pfn, not counted as a private or shared fault).
     /// </remarks>
     public FaultResult HandleFault(ref kvm_page_fault_v6_13 fault) => HandleFault(ref fault, out _);
 
@@ -67,6 +76,11 @@ public sealed unsafe partial class Vm
         fault.goal_level = (byte)PgLevel.Level4K;
         fault.mmu_seq = MmuInvalidateSeq;
         bool isPrivate = fault.is_private;
+        if (fault.present && fault.write && TryFastPageFault(ref fault, out var fast))
+        {
+            return fast;
+        }
+
         CountFault(isPrivate, 1);
 
         int slotIndex = Memslots.Find(0, fault.gfn);
@@ -182,6 +196,49 @@ public sealed unsafe partial class Vm
         CountMapped(goal, 1);
         DebugCheckLeaf(fault.gfn);
         return FaultResult.Fixed;
+    }
+
+    /// <summary>
+    /// Models <c>fast_page_fault</c> for a write to a present leaf, with <c>page_fault_can_be_fast</c> before it
+    /// (arch/x86/kvm/mmu/mmu.c, 6.10-6.18): not for a VM with private memory whose fault's privacy disagrees with the
+    /// gfn's attribute (that goes to the slow path and its memory-fault exit); a leaf that already allows the write is
+    /// RET_PF_SPURIOUS; an MMU-writable leaf (every leaf the model write-protects: only dirty logging does) gets its
+    /// writable bit back and the fault is RET_PF_FIXED, counted in <see cref="VmCounters.WpFaults"/>, with no get_pfn
+    /// and no new leaf; except a huge leaf in a slot with dirty logging on, which the fast path leaves to the slow
+    /// path so that the write maps 4K (it could mark only the first gfn dirty). False: take the slow path.
+    /// </summary>
+    private bool TryFastPageFault(ref kvm_page_fault_v6_13 fault, out FaultResult result)
+    {
+        result = FaultResult.FixedFast;
+        if ((Config.Type is KvmVmType.Snp or KvmVmType.SwProtected) && fault.is_private != Attributes.IsPrivate(fault.gfn))
+        {
+            return false;
+        }
+
+        var leaf = Npt.Lookup(fault.gfn);
+        if (!leaf.IsPresent)
+        {
+            return false;
+        }
+
+        if (leaf.IsWritable)
+        {
+            result = FaultResult.Spurious;
+            return true;
+        }
+
+        if (leaf.Level > PgLevel.Level4K)
+        {
+            int slotIndex = Memslots.Find(0, fault.gfn);
+            if (slotIndex >= 0 && (Memslots[slotIndex].flags & (uint)MemslotFlags.LogDirtyPages) != 0)
+            {
+                return false;
+            }
+        }
+
+        Npt.MakeWritable(fault.gfn);
+        Counters.WpFaults++;
+        return true;
     }
 
     /// <summary>Counts <paramref name="n"/> faults of one kind: the per-page path and the fresh-run path both count here.</summary>

@@ -28,6 +28,16 @@ public sealed record VmConfig(
 {
     /// <summary>The kernel the VM follows.</summary>
     public KvmKernel Kernel { get; init; } = Kernel ?? KvmKernel.Default;
+
+    /// <summary>
+    /// KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled with KVM_DIRTY_LOG_INITIALLY_SET: enabling dirty logging on a slot
+    /// neither splits nor write-protects anything (<c>kvm_dirty_log_manual_protect_and_init_set</c>, arch/x86/kvm/x86.c,
+    /// 6.18); the model has no KVM_CLEAR_DIRTY_LOG, which is where such a VM write-protects later.
+    /// </summary>
+    public bool DirtyLogInitiallySet { get; init; }
+
+    /// <summary>kvm's <c>eager_page_split</c> module parameter (default on, arch/x86/kvm/x86.c, 6.18): enabling dirty logging splits huge leaves to 4K.</summary>
+    public bool EagerPageSplit { get; init; } = true;
 }
 
 /// <summary>
@@ -121,10 +131,8 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         var result = Memslots.Set(region);
         if (result == Errno.Ok && startsDirtyLogging)
         {
-            // Enabling dirty logging write-protects the slot and breaks its huge mappings, so every later write
-            // faults at 4K (kvm_mmu_slot_apply_flags); the model drops the slot's leaves to the same effect.
             ref var slot = ref Memslots[before];
-            Counters.Zapped += Npt.Zap(slot.base_gfn, slot.base_gfn + slot.npages);
+            EnableDirtyLogging(slot.base_gfn, slot.base_gfn + slot.npages);
             return result;
         }
 
@@ -247,6 +255,38 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         }
 
         return Errno.Ok;
+    }
+
+    /// <summary>
+    /// What turning KVM_MEM_LOG_DIRTY_PAGES on for the slot over [<paramref name="start"/>, <paramref name="end"/>) does
+    /// to its mappings: nothing is zapped. Models the enabling branch of <c>kvm_mmu_slot_apply_flags</c>
+    /// (arch/x86/kvm/x86.c, 6.18; read in a 6.18-era tree, CachyOS/linux@4703912f): with KVM_DIRTY_LOG_INITIALLY_SET
+    /// it returns at once (every page counts as dirty, so nothing needs protecting); otherwise, with
+    /// <c>eager_page_split</c>, <c>kvm_mmu_slot_try_split_huge_pages(kvm, new, PG_LEVEL_4K)</c>, then, because SVM has
+    /// no PML (<c>cpu_dirty_log_size</c> 0), <c>kvm_mmu_slot_remove_write_access(kvm, new, PG_LEVEL_4K)</c>, and a TLB
+    /// flush the model does not need. A later guest write to a leaf takes an #NPF that <c>fast_page_fault</c> fixes
+    /// (<see cref="TryFastPageFault"/>).
+    /// </summary>
+    /// <remarks>
+    /// Disabling dirty logging (the other branch) calls <c>kvm_mmu_recover_huge_pages</c> (6.13+), which replaces 4K
+    /// leaves by a huge one where <c>kvm_mmu_max_mapping_level</c>, asked without a fault, allows it. The model does
+    /// nothing there, and it would find nothing to recover: its shared memory is 4K host pages (host level 4K), and
+    /// for private memory guest_memfd cannot report an order to a caller without a fault, so the level is 4K
+    /// (kernel-domain.md 5.4, recalled, lower confidence). Leaves stay write-protected after disabling until written.
+    /// </remarks>
+    private void EnableDirtyLogging(gfn_t start, gfn_t end)
+    {
+        if (Config.DirtyLogInitiallySet)
+        {
+            return;
+        }
+
+        if (Config.EagerPageSplit)
+        {
+            Npt.SplitHugeLeaves(start, end);
+        }
+
+        Npt.WriteProtect(start, end);
     }
 
     /// <summary>

@@ -3,10 +3,10 @@ namespace FastRmp.Engine.Kvm;
 /// <summary>What a VM's fault path did: plain fields, incremented on the hot path (docs/policies.md names them).</summary>
 public struct VmCounters
 {
-    /// <summary>Faults handled with is_private set.</summary>
+    /// <summary>Faults handled by the full fault path with is_private set.</summary>
     public long FaultsPrivate;
 
-    /// <summary>Faults handled with is_private clear.</summary>
+    /// <summary>Faults handled by the full fault path with is_private clear.</summary>
     public long FaultsShared;
 
     /// <summary>KVM_EXIT_MEMORY_FAULT exits (attribute mismatch, no gmem, get_pfn failure).</summary>
@@ -26,6 +26,12 @@ public struct VmCounters
 
     /// <summary>SPTEs zapped (attribute changes, guest_memfd invalidation, RMP fault handling).</summary>
     public long Zapped;
+
+    /// <summary>
+    /// Write-protection #NPFs (present, write) that <c>fast_page_fault</c> fixed by making the leaf writable again
+    /// (dirty logging): no get_pfn, no new leaf, not counted in <see cref="FaultsPrivate"/> or <see cref="FaultsShared"/>.
+    /// </summary>
+    public long WpFaults;
 
     /// <summary>MAP_GPA_RANGE exits to userspace (the guest's page-state changes; kernel-domain.md 4.7).</summary>
     public long HypercallExits;

@@ -10,12 +10,12 @@ public static partial class CounterCatalog
 
     /// <summary><c>faults_private</c>: guest page faults KVM handled with <c>is_private</c> set.</summary>
     public static CounterInfo FaultsPrivate { get; } = ModelCounter(
-        "faults_private", "private faults", "faults", "guest page faults KVM handled with is_private set",
+        "faults_private", "private faults", "faults", "#NPF exits KVM handled through the full fault path with is_private set (fast-path fixes are wp_faults)",
         $"kvm_mmu_page_fault -> kvm_tdp_page_fault, fault->is_private, {Mmu}");
 
     /// <summary><c>faults_shared</c>: guest page faults KVM handled with <c>is_private</c> clear.</summary>
     public static CounterInfo FaultsShared { get; } = ModelCounter(
-        "faults_shared", "shared faults", "faults", "guest page faults KVM handled with is_private clear",
+        "faults_shared", "shared faults", "faults", "#NPF exits KVM handled through the full fault path with is_private clear (fast-path fixes are wp_faults)",
         $"kvm_mmu_page_fault -> kvm_tdp_page_fault, !fault->is_private, {Mmu}");
 
     /// <summary><c>memory_fault_exits</c>: KVM_EXIT_MEMORY_FAULT exits to userspace.</summary>
@@ -93,13 +93,25 @@ public static partial class CounterCatalog
 
     /// <summary><c>rmp_npf</c>: #NPF(RMP) the hardware raised after KVM had mapped the page.</summary>
     public static CounterInfo RmpNpf { get; } = ModelCounter(
-        "rmp_npf", "extra #NPF", "faults", "#NPF(RMP) the hardware raised after KVM had mapped the page: the debate's extra faults",
+        "rmp_npf", "extra #NPF", "faults", "#NPF exits with the RMP bit the hardware raised after KVM had mapped the page, handled by sev_handle_rmp_fault: the debate's extra faults",
         $"#NPF with PFERR_GUEST_RMP_MASK -> sev_handle_rmp_fault, {KvmSev}; AMD APM vol. 2 15.36.10");
 
     /// <summary><c>zapped</c>: SPTEs zapped.</summary>
     public static CounterInfo Zapped { get; } = ModelCounter(
         "zapped", "SPTEs zapped", "SPTEs", "SPTEs zapped (attribute changes, guest_memfd invalidation, RMP fault handling)",
         $"kvm_tdp_mmu_unmap_gfn_range / tdp_mmu_zap_leafs, {TdpMmu}");
+
+    /// <summary><c>wp_faults</c>: write-protection #NPFs fixed by <c>fast_page_fault</c>.</summary>
+    public static CounterInfo WpFaults { get; } = ModelCounter(
+        "wp_faults", "wp faults", "faults",
+        "#NPF exits (present, write) on a leaf dirty logging write-protected, fixed by fast_page_fault: no get_pfn, no new leaf, not in faults_private/faults_shared",
+        $"fast_page_fault (page_fault_can_be_fast, fast_pf_fix_direct_spte), {Mmu}; write protection from kvm_mmu_slot_apply_flags, arch/x86/kvm/x86.c, 6.18");
+
+    /// <summary><c>huge_splits</c>: huge NPT leaves split into 512 smaller leaves over the same memory.</summary>
+    public static CounterInfo HugeSplits { get; } = ModelCounter(
+        "huge_splits", "huge splits", "leaves",
+        "huge NPT leaves split into 512 leaves one level down over the same frames (eager split when dirty logging starts, or a smaller mapping installed inside a huge leaf); no exit",
+        $"kvm_mmu_slot_try_split_huge_pages / tdp_mmu_split_huge_page (traced as kvm_mmu_split_huge_page), {TdpMmu}");
 
     /// <summary><c>mapped_4k</c>: 4K leaves installed over the run.</summary>
     public static CounterInfo Mapped4K { get; } = ModelCounter(

@@ -25,7 +25,7 @@ public static partial class CounterCatalog
         [
             FaultsPrivate, FaultsShared, MemoryFaultExits, HypercallExits, SharedFromGmem, ConversionsBusy, LaunchUpdateFailures, StuckAccesses, Retries,
             RmpUpdate4K, RmpUpdate2M, RmpUpdateToPrivate, RmpUpdateToShared, RmpUpdateFailed, Psmash,
-            RmpLookups, RmpNpf, Zapped, Mapped4K, Mapped2M, Mapped1G, Npt4K, Npt2M, Npt1G,
+            RmpLookups, RmpNpf, Zapped, WpFaults, HugeSplits, Mapped4K, Mapped2M, Mapped1G, Npt4K, Npt2M, Npt1G,
             Rmp2MEntries, Rmp4KEntries, Folios4K, Folios2M, Folios1G, FragmentationIndexOrder9,
             ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions,
             InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,

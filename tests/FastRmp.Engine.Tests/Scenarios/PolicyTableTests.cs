@@ -31,11 +31,17 @@ public sealed class PolicyTableTests
     private static readonly Row Punch2M = Keep2M with { U4K = 1, Rmp4K = 511 };
     private static readonly Row Punch1GWhole = Punch2M with { U2M = 512, Rmp2M = 511 };
 
-    // dirty-log: enabling dirty logging drops the slot's leaves and every later fault is 4K. 4K folios: 512 faults,
-    // then 512 re-faults. 2M folios: the 2M leaf goes, the first write maps 4K under the 2M RMP entry: one #NPF, one
-    // PSMASH, one more zap, then 511 faults: 1 + 1 + 1 + 511 = 514.
-    private static readonly Row Dirty4K = new(512, 0, 0, 0, 0, 0, 512, 0, 512, 0, 1024);
-    private static readonly Row Dirty2M = new(0, 1, 1, 1, 0, 0, 512, 0, 512, 0, 514);
+    // dirty-log, derived from kvm_mmu_slot_apply_flags (arch/x86/kvm/x86.c, 6.18): enabling dirty logging zaps
+    // nothing; it splits huge leaves to 4K (eager_page_split, default on) and clears every leaf's writable bit (SVM:
+    // cpu_dirty_log_size 0, so kvm_mmu_slot_remove_write_access at PG_LEVEL_4K). A write to such a leaf is an
+    // #NPF(present, write) that fast_page_fault (arch/x86/kvm/mmu/mmu.c, 6.18) fixes in place: no get_pfn, not a
+    // private fault. 4K folios: 512 faults to validate and touch, then 512 fast-path fixes: 512 faults. 2M folios: the
+    // 2M leaf is split into 512 write-protected 4K leaves over the 2M RMP entry; the first write is fixed by the
+    // fast path, then its RMP check meets a 4K NPT leaf under a 2M RMP entry: #NPF(RMP), sev_handle_rmp_fault
+    // PSMASHes and zaps the 512 4K leaves; the write re-faults (1) and the 511 other writes fault (511), each mapped
+    // 4K and writable: 1 + 1 + 511 = 513 faults (the old model zapped at enable and counted 514).
+    private static readonly Row Dirty4K = new(512, 0, 0, 0, 0, 0, 512, 0, 512, 0, 512);
+    private static readonly Row Dirty2M = new(0, 1, 1, 1, 0, 0, 512, 0, 512, 0, 513);
     private static readonly Row Dirty1GWhole = Dirty2M with { U2M = 512, Rmp2M = 511 };
 
     // memslots-512: each slot covers one page, so lpage_info forbids 2M and get_pfn reports order 0 (the folio's gfns
@@ -96,9 +102,11 @@ public sealed class PolicyTableTests
     // the guest never validated (its 2M PVALIDATE had failed): #VC, counted stuck. #NPF 3585 + 511 = 4096.
     private static readonly Row Punch1GEveryGetPfn = new(511, 1, 0, 4096, 0, 1, 512, 0, 511, 1, 512, 1023);
 
-    // dirty-log: validate and touch as above (512 faults, 3585 #NPF, 512 stuck); dirty logging drops the 512 leaves;
-    // the writes fault each page again (512 faults, 512 x 7 = 3584 #NPF, 512 stuck).
-    private static readonly Row Dirty1GMerged = new(0, 1, 0, 7169, 0, 0, 512, 0, 0, 1, 1024, 1024);
+    // dirty-log: validate and touch as above (512 faults, 3585 #NPF, 512 stuck); enabling dirty logging write-protects
+    // the 512 4K leaves (nothing to split); each write takes one write-protection #NPF that fast_page_fault fixes (the
+    // gfn is private by attribute, so page_fault_can_be_fast allows it), then spins on #NPF(RMP): 7 more of the 8
+    // tries. Faults 512, #NPF 3585 + 512 x 7 = 7169, stuck 1024.
+    private static readonly Row Dirty1GMerged = new(0, 1, 0, 7169, 0, 0, 512, 0, 0, 1, 512, 1024);
 
     // memslots-512: get_pfn reports order 0, but prepare still gets the folio's order (18): one 2M entry at F (GPA 0,
     // slot 0); the chunk's pages spin as above: 512 faults, 3585 #NPF, 512 stuck.
@@ -209,13 +217,76 @@ public sealed class PolicyTableTests
         Assert.Equal(Expected(scenario, policy, order), actual);
     }
 
+    // psmash-roundtrip, 4K folios: 512 first faults, then the page made private again re-faults once (its 4K
+    // PVALIDATE); its folio stayed in guest_memfd (no hole punch), so get_pfn finds it prepared.
     [Theory]
-    [InlineData("first-use", 512)] // prepare once per folio
-    [InlineData("every-get-pfn", 1024)] // prepare on every get_pfn, including the re-faults
-    [InlineData("fault-hook", 1024)] // the hook looks the page up on every private fault
+    [InlineData("first-use", 512)] // prepare once per folio: the re-fault finds its folio uptodate
+    [InlineData("every-get-pfn", 513)] // prepare on every get_pfn, including the re-fault
+    [InlineData("fault-hook", 513)] // the hook looks the page up on every private fault
     [InlineData("alloc-blind", 0)] // blind at allocation; the clamp hook is not asked at 4K
     public void Rmp_lookups_show_what_each_policy_pays_for_idempotence(string policy, long lookups)
-        => Assert.Equal(lookups, ScenarioCatalog.Run("dirty-log", policy, 0)["rmp_lookups"]);
+        => Assert.Equal(lookups, ScenarioCatalog.Run("psmash-roundtrip", policy, 0)["rmp_lookups"]);
+
+    // dirty-log, 4K folios: the 512 writes are write-protection #NPFs fixed by fast_page_fault (arch/x86/kvm/mmu/mmu.c,
+    // 6.18), which never calls kvm_gmem_get_pfn: only the 512 first faults prepare or look up, whatever the policy.
+    // (When enabling dirty logging zapped, as FastRmp modelled it before, every-get-pfn and fault-hook paid 1024.)
+    [Theory]
+    [InlineData("first-use", 512)]
+    [InlineData("every-get-pfn", 512)]
+    [InlineData("fault-hook", 512)]
+    [InlineData("alloc-blind", 0)]
+    public void Dirty_logging_writes_take_no_get_pfn_so_no_policy_looks_the_rmp_up_again(string policy, long lookups)
+    {
+        var r = ScenarioCatalog.Run("dirty-log", policy, 0);
+        Assert.Equal(lookups, r["rmp_lookups"]);
+        Assert.Equal(512, r["wp_faults"]);
+    }
+
+    // Zaps, write-protection faults and splits of the dirty-log rows (docs/policies.md, "dirty-log, re-derived"), from
+    // kvm_mmu_slot_apply_flags (x86.c), fast_page_fault (mmu.c), sev_handle_rmp_fault (svm/sev.c), all 6.18.
+    // 4K folios: nothing to split, 512 leaves write-protected, 512 fast-path fixes, nothing zapped. 2M folios (and 1G
+    // where the chunk is one 2M RMP entry: fault-hook, alloc-blind, the rework): one 2M leaf split, one fast-path fix
+    // (the first write), then the PSMASH zaps the 512 4K leaves. 1G folios under merged prepare: the chunk is mapped
+    // 4K (nothing to split); each of the 512 writes is fixed by the fast path once, then spins; nothing is zapped.
+    [Theory]
+    [MemberData(nameof(DirtyLogCells))]
+    public void Dirty_log_zaps_only_what_the_rmp_fault_handler_zaps(string policy, int order)
+    {
+        bool merged1G = order == 18 && policy is "first-use" or "every-get-pfn";
+        (long zapped, long wp, long splits) = order == 0 || merged1G ? (0L, 512L, 0L) : (512L, 1L, 1L);
+        var r = ScenarioCatalog.Run("dirty-log", policy, order);
+        Assert.Equal((zapped, wp, splits), (r["zapped"], r["wp_faults"], r["huge_splits"]));
+    }
+
+    // dirty-log on a VM with KVM_DIRTY_LOG_INITIALLY_SET: kvm_mmu_slot_apply_flags (arch/x86/kvm/x86.c, 6.18) returns
+    // before splitting or write-protecting, so the writes find writable leaves. 4K folios: no fault after the 512 of
+    // validate and touch. 2M folios: the 2M leaf stays over the 2M RMP entry (sizes agree), so no #NPF(RMP), no PSMASH:
+    // 1 fault, NPT 0 / 1, RMP 0 / 1. (Such a VM write-protects only on KVM_CLEAR_DIRTY_LOG, which FastRmp does not
+    // model.)
+    [Theory]
+    [InlineData(0, 512L, 512L, 0L, 0L, 0L)]
+    [InlineData(9, 1L, 0L, 1L, 0L, 1L)]
+    public void With_initially_set_dirty_log_changes_no_mapping(int order, long faults, long npt4K, long npt2M, long psmash, long rmp2M)
+    {
+        var r = ScenarioCatalog.Run("dirty-log", "first-use", order, null, new HostOptions { DirtyLogInitiallySet = true });
+        Assert.Equal(
+            (faults, npt4K, npt2M, psmash, rmp2M, 0L, 0L, 0L, 0L),
+            (r["faults_private"], r["npt_4k"], r["npt_2m"], r["psmash"], r["rmp_2m_entries"], r["rmp_npf"], r["wp_faults"], r["zapped"], r["huge_splits"]));
+    }
+
+    public static TheoryData<string, int> DirtyLogCells()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (int order in new[] { 0, 9, 18 })
+        {
+            foreach (string policy in PolicyCatalog.Names.Append(Rework))
+            {
+                data.Add(policy, order);
+            }
+        }
+
+        return data;
+    }
 
     [Fact]
     public void Fault_hook_looks_up_the_faulting_pfn_once_and_scans_only_for_an_aligned_2M_conversion()
