@@ -22,6 +22,11 @@ public enum RmpStoreKind
 /// <param name="Store">The RMP store.</param>
 /// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
 /// <param name="Kernel">Which kernel's KVM the VM follows (null: <see cref="Kvm.KvmKernel.Default"/>).</param>
+/// <param name="RmpOpt">
+/// Give the host RMPOPT (<see cref="Rmp.RmpOptSummary"/>, docs/rmpopt.md): a 1 GiB-region summary optimised at start,
+/// turned off by conversions to private and splits, re-optimised after <see cref="Host.TeardownGuest"/>; its counters
+/// join the result. Off by default; when off it costs a null check where the RMP changes.
+/// </param>
 public sealed record HostOptions(
     ulong? HostPages = null,
     KvmVmType VmType = KvmVmType.Snp,
@@ -30,4 +35,5 @@ public sealed record HostOptions(
     bool BatchFreshFaults = true,
     RmpStoreKind Store = RmpStoreKind.Compact,
     bool AllowDirtyLoggingOnGmem = false,
-    Kvm.KvmKernel? Kernel = null);
+    Kvm.KvmKernel? Kernel = null,
+    bool RmpOpt = false);

@@ -84,6 +84,7 @@ internal sealed partial class RmpTable<TStore> : RmpTable
         {
             _store.Smash(region);
             MarkSmashed(region);
+            _opt?.Disable(p); // a split turns RMPOPT off for the region (RMPOPT v9 5/6)
             _counters.Psmash++;
             return PsmashResult.Success;
         }
@@ -302,6 +303,11 @@ internal sealed partial class RmpTable<TStore> : RmpTable
         else
         {
             _store.Clear2M(region);
+        }
+
+        if (state.assigned != 0)
+        {
+            _opt?.Disable(p); // an RMPUPDATE that assigns turns RMPOPT off for the region (see RmpOptSummary)
         }
 
         NoteUpdate(region, huge);
