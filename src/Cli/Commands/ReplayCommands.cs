@@ -170,7 +170,7 @@ internal static class ReplayCommands
             table.AddColumn(new TableColumn(Markup.Escape(r.Policy)).RightAligned());
         }
 
-        foreach (var counter in Shown)
+        foreach (var counter in results[0].Counters.RmpOpt ? Shown.Concat(CounterCatalog.RmpOpt) : Shown)
         {
             table.AddRow([Markup.Escape(counter.Title), .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
         }
@@ -223,7 +223,7 @@ internal static class ReplayCommands
             s.SpteRequested, s.MemoryFaultExits, s.RmpFaults, s.Memslots, s.Conversions, s.LaunchUpdates, s.ThreadsWithProcess,
             replayer.Vms.Count, s.FirstTimestamp, s.LastTimestamp, reader.Stats.LostEvents, reader.Stats.DamageCount,
             replayer.Error?.Message, seconds);
-        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name);
+        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
         var runs = results.Select(r =>
         {
             var f = r.Fidelity;
@@ -243,7 +243,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, Kernel, HostSize, VmType, Memslots, Json, Html, Verify })
+            foreach (var option in new Option[] { Folio, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Verify })
             {
                 command.Options.Add(option);
             }
@@ -254,6 +254,8 @@ internal static class ReplayCommands
         public Option<FolioSize?> Folio { get; } = CliOptions.Folio("guest_memfd folio size of the model.");
 
         public Option<string> Kernel { get; } = CliOptions.ModelKernel();
+
+        public Option<bool> RmpOpt { get; } = CliOptions.RmpOpt();
 
         public Option<ByteSize?> HostSize { get; } = CliOptions.Size("--host-size", "The host's memory, e.g. 256G or 1T (the allocator's and the RMP's range)", 1UL << 30, 4UL << 40, defaultText: "1T");
 
@@ -270,7 +272,7 @@ internal static class ReplayCommands
         public ReplayOptions Options(ParseResult parse)
         {
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!));
+            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt));
         }
     }
 }
