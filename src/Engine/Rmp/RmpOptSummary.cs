@@ -117,7 +117,10 @@ public sealed class RmpOptSummary
     /// <remarks>
     /// Regions already optimised are left as they are: none can hold an assigned entry, since the assignment would
     /// have turned it off. Reading a region costs the store's run test over 2^18 entries (bitmaps in the compact
-    /// store, 4 MiB of entries in the raw one).
+    /// store, 4 MiB of entries in the raw one). A table that never executed an assigning RMPUPDATE
+    /// (<see cref="RmpCounters.RmpUpdateToPrivate"/> is 0) is not read at all: its entries are all hypervisor-owned.
+    /// That relies on the table's own count, so a caller that resets <see cref="RmpTable.Counters"/> after assigning
+    /// pages must not run a pass.
     /// </remarks>
     public long Pass(RmpTable rmp, bool afterTeardown)
     {
@@ -166,6 +169,11 @@ public sealed class RmpOptSummary
     /// The RMP changed in the region of <paramref name="pfn"/> in a way that ends its optimisation (an RMPUPDATE that
     /// assigned a page, a PSMASH): the region's bit is cleared, counted once when it was set.
     /// </summary>
+    /// <remarks>
+    /// Models the hardware clearing the region's RMPOPT bit (Kalra, 2026-02-17: RMPUPDATE marking pages assigned;
+    /// RMPOPT v9 5/6, 2026-06-24: large pages split and collapsed). <see cref="RmpTable"/> calls it; a pfn past the
+    /// host is ignored.
+    /// </remarks>
     public void Disable(ulong pfn)
     {
         ulong region = pfn >> RegionShift;
@@ -188,6 +196,13 @@ public sealed class RmpOptSummary
     /// zeroed, a launch page being copied): counted as skipped RMP checks when the region is optimised now, else as
     /// checks made.
     /// </summary>
+    /// <remarks>
+    /// Models the RMP check of hypervisor writes and RMPOPT's skipping of it (AMD APM vol. 2 15.36: host writes are
+    /// checked, reads are not; RMPOPT cover letter, 2026-02-17). The callers are the host writes the model makes:
+    /// <c>kvm_gmem_get_pfn</c> zeroing a folio (virt/kvm/guest_memfd.c, 6.11-6.18) and <c>sev_gmem_post_populate</c>
+    /// copying a launch page (arch/x86/kvm/svm/sev.c, 6.11-6.18); docs/rmpopt.md gives the rule. A folio never
+    /// crosses a region (it is at most 1 GiB and aligned to its size).
+    /// </remarks>
     public void HostWrite(kvm_pfn_t pfn, ulong pages)
     {
         if (IsOptimized(RegionOf(pfn)))
