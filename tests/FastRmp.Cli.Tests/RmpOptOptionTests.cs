@@ -113,6 +113,17 @@ public sealed class RmpOptOptionTests : IDisposable
     }
 
     [Fact]
+    public void The_html_report_says_the_host_had_rmpopt()
+    {
+        var (exit, _, err) = CliRunner.Run("scenario", "share-4k-keep", "--rmpopt", "--html", PathOf("on.html"));
+        Assert.True(exit == 0, err);
+        Assert.Contains("share-4k-keep, folio 4k, kernel 6.18, RMPOPT", File.ReadAllText(PathOf("on.html")), StringComparison.Ordinal);
+        (exit, _, err) = CliRunner.Run("scenario", "share-4k-keep", "--html", PathOf("off.html"));
+        Assert.True(exit == 0, err);
+        Assert.DoesNotContain("RMPOPT", File.ReadAllText(PathOf("off.html")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_counters_command_lists_the_rmpopt_set()
     {
         var (exit, output, err) = CliRunner.Run("counters", "--json");

@@ -83,7 +83,7 @@ internal static class ReplayCommands
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
                 + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{r.Policy} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}, kernel {r.Counters.Kernel}" })]));
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}, kernel {r.Counters.Kernel}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" })]));
         }
 
         export?.Save(exportFile!);
