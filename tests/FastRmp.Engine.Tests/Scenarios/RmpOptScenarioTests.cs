@@ -61,6 +61,38 @@ public sealed class RmpOptScenarioTests
         Assert.Equal(1024, r["rmpupdate_4k"]);
     }
 
+    public static TheoryData<string, int> AllPolicies()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string policy in Policies.PolicyCatalog.AllNames)
+        {
+            foreach (int order in new[] { 0, 9, 18 })
+            {
+                data.Add(policy, order);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(AllPolicies))]
+    public void Teardown_rmpopt_turns_off_and_re_enables_regions_0_and_1_under_every_policy(string policy, int order)
+    {
+        // Whatever the policy and folio size, the guest's memory (folios in address order from pfn 0: 1 GiB of chunks
+        // plus the chunk at 1 GiB, or two 1 GiB folios) holds assigned pages in regions 0 and 1 and nowhere else
+        // before the teardown, and none after it: 5 optimised, 2 disabled, 2 re-enabled, 5 on at the end, and no
+        // guest entry or folio left.
+        var r = ScenarioCatalog.Run("teardown-rmpopt", policy, order);
+        Assert.Equal(5, r["rmpopt_regions_optimized"]);
+        Assert.Equal(2, r["rmpopt_regions_disabled"]);
+        Assert.Equal(2, r["rmpopt_regions_reenabled"]);
+        Assert.Equal(5, r["rmpopt_regions_on"]);
+        Assert.Equal(0, r["rmp_4k_entries"] + r["rmp_2m_entries"]);
+        Assert.Equal(0, r["folios_4k"] + r["folios_2m"] + r["folios_1g"]);
+        Assert.True(r.RmpOpt);
+    }
+
     [Theory]
     [InlineData("first-use", 0)]
     [InlineData("every-get-pfn", 0)]
