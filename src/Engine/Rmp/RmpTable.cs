@@ -199,7 +199,8 @@ public abstract partial class RmpTable : IDisposable
     /// <summary>
     /// The RMP check of a host write to <paramref name="pfn"/> through a host mapping of <paramref name="hostLevel"/>:
     /// a #PF with the RMP bit (31) when any page the mapping covers is assigned, else none (kernel-domain.md 4.5).
-    /// Host reads are never RMP-faulted.
+    /// Host reads are never RMP-faulted. With an RMPOPT summary (<see cref="EnableRmpOpt"/>) a write to an optimised
+    /// 1 GiB region skips the check (RMPOPT series, 2026; docs/rmpopt.md); either way the write is counted there.
     /// </summary>
     public abstract PageFaultErrorCode CheckHostWrite(kvm_pfn_t pfn, PgLevel hostLevel);
 

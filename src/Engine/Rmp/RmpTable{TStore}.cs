@@ -236,6 +236,16 @@ internal sealed partial class RmpTable<TStore> : RmpTable
     {
         ulong p = pfn.Value;
         Check(p);
+        if (_opt is { } opt)
+        {
+            // An optimised region holds no assigned page, so skipping the check changes no answer; it is counted.
+            bool skipped = opt.IsOptimized(p >> RmpOptSummary.RegionShift);
+            opt.HostWrite(pfn, 1);
+            if (skipped)
+            {
+                return PageFaultErrorCode.None;
+            }
+        }
         bool assigned = hostLevel switch
         {
             PgLevel.Level4K => _store.IsAssigned(p),

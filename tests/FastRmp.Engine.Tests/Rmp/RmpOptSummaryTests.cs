@@ -1,6 +1,7 @@
 using FastRmp.Engine.Allocation;
 using FastRmp.Engine.Rmp;
 using FastRmp.Interop.Hardware;
+using FastRmp.Interop.Kernel;
 using static FastRmp.Engine.Tests.Rmp.RmpFixtures;
 
 namespace FastRmp.Engine.Tests.Rmp;
@@ -152,6 +153,25 @@ public sealed class RmpOptSummaryTests
         Assert.Equal(1, opt.Counters.HostWritesSkipped);
         Assert.Equal(6, opt.Counters.HostWritesChecked);
         Assert.True(opt.IsOptimized(1));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores), MemberType = typeof(RmpFixtures))]
+    public void A_host_write_check_is_skipped_in_an_optimised_region_with_the_same_answer(string store)
+    {
+        // Region 0 holds an assigned page (off), region 1 is optimised: the write to region 0's assigned page faults
+        // (checked), the write to its free page passes (checked), the write to region 1 is not checked (skipped) and
+        // passes, as it would checked: an optimised region holds no assigned page. A 2M write in region 1 likewise.
+        using var rmp = Create(store, 2 * Gib);
+        var opt = rmp.EnableRmpOpt();
+        Assert.Equal(RmpUpdateResult.Success, rmp.RmpUpdate(Pfn(7), Private(7, 1)));
+        Assert.NotEqual(PageFaultErrorCode.None, rmp.CheckHostWrite(Pfn(7), PgLevel.Level4K));
+        Assert.Equal(PageFaultErrorCode.None, rmp.CheckHostWrite(Pfn(8 * 512), PgLevel.Level4K));
+        Assert.Equal(PageFaultErrorCode.None, rmp.CheckHostWrite(Pfn(Gib + 3), PgLevel.Level4K));
+        Assert.Equal(PageFaultErrorCode.None, rmp.CheckHostWrite(Pfn(Gib + 1024), PgLevel.Level2M));
+        Assert.Equal(2, opt.Counters.HostWritesChecked);
+        Assert.Equal(2, opt.Counters.HostWritesSkipped);
+        Assert.Equal(1, rmp.Counters.HostFaults);
     }
 
     [Fact]
