@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using FastRmp.Engine.Allocation;
 using FastRmp.Interop;
 
@@ -174,6 +175,7 @@ public sealed class RmpOptSummary
     /// RMPOPT v9 5/6, 2026-06-24: large pages split and collapsed). <see cref="RmpTable"/> calls it; a pfn past the
     /// host is ignored.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)] // kept out of the RMPUPDATE path, which only tests the summary for null
     public void Disable(ulong pfn)
     {
         ulong region = pfn >> RegionShift;
@@ -203,6 +205,7 @@ public sealed class RmpOptSummary
     /// copying a launch page (arch/x86/kvm/svm/sev.c, 6.11-6.18); docs/rmpopt.md gives the rule. A folio never
     /// crosses a region (it is at most 1 GiB and aligned to its size).
     /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)] // kept out of get_pfn's path, which only tests the summary for null
     public void HostWrite(kvm_pfn_t pfn, ulong pages)
     {
         if (IsOptimized(RegionOf(pfn)))
