@@ -166,7 +166,8 @@ internal static unsafe class ProbeTable
                 ("Psmash", () => rmp.Psmash(new kvm_pfn_t(512))),
                 ("Pvalidate", () => rmp.Pvalidate(new kvm_pfn_t(5), 1, new gfn_t(5), RmpPageSize.Size4K, validate: true, out _)),
                 ("CheckGuestAccess", () => rmp.CheckGuestAccess(new kvm_pfn_t(5), 1, new gfn_t(5), isPrivate: true, write: true, PgLevel.Level4K, out _)),
-                ("CheckHostWrite", () => rmp.CheckHostWrite(new kvm_pfn_t(5), PgLevel.Level4K)));
+                ("CheckHostWrite", () => rmp.CheckHostWrite(new kvm_pfn_t(5), PgLevel.Level4K)),
+                ("EnableRmpOpt", () => rmp.EnableRmpOpt()));
         }),
         new(typeof(Vm), () =>
         {
@@ -204,11 +205,12 @@ internal static unsafe class ProbeTable
         }),
         new(typeof(Host), () =>
         {
-            var host = new Host("first-use", folioOrder: 9, guestBytes: 16 << 20);
+            var host = new Host("first-use", folioOrder: 9, guestBytes: 16 << 20, new HostOptions(RmpOpt: true));
             host.Guest.Access(new gpa_t(0x20_0000), isPrivate: true);
             return Subject(
                 host.Dispose,
                 ("Result", () => host.Result("after")),
+                ("TeardownGuest", () => host.TeardownGuest()),
                 ("SetPrivate", () => host.SetPrivate(0, 0x1000, false)),
                 ("CreateGuestMemfd", () => host.CreateGuestMemfd(1 << 20)),
                 ("Guest.Access", () => host.Guest.Access(new gpa_t(0x20_0000), isPrivate: true)),

@@ -28,7 +28,7 @@ public sealed class ScenarioCommandTests : IDisposable
         Assert.Contains("folio 2m", output, StringComparison.Ordinal);
         Assert.Contains("memslots-512", output, StringComparison.Ordinal);
         var results = Results();
-        Assert.Equal(8 * 4, results.Length); // eight scenarios under the four policies
+        Assert.Equal(FastRmp.Engine.Scenarios.ScenarioCatalog.All.Length * 4, results.Length); // every scenario under the four policies
         Assert.All(results, r => Assert.Equal("2m", r.GetProperty("folio").GetString()));
         var keep = Find(results, "share-4k-keep", "first-use");
         Assert.Equal(1, Counter(keep, "psmash"));

@@ -27,7 +27,7 @@ public sealed class UsageErrorTests : IDisposable
         { ["scenario", "share-4k-keep", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}." },
         { ["scenario", "share-4k-keep", "--folio", "3m"], "--folio: '3m' is not a folio size; use 4k, 2m or 1g." },
         { ["--folio", "8k"], "--folio: '8k' is not a folio size; use 4k, 2m or 1g." },
-        { ["scenario", "nope"], "unknown scenario 'nope'; the scenarios are share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared." },
+        { ["scenario", "nope"], "unknown scenario 'nope'; the scenarios are share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared, teardown-rmpopt." },
         { ["scenario", "snp-boot", "--guest-size", "12Q"], "--guest-size: '12Q' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from 16M to 1T." },
         { ["scenario", "snp-boot", "--guest-size", "8M"], "--guest-size: 8M is outside 16M to 1T." },
         { ["replay", "TRACE", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}." },
@@ -93,7 +93,7 @@ public sealed class UsageErrorTests : IDisposable
     [InlineData("replay", "--vm-type <snp|sw-protected>")]
     [InlineData("replay", "[default: 1T]")]
     [InlineData("compare", "--policies <fault-hook,alloc-blind,first-use,every-get-pfn>")]
-    [InlineData("scenario", "The scenario: share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot")]
+    [InlineData("scenario", "The scenario: share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared, teardown-rmpopt")]
     [InlineData("scenario", "[default: 4k]")]
     [InlineData("layouts", "--gmem <default|present|absent>")]
     public void Help_shows_the_allowed_values(string command, string expected)

@@ -20,12 +20,12 @@ internal static class CountersCommand
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                IReadOnlyList<CounterJson> counters = [.. CounterCatalog.All.Select(c => new CounterJson(c.Name, c.Title, c.Unit, c.Description, c.Source, c.Set == CounterSet.Model ? "model" : "replay"))];
+                IReadOnlyList<CounterJson> counters = [.. CounterCatalog.All.Select(c => new CounterJson(c.Name, c.Title, c.Unit, c.Description, c.Source, c.Set switch { CounterSet.Model => "model", CounterSet.RmpOpt => "rmpopt", _ => "replay" }))];
                 output.WriteLine(System.Text.Json.JsonSerializer.Serialize(counters, ReportJsonContext.Default.IReadOnlyListCounterJson));
                 return ExitCodes.Ok;
             }
 
-            var table = new Table().Border(TableBorder.Rounded).Title("counters (scenarios have the model's; replay and compare add the replay's)");
+            var table = new Table().Border(TableBorder.Rounded).Title("counters (scenarios have the model's; a host with --rmpopt adds the RMPOPT ones; replay and compare add the replay's)");
             table.AddColumn("counter");
             table.AddColumn("title");
             table.AddColumn("unit");

@@ -90,7 +90,7 @@ internal static class ReplayCommands
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
                 + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}" })]));
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" })]));
         }
 
         export?.Save(exportFile!);
@@ -189,8 +189,10 @@ internal static class ReplayCommands
             table.AddColumn(new TableColumn(Markup.Escape(Label(r, results))).RightAligned());
         }
 
-        // The usual counters, then any other counter on which the columns disagree; a row that differs is marked.
-        var rows = Shown.Concat(CounterCatalog.All.Where(c => !Shown.Contains(c) && Differs(c)));
+        // The usual counters (and RMPOPT's, when the host had it), then any other counter on which the columns
+        // disagree; a row that differs is marked.
+        var usual = results[0].Counters.RmpOpt ? [.. Shown, .. CounterCatalog.RmpOpt] : Shown;
+        var rows = usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c)));
         foreach (var counter in rows)
         {
             string name = Markup.Escape(counter.Title);
@@ -245,7 +247,7 @@ internal static class ReplayCommands
             s.SpteRequested, s.MemoryFaultExits, s.RmpFaults, s.Memslots, s.Conversions, s.LaunchUpdates, s.ThreadsWithProcess,
             replayer.Vms.Count, s.FirstTimestamp, s.LastTimestamp, reader.Stats.LostEvents, reader.Stats.DamageCount,
             replayer.Error?.Message, seconds);
-        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name);
+        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
         var runs = results.Select(r =>
         {
             var f = r.Fidelity;
@@ -265,7 +267,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, Kernel, HostSize, VmType, Memslots, Json, Html, Verify })
+            foreach (var option in new Option[] { Folio, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Verify })
             {
                 command.Options.Add(option);
             }
@@ -276,6 +278,8 @@ internal static class ReplayCommands
         public Option<FolioSize?> Folio { get; } = CliOptions.Folio("guest_memfd folio size of the model.");
 
         public Option<string> Kernel { get; } = CliOptions.ModelKernel();
+
+        public Option<bool> RmpOpt { get; } = CliOptions.RmpOpt();
 
         public Option<ByteSize?> HostSize { get; } = CliOptions.Size("--host-size", "The host's memory, e.g. 256G or 1T (the allocator's and the RMP's range)", 1UL << 30, 4UL << 40, defaultText: "1T");
 
@@ -292,7 +296,7 @@ internal static class ReplayCommands
         public ReplayOptions Options(ParseResult parse)
         {
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!));
+            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt));
         }
     }
 }

@@ -35,8 +35,10 @@ internal static class ScenarioCommands
         var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write every result as JSON to this file." };
         var html = HtmlOption();
         var kernel = CliOptions.ModelKernel();
+        var rmpopt = CliOptions.RmpOpt();
         root.Options.Add(folio);
         root.Options.Add(kernel);
+        root.Options.Add(rmpopt);
         root.Options.Add(json);
         root.Options.Add(html);
         root.SetAction(parse =>
@@ -44,7 +46,7 @@ internal static class ScenarioCommands
             var only = parse.GetValue(folio);
             int[] orders = only is { } o ? [o.Order] : [0, 9, 18];
             var k = KvmKernel.Parse(parse.GetValue(kernel)!);
-            var options = new HostOptions(Kernel: k);
+            var options = new HostOptions(Kernel: k, RmpOpt: parse.GetValue(rmpopt));
             var results = new List<RunResult>();
             var console = Terminal.For(parse.InvocationConfiguration.Output);
             console.Write(new Markup("[bold]FastRmp[/]: the 2023 guest_memfd debate, counted (docs/policies.md explains every value; 'fastrmp counters' every column)\n"));
@@ -119,7 +121,8 @@ internal static class ScenarioCommands
         var json = new Option<FileInfo?>("--json") { HelpName = "FILE", Description = "Also write the result as JSON to this file." };
         var html = HtmlOption();
         var kernel = CliOptions.ModelKernel();
-        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, kernel, guestSize, perPage, json, html };
+        var rmpopt = CliOptions.RmpOpt();
+        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, kernel, rmpopt, guestSize, perPage, json, html };
         command.Validators.Add(result =>
         {
             // The checks that need two values: only snp-boot has a guest size, and it is whole folios, at least one
@@ -148,9 +151,9 @@ internal static class ScenarioCommands
             int order = (parse.GetValue(folio) ?? FolioSize.Size4K).Order;
             ulong? bytes = parse.GetValue(guestSize)?.Bytes;
             var k = KvmKernel.Parse(parse.GetValue(kernel)!);
-            var result = ScenarioCatalog.Run(scenario, policyName, order, bytes, new HostOptions(BatchFreshFaults: !parse.GetValue(perPage), Kernel: k));
+            var result = ScenarioCatalog.Run(scenario, policyName, order, bytes, new HostOptions(BatchFreshFaults: !parse.GetValue(perPage), Kernel: k, RmpOpt: parse.GetValue(rmpopt)));
 
-            var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {CliOptions.FolioName(order)}, kernel {k.Name}");
+            var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {CliOptions.FolioName(order)}, kernel {k.Name}{(result.RmpOpt ? ", RMPOPT" : "")}");
             table.AddColumn("counter");
             table.AddColumn(new TableColumn("value").RightAligned());
             table.AddColumn("unit");
@@ -200,14 +203,14 @@ internal static class ScenarioCommands
     }
 
     /// <summary>
-    /// JSON: an array of <c>{"scenario", "policy", "folio", "counters": {name: value}}</c>; the counter names are
-    /// those of the catalog (docs/cli.md).
+    /// JSON: an array of <c>{"scenario", "policy", "folio", "kernel", "rmpopt", "counters": {name: value}}</c>; the counter
+    /// names are those of the catalog (docs/cli.md).
     /// </summary>
     private static void WriteJson(FileInfo? file, IReadOnlyList<RunResult> results)
     {
         if (file is not null)
         {
-            IReadOnlyList<ScenarioRunJson> runs = [.. results.Select(r => new ScenarioRunJson(r.Workload, r.Policy, CliOptions.FolioName(r.FolioOrder), r.Kernel, ReportFile.Counters(r.Counters)))];
+            IReadOnlyList<ScenarioRunJson> runs = [.. results.Select(r => new ScenarioRunJson(r.Workload, r.Policy, CliOptions.FolioName(r.FolioOrder), r.Kernel, r.RmpOpt, ReportFile.Counters(r.Counters)))];
             ReportFile.WriteJson(file, "--json", runs, ReportJsonContext.Default.IReadOnlyListScenarioRunJson);
         }
     }

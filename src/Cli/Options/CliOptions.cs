@@ -48,6 +48,12 @@ internal static class CliOptions
         return OneOf(option, "kernel", "the kernels are", [.. KvmKernel.All.Select(k => k.Name)]);
     }
 
+    /// <summary><c>--rmpopt</c>: give the modelled host RMPOPT (<see cref="Engine.Hosting.HostOptions.RmpOpt"/>, docs/rmpopt.md).</summary>
+    public static Option<bool> RmpOpt() => new("--rmpopt")
+    {
+        Description = "Give the modelled host RMPOPT (AMD, RMPOPT series 2026): 1 GiB regions without guest pages skip the RMP check of host writes; adds the rmpopt_* counters (docs/rmpopt.md).",
+    };
+
     /// <summary><c>--policies a,b,...</c>: policies of <see cref="PolicyCatalog.AllNames"/>, each once, comma-separated or repeated; empty (all of them) when not given.</summary>
     public static Option<string[]> Policies()
     {

@@ -10,8 +10,9 @@ namespace FastRmp.Cli.Reports;
 /// <param name="Policy">The policy's name.</param>
 /// <param name="Folio">The folio size, <c>4k</c>, <c>2m</c> or <c>1g</c>.</param>
 /// <param name="Kernel">The kernel whose KVM the model followed (<c>--kernel</c>).</param>
+/// <param name="RmpOpt">Whether the host had RMPOPT (<c>--rmpopt</c>, or the teardown-rmpopt scenario); its counters are then in <paramref name="Counters"/>.</param>
 /// <param name="Counters">Every counter by name, in catalog order.</param>
-internal sealed record ScenarioRunJson(string Scenario, string Policy, string Folio, string Kernel, OrderedDictionary<string, long> Counters);
+internal sealed record ScenarioRunJson(string Scenario, string Policy, string Folio, string Kernel, [property: JsonPropertyName("rmpopt")] bool RmpOpt, OrderedDictionary<string, long> Counters);
 
 /// <summary>The <c>--json</c> report of <c>fastrmp replay</c> and <c>fastrmp compare</c>.</summary>
 /// <param name="Trace">The trace and what the replay read of it.</param>
@@ -48,7 +49,8 @@ internal sealed record ReplayTraceJson(
 /// <param name="HostBytes">The host's memory in bytes.</param>
 /// <param name="VmType">The VM type, <c>snp</c> or <c>sw-protected</c>.</param>
 /// <param name="Kernel">The kernel whose KVM the model followed (<c>--kernel</c>).</param>
-internal sealed record ReplayOptionsJson(string Folio, ulong HostBytes, string VmType, string Kernel);
+/// <param name="RmpOpt">Whether the model's host had RMPOPT (<c>--rmpopt</c>).</param>
+internal sealed record ReplayOptionsJson(string Folio, ulong HostBytes, string VmType, string Kernel, [property: JsonPropertyName("rmpopt")] bool RmpOpt);
 
 /// <summary>One VM under one policy in <see cref="ReplayReportJson.Runs"/>.</summary>
 internal sealed record ReplayRunJson(

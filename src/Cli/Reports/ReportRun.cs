@@ -11,11 +11,11 @@ namespace FastRmp.Cli.Reports;
 /// <param name="Group">Runs with the same group (e.g. the scenario and folio) are compared side by side; null puts the run in one unnamed group.</param>
 internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyValuePair<string, long>> Counters, HostMemoryMap? Map, string? Group = null)
 {
-    /// <summary>A scenario run, labelled by its policy and grouped by scenario and folio size.</summary>
+    /// <summary>A scenario run, labelled by its policy and grouped by scenario, folio size, kernel and whether the host had RMPOPT.</summary>
     public static ReportRun From(RunResult result)
     {
         string folio = Options.CliOptions.FolioName(result.FolioOrder);
-        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Workload}, folio {folio}, kernel {result.Kernel}");
+        return new ReportRun(result.Policy, folio, result.Counters, result.Map, $"{result.Workload}, folio {folio}, kernel {result.Kernel}{(result.RmpOpt ? ", RMPOPT" : "")}");
     }
 
     /// <summary>The counter's value, or null when the run does not have it.</summary>

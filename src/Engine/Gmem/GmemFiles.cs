@@ -50,6 +50,12 @@ public sealed class GmemFiles : IGmemBindings, IDisposable
     /// <summary>The kernel whose guest_memfd the files follow (in-place conversion, populate rules).</summary>
     public Kvm.KvmKernel Kernel { get; init; } = Kvm.KvmKernel.Default;
 
+    /// <summary>
+    /// The host's RMPOPT summary (null: the host has none), told of the host writes guest_memfd makes: get_pfn zeroing a
+    /// folio that is not up to date (docs/rmpopt.md).
+    /// </summary>
+    public Rmp.RmpOptSummary? RmpOpt { get; set; }
+
     /// <summary>When get_pfn calls <see cref="IGmemArch.Prepare"/>.</summary>
     public GmemPrepareMode PrepareMode { get; set; } = GmemPrepareMode.OncePerFolio;
 

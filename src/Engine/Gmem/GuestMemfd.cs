@@ -178,6 +178,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         bool prepared = (entry & UptodateBit) != 0;
         if (!prepared && _partlyPopulated.Count != 0 && _partlyPopulated.Remove(index & ~mask) && _files.PrepareMode != GmemPrepareMode.Never && _files.Arch is { } partial)
         {
+            _files.RmpOpt?.HostWrite(new kvm_pfn_t(pfn.Value & ~mask), PagesNotUptodate(index & ~mask, order)); // the unpopulated pages are zeroed
             var rc = PreparePages(partial, index & ~mask, new gfn_t(firstGfn & ~mask), new kvm_pfn_t(pfn.Value & ~mask), order);
             SetFolioBits(index, order, UptodateBit);
             return rc;
@@ -185,6 +186,9 @@ public sealed unsafe partial class GuestMemfd : IDisposable
 
         if (!prepared)
         {
+            // kvm_gmem_get_pfn zeroes the folio through the direct map before the arch prepares it: a host write
+            // (RMPOPT's skipped or made RMP checks; docs/rmpopt.md).
+            _files.RmpOpt?.HostWrite(new kvm_pfn_t(pfn.Value & ~mask), 1UL << order);
             SetFolioBits(index, order, UptodateBit); // zeroed; in 6.11-6.18 also "prepared"
         }
 
@@ -562,6 +566,19 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         }
 
         return false;
+    }
+
+    /// <summary>Pages of the folio at <paramref name="head"/> that are not up to date (not populated).</summary>
+    private ulong PagesNotUptodate(ulong head, int order)
+    {
+        ulong* e = EntryPointer(head, create: false);
+        ulong count = 0;
+        for (ulong i = 0; i < 1UL << order; i++)
+        {
+            count += (e[i] & UptodateBit) == 0 ? 1UL : 0;
+        }
+
+        return count;
     }
 
     /// <summary>True when a page of the folio at <paramref name="head"/> is already up to date (populated).</summary>

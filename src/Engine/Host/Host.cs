@@ -56,6 +56,12 @@ public sealed class Host : IDisposable, IMetricsSource
         bool snp = options.VmType == KvmVmType.Snp;
         Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
         Guest = new Guest(Vm);
+        if (options.RmpOpt)
+        {
+            // SNP is enabled on the host whatever the VM type: a SW_PROTECTED guest's memory is RMP-checked too.
+            RmpOpt = Rmp.EnableRmpOpt();
+            Vm.Gmem.RmpOpt = RmpOpt;
+        }
 
         if (guestBytes != 0)
         {
@@ -84,6 +90,9 @@ public sealed class Host : IDisposable, IMetricsSource
 
     /// <summary>The host's RMP.</summary>
     public RmpTable Rmp { get; }
+
+    /// <summary>The host's RMPOPT summary (<see cref="HostOptions.RmpOpt"/>), or null.</summary>
+    public RmpOptSummary? RmpOpt { get; }
 
     /// <summary>The policy: the VM's vendor hooks (SNP), unused for a SW_PROTECTED VM.</summary>
     public SnpPolicy Policy { get; }
@@ -199,16 +208,54 @@ public sealed class Host : IDisposable, IMetricsSource
             CounterCatalog.Folios2M.With(folios[9]),
             CounterCatalog.Folios1G.With(folios[18]),
             CounterCatalog.FragmentationIndexOrder9.With(Allocator.FragmentationIndex(9)));
+        if (RmpOpt is { } opt)
+        {
+            ref var o = ref opt.Counters;
+            counters = counters.AddRange(
+                CounterCatalog.RmpOptRegionsOptimized.With(o.RegionsOptimized),
+                CounterCatalog.RmpOptRegionsDisabled.With(o.RegionsDisabled),
+                CounterCatalog.RmpOptRegionsReenabled.With(o.RegionsReenabled),
+                CounterCatalog.RmpOptRegionsOn.With(opt.OptimizedRegions),
+                CounterCatalog.RmpOptChecksSkipped.With(o.HostWritesSkipped),
+                CounterCatalog.RmpOptChecksMade.With(o.HostWritesChecked));
+        }
+
         return new RunResult
         {
             Workload = workload,
             Policy = Policy.Name,
             FolioOrder = Vm.Config.FolioOrder,
             Kernel = Vm.Config.Kernel.Name,
+            RmpOpt = RmpOpt is not null,
             Counters = counters,
             Map = HostMemoryMap.Capture(Rmp, Allocator, Asid),
             StuckReason = Guest.StuckReason,
         };
+    }
+
+    /// <summary>
+    /// Tears the guest down as the kernel does when an SNP VM goes away: every folio of every guest_memfd file is
+    /// freed (the files' release truncates them; modelled as a PUNCH_HOLE of each whole file, which zaps the NPT and
+    /// calls the policy's invalidate hook, <c>sev_gmem_invalidate</c>: the RMP entries go back to shared), then the
+    /// RMPOPT pass the kernel schedules from <c>sev_vm_destroy</c> runs (<c>snp_rmpopt_all_physmem</c>, RMPOPT v10 6/6,
+    /// 2026-06-30: delayed 10 s after the last teardown, so it sees the pages invalidated). Returns the regions the
+    /// pass re-enabled (0 without <see cref="HostOptions.RmpOpt"/>).
+    /// </summary>
+    /// <remarks>
+    /// The VM, its memslots and its files stay (empty): the model keeps its counters readable. The VMM's shared memory
+    /// is not freed (it is never assigned, so it does not matter to RMPOPT).
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The host was disposed.</exception>
+    /// <exception cref="InvalidOperationException">guest_memfd refused the truncation.</exception>
+    public long TeardownGuest()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var file in Vm.Gmem.Files.ToArray())
+        {
+            Check(file.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, 0, file.Size), "fallocate(PUNCH_HOLE) of a whole guest_memfd");
+        }
+
+        return RmpOpt?.Pass(Rmp, afterTeardown: true) ?? 0;
     }
 
     /// <summary>Frees the model. Later calls do nothing.</summary>

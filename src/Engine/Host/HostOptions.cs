@@ -23,6 +23,11 @@ public enum RmpStoreKind
 /// <param name="AllowDirtyLoggingOnGmem">What-if: accept dirty logging on guest_memfd slots (mainline refuses).</param>
 /// <param name="Kernel">Which kernel's KVM the VM follows (null: <see cref="Kvm.KvmKernel.Default"/>).</param>
 /// <param name="GmemFlags">KVM_CREATE_GUEST_MEMFD flags of the guest's memory (null: see <see cref="Host.CreateGuestMemfd"/>).</param>
+/// <param name="RmpOpt">
+/// Give the host RMPOPT (<see cref="Rmp.RmpOptSummary"/>, docs/rmpopt.md): a 1 GiB-region summary optimised at start,
+/// turned off by conversions to private and splits, re-optimised after <see cref="Host.TeardownGuest"/>; its counters
+/// join the result. Off by default; when off it costs a null check where the RMP changes.
+/// </param>
 public sealed record HostOptions(
     ulong? HostPages = null,
     KvmVmType VmType = KvmVmType.Snp,
@@ -32,7 +37,8 @@ public sealed record HostOptions(
     RmpStoreKind Store = RmpStoreKind.Compact,
     bool AllowDirtyLoggingOnGmem = false,
     Kvm.KvmKernel? Kernel = null,
-    GuestMemfdFlags? GmemFlags = null)
+    GuestMemfdFlags? GmemFlags = null,
+    bool RmpOpt = false)
 {
     /// <summary>The VM's <see cref="Kvm.VmConfig.DirtyLogInitiallySet"/> (KVM_DIRTY_LOG_INITIALLY_SET: enabling dirty logging changes no mapping).</summary>
     public bool DirtyLogInitiallySet { get; init; }

@@ -18,6 +18,9 @@ public sealed record RunResult
     /// <summary>The kernel whose KVM the model followed (<see cref="Kvm.KvmKernel.Name"/>).</summary>
     public string Kernel { get; init; } = Kvm.KvmKernel.Default.Name;
 
+    /// <summary>True when the host had RMPOPT (<see cref="HostOptions.RmpOpt"/>): <see cref="Counters"/> then has its counters.</summary>
+    public bool RmpOpt { get; init; }
+
     /// <summary>guest_memfd folio order.</summary>
     public required int FolioOrder { get; init; }
 

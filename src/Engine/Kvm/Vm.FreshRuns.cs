@@ -78,6 +78,7 @@ public sealed partial class Vm
         ReadOnlySpan<PfnRange> pages = ranges[..rangeCount];
         CountFault(isPrivate: true, (long)n);
         file.InsertFreshRun(index, pages);
+        Gmem.RmpOpt?.HostWritesEachBeforeAssign(pages); // get_pfn zeroes each folio, then the policy assigns it
         Arch.PrepareFreshRun4K(file, index, gfn, pages);
         Npt.MapRun4K(gfn, pages, isPrivate: true);
         CountMapped(PgLevel.Level4K, (long)n);

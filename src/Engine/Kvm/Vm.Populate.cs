@@ -9,7 +9,8 @@ public sealed partial class Vm
     /// <summary>
     /// Models <c>kvm_gmem_populate</c> with SNP's callback (<c>sev_gmem_post_populate</c> for SNP_LAUNCH_UPDATE;
     /// kernel-domain.md 4.6): each gfn must be private (EINVAL otherwise); its page is made private and immutable in
-    /// the RMP, and the firmware then measures it and leaves it validated for the guest.
+    /// the RMP, and the firmware then measures it and leaves it validated for the guest. The payload is copied into the
+    /// page before that (a host write; with an RMPOPT summary it is counted, docs/rmpopt.md).
     /// </summary>
     public Errno Populate(gfn_t start, ulong npages)
     {
@@ -48,6 +49,8 @@ public sealed partial class Vm
                 return Errno.EEXIST;
             }
 
+            // sev_gmem_post_populate copies the payload page in before it makes the page private: a host write.
+            Gmem.RmpOpt?.HostWrite(pfn, 1);
             var state = new rmp_state { assigned = 1, immutable = 1, asid = Config.Asid, gpa = gfn.Gpa.Value };
             if (Rmp.RmpUpdate(pfn, state) != RmpUpdateResult.Success || !Rmp.FirmwareLaunchPage(pfn))
             {

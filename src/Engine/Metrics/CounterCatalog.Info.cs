@@ -6,6 +6,9 @@ public enum CounterSet
     /// <summary>The model of the host (KVM, the RMP, guest_memfd, the allocator): every scenario and every replay has it.</summary>
     Model,
 
+    /// <summary>A host's RMPOPT summary: only results of a host with RMPOPT (<c>HostOptions.RmpOpt</c>) have it, after the model's counters.</summary>
+    RmpOpt,
+
     /// <summary>The replay of a trace: only replay and compare results have it, after the model's counters.</summary>
     Replay,
 }

@@ -10,7 +10,8 @@ namespace FastRmp.Engine.Metrics;
 /// </summary>
 /// <remarks>
 /// <see cref="All"/> is the report order: the model's counters (<see cref="CounterSet.Model"/>) in the order
-/// <c>Host.Result</c> produces them, then the replay's own (<see cref="CounterSet.Replay"/>) in the order
+/// <c>Host.Result</c> produces them, then a host's RMPOPT counters (<see cref="CounterSet.RmpOpt"/>, only in results
+/// of a host with RMPOPT), then the replay's own (<see cref="CounterSet.Replay"/>) in the order
 /// <c>ReplaySession.Result</c> appends them. A test runs a scenario and a replay and checks that the names they
 /// produce are exactly these, in this order. Immutable and thread-safe.
 /// </remarks>
@@ -27,11 +28,13 @@ public static partial class CounterCatalog
             RmpUpdate4K, RmpUpdate2M, RmpUpdateToPrivate, RmpUpdateToShared, RmpUpdateFailed, Psmash,
             RmpLookups, RmpNpf, Zapped, WpFaults, HugeSplits, Mapped4K, Mapped2M, Mapped1G, Npt4K, Npt2M, Npt1G,
             Rmp2MEntries, Rmp4KEntries, Folios4K, Folios2M, Folios1G, FragmentationIndexOrder9,
+            RmpOptRegionsOptimized, RmpOptRegionsDisabled, RmpOptRegionsReenabled, RmpOptRegionsOn, RmpOptChecksSkipped, RmpOptChecksMade,
             ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions,
             InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,
         ];
         s_index = All.Select((c, i) => KeyValuePair.Create(c.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
         Model = [.. All.Where(c => c.Set == CounterSet.Model)];
+        RmpOpt = [.. All.Where(c => c.Set == CounterSet.RmpOpt)];
         Replay = [.. All.Where(c => c.Set == CounterSet.Replay)];
     }
 
@@ -40,6 +43,9 @@ public static partial class CounterCatalog
 
     /// <summary>The model's counters, in report order (what a scenario result has).</summary>
     public static ImmutableArray<CounterInfo> Model { get; }
+
+    /// <summary>A host's RMPOPT counters, in report order: a result of a host with RMPOPT has them after <see cref="Model"/>.</summary>
+    public static ImmutableArray<CounterInfo> RmpOpt { get; }
 
     /// <summary>The replay's own counters, in report order (what a replay result has after <see cref="Model"/>).</summary>
     public static ImmutableArray<CounterInfo> Replay { get; }

@@ -11,6 +11,7 @@ namespace FastRmp.Engine.Replay;
 /// <param name="MaxDisagreements">How many disagreements with the trace to keep, first in time.</param>
 /// <param name="Verify">Check the model's invariants at the end (<c>Vm.Verify</c>, the allocator's; about a second per TiB of host).</param>
 /// <param name="Kernel">Which kernel's KVM the model follows (null: <see cref="KvmKernel.Default"/>).</param>
+/// <param name="RmpOpt">Give the model's host RMPOPT (<see cref="Hosting.HostOptions.RmpOpt"/>): the result gains its counters.</param>
 public sealed record ReplayOptions(
     int FolioOrder = 0,
     ulong HostBytes = 1UL << 40,
@@ -18,7 +19,8 @@ public sealed record ReplayOptions(
     IReadOnlyList<kvm_userspace_memory_region2>? Memslots = null,
     int MaxDisagreements = 10,
     bool Verify = true,
-    KvmKernel? Kernel = null);
+    KvmKernel? Kernel = null,
+    bool RmpOpt = false);
 
 /// <summary>Where the model's memslots came from.</summary>
 public enum MemslotSource

@@ -46,7 +46,7 @@ public sealed class ReplaySession : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         Host = new Host(policy, options.FolioOrder, guestBytes: 0,
-            new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096, Kernel: options.Kernel));
+            new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096, Kernel: options.Kernel, RmpOpt: options.RmpOpt));
         Host.Vm.PrefetchInFault = false; // the replayer prefetches every fault's lines a batch ahead (FaultLines)
         _private = options.VmType is KvmVmType.Snp or KvmVmType.SwProtected;
         Fidelity = new Fidelity(options.MaxDisagreements);

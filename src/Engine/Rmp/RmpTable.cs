@@ -33,6 +33,9 @@ public abstract partial class RmpTable : IDisposable
     /// <summary>Operation counts, incremented by the implementation.</summary>
     private protected RmpCounters _counters;
 
+    /// <summary>The host's RMPOPT summary (null unless <see cref="EnableRmpOpt"/> was called): told of every change that ends a region's optimisation.</summary>
+    private protected RmpOptSummary? _opt;
+
     // Copied from the store: the range check of every operation reads a field instead of calling the store.
     private ulong _pages;
     private readonly IRmpStore _store;
@@ -70,6 +73,30 @@ public abstract partial class RmpTable : IDisposable
 
     /// <summary>Operation counts.</summary>
     public ref RmpCounters Counters => ref _counters;
+
+    /// <summary>The RMPOPT summary of the host this table belongs to, or null when the host has none (the default).</summary>
+    public RmpOptSummary? RmpOpt => _opt;
+
+    /// <summary>
+    /// Gives the table an RMPOPT summary and runs the pass the kernel makes once SNP is enabled
+    /// (<see cref="RmpOptSummary.Pass"/>): every covered 1 GiB region without an assigned entry is optimised. From now
+    /// on a successful RMPUPDATE that assigns a page, and a successful PSMASH, turn their region's optimisation off.
+    /// </summary>
+    /// <remarks>Models the RMPOPT series' setup at SNP initialisation (RMPOPT v10, 2026-06-30; docs/rmpopt.md).</remarks>
+    /// <exception cref="InvalidOperationException">The table has a summary already.</exception>
+    public RmpOptSummary EnableRmpOpt()
+    {
+        Check(0);
+        if (_opt is not null)
+        {
+            throw new InvalidOperationException("The RMP has an RMPOPT summary already.");
+        }
+
+        var summary = new RmpOptSummary(_pages);
+        summary.Pass(this, afterTeardown: false);
+        _opt = summary;
+        return summary;
+    }
 
     /// <summary>
     /// Marks a page as in use by the hardware, as VMRUN does with a running vCPU's VMSA: RMPUPDATE and PSMASH that
@@ -172,7 +199,8 @@ public abstract partial class RmpTable : IDisposable
     /// <summary>
     /// The RMP check of a host write to <paramref name="pfn"/> through a host mapping of <paramref name="hostLevel"/>:
     /// a #PF with the RMP bit (31) when any page the mapping covers is assigned, else none (kernel-domain.md 4.5).
-    /// Host reads are never RMP-faulted.
+    /// Host reads are never RMP-faulted. With an RMPOPT summary (<see cref="EnableRmpOpt"/>) a write to an optimised
+    /// 1 GiB region skips the check (RMPOPT series, 2026; docs/rmpopt.md); either way the write is counted there.
     /// </summary>
     public abstract PageFaultErrorCode CheckHostWrite(kvm_pfn_t pfn, PgLevel hostLevel);
 

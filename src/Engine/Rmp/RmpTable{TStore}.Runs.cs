@@ -52,6 +52,7 @@ internal sealed partial class RmpTable<TStore>
                 if (fast && p + n <= Pages && g + n - 1 <= rmpentry_raw.GpaMax && !_store.IsHuge(p >> 9) && _store.NoneAssigned(p, n))
                 {
                     _store.WriteRun4K(p, n, asid, g);
+                    _opt?.Disable(p); // the run lies in one 2 MiB region, so in one RMPOPT region: counted once
                     _counters.CountUpdate(huge: false, toPrivate: true, (long)n);
                     succeeded += n;
                 }

@@ -84,6 +84,7 @@ internal sealed partial class RmpTable<TStore> : RmpTable
         {
             _store.Smash(region);
             MarkSmashed(region);
+            _opt?.Disable(p); // a split turns RMPOPT off for the region (RMPOPT v9 5/6)
             _counters.Psmash++;
             return PsmashResult.Success;
         }
@@ -235,6 +236,16 @@ internal sealed partial class RmpTable<TStore> : RmpTable
     {
         ulong p = pfn.Value;
         Check(p);
+        if (_opt is { } opt)
+        {
+            // An optimised region holds no assigned page, so skipping the check changes no answer; it is counted.
+            bool skipped = opt.IsOptimized(p >> RmpOptSummary.RegionShift);
+            opt.HostWrite(pfn, 1);
+            if (skipped)
+            {
+                return PageFaultErrorCode.None;
+            }
+        }
         bool assigned = hostLevel switch
         {
             PgLevel.Level4K => _store.IsAssigned(p),
@@ -302,6 +313,11 @@ internal sealed partial class RmpTable<TStore> : RmpTable
         else
         {
             _store.Clear2M(region);
+        }
+
+        if (state.assigned != 0)
+        {
+            _opt?.Disable(p); // an RMPUPDATE that assigns turns RMPOPT off for the region (see RmpOptSummary)
         }
 
         NoteUpdate(region, huge);

@@ -41,7 +41,11 @@ public static class ScenarioCatalog
         new("snp-boot", "launch payload through populate, a misaligned early shared->private conversion, acceptance of all memory, every page touched", "Michael Roth, 2023-08-29; SNP launch flow"),
         new("share-busy", "as psmash-roundtrip, but userspace still holds the shared page (a DMA) when the guest makes it private again: in place the conversion fails with EAGAIN until the reference is dropped", "guest_memfd in-place conversion v7 (kvm-x86 2026, dcde2f853ff4)"),
         new("init-shared", "guest memory starts shared (INIT_SHARED where the kernel allows it), the guest uses the chunk shared, then converts it to private page by page", "GUEST_MEMFD_FLAG_INIT_SHARED (6.18, 44c6cb9fe988); in-place conversion (kvm-x86 2026)"),
+        new("teardown-rmpopt", "RMPOPT on: a 2 GiB guest takes the first GiB of host memory and part of the second, then is torn down and the regions are re-optimised", "RMPOPT series, Ashish Kalra, v10 2026-06-30 (docs/rmpopt.md)"),
     ];
+
+    /// <summary>The guest of the teardown-rmpopt scenario: 2 GiB (a whole number of folios of every size).</summary>
+    public const ulong TeardownGuestBytes = 2UL << 30;
 
     /// <summary>Pages of the launch payload the snp-boot scenario populates at GPA 0 (one 2 MiB chunk).</summary>
     public const ulong PayloadPages = 512;
@@ -147,6 +151,13 @@ public static class ScenarioCatalog
                 return host.Result(scenario);
             }
 
+            case "teardown-rmpopt":
+            {
+                using var host = new Host(policy, folioOrder, TeardownGuestBytes, (options ?? new HostOptions()) with { RmpOpt = true });
+                TeardownRmpOpt(host);
+                return host.Result(scenario);
+            }
+
             default:
                 throw new ArgumentException($"Unknown scenario '{scenario}'; the scenarios are {string.Join(", ", All.Select(s => s.Name))}.", nameof(scenario));
         }
@@ -239,6 +250,29 @@ public static class ScenarioCatalog
         }
 
         host.Guest.TouchChunk(Chunk);
+    }
+
+    /// <summary>
+    /// The teardown-rmpopt scenario on a host with RMPOPT: SNP_LAUNCH_UPDATE of the payload chunk at GPA 0 (as
+    /// snp-boot), acceptance of every other chunk below 1 GiB, then of the chunk at 1 GiB, then the guest's teardown
+    /// and the RMPOPT pass after it. Folios are allocated in address order from pfn 0, so the guest's memory fills
+    /// host region 0 and starts region 1; regions 2 and above never hold an assigned page (docs/rmpopt.md derives the
+    /// counts).
+    /// </summary>
+    internal static void TeardownRmpOpt(Host host)
+    {
+        if (host.Vm.Populate(new gfn_t(0), PayloadPages) != Errno.Ok)
+        {
+            host.LaunchFailures++; // as in snp-boot: the guest validates the payload chunk itself
+            host.Guest.ValidateChunk(0);
+        }
+
+        for (ulong chunk = PageSize.Size2M; chunk <= 1UL << 30; chunk += PageSize.Size2M)
+        {
+            host.Guest.ValidateChunk(chunk);
+        }
+
+        host.TeardownGuest();
     }
 
     private static void ValidateAndTouch(Host host)

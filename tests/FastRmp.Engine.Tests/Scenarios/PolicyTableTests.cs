@@ -125,7 +125,7 @@ public sealed class PolicyTableTests
     public static TheoryData<string, string, int> Cells()
     {
         var data = new TheoryData<string, string, int>();
-        foreach (var scenario in ScenarioCatalog.All)
+        foreach (var scenario in ScenarioCatalog.All.Where(s => s.Name != "teardown-rmpopt")) // RMPOPT's counts: RmpOptScenarioTests
         {
             foreach (int order in new[] { 0, 9, 18 })
             {
