@@ -183,6 +183,96 @@ public sealed class GuestMemfdSelftestTests
         Assert.Equal(Errno.ENODEV, host.Vm.Gmem.Get(plain)!.Pin(0));
     }
 
+    [Theory]
+    [InlineData(0UL, 0x1000UL)]
+    [InlineData(0UL, 0x20_0000UL)]
+    [InlineData(0x1000UL, 0x1000UL)]
+    [InlineData(0x1000UL, 0x20_0000UL)]
+    [InlineData(0x20_0000UL, 0x1000UL)]
+    public void PC_1_a_range_converted_to_shared_and_back_keeps_private_and_shared_memory_apart(ulong offset, ulong size)
+    {
+        // private_mem_conversions_test.c (kernel-domain.md 7.2, PC-1), 6.18 semantics: the guest converts [offset,
+        // +size) of its private memory to shared and back (no hole punch). While shared, the host's view is the VMM's
+        // own page (a different pfn: private writes are never visible to it) and the private page stays the guest's;
+        // pages outside the range keep their mappings; back to private, each page is the same guest_memfd page as
+        // before (its contents kept).
+        using var host = new Host("first-use", folioOrder: 0, guestBytes: 4 << 20);
+        const ulong Region = 4 << 20;
+        for (ulong gpa = 0; gpa < Region; gpa += PageSz)
+        {
+            host.Guest.Pvalidate(new gpa_t(gpa), FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+        }
+
+        var before = new kvm_pfn_t[Region / PageSz];
+        for (ulong i = 0; i < (ulong)before.Length; i++)
+        {
+            before[i] = host.Vm.Npt.Lookup(new gfn_t(i)).Pfn;
+        }
+
+        for (ulong gpa = offset; gpa < offset + size; gpa += PageSz)
+        {
+            host.Guest.Pvalidate(new gpa_t(gpa), FastRmp.Interop.Hardware.RmpPageSize.Size4K, false);
+        }
+
+        host.Guest.PageStateChange(new gpa_t(offset), size, toPrivate: false, punchHole: false);
+        for (ulong i = 0; i < (ulong)before.Length; i++)
+        {
+            bool inRange = i * PageSz >= offset && i * PageSz < offset + size;
+            var outcome = host.Guest.Access(new gpa_t(i * PageSz), isPrivate: !inRange, write: true);
+            Assert.Equal(AccessResult.Ok, outcome.Result);
+            if (inRange)
+            {
+                Assert.NotEqual(before[i], outcome.Leaf.Pfn);
+                Assert.True(host.Rmp.Read(before[i]).assigned);
+            }
+            else
+            {
+                Assert.Equal(before[i], outcome.Leaf.Pfn);
+            }
+        }
+
+        host.Guest.PageStateChange(new gpa_t(offset), size, toPrivate: true, punchHole: false);
+        for (ulong gpa = offset; gpa < offset + size; gpa += PageSz)
+        {
+            host.Guest.Pvalidate(new gpa_t(gpa), FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+            var outcome = host.Guest.Access(new gpa_t(gpa), isPrivate: true);
+            Assert.Equal(AccessResult.Ok, outcome.Result);
+            Assert.Equal(before[gpa / PageSz], outcome.Leaf.Pfn);
+        }
+
+        host.Vm.Verify();
+    }
+
+    [Fact]
+    public void PC_2_odd_frames_shared_one_by_one_make_the_2M_region_mixed_and_map_at_4K()
+    {
+        // private_mem_conversions_test.c (PC-2): the odd 4K frames of a 2 MiB region are converted to shared one by
+        // one; the region's attributes are mixed (KVM_LPAGE_MIXED_FLAG on its 2M lpage_info) and, with 2M folios, every
+        // frame is mapped at 4K, the private ones at their own pfns inside the folio.
+        using var host = new Host("first-use", folioOrder: 9, guestBytes: 4 << 20);
+        const ulong Chunk = 2 << 20;
+        for (ulong gpa = Chunk + PageSz; gpa < 2 * Chunk; gpa += 2 * PageSz)
+        {
+            host.Guest.PageStateChange(new gpa_t(gpa), PageSz, toPrivate: false, punchHole: false);
+        }
+
+        Assert.True(host.Vm.Memslots.LpageInfo(0, FastRmp.Interop.Kernel.PgLevel.Level2M, new gpa_t(Chunk).Gfn).IsMixed);
+        for (ulong gpa = Chunk; gpa < 2 * Chunk; gpa += PageSz)
+        {
+            bool isPrivate = (gpa / PageSz) % 2 == 0;
+            if (isPrivate)
+            {
+                host.Guest.Pvalidate(new gpa_t(gpa), FastRmp.Interop.Hardware.RmpPageSize.Size4K, true);
+            }
+
+            var outcome = host.Guest.Access(new gpa_t(gpa), isPrivate);
+            Assert.Equal(AccessResult.Ok, outcome.Result);
+            Assert.Equal(FastRmp.Interop.Kernel.PgLevel.Level4K, outcome.Leaf.Level);
+        }
+
+        host.Vm.Verify();
+    }
+
     [Fact]
     public void PC_3_after_a_punch_of_private_memory_the_guest_gets_a_fresh_page()
     {
