@@ -33,6 +33,12 @@ public static partial class CounterCatalog
         "inferred_conversions", "inferred conversions", "pages", "attribute flips inferred from a fault's private bit (a conversion not in the trace)",
         "model: replay inference");
 
+    /// <summary><c>folios_inferred_2m</c>: 2 MiB blocks given a 2M folio because the trace shows a private 2M leaf there.</summary>
+    public static CounterInfo FoliosInferred2M { get; } = ReplayCounter(
+        "folios_inferred_2m", "2M folios inferred", "folios",
+        "2 MiB blocks of guest_memfd given one 2M folio because the traced kernel mapped a private 2M leaf there (--folio auto)",
+        "model: replay inference from kvm_mmu_spte_requested level 2 on a private fault");
+
     /// <summary><c>inferred_validations</c>: PVALIDATEs inferred for private accesses to pages not validated.</summary>
     public static CounterInfo InferredValidations { get; } = ReplayCounter(
         "inferred_validations", "inferred acceptances", "PVALIDATEs", "PVALIDATEs inferred for private accesses to pages the guest had not validated",

@@ -106,6 +106,7 @@ public sealed class ReplaySession : IDisposable
             case ReplayOpKind.Convert: SetAttributes(op, punchHole: !op.ToPrivate); break;
             case ReplayOpKind.LaunchUpdate: Launch(op); break;
             case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op.Timestamp, op.Gpa); break;
+            case ReplayOpKind.HypercallExit: Host.Vm.Counters.HypercallExits++; break;
         }
     }
 
@@ -148,6 +149,7 @@ public sealed class ReplaySession : IDisposable
                 CounterCatalog.PfnsNotFree.With(traced.Missed),
                 CounterCatalog.InferredSlots.With(_counters.InferredSlots),
                 CounterCatalog.InferredConversions.With(_counters.InferredConversions),
+                CounterCatalog.FoliosInferred2M.With(_counters.FoliosInferred2M),
                 CounterCatalog.InferredValidations.With(_counters.InferredValidations),
                 CounterCatalog.MemslotErrors.With(_counters.MemslotErrors),
                 CounterCatalog.MemslotEventsIgnored.With(_counters.MemslotEventsIgnored),
@@ -177,10 +179,20 @@ public sealed class ReplaySession : IDisposable
             InferSlot(gfn);
         }
 
-        if (_private && vm.Attributes.IsPrivate(gfn) != isPrivate && !_known.IsPrivate(gfn) && vm.Memslots.Find(0, gfn) >= 0)
+        // The trace's decision first: an access whose kind disagrees with the model's attributes exits to userspace
+        // as the kernel does when the trace says it exited, or when a traced event (a conversion, or the slot's
+        // creation) set the attributes and the trace does not say; it is a conversion the trace did not show when the
+        // traced kernel mapped it, or when nothing traced ever set the page's attributes.
+        if (_private && vm.Attributes.IsPrivate(gfn) != isPrivate && vm.Memslots.Find(0, gfn) >= 0
+            && (op.Outcome == TracedOutcome.Mapped || (op.Outcome == TracedOutcome.Unknown && !_known.IsPrivate(gfn))))
         {
             _counters.InferredConversions++;
             SetAttributes(gpa, PageSize.Size4K, isPrivate);
+        }
+
+        if (_options.FolioAuto && isPrivate && op.Outcome == TracedOutcome.Mapped && op.Level == (byte)PgLevel.Level2M)
+        {
+            Hint2M(gfn);
         }
 
         if (op.HasPfn)
@@ -267,6 +279,27 @@ public sealed class ReplaySession : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>--folio auto</c>: the traced kernel mapped a private 2M leaf at <paramref name="gfn"/>, so the host's
+    /// guest_memfd had a folio of at least 2 MiB there (KVM maps 2M only when get_pfn's order allows it): the model's
+    /// file gets a 2M folio for that block, unless a page of it is already in the page cache (counted when new).
+    /// </summary>
+    private void Hint2M(gfn_t gfn)
+    {
+        var vm = Host.Vm;
+        int index = vm.Memslots.Find(0, gfn);
+        if (index < 0)
+        {
+            return;
+        }
+
+        ref var slot = ref vm.Memslots[index];
+        if (vm.Gmem.ByFileId(slot.gmem.file) is { } file && file.Hint2M(gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff))
+        {
+            _counters.FoliosInferred2M++;
+        }
+    }
+
     /// <summary>With no memslot source, a gfn outside every slot gets a guest_memfd-backed 1 GiB slot around it.</summary>
     private void InferSlot(gfn_t gfn)
     {
@@ -337,6 +370,8 @@ public sealed class ReplaySession : IDisposable
 
         if (gmem && _private && region.memory_size != 0 && region.slot >> 16 == 0)
         {
+            // A traced (or given) slot: its creation set the attributes, as a traced event would have.
+            _known.Set(new kvm_memory_attributes { address = region.guest_phys_addr, size = region.memory_size, attributes = (ulong)MemoryAttributes.Private }, out _);
             DefaultPrivate(region.guest_phys_addr, region.memory_size);
         }
     }
@@ -372,7 +407,16 @@ public sealed class ReplaySession : IDisposable
 
         if (punchHole)
         {
-            Host.Guest.PageStateChange(new gpa_t(gpa), size, toPrivate: false, punchHole: true);
+            // QEMU's conversion to shared and its discard of the private pages. Not a hypercall exit: those are counted
+            // from the trace's own KVM_EXIT_HYPERCALL exits (ReplayOpKind.HypercallExit).
+            if (SetAttributes(gpa, size, isPrivate: false))
+            {
+                for (ulong offset = 0; offset < size; offset += PageSize.Size4K)
+                {
+                    Host.Vm.PunchGuestMemfd(new gpa_t(gpa + offset).Gfn);
+                }
+            }
+
             return;
         }
 
@@ -455,6 +499,9 @@ public struct ReplaySessionCounters
 
     /// <summary>PVALIDATEs inferred for private accesses to pages the guest had not validated.</summary>
     public long InferredValidations;
+
+    /// <summary>2 MiB blocks given a 2M folio because the trace shows a private 2M leaf there (<see cref="ReplayOptions.FolioAuto"/>).</summary>
+    public long FoliosInferred2M;
 
     /// <summary>Memslot requests the model refused.</summary>
     public long MemslotErrors;

@@ -27,6 +27,9 @@ public sealed class TraceOpStats
     /// <summary>kvm_mmu_spte_requested events with no open fault of the same thread and gfn (prefetch, pre-fault).</summary>
     public long UnmatchedSpteRequested { get; internal set; }
 
+    /// <summary>KVM_EXIT_HYPERCALL exits traced (<c>kvm_userspace_exit</c> reason 3: MAP_GPA_RANGE for SNP guests).</summary>
+    public long HypercallExits { get; internal set; }
+
     /// <summary>KVM_EXIT_MEMORY_FAULT exits traced (kvm_userspace_exit reason 39 or -EFAULT, or QEMU kvm_memory_fault).</summary>
     public long MemoryFaultExits { get; internal set; }
 
@@ -81,6 +84,7 @@ public sealed class TraceOps
 {
     private const ulong RmpBit = 1UL << 31;
     private const uint MemoryFaultExitReason = 39;
+    private const uint HypercallExitReason = 3; // KVM_EXIT_HYPERCALL
     private const int Efault = 14;
     private readonly ITraceReader _reader;
     private readonly KvmEventDecoder _decoder = new();
@@ -200,6 +204,12 @@ public sealed class TraceOps
                 }
 
                 Flush(pid);
+                if (exit.Reason == HypercallExitReason)
+                {
+                    stats.HypercallExits++;
+                    Enqueue(new ReplayOp { Kind = ReplayOpKind.HypercallExit, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp });
+                }
+
                 return;
 
             case KvmEventKind.QemuMemoryFault:
