@@ -39,6 +39,12 @@ public static partial class CounterCatalog
         "2 MiB blocks of guest_memfd given one 2M folio because the traced kernel mapped a private 2M leaf there (--folio auto)",
         "model: replay inference from kvm_mmu_spte_requested level 2 on a private fault");
 
+    /// <summary><c>shared_thp_inferred</c>: 2 MiB blocks of shared memory backed by a huge page because the trace shows a shared 2M leaf.</summary>
+    public static CounterInfo SharedHugePagesInferred { get; } = ReplayCounter(
+        "shared_thp_inferred", "shared THPs inferred", "blocks",
+        "2 MiB blocks of the VMM's shared memory backed by a transparent huge page because the traced kernel mapped a shared 2M leaf there (--folio auto)",
+        "model: replay inference from kvm_mmu_spte_requested level 2 on a shared fault (host_pfn_mapping_level saw a PMD)");
+
     /// <summary><c>inferred_validations</c>: PVALIDATEs inferred for private accesses to pages not validated.</summary>
     public static CounterInfo InferredValidations { get; } = ReplayCounter(
         "inferred_validations", "inferred acceptances", "PVALIDATEs", "PVALIDATEs inferred for private accesses to pages the guest had not validated",

@@ -150,6 +150,7 @@ public sealed class ReplaySession : IDisposable
                 CounterCatalog.InferredSlots.With(_counters.InferredSlots),
                 CounterCatalog.InferredConversions.With(_counters.InferredConversions),
                 CounterCatalog.FoliosInferred2M.With(_counters.FoliosInferred2M),
+                CounterCatalog.SharedHugePagesInferred.With(_counters.SharedHugePagesInferred),
                 CounterCatalog.InferredValidations.With(_counters.InferredValidations),
                 CounterCatalog.MemslotErrors.With(_counters.MemslotErrors),
                 CounterCatalog.MemslotEventsIgnored.With(_counters.MemslotEventsIgnored),
@@ -190,9 +191,26 @@ public sealed class ReplaySession : IDisposable
             SetAttributes(gpa, PageSize.Size4K, isPrivate);
         }
 
-        if (_options.FolioAuto && isPrivate && op.Outcome == TracedOutcome.Mapped && op.Level == (byte)PgLevel.Level2M)
+        if (_options.FolioAuto && op.Outcome == TracedOutcome.Mapped && op.Level == (byte)PgLevel.Level2M)
         {
-            Hint2M(gfn);
+            if (isPrivate)
+            {
+                Hint2M(gfn);
+            }
+            else if (vm.Memslots.Find(0, gfn) >= 0)
+            {
+                if (op.HasPfn)
+                {
+                    Host.TracedPfns!.Hint(op.Pfn);
+                }
+
+                if (vm.BackSharedWithHugePage(gfn))
+                {
+                    _counters.SharedHugePagesInferred++;
+                }
+
+                Host.TracedPfns!.ClearHint();
+            }
         }
 
         if (op.HasPfn)
@@ -502,6 +520,9 @@ public struct ReplaySessionCounters
 
     /// <summary>2 MiB blocks given a 2M folio because the trace shows a private 2M leaf there (<see cref="ReplayOptions.FolioAuto"/>).</summary>
     public long FoliosInferred2M;
+
+    /// <summary>2 MiB blocks of the VMM's shared memory backed by a huge page because the trace shows a shared 2M leaf there.</summary>
+    public long SharedHugePagesInferred;
 
     /// <summary>Memslot requests the model refused.</summary>
     public long MemslotErrors;

@@ -84,4 +84,24 @@ public sealed class ReplayFollowsHostTests
         var result = Replay(trace, new ReplayOptions());
         Assert.Equal(1, result.Counters["hypercall_exits"]);
     }
+
+    [Fact]
+    public void A_traced_shared_2M_leaf_backs_its_block_with_a_huge_page_of_the_vmm()
+    {
+        // QEMU converts the 2 MiB block at 0x600000 to shared (attributes shared, not MIXED); the host then maps a shared
+        // access there at 2M (pfn 0x40000, its anonymous memory under THP). With --folio auto the model backs the block
+        // with one 2 MiB host block and maps 2M too; with shared memory of 4 KiB pages it can only map 4K.
+        string trace = Slot
+            + " qemu-system-x86-7000 [000] ..... 1.000005: tracing_mark_write: kvm_convert_memory start 0x600000 size 0x200000 to_shared\n"
+            + Fault(1.000010, 0x600000, "0x100000004", 0x40000, 2);
+        var auto = Replay(trace, new ReplayOptions(FolioAuto: true));
+        Assert.Equal(1, auto.Counters["shared_thp_inferred"]);
+        Assert.Equal(1, auto.Fidelity.LevelsAgreed);
+        Assert.Equal(0, auto.Counters["inferred_conversions"]);
+        Assert.Equal(1, auto.Counters["npt_2m"]);
+
+        var fixed4K = Replay(trace, new ReplayOptions());
+        Assert.Equal(0, fixed4K.Counters["shared_thp_inferred"]);
+        Assert.Equal(0, fixed4K.Fidelity.LevelsAgreed);
+    }
 }
