@@ -104,4 +104,38 @@ public sealed class ReplayFollowsHostTests
         Assert.Equal(0, fixed4K.Counters["shared_thp_inferred"]);
         Assert.Equal(0, fixed4K.Fidelity.LevelsAgreed);
     }
+
+    [Fact]
+    public void A_host_mixing_4K_and_2M_folios_is_followed_decision_for_decision_under_folio_auto()
+    {
+        // A generated host trace (SnpTraceFixture, 6.18 host, first use) where about one private fault in four maps a
+        // fresh 2 MiB block at 2M over a 2M folio and the rest map 4K, with shared accesses that exit and convert.
+        // Under --folio auto the first-use model reproduces every traced level and exit; with every folio 4K each 2M
+        // leaf is a level miss.
+        string path = Path.Combine(Path.GetTempPath(), $"fastrmp-mixed-{Guid.NewGuid():N}.dat");
+        try
+        {
+            FastRmp.Tests.Common.SnpTraceFixture.Write(path, faults: 2000, hugeEvery: 4);
+            ReplayResult Run(bool auto)
+            {
+                using var reader = TraceFile.OpenReader(path);
+                using var replayer = new Replayer(reader, new ReplayOptions(HostBytes: 64UL << 30, FolioAuto: auto), ["first-use"]);
+                replayer.Run();
+                return replayer.Results("mixed")[0];
+            }
+
+            var auto = Run(auto: true);
+            Assert.True(auto.Counters["folios_inferred_2m"] > 300, $"{auto.Counters["folios_inferred_2m"]} 2M folios inferred");
+            Assert.Equal(auto.Fidelity.LevelsCompared, auto.Fidelity.LevelsAgreed);
+            Assert.Equal(auto.Fidelity.ExitsCompared, auto.Fidelity.ExitsAgreed);
+            Assert.Equal(auto.Counters["folios_inferred_2m"], auto.Counters["npt_2m"]);
+
+            var fixed4K = Run(auto: false);
+            Assert.Equal(fixed4K.Fidelity.LevelsCompared - auto.Counters["folios_inferred_2m"], fixed4K.Fidelity.LevelsAgreed);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
