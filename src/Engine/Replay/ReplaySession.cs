@@ -465,15 +465,29 @@ public sealed class ReplaySession : IDisposable
         }
 
         ulong first = op.Gpa >> PageSize.Shift4K;
-        ulong end = (op.Gpa + op.Size + PageSize.Mask4K) >> PageSize.Shift4K;
+        // The pages [gpa, gpa + size) covers, computed without overflow (a traced size may be anything).
+        ulong pages = (op.Size >> PageSize.Shift4K) + (((op.Gpa & PageSize.Mask4K) + (op.Size & PageSize.Mask4K) + PageSize.Mask4K) >> PageSize.Shift4K);
+
+        if (Source is MemslotSource.None or MemslotSource.Inferred)
+        {
+            InferSlot(new gfn_t(first));
+        }
+
+        // kvm_gmem_populate clamps the range to the memslot of its first gfn (virt/kvm/guest_memfd.c, 6.11 on): the
+        // model does too, which also bounds the per-page work by what the model holds.
+        int slotIndex = vm.Memslots.Find(0, new gfn_t(first));
+        if (slotIndex < 0 || pages == 0)
+        {
+            FirstRefusal ??= $"a launch update at gpa 0x{op.Gpa:x} of 0x{op.Size:x} bytes: no memslot holds its first page";
+            Host.LaunchFailures++;
+            return;
+        }
+
+        ref var slot = ref vm.Memslots[slotIndex];
+        ulong end = first + Math.Min(Math.Min(pages, slot.base_gfn.Value + slot.npages - first), _options.HostBytes >> PageSize.Shift4K);
         for (ulong g = first; g < end; g++)
         {
             var gfn = new gfn_t(g);
-            if (Source is MemslotSource.None or MemslotSource.Inferred)
-            {
-                InferSlot(gfn);
-            }
-
             if (!vm.Attributes.IsPrivate(gfn) && !_known.IsPrivate(gfn))
             {
                 _counters.InferredConversions++;
