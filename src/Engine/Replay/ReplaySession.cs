@@ -31,7 +31,10 @@ public sealed class ReplaySession : IDisposable
     private const ulong GmemFileBytes = 1UL << 46;
     private const uint InferredSlotBase = 0x4000;
     private readonly ReplayOptions _options;
-    private readonly Dictionary<uint, int> _gmemFds = [];
+    private const ulong GmemFileGrain = 1UL << 30; // model files grow in whole GiB
+    private const int MaxModelFiles = 1024;
+    private readonly Dictionary<uint, List<int>> _gmemFds = [];
+    private int _modelFiles;
     private readonly MemoryAttributeMap _known = new();
     private readonly bool _private;
     private int _inferredFd = -1;
@@ -361,20 +364,61 @@ public sealed class ReplaySession : IDisposable
         }
     }
 
+    /// <summary>
+    /// The model's guest_memfd for a traced slot's: sized by what the bindings use (the traced file's size is not in
+    /// the trace), so a trace naming many files costs what they hold. A binding that does not fit the traced file's
+    /// model file gets one of its own, sized for it: bindings of one file never overlap, so their folios are the same
+    /// either way. Null (refused, with the reason) past <see cref="MaxModelFiles"/> files or past the 64 TiB a model
+    /// file may have.
+    /// </summary>
+    private int? ModelFile(in kvm_userspace_memory_region2 region)
+    {
+        var vm = Host.Vm;
+        ulong end = region.guest_memfd_offset + region.memory_size;
+        if (end < region.guest_memfd_offset || end > GmemFileBytes)
+        {
+            FirstRefusal ??= $"memslot {region.slot & 0xffff}: guest_memfd offset 0x{region.guest_memfd_offset:x} + size 0x{region.memory_size:x} is past the 64 TiB a model file may have";
+            return null;
+        }
+
+        if (_gmemFds.TryGetValue(region.guest_memfd, out var files))
+        {
+            foreach (int candidate in files)
+            {
+                if (vm.Gmem.Get(candidate) is { } file && file.Size >= end)
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        if (_modelFiles >= MaxModelFiles)
+        {
+            FirstRefusal ??= $"memslot {region.slot & 0xffff}: more than {MaxModelFiles} guest_memfd files (the model's limit, a process's default RLIMIT_NOFILE)";
+            return null;
+        }
+
+        ulong size = Math.Min(GmemFileBytes, (end + GmemFileGrain - 1) & ~(GmemFileGrain - 1));
+        if (vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = size }, out int fd) != Errno.Ok)
+        {
+            throw new InvalidOperationException("The model refused a guest_memfd.");
+        }
+
+        _modelFiles++;
+        (files ??= _gmemFds[region.guest_memfd] = []).Add(fd);
+        return fd;
+    }
+
     private void SetMemslot(kvm_userspace_memory_region2 region)
     {
         var vm = Host.Vm;
         bool gmem = (region.flags & (uint)MemslotFlags.GuestMemfd) != 0;
-        if (gmem)
+        if (gmem && region.memory_size != 0)
         {
-            if (!_gmemFds.TryGetValue(region.guest_memfd, out int fd))
+            if (ModelFile(region) is not int fd)
             {
-                if (vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = GmemFileBytes }, out fd) != Errno.Ok)
-                {
-                    throw new InvalidOperationException("The model refused a guest_memfd.");
-                }
-
-                _gmemFds.Add(region.guest_memfd, fd);
+                _counters.MemslotErrors++;
+                return;
             }
 
             region.guest_memfd = (uint)fd;

@@ -66,4 +66,21 @@ public sealed class ReplayHostileValuesTests
         Assert.Equal(1, result.Counters["replay_faults"]);
         Assert.Equal(1, result.Counters["attribute_errors"]);
     }
+
+    [Fact]
+    public void Many_guest_memfd_files_cost_what_they_hold_and_past_the_limit_are_refused()
+    {
+        // 1,100 memslots of 4 KiB, each on its own guest_memfd (issue 18, item 5: 20,000 such files ran out of memory
+        // when each model file was 64 TiB). The model sizes its files by their bindings (1 GiB each here) and refuses
+        // files past 1,024 with a reason.
+        var text = new StringBuilder();
+        for (int i = 0; i < 1100; i++)
+        {
+            text.Append($" qemu-system-x86-7000 [000] ..... 1.{i:D6}: tracing_mark_write: kvm_set_user_memory AddrSpace#0 Slot#{i} flags=0x4 gpa=0x{(ulong)i << 12:x} size=0x1000 ua=0x7f0000000000 guest_memfd={100 + i} guest_memfd_offset=0x0 ret=0\n");
+        }
+
+        var result = Replay(text.ToString());
+        Assert.Equal(1100 - 1024, result.Counters["memslot_errors"]);
+        Assert.Contains("more than 1024 guest_memfd files", result.FirstRefusal, StringComparison.Ordinal);
+    }
 }
