@@ -271,6 +271,13 @@ internal sealed partial class CpuStream
                 }
 
                 _pageStart = 0;
+                if (_layout.DataOffset > _bufLen)
+                {
+                    // fewer bytes than a sub-buffer header (a CPU section or chunk of a few bytes): damage, then on
+                    _stats.AddDamage(new TraceDamage(Cpu, PageFileOffset(), $"truncated sub-buffer ({_bufLen} bytes; its header alone is {_layout.DataOffset})"));
+                    _pageStart = _bufLen;
+                    continue;
+                }
             }
 
             int avail = Math.Min(_pageSize, _bufLen - _pageStart);
