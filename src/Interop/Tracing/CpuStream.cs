@@ -20,6 +20,7 @@ internal sealed partial class CpuStream
     private const int BlockPages = 16;
     private const uint CommitMask = (1u << 27) - 1;
     private const int MaxChunkBytes = 256 << 20;
+    private const int MaxChunkPages = 256; // 25 times what trace-cmd writes (10 pages per chunk)
     private readonly TraceInput _input;
     private readonly ChunkDecompressor? _decompressor;
     private readonly TraceReadStats _stats;
