@@ -89,7 +89,7 @@ internal static class ReplayCommands
         if (parse.GetValue(o.Html) is { } html)
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
-                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
+                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {Rate(r.Fidelity, "P1")} of decisions (memslots {Describe(r.Source)})"));
             ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" })]));
         }
 
@@ -200,9 +200,14 @@ internal static class ReplayCommands
         }
 
         table.AddEmptyRow();
-        table.AddRow(["agreement with the trace", .. results.Select(r => r.Fidelity.AgreementRate.ToString("P2", s_ci))]);
+        table.AddRow(["agreement with the trace", .. results.Select(r => Rate(r.Fidelity, "P2"))]);
         table.AddRow(["levels agreed", .. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]);
         table.AddRow(["exits agreed", .. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]);
+        if (results.Any(r => r.Fidelity.StuckCompared > 0))
+        {
+            table.AddRow(["[yellow]stuck accesses (compared, not agreed)[/]", .. results.Select(r => r.Fidelity.StuckCompared.ToString("N0", s_ci))]);
+        }
+
         table.AddRow(["RMP-fault 2M regions (trace / model / both)", .. results.Select(r => $"{r.Fidelity.TraceRmpRegions:N0} / {r.Fidelity.ModelRmpRegions:N0} / {r.Fidelity.CommonRmpRegions:N0}")]);
         console.Write(table);
         foreach (var r in results.Where(r => r.Fidelity.First.Count > 0))
@@ -221,6 +226,10 @@ internal static class ReplayCommands
             console.Write(d);
         }
     }
+
+    /// <summary>The agreement rate as a percentage, or "n/a" when nothing was compared (not 100 %: there is no evidence either way).</summary>
+    internal static string Rate(Fidelity fidelity, string format)
+        => fidelity.AgreementRate is { } rate ? rate.ToString(format, s_ci) : "n/a";
 
     private static string Describe(MemslotSource source) => source switch
     {
@@ -252,7 +261,7 @@ internal static class ReplayCommands
         {
             var f = r.Fidelity;
             var fidelity = new FidelityJson(
-                f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.TraceRmpRegions, f.ModelRmpRegions,
+                f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.StuckCompared, f.TraceRmpRegions, f.ModelRmpRegions,
                 f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model))]);
             return new ReplayRunJson(
                 r.Policy, r.Counters.Kernel, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),

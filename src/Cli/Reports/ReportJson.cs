@@ -67,12 +67,24 @@ internal sealed record ReplayRunJson(
 internal sealed record ReplayVmJson(int Process, string Name);
 
 /// <summary>A run's agreement with the traced kernel (<see cref="Engine.Replay.Fidelity"/>).</summary>
+/// <param name="AgreementRate">Agreed / compared, or null when nothing was compared.</param>
+/// <param name="LevelsCompared">Faults whose traced level was compared (stuck accesses the trace mapped included).</param>
+/// <param name="LevelsAgreed">Of those, the ones with the same level.</param>
+/// <param name="ExitsCompared">Faults whose traced outcome was compared (stuck accesses included).</param>
+/// <param name="ExitsAgreed">Of those, the ones with the same outcome.</param>
+/// <param name="StuckCompared">Accesses with a traced outcome that the model could not complete: compared, never agreed.</param>
+/// <param name="TraceRmpRegions">2 MiB regions with a traced RMP fault.</param>
+/// <param name="ModelRmpRegions">2 MiB regions where the model took an #NPF(RMP).</param>
+/// <param name="CommonRmpRegions">Regions in both.</param>
+/// <param name="Disagreements">Every disagreement.</param>
+/// <param name="First">The first disagreements in trace order.</param>
 internal sealed record FidelityJson(
-    double AgreementRate,
+    double? AgreementRate,
     long LevelsCompared,
     long LevelsAgreed,
     long ExitsCompared,
     long ExitsAgreed,
+    long StuckCompared,
     int TraceRmpRegions,
     int ModelRmpRegions,
     int CommonRmpRegions,

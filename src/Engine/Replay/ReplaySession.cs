@@ -105,7 +105,7 @@ public sealed class ReplaySession : IDisposable
             case ReplayOpKind.SetAttributes: SetAttributes(op, punchHole: false); break;
             case ReplayOpKind.Convert: SetAttributes(op, punchHole: !op.ToPrivate); break;
             case ReplayOpKind.LaunchUpdate: Launch(op); break;
-            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op.Timestamp, op.Gpa); break;
+            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op); break;
         }
     }
 
@@ -177,7 +177,8 @@ public sealed class ReplaySession : IDisposable
             InferSlot(gfn);
         }
 
-        if (_private && vm.Attributes.IsPrivate(gfn) != isPrivate && !_known.IsPrivate(gfn) && vm.Memslots.Find(0, gfn) >= 0)
+        bool inferred = _private && vm.Attributes.IsPrivate(gfn) != isPrivate && !_known.IsPrivate(gfn) && vm.Memslots.Find(0, gfn) >= 0;
+        if (inferred)
         {
             _counters.InferredConversions++;
             SetAttributes(gpa, PageSize.Size4K, isPrivate);
@@ -220,6 +221,7 @@ public sealed class ReplaySession : IDisposable
             // The guest would re-fault forever here (e.g. a private access to a page the policy never made private).
             Host.Guest.CountStuck($"a guest access that cannot complete at {op.Timestamp / 1e9:F9} s: {ex.Message}");
             FirstRefusal ??= Host.Guest.StuckReason;
+            Fidelity.Stuck(op, ex.Message); // compared and not agreed: a policy that gets stuck is not flattered
             Host.TracedPfns!.ClearHint();
             return;
         }
@@ -233,19 +235,12 @@ public sealed class ReplaySession : IDisposable
         bool modelRmpFault = rmpFaults != 0;
         if (modelRmpFault)
         {
-            Fidelity.ModelRmpFault(op.Timestamp, gpa);
+            Fidelity.ModelRmpFault(op, gpa);
         }
 
         bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
         var leaf = outcome.Leaf;
-        if (op.Outcome != TracedOutcome.Unknown)
-        {
-            Fidelity.Exit(op.Timestamp, gpa, op.Outcome == TracedOutcome.MemoryFaultExit, modelExit);
-            if (op.Outcome == TracedOutcome.Mapped && !modelExit && outcome.Result != AccessResult.Mmio)
-            {
-                Fidelity.Level(op.Timestamp, gpa, op.Level, (int)outcome.Level);
-            }
-        }
+        Fidelity.Fault(op, outcome, inferred);
 
         if (Recorder is { } recorder)
         {
