@@ -59,4 +59,37 @@ public sealed class ReplayFidelityReportTests : IDisposable
         Assert.True(f.GetProperty("exits_agreed").GetInt64() <= written.Faults - stuck);
         Assert.Contains("stuck accesses (compared, not agreed)", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_trace_column_shows_what_the_trace_did_beside_the_policies_and_in_json()
+    {
+        string trace = PathOf("snp.dat");
+        var written = SnpTraceFixture.Write(trace, faults: 300, sharedEvery: 20);
+        var (exit, output, err) = CliRunner.Run("compare", trace, "--policies", "first-use,alloc-blind", "--host-size", "64G", "--json", PathOf("c.json"));
+        Assert.True(exit == 0, err);
+
+        // By the fixture's construction: each shared access faults twice (the exit, then the retry mapped), both
+        // shared; every other fault is private and mapped at 4K; the conversions are the two slots' attribute changes
+        // plus, per shared access, QEMU's conversion and the kernel's attribute change.
+        long shared = written.SharedConversions;
+        var vm = Assert.Single(Json(PathOf("c.json")).GetProperty("vms").EnumerateArray());
+        Assert.Equal("trace", vm.GetProperty("memslot_source").GetString());
+        var t = vm.GetProperty("traced");
+        Assert.Equal(
+            (written.Faults, written.Faults - (2 * shared), 2 * shared, 0L, shared, written.Faults - shared, 0L, 0L, 2 + (2 * shared), 1L, 2L),
+            (t.GetProperty("faults").GetInt64(), t.GetProperty("faults_private").GetInt64(), t.GetProperty("faults_shared").GetInt64(),
+             t.GetProperty("faults_unresolved").GetInt64(), t.GetProperty("memory_fault_exits").GetInt64(), t.GetProperty("levels").GetProperty("4k").GetInt64(),
+             t.GetProperty("levels").GetProperty("2m").GetInt64(), t.GetProperty("rmp_faults").GetInt64(), t.GetProperty("conversions").GetInt64(),
+             t.GetProperty("launch_updates").GetInt64(), t.GetProperty("memslot_events").GetInt64()));
+        Assert.Equal(
+            [(0, "0x0", "0x80000000", true), (1, "0x100000000", "0x180000000", true)],
+            vm.GetProperty("memslots").EnumerateArray().Select(m => (m.GetProperty("slot").GetInt32(), m.GetProperty("gpa_start").GetString()!, m.GetProperty("gpa_end").GetString()!, m.GetProperty("guest_memfd").GetBoolean())));
+
+        // the table: a trace column next to the policies, the trace-only rows blank under them
+        string header = output.Split('\n').First(l => l.Contains("counter", StringComparison.Ordinal));
+        Assert.True(header.IndexOf("trace", StringComparison.Ordinal) < header.IndexOf("first-use", StringComparison.Ordinal), header);
+        string[] faultsRow = output.Split('\n').Single(l => l.Contains("traced faults ", StringComparison.Ordinal) && !l.Contains("without", StringComparison.Ordinal)).Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["traced faults", written.Faults.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)], faultsRow); // the policies' cells are empty
+        Assert.Contains("slot 1: 0x100000000-0x180000000 (2 GiB), guest_memfd", output, StringComparison.Ordinal);
+    }
 }

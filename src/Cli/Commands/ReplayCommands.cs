@@ -20,6 +20,7 @@ namespace FastRmp.Cli.Commands;
 internal static class ReplayCommands
 {
     private static readonly CultureInfo s_ci = CultureInfo.InvariantCulture;
+    private const int MaxSlotsShown = 8;
 
     /// <summary>The counters the replay tables show, in row order (titles from the catalog).</summary>
     internal static IReadOnlyList<CounterInfo> Shown { get; } =
@@ -146,7 +147,7 @@ internal static class ReplayCommands
 
         foreach (var vm in results.GroupBy(r => r.Vm))
         {
-            WriteVm(console, [.. vm], VmTitle(vm.Key, results));
+            WriteVm(console, [.. vm], VmTitle(vm.Key, results), FirstSession(replayer, vm.Key));
         }
     }
 
@@ -162,13 +163,28 @@ internal static class ReplayCommands
     private static string VmTitle(ReplayVm vm, IReadOnlyList<ReplayResult> results)
         => results.All(r => r.Vm.Process == 0) ? "" : vm.Process == 0 ? "threads of no known process: " : $"VM {vm.Process} ({vm.Name}): ";
 
-    private static void WriteVm(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title)
+    /// <summary>The first policy's model of <paramref name="vm"/> (the trace column and the memslots are the same in every one).</summary>
+    private static ReplaySession FirstSession(Replayer replayer, ReplayVm vm) => replayer.Vms.First(v => v.Vm == vm).Sessions[0];
+
+    private static void WriteVm(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title, ReplaySession first)
     {
+        var traced = results[0].Fidelity.Traced;
         bool Differs(CounterInfo counter)
             => results.Count > 1 && results.Any(r => r.Counters.Counters.Any(c => c.Key == counter.Name))
                 && results.Select(r => r.Counters[counter.Name]).Distinct().Skip(1).Any();
 
         console.Write(new Markup($"{Markup.Escape(title)}memslots {Describe(results[0].Source)}\n"));
+        var slots = TraceColumn.Memslots(first);
+        foreach (var slot in slots.Take(MaxSlotsShown))
+        {
+            console.Write(new Markup($"  {Markup.Escape(TraceColumn.Describe(slot))}\n"));
+        }
+
+        if (slots.Count > MaxSlotsShown)
+        {
+            console.Write(new Markup($"  ... and {slots.Count - MaxSlotsShown:N0} more (all of them in --json)\n"));
+        }
+
         foreach (var r in results)
         {
             if (r.FirstRefusal is { } refusal)
@@ -184,6 +200,7 @@ internal static class ReplayCommands
 
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}"));
         table.AddColumn("counter");
+        table.AddColumn(new TableColumn("[bold]trace[/]").RightAligned());
         foreach (var r in results)
         {
             table.AddColumn(new TableColumn(Markup.Escape(Label(r, results))).RightAligned());
@@ -196,19 +213,24 @@ internal static class ReplayCommands
         foreach (var counter in rows)
         {
             string name = Markup.Escape(counter.Title);
-            table.AddRow([Differs(counter) ? $"[yellow]{name}[/]" : name, .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
+            table.AddRow([Differs(counter) ? $"[yellow]{name}[/]" : name, TraceColumn.For(counter, traced)?.ToString("N0", s_ci) ?? "", .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
+        }
+
+        foreach (var (rowTitle, value) in TraceColumn.Rows(traced))
+        {
+            table.AddRow([Markup.Escape(rowTitle), value.ToString("N0", s_ci), .. results.Select(_ => "")]);
         }
 
         table.AddEmptyRow();
-        table.AddRow(["agreement with the trace", .. results.Select(r => Rate(r.Fidelity, "P2"))]);
-        table.AddRow(["levels agreed", .. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]);
-        table.AddRow(["exits agreed", .. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]);
+        table.AddRow(["agreement with the trace", "", .. results.Select(r => Rate(r.Fidelity, "P2"))]);
+        table.AddRow(["levels agreed", "", .. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]);
+        table.AddRow(["exits agreed", "", .. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]);
         if (results.Any(r => r.Fidelity.StuckCompared > 0))
         {
-            table.AddRow(["[yellow]stuck accesses (compared, not agreed)[/]", .. results.Select(r => r.Fidelity.StuckCompared.ToString("N0", s_ci))]);
+            table.AddRow(["[yellow]stuck accesses (compared, not agreed)[/]", "", .. results.Select(r => r.Fidelity.StuckCompared.ToString("N0", s_ci))]);
         }
 
-        table.AddRow(["RMP-fault 2M regions (trace / model / both)", .. results.Select(r => $"{r.Fidelity.TraceRmpRegions:N0} / {r.Fidelity.ModelRmpRegions:N0} / {r.Fidelity.CommonRmpRegions:N0}")]);
+        table.AddRow(["RMP-fault 2M regions (model: both)", results[0].Fidelity.TraceRmpRegions.ToString("N0", s_ci), .. results.Select(r => $"{r.Fidelity.ModelRmpRegions:N0}: {r.Fidelity.CommonRmpRegions:N0}")]);
         console.Write(table);
         foreach (var r in results.Where(r => r.Fidelity.First.Count > 0))
         {
@@ -267,7 +289,12 @@ internal static class ReplayCommands
                 r.Policy, r.Counters.Kernel, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),
                 fidelity, r.FirstRefusal, r.InvariantViolation);
         });
-        return new ReplayReportJson(trace, modelOptions, [.. runs]);
+        var vms = results.GroupBy(r => r.Vm).Select(vm =>
+        {
+            var first = vm.First();
+            return TraceColumn.Json(vm.Key, first.Source, first.Fidelity.Traced, first.Fidelity, TraceColumn.Memslots(FirstSession(replayer, vm.Key)));
+        });
+        return new ReplayReportJson(trace, modelOptions, [.. runs], [.. vms]);
     }
 
     /// <summary>The options replay and compare share.</summary>

@@ -18,7 +18,36 @@ internal sealed record ScenarioRunJson(string Scenario, string Policy, string Fo
 /// <param name="Trace">The trace and what the replay read of it.</param>
 /// <param name="Options">The model's options.</param>
 /// <param name="Runs">One entry per VM and policy, VM by VM.</param>
-internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs);
+/// <param name="Vms">What the trace shows VM by VM (the trace column of the tables) and the memslots the replay used.</param>
+internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs, IReadOnlyList<ReplayVmTraceJson> Vms);
+
+/// <summary>One VM as the trace shows it.</summary>
+/// <param name="Process">Its QEMU process (0 when the trace does not say).</param>
+/// <param name="Name">That process's name as traced.</param>
+/// <param name="MemslotSource">Where the memslots came from: <c>trace</c>, <c>file</c>, <c>inferred</c> or <c>none</c>.</param>
+/// <param name="Traced">The trace's counts.</param>
+/// <param name="Memslots">The memslots the replay used at the end of the trace.</param>
+internal sealed record ReplayVmTraceJson(int Process, string Name, string MemslotSource, TracedJson Traced, IReadOnlyList<TracedMemslotJson> Memslots);
+
+/// <summary>What the trace shows for one VM (<see cref="Engine.Replay.TraceTally"/>).</summary>
+/// <param name="Faults">Guest accesses (kvm_page_fault without the RMP bit).</param>
+/// <param name="FaultsPrivate">Of those, private ones.</param>
+/// <param name="FaultsShared">Of those, shared ones.</param>
+/// <param name="FaultsUnresolved">Faults with no traced outcome.</param>
+/// <param name="Levels">Faults mapped, by the level of their kvm_mmu_spte_requested.</param>
+/// <param name="MemoryFaultExits">Faults that ended in KVM_EXIT_MEMORY_FAULT.</param>
+/// <param name="RmpFaults">kvm_rmp_fault events.</param>
+/// <param name="RmpRegions">2 MiB regions with a kvm_rmp_fault.</param>
+/// <param name="Conversions">Attribute changes and QEMU conversions.</param>
+/// <param name="LaunchUpdates">SNP_LAUNCH_UPDATE ranges.</param>
+/// <param name="MemslotEvents">QEMU memslot changes.</param>
+internal sealed record TracedJson(long Faults, long FaultsPrivate, long FaultsShared, long FaultsUnresolved, TracedLevelsJson Levels, long MemoryFaultExits, long RmpFaults, int RmpRegions, long Conversions, long LaunchUpdates, long MemslotEvents);
+
+/// <summary>Traced mappings by level; <paramref name="Other"/> counts any level other than 4K, 2M and 1G.</summary>
+internal sealed record TracedLevelsJson([property: JsonPropertyName("4k")] long Level4K, [property: JsonPropertyName("2m")] long Level2M, [property: JsonPropertyName("1g")] long Level1G, long Other);
+
+/// <summary>A memslot the replay used; addresses are hexadecimal text.</summary>
+internal sealed record TracedMemslotJson(int Slot, int AsId, string GpaStart, string GpaEnd, bool GuestMemfd);
 
 /// <summary>The trace part of <see cref="ReplayReportJson"/>.</summary>
 internal sealed record ReplayTraceJson(

@@ -53,6 +53,9 @@ public sealed class Fidelity(int maxDisagreements = 10)
     private readonly Dictionary<ulong, Event> _modelRmpRegions = [];
     private int _commonRmpRegions = -1;
 
+    /// <summary>What the trace shows for this VM, counted from the ops replayed (the same for every policy).</summary>
+    public TraceTally Traced { get; } = new();
+
     /// <summary>Faults whose traced level was compared with the model's.</summary>
     public long LevelsCompared { get; private set; }
 

@@ -89,6 +89,7 @@ public sealed class ReplaySession : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _now = (op.Timestamp, op.Cpu, op.Pid);
+        Fidelity.Traced.Observe(op);
         switch (op.Kind)
         {
             case ReplayOpKind.Fault: Fault(op); break;
