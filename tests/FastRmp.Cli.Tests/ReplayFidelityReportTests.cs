@@ -92,4 +92,43 @@ public sealed class ReplayFidelityReportTests : IDisposable
         Assert.Equal(["traced faults", written.Faults.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)], faultsRow); // the policies' cells are empty
         Assert.Contains("slot 1: 0x100000000-0x180000000 (2 GiB), guest_memfd", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Every_disagreement_goes_to_the_jsonl_file_and_the_terminal_shows_alike_policies_once()
+    {
+        string trace = PathOf("snp.dat");
+        SnpTraceFixture.Write(trace, faults: 300, sharedEvery: 20);
+        var (exit, output, err) = CliRunner.Run("compare", trace, "--policies", "first-use,alloc-blind,fault-hook", "--folio", "2m", "--host-size", "64G", "--json", PathOf("c.json"), "--disagreements", PathOf("d.jsonl"));
+        Assert.True(exit == 0, err);
+        var runs = Json(PathOf("c.json")).GetProperty("runs").EnumerateArray().ToArray();
+        var lines = File.ReadAllLines(PathOf("d.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+
+        // all of them, not the first ten: as many lines per policy as the run counted
+        foreach (var run in runs)
+        {
+            string policy = run.GetProperty("policy").GetString()!;
+            Assert.Equal(run.GetProperty("fidelity").GetProperty("disagreements").GetInt64(), lines.Count(l => l.GetProperty("policy").GetString() == policy));
+        }
+
+        Assert.True(lines.Length > 3 * 10, $"{lines.Length} lines");
+        Assert.All(lines, l => Assert.Contains(l.GetProperty("category").GetString(), (string[])["level", "exit", "rmp-region"]));
+
+        // a level disagreement is a fault the trace mapped: the fixture maps every fault at 4K, its vCPU v runs on CPU v
+        // as thread 7001 + v, and the gfn is the gpa's page
+        var levels = lines.Where(l => l.GetProperty("category").GetString() == "level").ToArray();
+        Assert.NotEmpty(levels);
+        Assert.All(levels, l =>
+        {
+            Assert.Equal((1, "4K"), (l.GetProperty("traced_level").GetInt32(), l.GetProperty("trace").GetString()));
+            Assert.Equal(l.GetProperty("pid").GetInt32() - 7001, l.GetProperty("cpu").GetInt32());
+            Assert.Equal(Convert.ToUInt64(l.GetProperty("gpa").GetString(), 16) >> 12, Convert.ToUInt64(l.GetProperty("gfn").GetString(), 16));
+            Assert.StartsWith("0x", l.GetProperty("traced_pfn").GetString(), StringComparison.Ordinal);
+            Assert.False(string.IsNullOrEmpty(l.GetProperty("why").GetString()));
+        });
+
+        // first-use and alloc-blind take the same first 2M decisions where the trace mapped 4K: one table for both
+        string[] titles = [.. output.Split('\n').Where(l => l.Contains("first level disagreements", StringComparison.Ordinal))];
+        Assert.Contains(titles, t => t.Contains("first-use (", StringComparison.Ordinal) && t.Contains("alloc-blind (", StringComparison.Ordinal));
+        Assert.Single(titles, t => t.Contains("first-use (", StringComparison.Ordinal));
+    }
 }

@@ -21,6 +21,7 @@ internal static class ReplayCommands
 {
     private static readonly CultureInfo s_ci = CultureInfo.InvariantCulture;
     private const int MaxSlotsShown = 8;
+    private const int FirstShown = 5;
 
     /// <summary>The counters the replay tables show, in row order (titles from the catalog).</summary>
     internal static IReadOnlyList<CounterInfo> Shown { get; } =
@@ -73,6 +74,11 @@ internal static class ReplayCommands
         using var replayer = new Replayer(reader, options, policies, kernels);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;
+        using var log = parse.GetValue(o.Disagreements) is { } logFile ? new DisagreementLog(logFile) : null;
+        if (log is not null)
+        {
+            replayer.SessionCreated = log.Listen;
+        }
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         RunWithProgress(replayer, path, stderr);
@@ -83,7 +89,8 @@ internal static class ReplayCommands
             throw new CliInputException($"{path}: no KVM events in {stats.Records:N0} records; record the host with 'trace-cmd record -e kvm -e kvmmmu' (and QEMU's ftrace trace backend for memslots and conversions)");
         }
 
-        var results = replayer.Results(Path.GetFileName(path));
+        var results = replayer.Results(Path.GetFileName(path)); // also adds each model's RMP-region disagreements to the log
+        log?.Dispose();
         var console = Terminal.For(stdout);
         WriteSummary(console, reader, replayer, results, seconds);
         WriteJson(parse.GetValue(o.Json), reader, replayer, results, options, seconds);
@@ -232,20 +239,43 @@ internal static class ReplayCommands
 
         table.AddRow(["RMP-fault 2M regions (model: both)", results[0].Fidelity.TraceRmpRegions.ToString("N0", s_ci), .. results.Select(r => $"{r.Fidelity.ModelRmpRegions:N0}: {r.Fidelity.CommonRmpRegions:N0}")]);
         console.Write(table);
-        foreach (var r in results.Where(r => r.Fidelity.First.Count > 0))
-        {
-            var d = new Table().Border(TableBorder.Simple).Title(Markup.Escape($"{title}{Label(r, results)}: first disagreements with the trace ({r.Fidelity.Disagreements:N0} in all)"));
-            d.AddColumn(new TableColumn("time (s)").RightAligned());
-            d.AddColumn("what");
-            d.AddColumn("gpa");
-            d.AddColumn("trace");
-            d.AddColumn("model");
-            foreach (var x in r.Fidelity.First)
-            {
-                d.AddRow((x.Timestamp / 1e9).ToString("F9", s_ci), x.What, $"0x{x.Gpa:x}", x.Trace, x.Model);
-            }
+        WriteDisagreements(console, results, title);
+    }
 
-            console.Write(d);
+    /// <summary>
+    /// The first few disagreements of each category, once for every group of runs that disagree alike (under compare,
+    /// policies that decide the same show one table).
+    /// </summary>
+    private static void WriteDisagreements(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title)
+    {
+        foreach (string category in Fidelity.Categories)
+        {
+            var groups = results
+                .Where(r => r.Fidelity.FirstOf(category).Count > 0)
+                .GroupBy(r => string.Join('\n', r.Fidelity.FirstOf(category).Take(FirstShown).Select(d => $"{d.Timestamp} {d.Gpa} {d.Trace} {d.Model} {d.Why}")));
+            foreach (var group in groups)
+            {
+                var r = group.First();
+                var first = r.Fidelity.FirstOf(category);
+                string who = string.Join(", ", group.Select(x => $"{Label(x, results)} ({x.Fidelity.DisagreementsOf(category):N0} in all)"));
+                console.Write(new Markup($"{Markup.Escape(title)}first {category} disagreements with the trace: {Markup.Escape(who)}\n"));
+                var d = new Table().Border(TableBorder.Simple);
+                d.AddColumn(new TableColumn("time (s)").RightAligned());
+                d.AddColumn(new TableColumn("thread").RightAligned());
+                d.AddColumn("gpa");
+                d.AddColumn("trace");
+                d.AddColumn("model");
+                foreach (var x in first.Take(FirstShown))
+                {
+                    d.AddRow((x.Timestamp / 1e9).ToString("F9", s_ci), x.Pid.ToString(s_ci), $"0x{x.Gpa:x}", Markup.Escape(x.Trace), Markup.Escape(x.Model));
+                }
+
+                console.Write(d);
+                foreach (string why in first.Take(FirstShown).Select(x => x.Why).Distinct())
+                {
+                    console.Write(new Markup($"  [dim]why:[/] {Markup.Escape(why)}\n"));
+                }
+            }
         }
     }
 
@@ -303,7 +333,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Verify })
+            foreach (var option in new Option[] { Folio, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify })
             {
                 command.Options.Add(option);
             }
@@ -324,6 +354,8 @@ internal static class ReplayCommands
         public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
 
         public Option<FileInfo?> Json { get; } = new("--json") { HelpName = "FILE", Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
+
+        public Option<FileInfo?> Disagreements { get; } = new("--disagreements") { HelpName = "FILE.jsonl", Description = "Write every disagreement with the trace (category, time, cpu, vCPU thread, gpa, gfn, traced pfn and level, error code, the model's decision and why) as JSON lines, as they are found." };
 
         public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
 

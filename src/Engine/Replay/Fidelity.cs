@@ -49,6 +49,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
 
     private readonly List<Disagreement> _first = [];
     private readonly List<Disagreement>[] _firstOf = [[], [], []];
+    private readonly long[] _countOf = new long[3];
     private readonly Dictionary<ulong, Event> _traceRmpRegions = [];
     private readonly Dictionary<ulong, Event> _modelRmpRegions = [];
     private int _commonRmpRegions = -1;
@@ -104,6 +105,9 @@ public sealed class Fidelity(int maxDisagreements = 10)
 
     /// <summary>The first disagreements of one category of <see cref="Categories"/> (at most the number given at construction), in trace order.</summary>
     public IReadOnlyList<Disagreement> FirstOf(string category) => _firstOf[Index(category)];
+
+    /// <summary>Every disagreement of one category of <see cref="Categories"/> (RMP regions once <see cref="Finish"/> has run).</summary>
+    public long DisagreementsOf(string category) => _countOf[Index(category)];
 
     /// <summary>
     /// Compares a replayed fault with its traced outcome, when the trace shows one: mapped or exited, and for a fault
@@ -224,6 +228,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
         if (Listener is null && _first.Count >= maxDisagreements && _firstOf[Index(what)].Count >= maxDisagreements)
         {
             Disagreements++;
+            _countOf[Index(what)]++;
             return;
         }
 
@@ -241,6 +246,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
     private void Add(Disagreement d)
     {
         Disagreements++;
+        _countOf[Index(d.What)]++;
         if (_first.Count < maxDisagreements || d.What == "rmp-region")
         {
             _first.Add(d); // regions come at the end but may be earlier than the faults kept: Finish sorts and trims
