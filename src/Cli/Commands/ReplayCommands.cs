@@ -205,41 +205,86 @@ internal static class ReplayCommands
             }
         }
 
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}"));
-        table.AddColumn("counter");
-        table.AddColumn(new TableColumn("[bold]trace[/]").RightAligned());
-        foreach (var r in results)
-        {
-            table.AddColumn(new TableColumn(Markup.Escape(Label(r, results))).RightAligned());
-        }
-
         // The usual counters (and RMPOPT's, when the host had it), then any other counter on which the columns
-        // disagree; a row that differs is marked.
+        // disagree; a row that differs is marked. Cells are markup; a null row is an empty separator.
+        var rows = new List<(string Title, string Trace, string[] Runs)?>();
         var usual = results[0].Counters.RmpOpt ? [.. Shown, .. CounterCatalog.RmpOpt] : Shown;
-        var rows = usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c)));
-        foreach (var counter in rows)
+        foreach (var counter in usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c))))
         {
             string name = Markup.Escape(counter.Title);
-            table.AddRow([Differs(counter) ? $"[yellow]{name}[/]" : name, TraceColumn.For(counter, traced)?.ToString("N0", s_ci) ?? "", .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
+            rows.Add((Differs(counter) ? $"[yellow]{name}[/]" : name, TraceColumn.For(counter, traced)?.ToString("N0", s_ci) ?? "", [.. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]));
         }
 
         foreach (var (rowTitle, value) in TraceColumn.Rows(traced))
         {
-            table.AddRow([Markup.Escape(rowTitle), value.ToString("N0", s_ci), .. results.Select(_ => "")]);
+            rows.Add((Markup.Escape(rowTitle), value.ToString("N0", s_ci), [.. results.Select(_ => "")]));
         }
 
-        table.AddEmptyRow();
-        table.AddRow(["agreement with the trace", "", .. results.Select(r => Rate(r.Fidelity, "P2"))]);
-        table.AddRow(["levels agreed", "", .. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]);
-        table.AddRow(["exits agreed", "", .. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]);
+        rows.Add(null);
+        rows.Add(("agreement with the trace", "", [.. results.Select(r => Rate(r.Fidelity, "P2"))]));
+        rows.Add(("levels agreed", "", [.. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]));
+        rows.Add(("exits agreed", "", [.. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]));
         if (results.Any(r => r.Fidelity.StuckCompared > 0))
         {
-            table.AddRow(["[yellow]stuck accesses (compared, not agreed)[/]", "", .. results.Select(r => r.Fidelity.StuckCompared.ToString("N0", s_ci))]);
+            rows.Add(("[yellow]stuck accesses (compared, not agreed)[/]", "", [.. results.Select(r => r.Fidelity.StuckCompared.ToString("N0", s_ci))]));
         }
 
-        table.AddRow(["RMP-fault 2M regions (model: both)", results[0].Fidelity.TraceRmpRegions.ToString("N0", s_ci), .. results.Select(r => $"{r.Fidelity.ModelRmpRegions:N0}: {r.Fidelity.CommonRmpRegions:N0}")]);
-        console.Write(table);
+        rows.Add(("RMP-fault 2M regions (model: both)", results[0].Fidelity.TraceRmpRegions.ToString("N0", s_ci), [.. results.Select(r => $"{r.Fidelity.ModelRmpRegions:N0}: {r.Fidelity.CommonRmpRegions:N0}")]));
+
+        // Side by side when the policies fit the terminal, else one block per policy (each with the trace column).
+        string tableTitle = $"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}";
+        int[] columns = Enumerable.Range(0, results.Count).ToArray();
+        if (TableWidth(rows, results, columns) <= console.Profile.Width)
+        {
+            console.Write(CounterTable(tableTitle, rows, results, columns));
+        }
+        else
+        {
+            foreach (int column in columns)
+            {
+                console.Write(CounterTable($"{tableTitle}: {Label(results[column], results)}", rows, results, [column]));
+            }
+        }
+
         WriteDisagreements(console, results, title);
+    }
+
+    private static Table CounterTable(string title, List<(string Title, string Trace, string[] Runs)?> rows, IReadOnlyList<ReplayResult> results, int[] columns)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
+        table.AddColumn("counter");
+        table.AddColumn(new TableColumn("[bold]trace[/]").RightAligned());
+        foreach (int c in columns)
+        {
+            table.AddColumn(new TableColumn(Markup.Escape(Label(results[c], results))).RightAligned());
+        }
+
+        foreach (var row in rows)
+        {
+            if (row is not { } r)
+            {
+                table.AddEmptyRow();
+                continue;
+            }
+
+            table.AddRow([r.Title, r.Trace, .. columns.Select(c => r.Runs[c])]);
+        }
+
+        return table;
+    }
+
+    /// <summary>The width a rounded table of these rows takes: each column's widest cell, plus a space either side and a border.</summary>
+    private static int TableWidth(List<(string Title, string Trace, string[] Runs)?> rows, IReadOnlyList<ReplayResult> results, int[] columns)
+    {
+        var present = rows.Where(r => r is not null).Select(r => r!.Value).ToList();
+        int width = 1 + 3 + Math.Max("counter".Length, present.Max(r => Markup.Remove(r.Title).Length))
+            + 3 + Math.Max("trace".Length, present.Max(r => r.Trace.Length));
+        foreach (int c in columns)
+        {
+            width += 3 + Math.Max(Label(results[c], results).Length, present.Max(r => r.Runs[c].Length));
+        }
+
+        return width;
     }
 
     /// <summary>

@@ -96,4 +96,15 @@ public sealed class FidelityTests : IDisposable
         Assert.True(f.ExitsCompared - f.ExitsAgreed >= stuck);
         Assert.True(f.AgreementRate < 1.0 - ((double)stuck / f.Compared) + 1e-12);
     }
+
+    [Fact]
+    public void Leaves_and_rmp_entries_read_as_words_in_messages()
+    {
+        Assert.Equal("2M leaf to pfn 0x200, private", new NptLeaf(PgLevel.Level2M, new kvm_pfn_t(0x200), IsPrivate: true).ToString());
+        Assert.Equal("4K leaf to pfn 0x7, shared, write-protected", new NptLeaf(PgLevel.Level4K, new kvm_pfn_t(7), IsPrivate: false, IsWritable: false).ToString());
+        Assert.Equal("not mapped", default(NptLeaf).ToString());
+        var entry = new FastRmp.Interop.Hardware.rmpentry_raw { assigned = true, asid = 3, gpa = 0x17c087, validated = true };
+        Assert.Equal("assigned to ASID 3 at gpa 0x17c087000, 4K, validated", entry.ToString()); // the entry holds the gfn; the text shows the gpa
+        Assert.Equal("hypervisor-owned, 4K", default(FastRmp.Interop.Hardware.rmpentry_raw).ToString());
+    }
 }
