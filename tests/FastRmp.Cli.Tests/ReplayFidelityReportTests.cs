@@ -131,4 +131,27 @@ public sealed class ReplayFidelityReportTests : IDisposable
         Assert.Contains(titles, t => t.Contains("first-use (", StringComparison.Ordinal) && t.Contains("alloc-blind (", StringComparison.Ordinal));
         Assert.Single(titles, t => t.Contains("first-use (", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_exported_trace_keeps_each_faults_vcpu_and_names_the_vcpu_threads()
+    {
+        string trace = PathOf("snp.dat"), exported = PathOf("model.dat");
+        var written = SnpTraceFixture.Write(trace, faults: 200, sharedEvery: 20);
+        var (exit, _, err) = CliRunner.Run("replay", trace, "--host-size", "64G", "--export-trace", exported);
+        Assert.True(exit == 0, err);
+        (exit, string events, err) = CliRunner.Run("events", exported, "--event", "kvm:kvm_page_fault");
+        Assert.True(exit == 0, err);
+
+        // the fixture's vCPU v is thread 7001 + v, named "CPU v/KVM" in its trace, faulting on CPU v
+        string[] faults = [.. events.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+        Assert.Equal(written.Faults, faults.Length);
+        Assert.All(faults, line =>
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(line, @"\[(\d+)\] CPU (\d+)/KVM-(\d+) kvm:kvm_page_fault: vcpu_id=(\d+) ");
+            Assert.True(m.Success, line);
+            int cpu = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal((cpu, cpu, 7001 + cpu), (int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        });
+        Assert.Equal(4, faults.Select(l => l.Split(' ')[3]).Distinct().Count()); // all four vCPU threads ("v/KVM-7001+v") appear
+    }
 }

@@ -101,7 +101,7 @@ internal static class ReplayCommands
             ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" })]));
         }
 
-        export?.Save(exportFile!);
+        export?.Save(exportFile!, replayer.Ops.ProcessName);
         if (replayer.Error is { } error)
         {
             stderr.WriteLine($"fastrmp: {error.Message} (the replay stopped there; the results above cover the records before it)");

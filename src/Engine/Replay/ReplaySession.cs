@@ -246,7 +246,7 @@ public sealed class ReplaySession : IDisposable
         if (Recorder is { } recorder)
         {
             // in the kernel's order: the fault, its mapping (or exit), then the RMP fault the guest's retry takes
-            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.Gpa, op.ErrorCode);
+            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.VcpuId, op.Gpa, op.ErrorCode);
             if (modelExit)
             {
                 recorder.MemoryFaultExit(op.Timestamp, op.Cpu, op.Pid);
