@@ -154,4 +154,48 @@ public sealed class ReplayFidelityReportTests : IDisposable
         });
         Assert.Equal(4, faults.Select(l => l.Split(' ')[3]).Distinct().Count()); // all four vCPU threads ("v/KVM-7001+v") appear
     }
+
+    [Fact]
+    public void Html_maps_are_cropped_to_the_used_part_of_a_large_host()
+    {
+        // a 1 TiB host (524,288 regions) of which region 1000 is the last one used, and one run without a map
+        var used = new FastRmp.Engine.Reports.HostRegionState[524_288];
+        used[3] = FastRmp.Engine.Reports.HostRegionState.Private4K;
+        used[1000] = FastRmp.Engine.Reports.HostRegionState.Shared;
+        var runs = new List<FastRmp.Cli.Reports.ReportRun>
+        {
+            new("a", "4k", [], FastRmp.Engine.Reports.HostMemoryMap.FromRegions(524_288UL * 512, used)),
+            new("b", "4k", [], null),
+        };
+        string note = FastRmp.Cli.Commands.ReplayCommands.CropMaps(runs);
+
+        // up to region 1000, rounded up to 1 GiB (512 regions): 1024 regions, 2 GiB
+        Assert.Equal("; host maps cropped to the first 2 GiB of 1 TiB (the rest is free in every run)", note);
+        Assert.Equal(1024, runs[0].Map!.Regions.Length);
+        Assert.Equal(524_288UL * 512, runs[0].HostPages);
+        Assert.Equal(FastRmp.Engine.Reports.HostRegionState.Shared, runs[0].Map!.Regions[1000]);
+        Assert.Null(runs[1].Map);
+
+        // a host used past its half is left whole
+        var half = new FastRmp.Engine.Reports.HostRegionState[4096];
+        half[2600] = FastRmp.Engine.Reports.HostRegionState.Private2M;
+        var whole = new List<FastRmp.Cli.Reports.ReportRun> { new("c", "2m", [], FastRmp.Engine.Reports.HostMemoryMap.FromRegions(4096UL * 512, half)) };
+        Assert.Equal("", FastRmp.Cli.Commands.ReplayCommands.CropMaps(whole));
+        Assert.Equal(4096, whole[0].Map!.Regions.Length);
+    }
+
+    [Fact]
+    public void Replay_html_on_a_1_TiB_host_shows_the_guests_part()
+    {
+        string trace = PathOf("snp.dat");
+        SnpTraceFixture.Write(trace, faults: 200, sharedEvery: 20);
+        var (exit, _, err) = CliRunner.Run("replay", trace, "--host-size", "1T", "--html", PathOf("r.html"));
+        Assert.True(exit == 0, err);
+        string html = File.ReadAllText(PathOf("r.html"));
+
+        // the fixture's pfns start at 0x100000 (4 GiB: region 2048), so the used part rounds up to 5 GiB
+        Assert.Contains("host maps cropped to the first 5 GiB of 1 TiB", html, StringComparison.Ordinal);
+        Assert.Contains("host 1 TiB, shown: the first 5 GiB (the rest is free)", html, StringComparison.Ordinal);
+        Assert.Contains("\"regions\":2560", html, StringComparison.Ordinal);
+    }
 }

@@ -98,7 +98,9 @@ internal static class ReplayCommands
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
                 + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {Rate(r.Fidelity, "P1")} of decisions (memslots {Describe(r.Source)})"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" })]));
+            var runs = results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" }).ToList();
+            source += CropMaps(runs);
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, runs));
         }
 
         export?.Save(exportFile!, replayer.Ops.ProcessName);
@@ -322,6 +324,40 @@ internal static class ReplayCommands
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Crops every run's host map to the part the guests used (up to the last region not free in any run, rounded up
+    /// to 1 GiB) when that is at most half the host: a small guest on a 1 TiB host would otherwise be a page of free
+    /// memory. Returns the note the page's source line gets, or "" when nothing was cropped.
+    /// </summary>
+    internal static string CropMaps(List<ReportRun> runs)
+    {
+        const int RegionsPerGiB = 512;
+        int regions = 0, used = 0;
+        foreach (var map in runs.Select(r => r.Map).OfType<Engine.Reports.HostMemoryMap>())
+        {
+            var states = map.Regions;
+            int last = states.LastIndexOfAnyExcept(Engine.Reports.HostRegionState.Free);
+            used = Math.Max(used, last + 1);
+            regions = Math.Max(regions, states.Length);
+        }
+
+        int crop = Math.Max(RegionsPerGiB, (used + RegionsPerGiB - 1) / RegionsPerGiB * RegionsPerGiB);
+        if (regions == 0 || crop * 2L > regions)
+        {
+            return "";
+        }
+
+        for (int i = 0; i < runs.Count; i++)
+        {
+            if (runs[i].Map is { } map && map.Regions.Length > crop)
+            {
+                runs[i] = runs[i] with { Map = Engine.Reports.HostMemoryMap.FromRegions((ulong)crop * Engine.Reports.HostMemoryMap.PagesPerRegion, map.Regions[..crop]), HostPages = map.HostPages };
+            }
+        }
+
+        return $"; host maps cropped to the first {MapLayout.Bytes((long)crop << 21)} of {MapLayout.Bytes((long)regions << 21)} (the rest is free in every run)";
     }
 
     /// <summary>The agreement rate as a percentage, or "n/a" when nothing was compared (not 100 %: there is no evidence either way).</summary>
