@@ -389,7 +389,7 @@ internal static class ReplayCommands
             s.SpteRequested, s.MemoryFaultExits, s.RmpFaults, s.Memslots, s.Conversions, s.LaunchUpdates, s.ThreadsWithProcess,
             replayer.Vms.Count, s.FirstTimestamp, s.LastTimestamp, reader.Stats.LostEvents, reader.Stats.DamageCount,
             replayer.Error?.Message, seconds);
-        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
+        var modelOptions = new ReplayOptionsJson(options.FolioAuto ? $"auto ({CliOptions.FolioName(options.FolioOrder)} fallback)" : CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
         var runs = results.Select(r =>
         {
             var f = r.Fidelity;
@@ -414,7 +414,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify })
+            foreach (var option in new Option[] { Folio, FolioFallback, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify })
             {
                 command.Options.Add(option);
             }
@@ -422,7 +422,9 @@ internal static class ReplayCommands
 
         public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output." };
 
-        public Option<FolioSize?> Folio { get; } = CliOptions.Folio("guest_memfd folio size of the model.");
+        public Option<FolioSize?> Folio { get; } = CliOptions.ReplayFolio();
+
+        public Option<FolioSize?> FolioFallback { get; } = CliOptions.Folio("With --folio auto, the folio size where the trace shows no private 2M leaf.", name: "--folio-fallback");
 
         public Option<string> Kernel { get; } = CliOptions.ModelKernel();
 
@@ -445,7 +447,8 @@ internal static class ReplayCommands
         public ReplayOptions Options(ParseResult parse)
         {
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt));
+            var folio = parse.GetValue(Folio);
+            return new ReplayOptions(folio?.Order ?? parse.GetValue(FolioFallback)!.Value.Order, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt), FolioAuto: folio is null);
         }
     }
 }

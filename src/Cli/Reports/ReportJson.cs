@@ -36,12 +36,13 @@ internal sealed record ReplayVmTraceJson(int Process, string Name, string Memslo
 /// <param name="FaultsUnresolved">Faults with no traced outcome.</param>
 /// <param name="Levels">Faults mapped, by the level of their kvm_mmu_spte_requested.</param>
 /// <param name="MemoryFaultExits">Faults that ended in KVM_EXIT_MEMORY_FAULT.</param>
+/// <param name="HypercallExits">Hypercall exits to userspace (KVM_HC_MAP_GPA_RANGE).</param>
 /// <param name="RmpFaults">kvm_rmp_fault events.</param>
 /// <param name="RmpRegions">2 MiB regions with a kvm_rmp_fault.</param>
 /// <param name="Conversions">Attribute changes and QEMU conversions.</param>
 /// <param name="LaunchUpdates">SNP_LAUNCH_UPDATE ranges.</param>
 /// <param name="MemslotEvents">QEMU memslot changes.</param>
-internal sealed record TracedJson(long Faults, long FaultsPrivate, long FaultsShared, long FaultsUnresolved, TracedLevelsJson Levels, long MemoryFaultExits, long RmpFaults, int RmpRegions, long Conversions, long LaunchUpdates, long MemslotEvents);
+internal sealed record TracedJson(long Faults, long FaultsPrivate, long FaultsShared, long FaultsUnresolved, TracedLevelsJson Levels, long MemoryFaultExits, long HypercallExits, long RmpFaults, int RmpRegions, long Conversions, long LaunchUpdates, long MemslotEvents);
 
 /// <summary>Traced mappings by level; <paramref name="Other"/> counts any level other than 4K, 2M and 1G.</summary>
 internal sealed record TracedLevelsJson([property: JsonPropertyName("4k")] long Level4K, [property: JsonPropertyName("2m")] long Level2M, [property: JsonPropertyName("1g")] long Level1G, long Other);

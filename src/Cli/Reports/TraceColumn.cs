@@ -28,6 +28,7 @@ internal static class TraceColumn
             _ when counter == CounterCatalog.FaultsPrivate => t.PrivateFaults,
             _ when counter == CounterCatalog.FaultsShared => t.Faults - t.PrivateFaults,
             _ when counter == CounterCatalog.MemoryFaultExits => t.MemoryFaultExits,
+            _ when counter == CounterCatalog.HypercallExits => t.HypercallExits,
             _ when counter == CounterCatalog.RmpNpf => t.RmpFaults,
             _ when counter == CounterCatalog.Npt4K => t.Mapped(1),
             _ when counter == CounterCatalog.Npt2M => t.Mapped(2),
@@ -85,7 +86,7 @@ internal static class TraceColumn
         return new ReplayVmTraceJson(
             vm.Process, vm.Name, source.ToString().ToLowerInvariant(),
             new TracedJson(t.Faults, t.PrivateFaults, t.Faults - t.PrivateFaults, t.Unresolved, new TracedLevelsJson(t.Mapped(1), t.Mapped(2), t.Mapped(3), t.Mapped(0)),
-                t.MemoryFaultExits, t.RmpFaults, fidelity.TraceRmpRegions, t.Conversions, t.LaunchUpdates, t.MemslotEvents),
+                t.MemoryFaultExits, t.HypercallExits, t.RmpFaults, fidelity.TraceRmpRegions, t.Conversions, t.LaunchUpdates, t.MemslotEvents),
             [.. slots.Select(s => new TracedMemslotJson(s.Slot, s.AsId, $"0x{s.GpaStart:x}", $"0x{s.GpaEnd:x}", s.GuestMemfd))]);
     }
 

@@ -266,7 +266,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
         string access = (op.ErrorCode & ((1UL << 34) | (1UL << 49))) != 0 ? "private" : "shared";
         return outcome.Result switch
         {
-            AccessResult.MemoryFaultExit => $"the model exited: the {access} access disagreed with the page's memory attributes, which a traced event had set",
+            AccessResult.MemoryFaultExit => $"the model exited: the {access} access disagreed with the page's memory attributes in the model (set by a traced event or the slot's creation)",
             AccessResult.Mmio => "the model found no memslot for this gfn (emulated MMIO)",
             _ when inferredConversion => $"the model mapped: the trace had not set this page's attributes, so the model took the {access} access as a conversion made before the trace (inferred_conversions)",
             _ => $"the model mapped: the {access} access matched the page's memory attributes in the model",

@@ -35,6 +35,9 @@ public sealed class TraceTally
     /// <summary>QEMU launch updates (SNP_LAUNCH_UPDATE ranges).</summary>
     public long LaunchUpdates { get; private set; }
 
+    /// <summary>Hypercall exits to userspace (KVM_HC_MAP_GPA_RANGE, the guest asking for a conversion).</summary>
+    public long HypercallExits { get; private set; }
+
     /// <summary>QEMU memslot changes.</summary>
     public long MemslotEvents { get; private set; }
 
@@ -61,6 +64,7 @@ public sealed class TraceTally
             case ReplayOpKind.SetAttributes or ReplayOpKind.Convert: Conversions++; break;
             case ReplayOpKind.LaunchUpdate: LaunchUpdates++; break;
             case ReplayOpKind.SetMemslot: MemslotEvents++; break;
+            case ReplayOpKind.HypercallExit: HypercallExits++; break;
         }
     }
 }
