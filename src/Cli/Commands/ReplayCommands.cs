@@ -395,7 +395,7 @@ internal static class ReplayCommands
             var f = r.Fidelity;
             var fidelity = new FidelityJson(
                 f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.StuckCompared, f.TraceRmpRegions, f.ModelRmpRegions,
-                f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model))]);
+                f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model, d.Cpu, d.Pid, d.Why))]);
             return new ReplayRunJson(
                 r.Policy, r.Counters.Kernel, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),
                 fidelity, r.FirstRefusal, r.InvariantViolation);

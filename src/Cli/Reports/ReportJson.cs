@@ -122,7 +122,15 @@ internal sealed record FidelityJson(
     IReadOnlyList<DisagreementJson> First);
 
 /// <summary>One disagreement with the trace; <paramref name="Gpa"/> is hexadecimal text, e.g. <c>0x19ec9000</c>.</summary>
-internal sealed record DisagreementJson(ulong TimestampNs, string What, string Gpa, string Trace, string Model);
+/// <param name="TimestampNs">The traced event's time.</param>
+/// <param name="What">The category: <c>level</c>, <c>exit</c> or <c>rmp-region</c>.</param>
+/// <param name="Gpa">The guest physical address.</param>
+/// <param name="Trace">What the trace shows.</param>
+/// <param name="Model">What the model did.</param>
+/// <param name="Cpu">The CPU of the traced event (-1 when not known).</param>
+/// <param name="Pid">The thread of the traced event (the vCPU thread for faults).</param>
+/// <param name="Why">The model's reason, as far as it can say.</param>
+internal sealed record DisagreementJson(ulong TimestampNs, string What, string Gpa, string Trace, string Model, int Cpu, int Pid, string Why);
 
 /// <summary>One entry of <c>fastrmp counters --json</c> (<see cref="Engine.Metrics.CounterInfo"/>).</summary>
 /// <param name="Name">The counter's name in results.</param>

@@ -129,7 +129,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
         {
             ExitsAgreed++;
         }
-        else
+        else if (Keeps("exit"))
         {
             Disagree(op, "exit", ExitName(tracedExit), ExitName(modelExit), ExitWhy(op, outcome, inferredConversion));
         }
@@ -144,6 +144,11 @@ public sealed class Fidelity(int maxDisagreements = 10)
         if (op.Level == model)
         {
             LevelsAgreed++;
+            return;
+        }
+
+        if (!Keeps("level"))
+        {
             return;
         }
 
@@ -166,11 +171,18 @@ public sealed class Fidelity(int maxDisagreements = 10)
         StuckCompared++;
         ExitsCompared++;
         string why = $"the model could not complete the access: {reason}";
-        Disagree(op, "exit", ExitName(op.Outcome == TracedOutcome.MemoryFaultExit), "stuck", why);
+        if (Keeps("exit"))
+        {
+            Disagree(op, "exit", ExitName(op.Outcome == TracedOutcome.MemoryFaultExit), "stuck", why);
+        }
+
         if (op.Outcome == TracedOutcome.Mapped)
         {
             LevelsCompared++;
-            Disagree(op, "level", LevelName(op.Level), "stuck", why);
+            if (Keeps("level"))
+            {
+                Disagree(op, "level", LevelName(op.Level), "stuck", why);
+            }
         }
     }
 
@@ -222,16 +234,26 @@ public sealed class Fidelity(int maxDisagreements = 10)
     private static Disagreement Region(ulong region, Event at, string trace, string model, string why)
         => new(at.Timestamp, "rmp-region", region << 21, trace, model) { Cpu = at.Cpu, Pid = at.Pid, ErrorCode = at.ErrorCode, Why = why };
 
-    private void Disagree(in ReplayOp op, string what, string trace, string model, string why)
+    /// <summary>
+    /// True when a disagreement of <paramref name="what"/> would be kept (a listener, or room among the first); else
+    /// counts it and returns false, so that its record and reason are never built: a policy that disagrees on every
+    /// fault allocates nothing per fault.
+    /// </summary>
+    private bool Keeps(string what)
     {
-        // The record is built only when someone keeps it: a policy that disagrees everywhere allocates nothing per fault.
         if (Listener is null && _first.Count >= maxDisagreements && _firstOf[Index(what)].Count >= maxDisagreements)
         {
             Disagreements++;
             _countOf[Index(what)]++;
-            return;
+            return false;
         }
 
+        return true;
+    }
+
+    /// <summary>Builds and adds a disagreement <see cref="Keeps"/> said is kept.</summary>
+    private void Disagree(in ReplayOp op, string what, string trace, string model, string why)
+    {
         Add(new Disagreement(op.Timestamp, what, op.Gpa, trace, model)
         {
             Cpu = op.Cpu,

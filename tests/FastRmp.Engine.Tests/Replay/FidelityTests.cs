@@ -107,4 +107,30 @@ public sealed class FidelityTests : IDisposable
         Assert.Equal("assigned to ASID 3 at gpa 0x17c087000, 4K, validated", entry.ToString()); // the entry holds the gfn; the text shows the gpa
         Assert.Equal("hypervisor-owned, 4K", default(FastRmp.Interop.Hardware.rmpentry_raw).ToString());
     }
+
+    [Fact]
+    public void Disagreements_past_the_kept_ones_allocate_nothing()
+    {
+        var f = new Fidelity(maxDisagreements: 2);
+        var op = Traced(TracedOutcome.Mapped, level: 1);
+        var exit = new AccessOutcome(AccessResult.MemoryFaultExit, PgLevel.None, default, 0, default);
+        var huge = Mapped(PgLevel.Level2M);
+        for (int i = 0; i < 10; i++)
+        {
+            f.Fault(op, exit, inferredConversion: false); // fills the kept exit disagreements (and warms up)
+            f.Fault(op, huge, inferredConversion: false); // and the level ones
+            f.Stuck(op, "spins");
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            f.Fault(op, exit, inferredConversion: false);
+            f.Fault(op, huge, inferredConversion: false);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal((10 * 4) + 2000, f.Disagreements); // per round: an exit, a level, and the stuck access's exit and level
+    }
 }
