@@ -45,7 +45,7 @@ public sealed class ReplayFidelityReportTests : IDisposable
     {
         string trace = PathOf("snp.dat");
         var written = SnpTraceFixture.Write(trace, faults: 400, sharedEvery: 20);
-        var (exit, output, err) = CliRunner.Run("compare", trace, "--policies", "first-use", "--folio", "1g", "--host-size", "64G", "--json", PathOf("g.json"));
+        var (exit, output, err) = CliRunner.Run("compare", trace, "--policies", "first-use", "--folio", "1g", "--host-size", "64G", "--json", PathOf("g.json"), "--html", PathOf("g.html"));
         Assert.True(exit == 0, err);
         var run = Json(PathOf("g.json")).GetProperty("runs")[0];
         long stuck = run.GetProperty("counters").GetProperty("stuck_accesses").GetInt64();
@@ -58,6 +58,12 @@ public sealed class ReplayFidelityReportTests : IDisposable
         Assert.Equal(written.Faults - written.SharedConversions, f.GetProperty("levels_compared").GetInt64());
         Assert.True(f.GetProperty("exits_agreed").GetInt64() <= written.Faults - stuck);
         Assert.Contains("stuck accesses (compared, not agreed)", output, StringComparison.Ordinal);
+
+        // the page says it too, in the run's card, with the first disagreement of each kind and its reason
+        string html = File.ReadAllText(PathOf("g.html"));
+        Assert.Contains($"<li>{stuck:N0} stuck accesses (compared, not agreed)</li>", html, StringComparison.Ordinal);
+        Assert.Contains("first exit disagreement (", html, StringComparison.Ordinal);
+        Assert.Contains("model stuck; the model could not complete the access", html, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -98,7 +98,7 @@ internal static class ReplayCommands
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
                 + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {Rate(r.Fidelity, "P1")} of decisions (memslots {Describe(r.Source)})"));
-            var runs = results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" }).ToList();
+            var runs = results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}", Notes = Notes(r) }).ToList();
             source += CropMaps(runs);
             ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, runs));
         }
@@ -324,6 +324,37 @@ internal static class ReplayCommands
                 }
             }
         }
+    }
+
+    /// <summary>What a run's HTML card says besides its counters: agreement, stuck accesses, refusals, the first disagreement of each category.</summary>
+    private static List<string> Notes(ReplayResult r)
+    {
+        var f = r.Fidelity;
+        var notes = new List<string> { $"agreement with the trace {Rate(f, "P2")}: levels {f.LevelsAgreed:N0} / {f.LevelsCompared:N0}, exits {f.ExitsAgreed:N0} / {f.ExitsCompared:N0}, {f.Disagreements:N0} disagreements" };
+        if (f.StuckCompared > 0)
+        {
+            notes.Add($"{f.StuckCompared:N0} stuck accesses (compared, not agreed)");
+        }
+
+        if (r.FirstRefusal is { } refusal)
+        {
+            notes.Add($"the model refused {refusal}");
+        }
+
+        if (r.InvariantViolation is { } broken)
+        {
+            notes.Add($"broke an invariant: {broken}");
+        }
+
+        foreach (string category in Fidelity.Categories)
+        {
+            if (f.FirstOf(category) is [var d, ..])
+            {
+                notes.Add($"first {category} disagreement ({f.DisagreementsOf(category):N0} in all) at {d.Timestamp / 1e9:F9} s, thread {d.Pid}, gpa 0x{d.Gpa:x}: trace {d.Trace}, model {d.Model}; {d.Why}");
+            }
+        }
+
+        return notes;
     }
 
     /// <summary>

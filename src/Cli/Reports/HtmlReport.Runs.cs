@@ -19,6 +19,11 @@ internal static partial class HtmlReport
         foreach (var (run, index) in runs)
         {
             w.Write($"<article class=\"card\" style=\"width:{Math.Max(layout.Columns * layout.Cell, ZoomColumns * ZoomCell) + 30}px\">\n<h3>{Html(run.Label)} <span class=\"folio\">folio {Html(run.Folio)}</span></h3>\n");
+            if (run.Notes is { Count: > 0 } notes)
+            {
+                w.Write($"<ul class=\"note\">{string.Concat(notes.Select(n => $"<li>{Html(n)}</li>"))}</ul>\n");
+            }
+
             WriteLevels(w, run, maxBytes);
             if (run.Map is { } map)
             {
