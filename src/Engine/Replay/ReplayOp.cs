@@ -91,6 +91,9 @@ public struct ReplayOp
     /// <summary>True when <see cref="Pfn"/> is known.</summary>
     public bool HasPfn;
 
+    /// <summary>The fault's <c>vcpu_id</c> as traced (0 when the event did not carry it).</summary>
+    public uint VcpuId;
+
     private uint _slot;
     private uint _slotFlags;
     private uint _guestMemfd;

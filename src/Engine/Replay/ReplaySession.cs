@@ -92,6 +92,7 @@ public sealed class ReplaySession : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _now = (op.Timestamp, op.Cpu, op.Pid);
+        Fidelity.Traced.Observe(op);
         switch (op.Kind)
         {
             case ReplayOpKind.Fault: Fault(op); break;
@@ -108,7 +109,7 @@ public sealed class ReplaySession : IDisposable
             case ReplayOpKind.SetAttributes: SetAttributes(op, punchHole: false); break;
             case ReplayOpKind.Convert: SetAttributes(op, punchHole: !op.ToPrivate); break;
             case ReplayOpKind.LaunchUpdate: Launch(op); break;
-            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op.Timestamp, op.Gpa); break;
+            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op); break;
             case ReplayOpKind.HypercallExit: Host.Vm.Counters.HypercallExits++; break;
         }
     }
@@ -187,8 +188,9 @@ public sealed class ReplaySession : IDisposable
         // as the kernel does when the trace says it exited, or when a traced event (a conversion, or the slot's
         // creation) set the attributes and the trace does not say; it is a conversion the trace did not show when the
         // traced kernel mapped it, or when nothing traced ever set the page's attributes.
-        if (_private && vm.Attributes.IsPrivate(gfn) != isPrivate && vm.Memslots.Find(0, gfn) >= 0
-            && (op.Outcome == TracedOutcome.Mapped || (op.Outcome == TracedOutcome.Unknown && !_known.IsPrivate(gfn))))
+        bool inferred = _private && vm.Attributes.IsPrivate(gfn) != isPrivate && vm.Memslots.Find(0, gfn) >= 0
+            && (op.Outcome == TracedOutcome.Mapped || (op.Outcome == TracedOutcome.Unknown && !_known.IsPrivate(gfn)));
+        if (inferred)
         {
             _counters.InferredConversions++;
             SetAttributes(gpa, PageSize.Size4K, isPrivate);
@@ -253,6 +255,7 @@ public sealed class ReplaySession : IDisposable
             // The guest would re-fault forever here (e.g. a private access to a page the policy never made private).
             Host.Guest.CountStuck($"a guest access that cannot complete at {op.Timestamp / 1e9:F9} s: {ex.Message}");
             FirstRefusal ??= Host.Guest.StuckReason;
+            Fidelity.Stuck(op, ex.Message); // compared and not agreed: a policy that gets stuck is not flattered
             Host.TracedPfns!.ClearHint();
             return;
         }
@@ -266,24 +269,17 @@ public sealed class ReplaySession : IDisposable
         bool modelRmpFault = rmpFaults != 0;
         if (modelRmpFault)
         {
-            Fidelity.ModelRmpFault(op.Timestamp, gpa);
+            Fidelity.ModelRmpFault(op, gpa);
         }
 
         bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
         var leaf = outcome.Leaf;
-        if (op.Outcome != TracedOutcome.Unknown)
-        {
-            Fidelity.Exit(op.Timestamp, gpa, op.Outcome == TracedOutcome.MemoryFaultExit, modelExit);
-            if (op.Outcome == TracedOutcome.Mapped && !modelExit && outcome.Result != AccessResult.Mmio)
-            {
-                Fidelity.Level(op.Timestamp, gpa, op.Level, (int)outcome.Level);
-            }
-        }
+        Fidelity.Fault(op, outcome, inferred);
 
         if (Recorder is { } recorder)
         {
             // in the kernel's order: the fault, its mapping (or exit), then the RMP fault the guest's retry takes
-            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.Gpa, op.ErrorCode);
+            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.VcpuId, op.Gpa, op.ErrorCode);
             if (modelExit)
             {
                 recorder.MemoryFaultExit(op.Timestamp, op.Cpu, op.Pid);
