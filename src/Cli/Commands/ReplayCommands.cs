@@ -158,6 +158,29 @@ internal static class ReplayCommands
         {
             WriteVm(console, [.. vm], VmTitle(vm.Key, results), FirstSession(replayer, vm.Key));
         }
+
+        foreach (string warning in Warnings(s, results))
+        {
+            console.Write(new Markup($"[yellow]{Markup.Escape(warning)}[/]\n"));
+        }
+    }
+
+    /// <summary>What the numbers above do not mean, when the trace says so (also in the JSON's <c>warnings</c>).</summary>
+    internal static IEnumerable<string> Warnings(TraceOpStats s, IReadOnlyList<ReplayResult> results)
+    {
+        if (s.Faults > 0 && s.EncryptedFaults == 0 && s.RmpFaults == 0 && s.LaunchUpdates == 0)
+        {
+            yield return $"warning: none of the {s.Faults:N0} faults has the SEV encrypted bit (error code bit 34) and the trace has no RMP fault or "
+                + "launch update: this is not an SEV-SNP host's trace (a plain VM, or Intel VMX/TDX). The model replays it as SNP, so its "
+                + "private/shared decisions and RMP counts do not describe this host; the fault and mapping counts still do.";
+        }
+
+        long missed = results.Count == 0 ? 0 : results.Max(r => r.Counters["pfns_not_free"]);
+        if (missed > 0)
+        {
+            yield return $"warning: {missed:N0} traced pfns were outside the model's host or already taken (pfns_not_free); "
+                + "if the host had more memory than --host-size, give its size so the model uses the traced pfns.";
+        }
     }
 
     /// <summary>The run's column: its policy, and its kernel when the results span more than one.</summary>
@@ -436,7 +459,7 @@ internal static class ReplayCommands
             var first = vm.First();
             return TraceColumn.Json(vm.Key, first.Source, first.Fidelity.Traced, first.Fidelity, TraceColumn.Memslots(FirstSession(replayer, vm.Key)));
         });
-        return new ReplayReportJson(trace, modelOptions, [.. runs], [.. vms]);
+        return new ReplayReportJson(trace, modelOptions, [.. runs], [.. vms], [.. Warnings(s, results)]);
     }
 
     /// <summary>The options replay and compare share.</summary>

@@ -19,7 +19,8 @@ internal sealed record ScenarioRunJson(string Scenario, string Policy, string Fo
 /// <param name="Options">The model's options.</param>
 /// <param name="Runs">One entry per VM and policy, VM by VM.</param>
 /// <param name="Vms">What the trace shows VM by VM (the trace column of the tables) and the memslots the replay used.</param>
-internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs, IReadOnlyList<ReplayVmTraceJson> Vms);
+/// <param name="Warnings">What the numbers do not mean for this trace (not an SNP host's trace; traced pfns outside the model's host).</param>
+internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs, IReadOnlyList<ReplayVmTraceJson> Vms, IReadOnlyList<string> Warnings);
 
 /// <summary>One VM as the trace shows it.</summary>
 /// <param name="Process">Its QEMU process (0 when the trace does not say).</param>
