@@ -45,4 +45,20 @@ public sealed class ReplayWarningTests : IDisposable
         Assert.Contains(warnings, w => w.Contains("--host-size", StringComparison.Ordinal));
         Assert.DoesNotContain(warnings, w => w.Contains("not an SEV-SNP host", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("--json")]
+    [InlineData("--html")]
+    [InlineData("--export-trace")]
+    public void An_output_that_is_the_trace_itself_is_refused_and_the_trace_is_untouched(string option)
+    {
+        // issue 18, item 7: 'replay x.dat --json x.dat' overwrote the trace with the JSON and exited 0.
+        string trace = Path.Combine(_dir, "same.dat");
+        SnpTraceFixture.Write(trace, faults: 50);
+        byte[] before = File.ReadAllBytes(trace);
+        var (exit, _, err) = CliRunner.Run("replay", trace, option, trace);
+        Assert.Equal(1, exit);
+        Assert.Contains("that is the trace being read", err, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(trace));
+    }
 }

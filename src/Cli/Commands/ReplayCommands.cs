@@ -67,6 +67,7 @@ internal static class ReplayCommands
     private static int Run(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile)
     {
         string path = parse.GetValue(o.Trace)!;
+        RefuseOutputOverInput(path, ("--json", parse.GetValue(o.Json)), ("--html", parse.GetValue(o.Html)), ("--export-trace", exportFile), ("--disagreements", parse.GetValue(o.Disagreements)));
         var options = o.Options(parse);
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
@@ -111,6 +112,33 @@ internal static class ReplayCommands
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// An output file that is the trace itself would overwrite what is being read (issue 18, item 7): refused before
+    /// anything is read or written. Compared by full path, after following symbolic links.
+    /// </summary>
+    private static void RefuseOutputOverInput(string trace, params (string Option, FileInfo? File)[] outputs)
+    {
+        if (trace == "-" || !File.Exists(trace))
+        {
+            return;
+        }
+
+        string input = Resolve(trace);
+        foreach (var (option, file) in outputs)
+        {
+            if (file is not null && string.Equals(Resolve(file.FullName), input, StringComparison.Ordinal))
+            {
+                throw new CliInputException($"{option} {file}: that is the trace being read; choose another file");
+            }
+        }
+
+        static string Resolve(string path)
+        {
+            var info = new FileInfo(Path.GetFullPath(path));
+            return info.Exists && info.ResolveLinkTarget(returnFinalTarget: true) is { } target ? target.FullName : info.FullName;
+        }
     }
 
     private static void RunWithProgress(Replayer replayer, string path, TextWriter stderr)
