@@ -49,6 +49,12 @@ internal static class CliApp
             stderr.WriteLine($"fastrmp: {ex.Message}");
             return ExitCodes.InputError;
         }
+        catch (IOException ex)
+        {
+            // A full disk or device (> /dev/full), a closed pipe, an unreadable file: one line, not a stack trace.
+            stderr.WriteLine($"fastrmp: {ex.Message.TrimEnd('.', ' ')} (I/O error; what was written before it may be incomplete)");
+            return ExitCodes.InputError;
+        }
     }
 }
 
