@@ -105,7 +105,7 @@ internal static class ReplayCommands
 
     private static void RunWithProgress(Replayer replayer, string path, TextWriter stderr)
     {
-        long length = new FileInfo(path).Length;
+        long length = TraceCommandHelpers.LengthForProgress(path);
         bool interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && length >= 64L << 20;
         if (!interactive)
         {
@@ -273,7 +273,7 @@ internal static class ReplayCommands
             }
         }
 
-        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output." };
+        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
 
         public Option<FolioSize?> Folio { get; } = CliOptions.Folio("guest_memfd folio size of the model.");
 
