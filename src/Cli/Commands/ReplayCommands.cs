@@ -285,7 +285,7 @@ internal static class ReplayCommands
 
         public Option<VmTypeName> VmType { get; } = CliOptions.VmType();
 
-        public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
+        public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2, or QEMU's -trace kvm_set_user_memory log (docs/replay.md); overrides the trace's." };
 
         public Option<FileInfo?> Json { get; } = new("--json") { HelpName = "FILE", Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
 
