@@ -72,6 +72,27 @@ public sealed partial class StandardInputTests : IDisposable
         Assert.StartsWith("fastrmp: <stdin>: the gzip data", r.Err, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 120_000)]
+    public void A_terminal_on_standard_input_is_refused_at_once_not_waited_on()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/usr/bin/script"))
+        {
+            Assert.Skip("needs util-linux script for a pseudo-terminal");
+        }
+
+        var ct = TestContext.Current.CancellationToken;
+        var start = FastrmpProcess.StartInfo(["info", "-"]);
+        string command = string.Join(' ', new[] { start.FileName }.Concat(start.ArgumentList).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        var info = new ProcessStartInfo("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"]) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        using var p = Process.Start(info)!;
+        using var kill = ct.Register(() => p.Kill(entireProcessTree: true));
+        string terminal = p.StandardOutput.ReadToEnd(); // the pseudo-terminal's output: fastrmp's stdout and stderr
+        p.WaitForExit();
+        ct.ThrowIfCancellationRequested();
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("-: standard input is a terminal", terminal, StringComparison.Ordinal);
+    }
+
     private static string[] Options(string command) => command switch
     {
         "replay" => ["--policy", "first-use", "--host-size", "64G"],

@@ -16,7 +16,10 @@ internal static class TraceCommandHelpers
     {
         if (path == StandardInput)
         {
-            return Guard(path, TraceFile.OpenStandardInput);
+            // Reading a terminal would wait for typed input that never is a trace: say what '-' is for instead.
+            return Console.IsInputRedirected
+                ? Guard(path, TraceFile.OpenStandardInput)
+                : throw new CliInputException("-: standard input is a terminal; pipe a trace into it ('trace-cmd report -R x.dat | fastrmp replay -') or give a file");
         }
 
         if (Directory.Exists(path))

@@ -86,6 +86,34 @@ public sealed class StreamInputTests : IDisposable
         Assert.StartsWith("<pipe>: ", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 120_000)]
+    public void A_small_gzip_that_inflates_to_a_huge_line_is_read_in_bounded_memory()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        // a few hundred KB of gzip: an event line, 160 MiB without a newline (one "line"), then another event line
+        var output = new MemoryStream();
+        const int Chunk = 1 << 20;
+        using (var gz = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            gz.Write("# tracer: nop\n#\n     CPU 0/KVM-7001    [000] ..... 1000.000000000: kvm_entry: vcpu 0, rip 0xffffffff81000000\n"u8);
+            var junk = new byte[Chunk];
+            Array.Fill(junk, (byte)'a');
+            for (int i = 0; i < 160; i++)
+            {
+                gz.Write(junk);
+            }
+
+            gz.Write("\n     CPU 0/KVM-7001    [000] ..... 1000.000000001: kvm_entry: vcpu 0, rip 0xffffffff81000000\n"u8);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var keys = Keys(ct, TraceFile.OpenReader(new PipeLike(output.ToArray()), "<pipe>"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(2, keys.Count);
+        Assert.True(allocated < 32L << 20, $"{allocated:N0} bytes allocated to read 160 MiB of decompressed text");
+    }
+
     [Fact(Timeout = 60_000)]
     public void Empty_input_says_so()
     {
