@@ -120,7 +120,7 @@ public static partial class TraceFile
             }
 
             var inner = TraceCompression.Decompress(compression, new PrefixedStream(head, n, stream), name);
-            return OpenStream(inner, name, decompressed: true);
+            return new WholeFileCompressed(OpenStream(inner, name, decompressed: true), compression);
         }
 
         var kind = Detect(head.AsSpan(0, n), name);
@@ -180,6 +180,27 @@ public static partial class TraceFile
         }
 
         return TextFormatDetector.Detect(head, name);
+    }
+
+    /// <summary>A reader of decompressed content whose <see cref="ITraceReader.Info"/> also names the whole-file compression.</summary>
+    private sealed class WholeFileCompressed(ITraceReader inner, TraceCompressionKind compression) : ITraceReader
+    {
+        private readonly TraceSourceInfo _info = inner.Info with
+        {
+            Compression = inner.Info.Compression == "none"
+                ? $"{compression.ToString().ToLowerInvariant()} (whole file)"
+                : $"{compression.ToString().ToLowerInvariant()} (whole file), {inner.Info.Compression} (inside)",
+        };
+
+        public TraceSourceInfo Info => _info;
+
+        public TraceReadStats Stats => inner.Stats;
+
+        public TraceFormats Formats => inner.Formats;
+
+        public bool MoveNext(out TraceRecord record) => inner.MoveNext(out record);
+
+        public void Dispose() => inner.Dispose();
     }
 
     private sealed class OwningReader(TraceDatFile file, TraceDatReader reader) : ITraceReader

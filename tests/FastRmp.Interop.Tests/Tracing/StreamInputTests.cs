@@ -54,6 +54,11 @@ public sealed class StreamInputTests : IDisposable
         string named = Path.Combine(_dir, "trace.bin");
         File.WriteAllBytes(named, packed);
         Assert.Equal(expected, Keys(ct, TraceFile.OpenReader(named)));
+        using (var reader = TraceFile.OpenReader(named))
+        {
+            Assert.Equal(compression + " (whole file)", reader.Info.Compression);
+        }
+
         Assert.Equal(expected, Keys(ct, TraceFile.OpenReader(new PipeLike(packed), "<pipe>")));
     }
 
