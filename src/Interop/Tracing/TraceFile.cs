@@ -120,7 +120,15 @@ public static partial class TraceFile
             }
 
             var inner = TraceCompression.Decompress(compression, new PrefixedStream(head, n, stream), name);
-            return new WholeFileCompressed(OpenStream(inner, name, decompressed: true), compression);
+            try
+            {
+                return new WholeFileCompressed(OpenStream(inner, name, decompressed: true), compression);
+            }
+            catch
+            {
+                inner.Dispose();
+                throw;
+            }
         }
 
         var kind = Detect(head.AsSpan(0, n), name);
