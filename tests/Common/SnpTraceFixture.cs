@@ -25,10 +25,15 @@ internal static class SnpTraceFixture
     public sealed record Summary(long Records, long Faults, long SharedConversions, long DistinctGfns);
 
     /// <summary>Writes <paramref name="faults"/> guest faults (each on a new gfn; every <paramref name="sharedEvery"/>th or so a shared access that converts) over <paramref name="vcpus"/> vCPUs.</summary>
-    public static Summary Write(string path, int faults, int vcpus = 4, int seed = 1, bool qemuEvents = true, string compression = "none", int sharedEvery = 25, ulong highSlotBytes = HighSlotBytes)
+    /// <remarks>
+    /// With <paramref name="hugeEvery"/> &gt; 0, about one private fault in that many lands on a fresh 2 MiB block at its
+    /// aligned gfn and is mapped at level 2 over a 2 MiB-aligned pfn, as a host with 2M guest_memfd folios maps it
+    /// (the block's other gfns then never fault: the 2M leaf covers them).
+    /// </remarks>
+    public static Summary Write(string path, int faults, int vcpus = 4, int seed = 1, bool qemuEvents = true, string compression = "none", int sharedEvery = 25, ulong highSlotBytes = HighSlotBytes, int hugeEvery = 0)
     {
         var w = new KvmTraceWriter(new TraceDatWriterOptions(7, compression, vcpus));
-        var summary = WriteVm(w, QemuPid, 0, vcpus, faults, seed, qemuEvents, sharedEvery, highSlotBytes, 0x100000, processEvents: false);
+        var summary = WriteVm(w, QemuPid, 0, vcpus, faults, seed, qemuEvents, sharedEvery, highSlotBytes, 0x100000, processEvents: false, hugeEvery);
         w.Save(path);
         return summary;
     }
@@ -51,8 +56,10 @@ internal static class SnpTraceFixture
         return summaries;
     }
 
-    private static Summary WriteVm(KvmTraceWriter w, int qemuPid, int firstCpu, int vcpus, int faults, int seed, bool qemuEvents, int sharedEvery, ulong highSlotBytes, ulong nextPfn, bool processEvents)
+    private static Summary WriteVm(KvmTraceWriter w, int qemuPid, int firstCpu, int vcpus, int faults, int seed, bool qemuEvents, int sharedEvery, ulong highSlotBytes, ulong nextPfn, bool processEvents, int hugeEvery = 0)
     {
+        var hugeBlocks = new HashSet<ulong>(); // 2 MiB blocks (gfn >> 9) mapped 2M: no other fault lands in them
+        ulong nextHugePfn = 0x400000; // 2 MiB-aligned host blocks, above the 4K pages
         ulong guestPages = (LowSlotBytes + highSlotBytes) >> 12;
         if ((ulong)faults > guestPages / 2)
         {
@@ -110,9 +117,27 @@ internal static class SnpTraceFixture
                 ulong page = (ulong)rng.NextInt64((long)guestPages);
                 gfn = page < LowSlotBytes >> 12 ? page : page - (LowSlotBytes >> 12) + (HighBase >> 12);
             }
-            while (pfns.ContainsKey(gfn) || shared.Contains(gfn) || gfn - 0x800 < 16);
+            while (pfns.ContainsKey(gfn) || shared.Contains(gfn) || gfn - 0x800 < 16 || hugeBlocks.Contains(gfn >> 9));
 
             bool wantShared = sharedEvery > 0 && rng.Next(sharedEvery) == 0;
+            bool huge = !wantShared && hugeEvery > 0 && rng.Next(hugeEvery) == 0;
+            if (huge)
+            {
+                // a fresh block whose pages nothing has touched: the fault lands on its aligned gfn
+                ulong block = gfn & ~511UL;
+                bool fresh = true;
+                for (ulong g = block; g < block + 512 && fresh; g++)
+                {
+                    fresh = !pfns.ContainsKey(g) && !shared.Contains(g) && g - 0x800 >= 16;
+                }
+
+                huge = fresh;
+                if (huge)
+                {
+                    gfn = block;
+                    hugeBlocks.Add(block >> 9);
+                }
+            }
             bool write = rng.Next(2) == 0;
             ulong code = (wantShared ? SharedRead : PrivateRead) | (write ? 2UL : 0);
             ts[vcpu] += (ulong)rng.Next(200, 4000);
@@ -135,11 +160,20 @@ internal static class SnpTraceFixture
 
             if (!pfns.TryGetValue(gfn, out ulong pfn))
             {
-                pfn = nextPfn++;
+                if (huge)
+                {
+                    pfn = nextHugePfn;
+                    nextHugePfn += 512;
+                }
+                else
+                {
+                    pfn = nextPfn++;
+                }
+
                 pfns.Add(gfn, pfn);
             }
 
-            w.SpteRequested(cpu, ts[vcpu]++, pid, gfn, pfn, 1);
+            w.SpteRequested(cpu, ts[vcpu]++, pid, gfn, pfn, huge ? 2 : 1);
             w.Entry(cpu, ts[vcpu]++, pid, (uint)vcpu);
             records += 2;
         }

@@ -119,7 +119,7 @@ public sealed class ReplayCommandTests : IDisposable
             Assert.Equal("level", f.GetProperty("first")[0].GetProperty("what").GetString());
         }
 
-        Assert.Contains("first disagreements with the trace", output, StringComparison.Ordinal);
+        Assert.Contains("level disagreements with the trace", output, StringComparison.Ordinal);
         string html = File.ReadAllText(PathOf("c.html"));
         Assert.All(FastRmp.Engine.Policies.PolicyCatalog.Names, p => Assert.Contains(p, html, StringComparison.Ordinal));
         Assert.Contains("agrees with the trace", html, StringComparison.Ordinal);

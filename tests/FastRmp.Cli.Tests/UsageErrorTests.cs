@@ -31,7 +31,7 @@ public sealed class UsageErrorTests : IDisposable
         { ["scenario", "snp-boot", "--guest-size", "12Q"], "--guest-size: '12Q' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from 16M to 1T." },
         { ["scenario", "snp-boot", "--guest-size", "8M"], "--guest-size: 8M is outside 16M to 1T." },
         { ["replay", "TRACE", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}." },
-        { ["replay", "TRACE", "--folio", "2g"], "--folio: '2g' is not a folio size; use 4k, 2m or 1g." },
+        { ["replay", "TRACE", "--folio", "2g"], "--folio: '2g' is not a folio size; use auto, 4k, 2m or 1g." },
         { ["replay", "TRACE", "--vm-type", "tdx"], "--vm-type: 'tdx' is not a VM type; use snp or sw-protected." },
         { ["replay", "TRACE", "--host-size", "lots"], "--host-size: 'lots' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from 1G to 4T." },
         { ["replay", "TRACE", "--host-size", "8T"], "--host-size: 8T is outside 1G to 4T." },
@@ -89,7 +89,7 @@ public sealed class UsageErrorTests : IDisposable
 
     [Theory]
     [InlineData("replay", "--policy <fault-hook|alloc-blind|first-use|every-get-pfn|first-use-1g-rework>")]
-    [InlineData("replay", "--folio <4k|2m|1g>")]
+    [InlineData("replay", "--folio <auto|4k|2m|1g>")]
     [InlineData("replay", "--vm-type <snp|sw-protected>")]
     [InlineData("replay", "[default: 1T]")]
     [InlineData("compare", "--policies <fault-hook,alloc-blind,first-use,every-get-pfn>")]

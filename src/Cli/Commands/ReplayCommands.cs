@@ -20,6 +20,8 @@ namespace FastRmp.Cli.Commands;
 internal static class ReplayCommands
 {
     private static readonly CultureInfo s_ci = CultureInfo.InvariantCulture;
+    private const int MaxSlotsShown = 8;
+    private const int FirstShown = 5;
 
     /// <summary>The counters the replay tables show, in row order (titles from the catalog).</summary>
     internal static IReadOnlyList<CounterInfo> Shown { get; } =
@@ -72,6 +74,11 @@ internal static class ReplayCommands
         using var replayer = new Replayer(reader, options, policies, kernels);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;
+        using var log = parse.GetValue(o.Disagreements) is { } logFile ? new DisagreementLog(logFile) : null;
+        if (log is not null)
+        {
+            replayer.SessionCreated = log.Listen;
+        }
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         RunWithProgress(replayer, path, stderr);
@@ -82,18 +89,21 @@ internal static class ReplayCommands
             throw new CliInputException($"{path}: no KVM events in {stats.Records:N0} records; record the host with 'trace-cmd record -e kvm -e kvmmmu' (and QEMU's ftrace trace backend for memslots and conversions)");
         }
 
-        var results = replayer.Results(Path.GetFileName(path));
+        var results = replayer.Results(Path.GetFileName(path)); // also adds each model's RMP-region disagreements to the log
+        log?.Dispose();
         var console = Terminal.For(stdout);
         WriteSummary(console, reader, replayer, results, seconds);
         WriteJson(parse.GetValue(o.Json), reader, replayer, results, options, seconds);
         if (parse.GetValue(o.Html) is { } html)
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
-                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {r.Fidelity.AgreementRate.ToString("P1", s_ci)} of decisions (memslots {Describe(r.Source)})"));
-            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, [.. results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}" })]));
+                + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {Rate(r.Fidelity, "P1")} of decisions (memslots {Describe(r.Source)})"));
+            var runs = results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}", Notes = Notes(r) }).ToList();
+            source += CropMaps(runs);
+            ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, runs));
         }
 
-        export?.Save(exportFile!);
+        export?.Save(exportFile!, replayer.Ops.ProcessName);
         if (replayer.Error is { } error)
         {
             stderr.WriteLine($"fastrmp: {error.Message} (the replay stopped there; the results above cover the records before it)");
@@ -146,7 +156,7 @@ internal static class ReplayCommands
 
         foreach (var vm in results.GroupBy(r => r.Vm))
         {
-            WriteVm(console, [.. vm], VmTitle(vm.Key, results));
+            WriteVm(console, [.. vm], VmTitle(vm.Key, results), FirstSession(replayer, vm.Key));
         }
     }
 
@@ -162,13 +172,28 @@ internal static class ReplayCommands
     private static string VmTitle(ReplayVm vm, IReadOnlyList<ReplayResult> results)
         => results.All(r => r.Vm.Process == 0) ? "" : vm.Process == 0 ? "threads of no known process: " : $"VM {vm.Process} ({vm.Name}): ";
 
-    private static void WriteVm(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title)
+    /// <summary>The first policy's model of <paramref name="vm"/> (the trace column and the memslots are the same in every one).</summary>
+    private static ReplaySession FirstSession(Replayer replayer, ReplayVm vm) => replayer.Vms.First(v => v.Vm == vm).Sessions[0];
+
+    private static void WriteVm(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title, ReplaySession first)
     {
+        var traced = results[0].Fidelity.Traced;
         bool Differs(CounterInfo counter)
             => results.Count > 1 && results.Any(r => r.Counters.Counters.Any(c => c.Key == counter.Name))
                 && results.Select(r => r.Counters[counter.Name]).Distinct().Skip(1).Any();
 
         console.Write(new Markup($"{Markup.Escape(title)}memslots {Describe(results[0].Source)}\n"));
+        var slots = TraceColumn.Memslots(first);
+        foreach (var slot in slots.Take(MaxSlotsShown))
+        {
+            console.Write(new Markup($"  {Markup.Escape(TraceColumn.Describe(slot))}\n"));
+        }
+
+        if (slots.Count > MaxSlotsShown)
+        {
+            console.Write(new Markup($"  ... and {slots.Count - MaxSlotsShown:N0} more (all of them in --json)\n"));
+        }
+
         foreach (var r in results)
         {
             if (r.FirstRefusal is { } refusal)
@@ -182,45 +207,193 @@ internal static class ReplayCommands
             }
         }
 
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}"));
-        table.AddColumn("counter");
-        foreach (var r in results)
-        {
-            table.AddColumn(new TableColumn(Markup.Escape(Label(r, results))).RightAligned());
-        }
-
         // The usual counters (and RMPOPT's, when the host had it), then any other counter on which the columns
-        // disagree; a row that differs is marked.
+        // disagree; a row that differs is marked. Cells are markup; a null row is an empty separator.
+        var rows = new List<(string Title, string Trace, string[] Runs)?>();
         var usual = results[0].Counters.RmpOpt ? [.. Shown, .. CounterCatalog.RmpOpt] : Shown;
-        var rows = usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c)));
-        foreach (var counter in rows)
+        foreach (var counter in usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c))))
         {
             string name = Markup.Escape(counter.Title);
-            table.AddRow([Differs(counter) ? $"[yellow]{name}[/]" : name, .. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]);
+            rows.Add((Differs(counter) ? $"[yellow]{name}[/]" : name, TraceColumn.For(counter, traced)?.ToString("N0", s_ci) ?? "", [.. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]));
         }
 
-        table.AddEmptyRow();
-        table.AddRow(["agreement with the trace", .. results.Select(r => r.Fidelity.AgreementRate.ToString("P2", s_ci))]);
-        table.AddRow(["levels agreed", .. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]);
-        table.AddRow(["exits agreed", .. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]);
-        table.AddRow(["RMP-fault 2M regions (trace / model / both)", .. results.Select(r => $"{r.Fidelity.TraceRmpRegions:N0} / {r.Fidelity.ModelRmpRegions:N0} / {r.Fidelity.CommonRmpRegions:N0}")]);
-        console.Write(table);
-        foreach (var r in results.Where(r => r.Fidelity.First.Count > 0))
+        foreach (var (rowTitle, value) in TraceColumn.Rows(traced))
         {
-            var d = new Table().Border(TableBorder.Simple).Title(Markup.Escape($"{title}{Label(r, results)}: first disagreements with the trace ({r.Fidelity.Disagreements:N0} in all)"));
-            d.AddColumn(new TableColumn("time (s)").RightAligned());
-            d.AddColumn("what");
-            d.AddColumn("gpa");
-            d.AddColumn("trace");
-            d.AddColumn("model");
-            foreach (var x in r.Fidelity.First)
+            rows.Add((Markup.Escape(rowTitle), value.ToString("N0", s_ci), [.. results.Select(_ => "")]));
+        }
+
+        rows.Add(null);
+        rows.Add(("agreement with the trace", "", [.. results.Select(r => Rate(r.Fidelity, "P2"))]));
+        rows.Add(("levels agreed", "", [.. results.Select(r => $"{r.Fidelity.LevelsAgreed:N0} / {r.Fidelity.LevelsCompared:N0}")]));
+        rows.Add(("exits agreed", "", [.. results.Select(r => $"{r.Fidelity.ExitsAgreed:N0} / {r.Fidelity.ExitsCompared:N0}")]));
+        if (results.Any(r => r.Fidelity.StuckCompared > 0))
+        {
+            rows.Add(("[yellow]stuck accesses (compared, not agreed)[/]", "", [.. results.Select(r => r.Fidelity.StuckCompared.ToString("N0", s_ci))]));
+        }
+
+        rows.Add(("RMP-fault 2M regions (model: both)", results[0].Fidelity.TraceRmpRegions.ToString("N0", s_ci), [.. results.Select(r => $"{r.Fidelity.ModelRmpRegions:N0}: {r.Fidelity.CommonRmpRegions:N0}")]));
+
+        // Side by side when the policies fit the terminal, else one block per policy (each with the trace column).
+        string tableTitle = $"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}";
+        int[] columns = Enumerable.Range(0, results.Count).ToArray();
+        if (TableWidth(rows, results, columns) <= console.Profile.Width)
+        {
+            console.Write(CounterTable(tableTitle, rows, results, columns));
+        }
+        else
+        {
+            foreach (int column in columns)
             {
-                d.AddRow((x.Timestamp / 1e9).ToString("F9", s_ci), x.What, $"0x{x.Gpa:x}", x.Trace, x.Model);
+                console.Write(CounterTable($"{tableTitle}: {Label(results[column], results)}", rows, results, [column]));
+            }
+        }
+
+        WriteDisagreements(console, results, title);
+    }
+
+    private static Table CounterTable(string title, List<(string Title, string Trace, string[] Runs)?> rows, IReadOnlyList<ReplayResult> results, int[] columns)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
+        table.AddColumn("counter");
+        table.AddColumn(new TableColumn("[bold]trace[/]").RightAligned());
+        foreach (int c in columns)
+        {
+            table.AddColumn(new TableColumn(Markup.Escape(Label(results[c], results))).RightAligned());
+        }
+
+        foreach (var row in rows)
+        {
+            if (row is not { } r)
+            {
+                table.AddEmptyRow();
+                continue;
             }
 
-            console.Write(d);
+            table.AddRow([r.Title, r.Trace, .. columns.Select(c => r.Runs[c])]);
+        }
+
+        return table;
+    }
+
+    /// <summary>The width a rounded table of these rows takes: each column's widest cell, plus a space either side and a border.</summary>
+    private static int TableWidth(List<(string Title, string Trace, string[] Runs)?> rows, IReadOnlyList<ReplayResult> results, int[] columns)
+    {
+        var present = rows.Where(r => r is not null).Select(r => r!.Value).ToList();
+        int width = 1 + 3 + Math.Max("counter".Length, present.Max(r => Markup.Remove(r.Title).Length))
+            + 3 + Math.Max("trace".Length, present.Max(r => r.Trace.Length));
+        foreach (int c in columns)
+        {
+            width += 3 + Math.Max(Label(results[c], results).Length, present.Max(r => r.Runs[c].Length));
+        }
+
+        return width;
+    }
+
+    /// <summary>
+    /// The first few disagreements of each category, once for every group of runs that disagree alike (under compare,
+    /// policies that decide the same show one table).
+    /// </summary>
+    private static void WriteDisagreements(IAnsiConsole console, IReadOnlyList<ReplayResult> results, string title)
+    {
+        foreach (string category in Fidelity.Categories)
+        {
+            var groups = results
+                .Where(r => r.Fidelity.FirstOf(category).Count > 0)
+                .GroupBy(r => string.Join('\n', r.Fidelity.FirstOf(category).Take(FirstShown).Select(d => $"{d.Timestamp} {d.Gpa} {d.Trace} {d.Model} {d.Why}")));
+            foreach (var group in groups)
+            {
+                var r = group.First();
+                var first = r.Fidelity.FirstOf(category);
+                string who = string.Join(", ", group.Select(x => $"{Label(x, results)} ({x.Fidelity.DisagreementsOf(category):N0} in all)"));
+                console.Write(new Markup($"{Markup.Escape(title)}first {category} disagreements with the trace: {Markup.Escape(who)}\n"));
+                var d = new Table().Border(TableBorder.Simple);
+                d.AddColumn(new TableColumn("time (s)").RightAligned());
+                d.AddColumn(new TableColumn("thread").RightAligned());
+                d.AddColumn("gpa");
+                d.AddColumn("trace");
+                d.AddColumn("model");
+                foreach (var x in first.Take(FirstShown))
+                {
+                    d.AddRow((x.Timestamp / 1e9).ToString("F9", s_ci), x.Pid.ToString(s_ci), $"0x{x.Gpa:x}", Markup.Escape(x.Trace), Markup.Escape(x.Model));
+                }
+
+                console.Write(d);
+                foreach (string why in first.Take(FirstShown).Select(x => x.Why).Distinct())
+                {
+                    console.Write(new Markup($"  [dim]why:[/] {Markup.Escape(why)}\n"));
+                }
+            }
         }
     }
+
+    /// <summary>What a run's HTML card says besides its counters: agreement, stuck accesses, refusals, the first disagreement of each category.</summary>
+    private static List<string> Notes(ReplayResult r)
+    {
+        var f = r.Fidelity;
+        var notes = new List<string> { $"agreement with the trace {Rate(f, "P2")}: levels {f.LevelsAgreed:N0} / {f.LevelsCompared:N0}, exits {f.ExitsAgreed:N0} / {f.ExitsCompared:N0}, {f.Disagreements:N0} disagreements" };
+        if (f.StuckCompared > 0)
+        {
+            notes.Add($"{f.StuckCompared:N0} stuck accesses (compared, not agreed)");
+        }
+
+        if (r.FirstRefusal is { } refusal)
+        {
+            notes.Add($"the model refused {refusal}");
+        }
+
+        if (r.InvariantViolation is { } broken)
+        {
+            notes.Add($"broke an invariant: {broken}");
+        }
+
+        foreach (string category in Fidelity.Categories)
+        {
+            if (f.FirstOf(category) is [var d, ..])
+            {
+                notes.Add($"first {category} disagreement ({f.DisagreementsOf(category):N0} in all) at {d.Timestamp / 1e9:F9} s, thread {d.Pid}, gpa 0x{d.Gpa:x}: trace {d.Trace}, model {d.Model}; {d.Why}");
+            }
+        }
+
+        return notes;
+    }
+
+    /// <summary>
+    /// Crops every run's host map to the part the guests used (up to the last region not free in any run, rounded up
+    /// to 1 GiB) when that is at most half the host: a small guest on a 1 TiB host would otherwise be a page of free
+    /// memory. Returns the note the page's source line gets, or "" when nothing was cropped.
+    /// </summary>
+    internal static string CropMaps(List<ReportRun> runs)
+    {
+        const int RegionsPerGiB = 512;
+        int regions = 0, used = 0;
+        foreach (var map in runs.Select(r => r.Map).OfType<Engine.Reports.HostMemoryMap>())
+        {
+            var states = map.Regions;
+            int last = states.LastIndexOfAnyExcept(Engine.Reports.HostRegionState.Free);
+            used = Math.Max(used, last + 1);
+            regions = Math.Max(regions, states.Length);
+        }
+
+        int crop = Math.Max(RegionsPerGiB, (used + RegionsPerGiB - 1) / RegionsPerGiB * RegionsPerGiB);
+        if (regions == 0 || crop * 2L > regions)
+        {
+            return "";
+        }
+
+        for (int i = 0; i < runs.Count; i++)
+        {
+            if (runs[i].Map is { } map && map.Regions.Length > crop)
+            {
+                runs[i] = runs[i] with { Map = Engine.Reports.HostMemoryMap.FromRegions((ulong)crop * Engine.Reports.HostMemoryMap.PagesPerRegion, map.Regions[..crop]), HostPages = map.HostPages };
+            }
+        }
+
+        return $"; host maps cropped to the first {MapLayout.Bytes((long)crop << 21)} of {MapLayout.Bytes((long)regions << 21)} (the rest is free in every run)";
+    }
+
+    /// <summary>The agreement rate as a percentage, or "n/a" when nothing was compared (not 100 %: there is no evidence either way).</summary>
+    internal static string Rate(Fidelity fidelity, string format)
+        => fidelity.AgreementRate is { } rate ? rate.ToString(format, s_ci) : "n/a";
 
     private static string Describe(MemslotSource source) => source switch
     {
@@ -247,18 +420,23 @@ internal static class ReplayCommands
             s.SpteRequested, s.MemoryFaultExits, s.RmpFaults, s.Memslots, s.Conversions, s.LaunchUpdates, s.ThreadsWithProcess,
             replayer.Vms.Count, s.FirstTimestamp, s.LastTimestamp, reader.Stats.LostEvents, reader.Stats.DamageCount,
             replayer.Error?.Message, seconds);
-        var modelOptions = new ReplayOptionsJson(CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
+        var modelOptions = new ReplayOptionsJson(options.FolioAuto ? $"auto ({CliOptions.FolioName(options.FolioOrder)} fallback)" : CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
         var runs = results.Select(r =>
         {
             var f = r.Fidelity;
             var fidelity = new FidelityJson(
-                f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.TraceRmpRegions, f.ModelRmpRegions,
-                f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model))]);
+                f.AgreementRate, f.LevelsCompared, f.LevelsAgreed, f.ExitsCompared, f.ExitsAgreed, f.StuckCompared, f.TraceRmpRegions, f.ModelRmpRegions,
+                f.CommonRmpRegions, f.Disagreements, [.. f.First.Select(d => new DisagreementJson(d.Timestamp, d.What, $"0x{d.Gpa:x}", d.Trace, d.Model, d.Cpu, d.Pid, d.Why))]);
             return new ReplayRunJson(
                 r.Policy, r.Counters.Kernel, new ReplayVmJson(r.Vm.Process, r.Vm.Name), r.Source.ToString().ToLowerInvariant(), ReportFile.Counters(r.Counters.Counters),
                 fidelity, r.FirstRefusal, r.InvariantViolation);
         });
-        return new ReplayReportJson(trace, modelOptions, [.. runs]);
+        var vms = results.GroupBy(r => r.Vm).Select(vm =>
+        {
+            var first = vm.First();
+            return TraceColumn.Json(vm.Key, first.Source, first.Fidelity.Traced, first.Fidelity, TraceColumn.Memslots(FirstSession(replayer, vm.Key)));
+        });
+        return new ReplayReportJson(trace, modelOptions, [.. runs], [.. vms]);
     }
 
     /// <summary>The options replay and compare share.</summary>
@@ -267,7 +445,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Verify })
+            foreach (var option in new Option[] { Folio, FolioFallback, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify })
             {
                 command.Options.Add(option);
             }
@@ -275,7 +453,9 @@ internal static class ReplayCommands
 
         public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
 
-        public Option<FolioSize?> Folio { get; } = CliOptions.Folio("guest_memfd folio size of the model.");
+        public Option<FolioSize?> Folio { get; } = CliOptions.ReplayFolio();
+
+        public Option<FolioSize?> FolioFallback { get; } = CliOptions.Folio("With --folio auto, the folio size where the trace shows no private 2M leaf.", name: "--folio-fallback");
 
         public Option<string> Kernel { get; } = CliOptions.ModelKernel();
 
@@ -289,6 +469,8 @@ internal static class ReplayCommands
 
         public Option<FileInfo?> Json { get; } = new("--json") { HelpName = "FILE", Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
 
+        public Option<FileInfo?> Disagreements { get; } = new("--disagreements") { HelpName = "FILE.jsonl", Description = "Write every disagreement with the trace (category, time, cpu, vCPU thread, gpa, gfn, traced pfn and level, error code, the model's decision and why) as JSON lines, as they are found." };
+
         public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
 
         public Option<FileInfo?> Html { get; } = new("--html") { HelpName = "FILE", Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
@@ -296,7 +478,8 @@ internal static class ReplayCommands
         public ReplayOptions Options(ParseResult parse)
         {
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            return new ReplayOptions(parse.GetValue(Folio)?.Order ?? 0, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt));
+            var folio = parse.GetValue(Folio);
+            return new ReplayOptions(folio?.Order ?? parse.GetValue(FolioFallback)!.Value.Order, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt), FolioAuto: folio is null);
         }
     }
 }

@@ -19,10 +19,15 @@ internal static partial class HtmlReport
         foreach (var (run, index) in runs)
         {
             w.Write($"<article class=\"card\" style=\"width:{Math.Max(layout.Columns * layout.Cell, ZoomColumns * ZoomCell) + 30}px\">\n<h3>{Html(run.Label)} <span class=\"folio\">folio {Html(run.Folio)}</span></h3>\n");
+            if (run.Notes is { Count: > 0 } notes)
+            {
+                w.Write($"<ul class=\"note\">{string.Concat(notes.Select(n => $"<li>{Html(n)}</li>"))}</ul>\n");
+            }
+
             WriteLevels(w, run, maxBytes);
             if (run.Map is { } map)
             {
-                WriteMap(w, map, index, layout, zoom);
+                WriteMap(w, map, index, layout, zoom, run.HostPages);
             }
             else
             {
@@ -88,12 +93,15 @@ internal static partial class HtmlReport
         w.Write("</svg>\n");
     }
 
-    private static void WriteMap(TextWriter w, HostMemoryMap map, int index, MapLayout layout, int zoom)
+    private static void WriteMap(TextWriter w, HostMemoryMap map, int index, MapLayout layout, int zoom, ulong? hostPages)
     {
         int width = layout.Columns * layout.Cell;
         int height = layout.Rows(map.Regions.Length) * layout.Cell;
         w.Write($"<canvas class=\"map\" data-run=\"{index}\" width=\"{width}\" height=\"{height}\" style=\"width:{width}px\"></canvas>\n");
-        w.Write($"<p class=\"host\">host {MapLayout.Bytes((long)map.HostPages << 12)}, one cell = 2 MiB, one row = {MapLayout.Bytes((long)layout.Columns << 21)}</p>\n");
+        string shown = hostPages is { } all && all > map.HostPages
+            ? $"host {MapLayout.Bytes((long)all << 12)}, shown: the first {MapLayout.Bytes((long)map.HostPages << 12)} (the rest is free)"
+            : $"host {MapLayout.Bytes((long)map.HostPages << 12)}";
+        w.Write($"<p class=\"host\">{shown}, one cell = 2 MiB, one row = {MapLayout.Bytes((long)layout.Columns << 21)}</p>\n");
         if (zoom > 0)
         {
             int rows = (Math.Min(zoom, map.Regions.Length) + ZoomColumns - 1) / ZoomColumns;

@@ -18,7 +18,37 @@ internal sealed record ScenarioRunJson(string Scenario, string Policy, string Fo
 /// <param name="Trace">The trace and what the replay read of it.</param>
 /// <param name="Options">The model's options.</param>
 /// <param name="Runs">One entry per VM and policy, VM by VM.</param>
-internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs);
+/// <param name="Vms">What the trace shows VM by VM (the trace column of the tables) and the memslots the replay used.</param>
+internal sealed record ReplayReportJson(ReplayTraceJson Trace, ReplayOptionsJson Options, IReadOnlyList<ReplayRunJson> Runs, IReadOnlyList<ReplayVmTraceJson> Vms);
+
+/// <summary>One VM as the trace shows it.</summary>
+/// <param name="Process">Its QEMU process (0 when the trace does not say).</param>
+/// <param name="Name">That process's name as traced.</param>
+/// <param name="MemslotSource">Where the memslots came from: <c>trace</c>, <c>file</c>, <c>inferred</c> or <c>none</c>.</param>
+/// <param name="Traced">The trace's counts.</param>
+/// <param name="Memslots">The memslots the replay used at the end of the trace.</param>
+internal sealed record ReplayVmTraceJson(int Process, string Name, string MemslotSource, TracedJson Traced, IReadOnlyList<TracedMemslotJson> Memslots);
+
+/// <summary>What the trace shows for one VM (<see cref="Engine.Replay.TraceTally"/>).</summary>
+/// <param name="Faults">Guest accesses (kvm_page_fault without the RMP bit).</param>
+/// <param name="FaultsPrivate">Of those, private ones.</param>
+/// <param name="FaultsShared">Of those, shared ones.</param>
+/// <param name="FaultsUnresolved">Faults with no traced outcome.</param>
+/// <param name="Levels">Faults mapped, by the level of their kvm_mmu_spte_requested.</param>
+/// <param name="MemoryFaultExits">Faults that ended in KVM_EXIT_MEMORY_FAULT.</param>
+/// <param name="HypercallExits">Hypercall exits to userspace (KVM_HC_MAP_GPA_RANGE).</param>
+/// <param name="RmpFaults">kvm_rmp_fault events.</param>
+/// <param name="RmpRegions">2 MiB regions with a kvm_rmp_fault.</param>
+/// <param name="Conversions">Attribute changes and QEMU conversions.</param>
+/// <param name="LaunchUpdates">SNP_LAUNCH_UPDATE ranges.</param>
+/// <param name="MemslotEvents">QEMU memslot changes.</param>
+internal sealed record TracedJson(long Faults, long FaultsPrivate, long FaultsShared, long FaultsUnresolved, TracedLevelsJson Levels, long MemoryFaultExits, long HypercallExits, long RmpFaults, int RmpRegions, long Conversions, long LaunchUpdates, long MemslotEvents);
+
+/// <summary>Traced mappings by level; <paramref name="Other"/> counts any level other than 4K, 2M and 1G.</summary>
+internal sealed record TracedLevelsJson([property: JsonPropertyName("4k")] long Level4K, [property: JsonPropertyName("2m")] long Level2M, [property: JsonPropertyName("1g")] long Level1G, long Other);
+
+/// <summary>A memslot the replay used; addresses are hexadecimal text.</summary>
+internal sealed record TracedMemslotJson(int Slot, int AsId, string GpaStart, string GpaEnd, bool GuestMemfd);
 
 /// <summary>The trace part of <see cref="ReplayReportJson"/>.</summary>
 internal sealed record ReplayTraceJson(
@@ -67,12 +97,24 @@ internal sealed record ReplayRunJson(
 internal sealed record ReplayVmJson(int Process, string Name);
 
 /// <summary>A run's agreement with the traced kernel (<see cref="Engine.Replay.Fidelity"/>).</summary>
+/// <param name="AgreementRate">Agreed / compared, or null when nothing was compared.</param>
+/// <param name="LevelsCompared">Faults whose traced level was compared (stuck accesses the trace mapped included).</param>
+/// <param name="LevelsAgreed">Of those, the ones with the same level.</param>
+/// <param name="ExitsCompared">Faults whose traced outcome was compared (stuck accesses included).</param>
+/// <param name="ExitsAgreed">Of those, the ones with the same outcome.</param>
+/// <param name="StuckCompared">Accesses with a traced outcome that the model could not complete: compared, never agreed.</param>
+/// <param name="TraceRmpRegions">2 MiB regions with a traced RMP fault.</param>
+/// <param name="ModelRmpRegions">2 MiB regions where the model took an #NPF(RMP).</param>
+/// <param name="CommonRmpRegions">Regions in both.</param>
+/// <param name="Disagreements">Every disagreement.</param>
+/// <param name="First">The first disagreements in trace order.</param>
 internal sealed record FidelityJson(
-    double AgreementRate,
+    double? AgreementRate,
     long LevelsCompared,
     long LevelsAgreed,
     long ExitsCompared,
     long ExitsAgreed,
+    long StuckCompared,
     int TraceRmpRegions,
     int ModelRmpRegions,
     int CommonRmpRegions,
@@ -80,7 +122,15 @@ internal sealed record FidelityJson(
     IReadOnlyList<DisagreementJson> First);
 
 /// <summary>One disagreement with the trace; <paramref name="Gpa"/> is hexadecimal text, e.g. <c>0x19ec9000</c>.</summary>
-internal sealed record DisagreementJson(ulong TimestampNs, string What, string Gpa, string Trace, string Model);
+/// <param name="TimestampNs">The traced event's time.</param>
+/// <param name="What">The category: <c>level</c>, <c>exit</c> or <c>rmp-region</c>.</param>
+/// <param name="Gpa">The guest physical address.</param>
+/// <param name="Trace">What the trace shows.</param>
+/// <param name="Model">What the model did.</param>
+/// <param name="Cpu">The CPU of the traced event (-1 when not known).</param>
+/// <param name="Pid">The thread of the traced event (the vCPU thread for faults).</param>
+/// <param name="Why">The model's reason, as far as it can say.</param>
+internal sealed record DisagreementJson(ulong TimestampNs, string What, string Gpa, string Trace, string Model, int Cpu, int Pid, string Why);
 
 /// <summary>One entry of <c>fastrmp counters --json</c> (<see cref="Engine.Metrics.CounterInfo"/>).</summary>
 /// <param name="Name">The counter's name in results.</param>

@@ -11,6 +11,12 @@ namespace FastRmp.Cli.Reports;
 /// <param name="Group">Runs with the same group (e.g. the scenario and folio) are compared side by side; null puts the run in one unnamed group.</param>
 internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyValuePair<string, long>> Counters, HostMemoryMap? Map, string? Group = null)
 {
+    /// <summary>The host's pages when <see cref="Map"/> shows only its first part (a cropped map), else null.</summary>
+    public ulong? HostPages { get; init; }
+
+    /// <summary>Lines the run's card shows under its title (a replay's agreement, refusals, first disagreements), or null.</summary>
+    public IReadOnlyList<string>? Notes { get; init; }
+
     /// <summary>A scenario run, labelled by its policy and grouped by scenario, folio size, kernel and whether the host had RMPOPT.</summary>
     public static ReportRun From(RunResult result)
     {

@@ -43,7 +43,10 @@ public sealed class TracedPfnAllocator(BuddyAllocator inner) : IFolioAllocator
             _hasHint = false;
             ulong block = _hint & ~((1UL << order) - 1);
             ulong first = Inner.BasePfn.Value;
-            if (order <= Inner.MaxOrder && block >= first && block + (1UL << order) <= first + Inner.PageCount && Inner.TryClaim(new kvm_pfn_t(block), order))
+
+            // In range without overflow: a traced pfn may be anything up to 2^64 - 1.
+            if (order <= Inner.MaxOrder && block >= first && block - first < Inner.PageCount
+                && (1UL << order) <= Inner.PageCount - (block - first) && Inner.TryClaim(new kvm_pfn_t(block), order))
             {
                 Claimed++;
                 pfn = new kvm_pfn_t(block);

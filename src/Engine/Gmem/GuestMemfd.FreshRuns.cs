@@ -13,7 +13,7 @@ public sealed unsafe partial class GuestMemfd
     /// </summary>
     internal ulong FreshRun(int slotIndex, ulong index, ulong count)
     {
-        if (!IsOpen || FolioOrder != 0 || _partlyPopulated.Count != 0 || index >= Pages)
+        if (!IsOpen || FolioOrder != 0 || _partlyPopulated.Count != 0 || _twoMegHints is not null || index >= Pages)
         {
             return 0;
         }

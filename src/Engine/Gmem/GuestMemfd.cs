@@ -34,6 +34,10 @@ public sealed unsafe partial class GuestMemfd : IDisposable
     private ulong** _chunks; // _chunkTable's slots, for the lookups; null once the memory is freed
     private readonly List<Binding> _bindings = [];
 
+    // 2 MiB blocks (index >> 9) whose folio is 2M although the file allocates 4K folios: a replay's evidence that the
+    // traced host had a 2M folio there (Hint2M). Null until the first hint, so other files pay one null test.
+    private HashSet<ulong>? _twoMegHints;
+
     // Head indexes of large folios populate filled in part (launch only, so the set stays tiny and the fault path pays
     // one Count test). An entry left behind by a punch only makes the next folio there check its pages, finding none.
     private readonly HashSet<ulong> _partlyPopulated = [];
@@ -267,6 +271,25 @@ public sealed unsafe partial class GuestMemfd : IDisposable
         return Errno.Ok;
     }
 
+    /// <summary>
+    /// Makes the 2 MiB block holding <paramref name="index"/> allocate one 2M folio when it is first used, in a file
+    /// of 4 KiB folios (the replay's <c>--folio auto</c>: a host whose trace shows a private 2M leaf there had a 2M
+    /// folio). True when the hint is new and can still take effect (no page of the block is in the page cache yet).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    public bool Hint2M(ulong index)
+    {
+        ThrowIfFreed();
+        ulong block = index >> 9;
+        if (FolioOrder != 0 || (block << 9) + 512 > Pages || AnyPresent(block << 9, 512))
+        {
+            return false;
+        }
+
+        _twoMegHints ??= [];
+        return _twoMegHints.Add(block);
+    }
+
     /// <summary>Calls <paramref name="visit"/> with the head index, pfn and order of every live folio.</summary>
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public void ForEachFolio(Action<ulong, kvm_pfn_t, int> visit)
@@ -441,7 +464,7 @@ public sealed unsafe partial class GuestMemfd : IDisposable
             return Errno.Ok;
         }
 
-        int order = FolioOrder;
+        int order = _twoMegHints is { } hints && FolioOrder == 0 && hints.Contains(index >> 9) ? 9 : FolioOrder;
         ulong head = index & ~((1UL << order) - 1);
         if (head + (1UL << order) > Pages || AnyPresent(head, 1UL << order))
         {

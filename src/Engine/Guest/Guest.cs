@@ -161,7 +161,7 @@ public sealed partial class Guest
             return new(AccessResult.Ok, faultLevel, leaf, rmpFaults, default);
         }
 
-        throw new InvalidOperationException($"The access to gpa {gpa} did not settle after {MaxAccessRounds} rounds (NPT {_vm.Npt.Lookup(gfn)}, RMP {_vm.Rmp?.Read(_vm.Npt.Lookup(gfn).Pfn)}).");
+        throw new InvalidOperationException($"The access to gpa {gpa} did not settle after {MaxAccessRounds} rounds (NPT: {_vm.Npt.Lookup(gfn)}; RMP: {(_vm.Rmp is { } rmp ? rmp.Read(_vm.Npt.Lookup(gfn).Pfn).ToString() : "none")}).");
     }
 
     /// <summary>

@@ -30,6 +30,9 @@ public sealed unsafe class Memslots : IDisposable
     private int _capacity;
     private int[][] _sorted = [[], []];
     private ulong[][] _sortedBase = [[], []];
+    private readonly Dictionary<int, int> _indexById = []; // (as_id << 16 | id) -> storage index
+    private readonly SortedSet<int> _freed = []; // storage indexes below _unused freed by deletions
+    private int _unused; // storage indexes from here up were never used
 
     /// <summary>Creates an empty set with room for <paramref name="capacity"/> slots.</summary>
     public Memslots(int capacity = 1024, IGmemBindings? gmem = null, MemslotOptions options = default)
@@ -137,12 +140,14 @@ public sealed unsafe class Memslots : IDisposable
         {
             if (_gmem is null)
             {
+                _freed.Add(index);
                 return Errno.EINVAL;
             }
 
             var bound = _gmem.Bind(region.guest_memfd, region.guest_memfd_offset, npages, index, new gfn_t(region.guest_phys_addr >> PageSize.Shift4K), out file);
             if (bound != Errno.Ok)
             {
+                _freed.Add(index); // the index stays unused
                 return bound;
             }
         }
@@ -247,6 +252,8 @@ public sealed unsafe class Memslots : IDisposable
         Array.Clear(_lpageInfo);
         _sorted = [[], []];
         _sortedBase = [[], []];
+        _indexById.Clear();
+        _freed.Clear();
         _slots.Dispose();
     }
 
@@ -317,6 +324,7 @@ public sealed unsafe class Memslots : IDisposable
         Remove(slot.as_id, index);
         FreeLpageInfo(index);
         slot = default;
+        _freed.Add(index);
     }
 
     /// <summary>
@@ -368,25 +376,24 @@ public sealed unsafe class Memslots : IDisposable
         }
     }
 
-    private int FindById(int asId, int id)
-    {
-        foreach (int index in _sorted[asId])
-        {
-            if (this[index].id == id)
-            {
-                return index;
-            }
-        }
+    private int FindById(int asId, int id) => _indexById.TryGetValue((asId << 16) | id, out int index) ? index : -1;
 
-        return -1;
-    }
-
+    /// <summary>
+    /// True when [baseGfn, +npages) meets a slot of <paramref name="asId"/> other than <paramref name="except"/>. The
+    /// slots of an address space never overlap and are sorted by base, so only the slot before the range's start and
+    /// those starting inside it can meet it: a binary search and a few steps, not a walk of every slot.
+    /// </summary>
     private bool Overlaps(int asId, gfn_t baseGfn, ulong npages, int except)
     {
-        foreach (int index in _sorted[asId])
+        var bases = _sortedBase[asId];
+        var order = _sorted[asId];
+        int pos = Array.BinarySearch(bases, baseGfn.Value);
+        pos = pos < 0 ? ~pos : pos;
+        ulong end = baseGfn.Value + npages;
+        for (int i = Math.Max(0, pos - 1); i < order.Length && bases[i] < end; i++)
         {
-            ref var s = ref this[index];
-            if (index != except && baseGfn.Value < s.base_gfn.Value + s.npages && s.base_gfn.Value < baseGfn.Value + npages)
+            ref var s = ref this[order[i]];
+            if (order[i] != except && baseGfn.Value < s.base_gfn.Value + s.npages)
             {
                 return true;
             }
@@ -395,31 +402,37 @@ public sealed unsafe class Memslots : IDisposable
         return false;
     }
 
+    /// <summary>The lowest storage index not in use, or -1 when every one is.</summary>
     private int FreeIndex()
     {
-        for (int i = 0; i < _capacity; i++)
+        if (_freed.Count != 0)
         {
-            if (this[i].npages == 0)
-            {
-                return i;
-            }
+            int reused = _freed.Min;
+            _freed.Remove(reused);
+            return reused;
         }
 
-        return -1;
+        return _unused < _capacity ? _unused++ : -1;
     }
 
     private void Insert(int asId, int index)
     {
-        var list = _sorted[asId].Append(index).ToArray();
-        Array.Sort(list, (a, b) => this[a].base_gfn.Value.CompareTo(this[b].base_gfn.Value));
-        _sorted[asId] = list;
-        _sortedBase[asId] = [.. list.Select(i => this[i].base_gfn.Value)];
+        ulong value = this[index].base_gfn.Value;
+        var order = _sorted[asId];
+        var bases = _sortedBase[asId];
+        int pos = Array.BinarySearch(bases, value);
+        pos = pos < 0 ? ~pos : pos;
+        _sorted[asId] = [.. order.AsSpan(0, pos), index, .. order.AsSpan(pos)];
+        _sortedBase[asId] = [.. bases.AsSpan(0, pos), value, .. bases.AsSpan(pos)];
+        _indexById[(asId << 16) | (ushort)this[index].id] = index;
     }
 
     private void Remove(int asId, int index)
     {
-        _sorted[asId] = [.. _sorted[asId].Where(i => i != index)];
-        _sortedBase[asId] = [.. _sorted[asId].Select(i => this[i].base_gfn.Value)];
+        int pos = Array.IndexOf(_sorted[asId], index);
+        _sorted[asId] = [.. _sorted[asId].AsSpan(0, pos), .. _sorted[asId].AsSpan(pos + 1)];
+        _sortedBase[asId] = [.. _sortedBase[asId].AsSpan(0, pos), .. _sortedBase[asId].AsSpan(pos + 1)];
+        _indexById.Remove((asId << 16) | (ushort)this[index].id);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -16,6 +16,11 @@ public readonly record struct NptLeaf(PgLevel Level, kvm_pfn_t Pfn, bool IsPriva
 {
     /// <summary>True when the gfn is mapped.</summary>
     public bool IsPresent => Level != PgLevel.None;
+
+    /// <summary>The leaf as messages show it, e.g. <c>4K leaf to pfn 0x1234, private</c> or <c>not mapped</c>.</summary>
+    public override string ToString()
+        => !IsPresent ? "not mapped"
+            : $"{Level switch { PgLevel.Level4K => "4K", PgLevel.Level2M => "2M", PgLevel.Level1G => "1G", _ => Level.ToString() }} leaf to pfn {Pfn}, {(IsPrivate ? "private" : "shared")}{(IsWritable ? "" : ", write-protected")}";
 }
 
 /// <summary>

@@ -179,7 +179,8 @@ public sealed unsafe partial class Vm
                 return PrepareMemoryFaultExit(fault.gfn, isPrivate, out exit, Errno.EFAULT);
             }
 
-            fault.max_level = (byte)PgLevel.Level4K; // the VMM's shared memory is mapped with 4 KiB host pages
+            // The VMM's shared memory is mapped with 4 KiB host pages, unless a huge page backs the block.
+            fault.max_level = (byte)(SharedIsHuge(fault.gfn) ? PgLevel.Level2M : PgLevel.Level4K);
             fault.pfn = pfn;
         }
 

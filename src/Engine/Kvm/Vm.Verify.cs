@@ -146,7 +146,7 @@ public sealed partial class Vm
             var entry = Rmp.Read(pfn);
             if (entry.assigned && (entry.asid != Config.Asid || entry.gpa != first.Value + i))
             {
-                throw new InvalidOperationException($"gfn 0x{first.Value + i:x} is mapped private to pfn 0x{pfn.Value:x}, whose RMP entry is assigned={entry.assigned} asid={entry.asid} gpa=0x{entry.gpa:x}.");
+                throw new InvalidOperationException($"gfn 0x{first.Value + i:x} is mapped private to pfn 0x{pfn.Value:x}, whose RMP entry is {entry} (gfn 0x{entry.gpa:x}).");
             }
         }
     }

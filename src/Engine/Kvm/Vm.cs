@@ -52,6 +52,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
 {
     private readonly IFolioAllocator _allocator;
     private readonly SharedPageMap _sharedPfns = new();
+    private HashSet<ulong>? _sharedThp; // 2 MiB blocks (gfn >> 9) of shared memory backed by one huge page
     private VmCounters _counters;
     private bool _disposed;
 
@@ -424,6 +425,48 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
             throw Memory.Disposal.Exception(this);
         }
     }
+
+    /// <summary>
+    /// Backs the 2 MiB block of shared memory holding <paramref name="gfn"/> with a transparent huge page of the VMM
+    /// (QEMU's anonymous memory under THP), if no page of the block is backed yet: its pages are then one 2 MiB-aligned
+    /// host block, and a shared fault there may map 2M (<c>host_pfn_mapping_level</c> sees the PMD mapping;
+    /// arch/x86/kvm/mmu/mmu.c, 6.18). A replay's evidence: the trace shows a shared 2M leaf. True when the block is
+    /// (now) backed by a huge page.
+    /// </summary>
+    public bool BackSharedWithHugePage(gfn_t gfn)
+    {
+        ThrowIfDisposed();
+        ulong block = gfn.Value & ~511UL;
+        if (_sharedThp?.Contains(block >> 9) == true)
+        {
+            return true;
+        }
+
+        for (ulong i = 0; i < 512; i++)
+        {
+            if (_sharedPfns.TryGet(new gfn_t(block + i), out _))
+            {
+                return false;
+            }
+        }
+
+        if (!_allocator.TryAllocate(9, out var head))
+        {
+            return false;
+        }
+
+        _allocator.Split(head, 9); // freed page by page like the VMM's other pages
+        for (ulong i = 0; i < 512; i++)
+        {
+            _sharedPfns.Add(new gfn_t(block + i), head + i);
+        }
+
+        (_sharedThp ??= []).Add(block >> 9);
+        return true;
+    }
+
+    /// <summary>True when the shared memory at <paramref name="gfn"/> is a huge page of the VMM (<see cref="BackSharedWithHugePage"/>).</summary>
+    private bool SharedIsHuge(gfn_t gfn) => _sharedThp is { } thp && thp.Contains(gfn.Value >> 9);
 
     /// <summary>The host page that backs shared gfn <paramref name="gfn"/>, allocated on first touch.</summary>
     private bool TrySharedPfn(gfn_t gfn, out kvm_pfn_t pfn)

@@ -33,6 +33,18 @@ public static partial class CounterCatalog
         "inferred_conversions", "inferred conversions", "pages", "attribute flips inferred from a fault's private bit (a conversion not in the trace)",
         "model: replay inference");
 
+    /// <summary><c>folios_inferred_2m</c>: 2 MiB blocks given a 2M folio because the trace shows a private 2M leaf there.</summary>
+    public static CounterInfo FoliosInferred2M { get; } = ReplayCounter(
+        "folios_inferred_2m", "2M folios inferred", "folios",
+        "2 MiB blocks of guest_memfd given one 2M folio because the traced kernel mapped a private 2M leaf there (--folio auto)",
+        "model: replay inference from kvm_mmu_spte_requested level 2 on a private fault");
+
+    /// <summary><c>shared_thp_inferred</c>: 2 MiB blocks of shared memory backed by a huge page because the trace shows a shared 2M leaf.</summary>
+    public static CounterInfo SharedHugePagesInferred { get; } = ReplayCounter(
+        "shared_thp_inferred", "shared THPs inferred", "blocks",
+        "2 MiB blocks of the VMM's shared memory backed by a transparent huge page because the traced kernel mapped a shared 2M leaf there (--folio auto)",
+        "model: replay inference from kvm_mmu_spte_requested level 2 on a shared fault (host_pfn_mapping_level saw a PMD)");
+
     /// <summary><c>inferred_validations</c>: PVALIDATEs inferred for private accesses to pages not validated.</summary>
     public static CounterInfo InferredValidations { get; } = ReplayCounter(
         "inferred_validations", "inferred acceptances", "PVALIDATEs", "PVALIDATEs inferred for private accesses to pages the guest had not validated",

@@ -29,7 +29,7 @@ public static partial class CounterCatalog
             RmpLookups, RmpNpf, Zapped, WpFaults, HugeSplits, Mapped4K, Mapped2M, Mapped1G, Npt4K, Npt2M, Npt1G,
             Rmp2MEntries, Rmp4KEntries, Folios4K, Folios2M, Folios1G, FragmentationIndexOrder9,
             RmpOptRegionsOptimized, RmpOptRegionsDisabled, RmpOptRegionsReenabled, RmpOptRegionsOn, RmpOptChecksSkipped, RmpOptChecksMade,
-            ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions,
+            ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions, FoliosInferred2M, SharedHugePagesInferred,
             InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,
         ];
         s_index = All.Select((c, i) => KeyValuePair.Create(c.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);

@@ -37,10 +37,18 @@ public static class EngineMetrics
 
     static EngineMetrics()
     {
-        s_meter.CreateObservableCounter(EventsName, static () => Sum(static s => s.Events, static t => t.Events), "{event}", "Trace events processed");
-        s_meter.CreateObservableCounter(FaultsName, static () => Sum(static s => s.Faults, static t => t.Faults), "{fault}", "Page faults handled by the modelled KVM");
-        s_meter.CreateObservableCounter(RmpOperationsName, static () => Sum(static s => s.RmpOperations, static t => t.RmpOperations), "{operation}", "RMP instructions (RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST) and lookups");
-        s_meter.CreateObservableCounter(BytesReadName, static () => Sum(static s => s.BytesRead, static t => t.BytesRead), "By", "Bytes of trace input read");
+        s_meter.CreateObservableCounter(EventsName, static () => Sum(Kind.Events), "{event}", "Trace events processed");
+        s_meter.CreateObservableCounter(FaultsName, static () => Sum(Kind.Faults), "{fault}", "Page faults handled by the modelled KVM");
+        s_meter.CreateObservableCounter(RmpOperationsName, static () => Sum(Kind.RmpOperations), "{operation}", "RMP instructions (RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST) and lookups");
+        s_meter.CreateObservableCounter(BytesReadName, static () => Sum(Kind.BytesRead), "By", "Bytes of trace input read");
+    }
+
+    private enum Kind
+    {
+        Events,
+        Faults,
+        RmpOperations,
+        BytesRead,
     }
 
     /// <summary>The meter (for in-process listeners; instruments are named by the <c>*Name</c> constants).</summary>
@@ -50,61 +58,129 @@ public static class EngineMetrics
     /// Adds <paramref name="source"/> to the sums until the returned handle is disposed; disposing keeps its final
     /// totals in the counters. Thread-safe; disposing twice does nothing.
     /// </summary>
+    /// <remarks>
+    /// The meter holds the source weakly: a source its owner forgot to dispose is still collected (with the native
+    /// memory it owns), and the counters keep the totals last read from it, so they never go back.
+    /// </remarks>
     public static IDisposable Register(IMetricsSource source)
     {
         ArgumentNullException.ThrowIfNull(source);
+        var registration = new Registration(source);
         lock (s_lock)
         {
-            Volatile.Write(ref s_state, s_state with { Sources = s_state.Sources.Add(source) });
+            var state = Prune(s_state);
+            Volatile.Write(ref s_state, state with { Sources = state.Sources.Add(registration) });
         }
 
-        return new Registration(source);
+        return registration;
     }
 
-    private static long Sum(Func<IMetricsSource, long> read, Func<Totals, long> retired)
+    private static long Sum(Kind kind)
     {
-        // The sources and the retired totals are one immutable snapshot, replaced under the lock and read here without
-        // it: a collection sees a source either live or retired, never both or neither.
+        // The registrations and the retired totals are one immutable snapshot, replaced under the lock and read here
+        // without it: a collection sees a source either live or retired, never both or neither.
         var state = Volatile.Read(ref s_state);
-        long sum = retired(state.Retired);
-        foreach (var source in state.Sources)
+        long sum = state.Retired[kind];
+        foreach (var registration in state.Sources)
         {
-            sum += read(source);
+            sum += registration.Read(kind);
         }
 
         return sum;
     }
 
-    private static void Unregister(IMetricsSource source)
+    /// <summary>Moves the registrations whose source was collected into the retired totals (under the lock).</summary>
+    private static State Prune(State state)
+    {
+        var retired = state.Retired;
+        var live = state.Sources.RemoveAll(r =>
+        {
+            if (r.IsAlive)
+            {
+                return false;
+            }
+
+            retired = retired.Add(r.Last);
+            return true;
+        });
+        return new State(live, retired);
+    }
+
+    private static void Unregister(Registration registration)
     {
         lock (s_lock)
         {
             var state = s_state;
-            int index = state.Sources.IndexOf(source, ReferenceEqualityComparer.Instance);
+            int index = state.Sources.IndexOf(registration, ReferenceEqualityComparer.Instance);
             if (index < 0)
             {
                 return;
             }
 
-            var r = state.Retired;
-            var retired = new Totals(r.Events + source.Events, r.Faults + source.Faults, r.RmpOperations + source.RmpOperations, r.BytesRead + source.BytesRead);
-            Volatile.Write(ref s_state, new State(state.Sources.RemoveAt(index), retired));
+            registration.Refresh();
+            Volatile.Write(ref s_state, Prune(state with { Sources = state.Sources.RemoveAt(index), Retired = state.Retired.Add(registration.Last) }));
         }
     }
 
-    private sealed record State(ImmutableArray<IMetricsSource> Sources, Totals Retired);
+    private sealed record State(ImmutableArray<Registration> Sources, Totals Retired);
 
-    private readonly record struct Totals(long Events, long Faults, long RmpOperations, long BytesRead);
+    private readonly record struct Totals(long Events, long Faults, long RmpOperations, long BytesRead)
+    {
+        public long this[Kind kind] => kind switch
+        {
+            Kind.Events => Events,
+            Kind.Faults => Faults,
+            Kind.RmpOperations => RmpOperations,
+            _ => BytesRead,
+        };
 
+        public Totals Add(Totals other) => new(Events + other.Events, Faults + other.Faults, RmpOperations + other.RmpOperations, BytesRead + other.BytesRead);
+    }
+
+    /// <summary>One registered source, held weakly, with the totals last read from it.</summary>
     private sealed class Registration(IMetricsSource source) : IDisposable
     {
-        private IMetricsSource? _source = source;
+        private readonly WeakReference<IMetricsSource> _source = new(source);
+        private readonly long[] _last = new long[4]; // by Kind
+        private int _disposed;
+
+        public bool IsAlive => _source.TryGetTarget(out _);
+
+        /// <summary>The totals last read (what the source reported before it was collected or unregistered).</summary>
+        public Totals Last => new(Volatile.Read(ref _last[0]), Volatile.Read(ref _last[1]), Volatile.Read(ref _last[2]), Volatile.Read(ref _last[3]));
+
+        /// <summary>The source's current value of <paramref name="kind"/> (remembered), or the last one read once it is gone.</summary>
+        public long Read(Kind kind)
+        {
+            if (!_source.TryGetTarget(out var s))
+            {
+                return Volatile.Read(ref _last[(int)kind]);
+            }
+
+            long value = kind switch
+            {
+                Kind.Events => s.Events,
+                Kind.Faults => s.Faults,
+                Kind.RmpOperations => s.RmpOperations,
+                _ => s.BytesRead,
+            };
+            Volatile.Write(ref _last[(int)kind], value);
+            return value;
+        }
+
+        public void Refresh()
+        {
+            Read(Kind.Events);
+            Read(Kind.Faults);
+            Read(Kind.RmpOperations);
+            Read(Kind.BytesRead);
+        }
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _source, null) is { } s)
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                Unregister(s);
+                Unregister(this);
             }
         }
     }

@@ -6,8 +6,8 @@ namespace FastRmp.Engine.Replay;
 /// </summary>
 public interface IReplayRecorder
 {
-    /// <summary>A guest access took a nested page fault (<c>kvm_page_fault</c>).</summary>
-    void Fault(ulong timestamp, int cpu, int pid, ulong gpa, ulong errorCode);
+    /// <summary>A guest access of vCPU <paramref name="vcpuId"/> took a nested page fault (<c>kvm_page_fault</c>).</summary>
+    void Fault(ulong timestamp, int cpu, int pid, uint vcpuId, ulong gpa, ulong errorCode);
 
     /// <summary>The model mapped the gfn (<c>kvm_mmu_spte_requested</c>: the exact 4K pfn and the goal level).</summary>
     void Mapped(ulong timestamp, int cpu, int pid, ulong gfn, ulong pfn, int level);

@@ -22,6 +22,12 @@ public enum ReplayOpKind : byte
 
     /// <summary>The host's SEV-SNP RMP fault handler ran (<c>kvm_rmp_fault</c>): an observation to compare with.</summary>
     RmpFault,
+
+    /// <summary>
+    /// KVM exited to userspace with KVM_EXIT_HYPERCALL (<c>kvm_userspace_exit</c> reason 3): for an SNP guest, the
+    /// only hypercall KVM forwards is KVM_HC_MAP_GPA_RANGE, the guest's page-state change (kernel-domain.md 4.7).
+    /// </summary>
+    HypercallExit,
 }
 
 /// <summary>How the traced kernel ended a fault, when the trace shows it.</summary>
@@ -84,6 +90,9 @@ public struct ReplayOp
 
     /// <summary>True when <see cref="Pfn"/> is known.</summary>
     public bool HasPfn;
+
+    /// <summary>The fault's <c>vcpu_id</c> as traced (0 when the event did not carry it).</summary>
+    public uint VcpuId;
 
     private uint _slot;
     private uint _slotFlags;

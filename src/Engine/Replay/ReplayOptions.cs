@@ -11,6 +11,11 @@ namespace FastRmp.Engine.Replay;
 /// <param name="MaxDisagreements">How many disagreements with the trace to keep, first in time.</param>
 /// <param name="Verify">Check the model's invariants at the end (<c>Vm.Verify</c>, the allocator's; about a second per TiB of host).</param>
 /// <param name="Kernel">Which kernel's KVM the model follows (null: <see cref="KvmKernel.Default"/>).</param>
+/// <param name="FolioAuto">
+/// Follow the host's folio sizes (<c>--folio auto</c>): a traced private 2M leaf (<c>kvm_mmu_spte_requested</c> at
+/// level 2) makes that 2 MiB block of guest_memfd one 2M folio, if the block has no folio yet; elsewhere folios are of
+/// <see cref="FolioOrder"/> (which must then be 0). Counted as <c>folios_inferred_2m</c>.
+/// </param>
 /// <param name="RmpOpt">Give the model's host RMPOPT (<see cref="Hosting.HostOptions.RmpOpt"/>): the result gains its counters.</param>
 public sealed record ReplayOptions(
     int FolioOrder = 0,
@@ -20,7 +25,8 @@ public sealed record ReplayOptions(
     int MaxDisagreements = 10,
     bool Verify = true,
     KvmKernel? Kernel = null,
-    bool RmpOpt = false);
+    bool RmpOpt = false,
+    bool FolioAuto = false);
 
 /// <summary>Where the model's memslots came from.</summary>
 public enum MemslotSource

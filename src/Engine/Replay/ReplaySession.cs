@@ -31,7 +31,10 @@ public sealed class ReplaySession : IDisposable
     private const ulong GmemFileBytes = 1UL << 46;
     private const uint InferredSlotBase = 0x4000;
     private readonly ReplayOptions _options;
-    private readonly Dictionary<uint, int> _gmemFds = [];
+    private const ulong GmemFileGrain = 1UL << 30; // model files grow in whole GiB
+    private const int MaxModelFiles = 1024;
+    private readonly Dictionary<uint, List<int>> _gmemFds = [];
+    private int _modelFiles;
     private readonly MemoryAttributeMap _known = new();
     private readonly bool _private;
     private int _inferredFd = -1;
@@ -89,6 +92,7 @@ public sealed class ReplaySession : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _now = (op.Timestamp, op.Cpu, op.Pid);
+        Fidelity.Traced.Observe(op);
         switch (op.Kind)
         {
             case ReplayOpKind.Fault: Fault(op); break;
@@ -105,7 +109,8 @@ public sealed class ReplaySession : IDisposable
             case ReplayOpKind.SetAttributes: SetAttributes(op, punchHole: false); break;
             case ReplayOpKind.Convert: SetAttributes(op, punchHole: !op.ToPrivate); break;
             case ReplayOpKind.LaunchUpdate: Launch(op); break;
-            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op.Timestamp, op.Gpa); break;
+            case ReplayOpKind.RmpFault: Fidelity.TraceRmpFault(op); break;
+            case ReplayOpKind.HypercallExit: Host.Vm.Counters.HypercallExits++; break;
         }
     }
 
@@ -148,6 +153,8 @@ public sealed class ReplaySession : IDisposable
                 CounterCatalog.PfnsNotFree.With(traced.Missed),
                 CounterCatalog.InferredSlots.With(_counters.InferredSlots),
                 CounterCatalog.InferredConversions.With(_counters.InferredConversions),
+                CounterCatalog.FoliosInferred2M.With(_counters.FoliosInferred2M),
+                CounterCatalog.SharedHugePagesInferred.With(_counters.SharedHugePagesInferred),
                 CounterCatalog.InferredValidations.With(_counters.InferredValidations),
                 CounterCatalog.MemslotErrors.With(_counters.MemslotErrors),
                 CounterCatalog.MemslotEventsIgnored.With(_counters.MemslotEventsIgnored),
@@ -177,10 +184,38 @@ public sealed class ReplaySession : IDisposable
             InferSlot(gfn);
         }
 
-        if (_private && vm.Attributes.IsPrivate(gfn) != isPrivate && !_known.IsPrivate(gfn) && vm.Memslots.Find(0, gfn) >= 0)
+        // The trace's decision first: an access whose kind disagrees with the model's attributes exits to userspace
+        // as the kernel does when the trace says it exited, or when a traced event (a conversion, or the slot's
+        // creation) set the attributes and the trace does not say; it is a conversion the trace did not show when the
+        // traced kernel mapped it, or when nothing traced ever set the page's attributes.
+        bool inferred = _private && vm.Attributes.IsPrivate(gfn) != isPrivate && vm.Memslots.Find(0, gfn) >= 0
+            && (op.Outcome == TracedOutcome.Mapped || (op.Outcome == TracedOutcome.Unknown && !_known.IsPrivate(gfn)));
+        if (inferred)
         {
             _counters.InferredConversions++;
             SetAttributes(gpa, PageSize.Size4K, isPrivate);
+        }
+
+        if (_options.FolioAuto && op.Outcome == TracedOutcome.Mapped && op.Level == (byte)PgLevel.Level2M)
+        {
+            if (isPrivate)
+            {
+                Hint2M(gfn);
+            }
+            else if (vm.Memslots.Find(0, gfn) >= 0)
+            {
+                if (op.HasPfn)
+                {
+                    Host.TracedPfns!.Hint(op.Pfn);
+                }
+
+                if (vm.BackSharedWithHugePage(gfn))
+                {
+                    _counters.SharedHugePagesInferred++;
+                }
+
+                Host.TracedPfns!.ClearHint();
+            }
         }
 
         if (op.HasPfn)
@@ -220,6 +255,7 @@ public sealed class ReplaySession : IDisposable
             // The guest would re-fault forever here (e.g. a private access to a page the policy never made private).
             Host.Guest.CountStuck($"a guest access that cannot complete at {op.Timestamp / 1e9:F9} s: {ex.Message}");
             FirstRefusal ??= Host.Guest.StuckReason;
+            Fidelity.Stuck(op, ex.Message); // compared and not agreed: a policy that gets stuck is not flattered
             Host.TracedPfns!.ClearHint();
             return;
         }
@@ -233,24 +269,17 @@ public sealed class ReplaySession : IDisposable
         bool modelRmpFault = rmpFaults != 0;
         if (modelRmpFault)
         {
-            Fidelity.ModelRmpFault(op.Timestamp, gpa);
+            Fidelity.ModelRmpFault(op, gpa);
         }
 
         bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
         var leaf = outcome.Leaf;
-        if (op.Outcome != TracedOutcome.Unknown)
-        {
-            Fidelity.Exit(op.Timestamp, gpa, op.Outcome == TracedOutcome.MemoryFaultExit, modelExit);
-            if (op.Outcome == TracedOutcome.Mapped && !modelExit && outcome.Result != AccessResult.Mmio)
-            {
-                Fidelity.Level(op.Timestamp, gpa, op.Level, (int)outcome.Level);
-            }
-        }
+        Fidelity.Fault(op, outcome, inferred);
 
         if (Recorder is { } recorder)
         {
             // in the kernel's order: the fault, its mapping (or exit), then the RMP fault the guest's retry takes
-            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.Gpa, op.ErrorCode);
+            recorder.Fault(op.Timestamp, op.Cpu, op.Pid, op.VcpuId, op.Gpa, op.ErrorCode);
             if (modelExit)
             {
                 recorder.MemoryFaultExit(op.Timestamp, op.Cpu, op.Pid);
@@ -264,6 +293,27 @@ public sealed class ReplaySession : IDisposable
             {
                 recorder.RmpFault(op.Timestamp, op.Cpu, op.Pid, gpa, leaf.Pfn.Value, leaf.IsPresent ? (int)leaf.Level : 0);
             }
+        }
+    }
+
+    /// <summary>
+    /// <c>--folio auto</c>: the traced kernel mapped a private 2M leaf at <paramref name="gfn"/>, so the host's
+    /// guest_memfd had a folio of at least 2 MiB there (KVM maps 2M only when get_pfn's order allows it): the model's
+    /// file gets a 2M folio for that block, unless a page of it is already in the page cache (counted when new).
+    /// </summary>
+    private void Hint2M(gfn_t gfn)
+    {
+        var vm = Host.Vm;
+        int index = vm.Memslots.Find(0, gfn);
+        if (index < 0)
+        {
+            return;
+        }
+
+        ref var slot = ref vm.Memslots[index];
+        if (vm.Gmem.ByFileId(slot.gmem.file) is { } file && file.Hint2M(gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff))
+        {
+            _counters.FoliosInferred2M++;
         }
     }
 
@@ -310,20 +360,61 @@ public sealed class ReplaySession : IDisposable
         }
     }
 
+    /// <summary>
+    /// The model's guest_memfd for a traced slot's: sized by what the bindings use (the traced file's size is not in
+    /// the trace), so a trace naming many files costs what they hold. A binding that does not fit the traced file's
+    /// model file gets one of its own, sized for it: bindings of one file never overlap, so their folios are the same
+    /// either way. Null (refused, with the reason) past <see cref="MaxModelFiles"/> files or past the 64 TiB a model
+    /// file may have.
+    /// </summary>
+    private int? ModelFile(in kvm_userspace_memory_region2 region)
+    {
+        var vm = Host.Vm;
+        ulong end = region.guest_memfd_offset + region.memory_size;
+        if (end < region.guest_memfd_offset || end > GmemFileBytes)
+        {
+            FirstRefusal ??= $"memslot {region.slot & 0xffff}: guest_memfd offset 0x{region.guest_memfd_offset:x} + size 0x{region.memory_size:x} is past the 64 TiB a model file may have";
+            return null;
+        }
+
+        if (_gmemFds.TryGetValue(region.guest_memfd, out var files))
+        {
+            foreach (int candidate in files)
+            {
+                if (vm.Gmem.Get(candidate) is { } file && file.Size >= end)
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        if (_modelFiles >= MaxModelFiles)
+        {
+            FirstRefusal ??= $"memslot {region.slot & 0xffff}: more than {MaxModelFiles} guest_memfd files (the model's limit, a process's default RLIMIT_NOFILE)";
+            return null;
+        }
+
+        ulong size = Math.Min(GmemFileBytes, (end + GmemFileGrain - 1) & ~(GmemFileGrain - 1));
+        if (vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = size }, out int fd) != Errno.Ok)
+        {
+            throw new InvalidOperationException("The model refused a guest_memfd.");
+        }
+
+        _modelFiles++;
+        (files ??= _gmemFds[region.guest_memfd] = []).Add(fd);
+        return fd;
+    }
+
     private void SetMemslot(kvm_userspace_memory_region2 region)
     {
         var vm = Host.Vm;
         bool gmem = (region.flags & (uint)MemslotFlags.GuestMemfd) != 0;
-        if (gmem)
+        if (gmem && region.memory_size != 0)
         {
-            if (!_gmemFds.TryGetValue(region.guest_memfd, out int fd))
+            if (ModelFile(region) is not int fd)
             {
-                if (vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = GmemFileBytes }, out fd) != Errno.Ok)
-                {
-                    throw new InvalidOperationException("The model refused a guest_memfd.");
-                }
-
-                _gmemFds.Add(region.guest_memfd, fd);
+                _counters.MemslotErrors++;
+                return;
             }
 
             region.guest_memfd = (uint)fd;
@@ -337,6 +428,8 @@ public sealed class ReplaySession : IDisposable
 
         if (gmem && _private && region.memory_size != 0 && region.slot >> 16 == 0)
         {
+            // A traced (or given) slot: its creation set the attributes, as a traced event would have.
+            _known.Set(new kvm_memory_attributes { address = region.guest_phys_addr, size = region.memory_size, attributes = (ulong)MemoryAttributes.Private }, out _);
             DefaultPrivate(region.guest_phys_addr, region.memory_size);
         }
     }
@@ -372,7 +465,16 @@ public sealed class ReplaySession : IDisposable
 
         if (punchHole)
         {
-            Host.Guest.PageStateChange(new gpa_t(gpa), size, toPrivate: false, punchHole: true);
+            // QEMU's conversion to shared and its discard of the private pages. Not a hypercall exit: those are counted
+            // from the trace's own KVM_EXIT_HYPERCALL exits (ReplayOpKind.HypercallExit).
+            if (SetAttributes(gpa, size, isPrivate: false))
+            {
+                for (ulong offset = 0; offset < size; offset += PageSize.Size4K)
+                {
+                    Host.Vm.PunchGuestMemfd(new gpa_t(gpa + offset).Gfn);
+                }
+            }
+
             return;
         }
 
@@ -403,15 +505,29 @@ public sealed class ReplaySession : IDisposable
         }
 
         ulong first = op.Gpa >> PageSize.Shift4K;
-        ulong end = (op.Gpa + op.Size + PageSize.Mask4K) >> PageSize.Shift4K;
+        // The pages [gpa, gpa + size) covers, computed without overflow (a traced size may be anything).
+        ulong pages = (op.Size >> PageSize.Shift4K) + (((op.Gpa & PageSize.Mask4K) + (op.Size & PageSize.Mask4K) + PageSize.Mask4K) >> PageSize.Shift4K);
+
+        if (Source is MemslotSource.None or MemslotSource.Inferred)
+        {
+            InferSlot(new gfn_t(first));
+        }
+
+        // kvm_gmem_populate clamps the range to the memslot of its first gfn (virt/kvm/guest_memfd.c, 6.11 on): the
+        // model does too, which also bounds the per-page work by what the model holds.
+        int slotIndex = vm.Memslots.Find(0, new gfn_t(first));
+        if (slotIndex < 0 || pages == 0)
+        {
+            FirstRefusal ??= $"a launch update at gpa 0x{op.Gpa:x} of 0x{op.Size:x} bytes: no memslot holds its first page";
+            Host.LaunchFailures++;
+            return;
+        }
+
+        ref var slot = ref vm.Memslots[slotIndex];
+        ulong end = first + Math.Min(Math.Min(pages, slot.base_gfn.Value + slot.npages - first), _options.HostBytes >> PageSize.Shift4K);
         for (ulong g = first; g < end; g++)
         {
             var gfn = new gfn_t(g);
-            if (Source is MemslotSource.None or MemslotSource.Inferred)
-            {
-                InferSlot(gfn);
-            }
-
             if (!vm.Attributes.IsPrivate(gfn) && !_known.IsPrivate(gfn))
             {
                 _counters.InferredConversions++;
@@ -455,6 +571,12 @@ public struct ReplaySessionCounters
 
     /// <summary>PVALIDATEs inferred for private accesses to pages the guest had not validated.</summary>
     public long InferredValidations;
+
+    /// <summary>2 MiB blocks given a 2M folio because the trace shows a private 2M leaf there (<see cref="ReplayOptions.FolioAuto"/>).</summary>
+    public long FoliosInferred2M;
+
+    /// <summary>2 MiB blocks of the VMM's shared memory backed by a huge page because the trace shows a shared 2M leaf there.</summary>
+    public long SharedHugePagesInferred;
 
     /// <summary>Memslot requests the model refused.</summary>
     public long MemslotErrors;

@@ -114,6 +114,9 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     /// <summary>Receives the decisions of the first policy's model, for every VM (the exported trace); set before <see cref="Run"/>.</summary>
     public IReplayRecorder? Recorder { get; set; }
 
+    /// <summary>Called with each model as it is created (at its VM's first op, before it replays anything), e.g. to listen to its <see cref="Fidelity"/>; set before <see cref="Run"/>.</summary>
+    public Action<ReplayVm, ReplaySession>? SessionCreated { get; set; }
+
     /// <summary>Records read so far.</summary>
     public long Records => Volatile.Read(ref _records);
 
@@ -253,6 +256,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
         for (int i = 0; i < sessions.Length; i++)
         {
             sessions[i] = new ReplaySession(_models[i].Policy, _models[i].Options);
+            SessionCreated?.Invoke(VmOf(process), sessions[i]);
         }
 
         sessions[0].Recorder = Recorder;

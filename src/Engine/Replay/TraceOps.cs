@@ -27,6 +27,16 @@ public sealed class TraceOpStats
     /// <summary>kvm_mmu_spte_requested events with no open fault of the same thread and gfn (prefetch, pre-fault).</summary>
     public long UnmatchedSpteRequested { get; internal set; }
 
+    /// <summary>
+    /// Faults whose error code has bit 34 (PFERR_GUEST_ENC: the NPF exit info of an SEV guest's encrypted access). None
+    /// in a trace with faults means the host did not run an SEV-SNP guest (a plain VM, or Intel VMX/TDX, whose EPT
+    /// violations never set it): the replay, which models SNP, does not describe such a host.
+    /// </summary>
+    public long EncryptedFaults { get; internal set; }
+
+    /// <summary>KVM_EXIT_HYPERCALL exits traced (<c>kvm_userspace_exit</c> reason 3: MAP_GPA_RANGE for SNP guests).</summary>
+    public long HypercallExits { get; internal set; }
+
     /// <summary>KVM_EXIT_MEMORY_FAULT exits traced (kvm_userspace_exit reason 39 or -EFAULT, or QEMU kvm_memory_fault).</summary>
     public long MemoryFaultExits { get; internal set; }
 
@@ -81,6 +91,8 @@ public sealed class TraceOps
 {
     private const ulong RmpBit = 1UL << 31;
     private const uint MemoryFaultExitReason = 39;
+    private const uint HypercallExitReason = 3; // KVM_EXIT_HYPERCALL
+    private const ulong EncBit = 1UL << 34; // PFERR_GUEST_ENC_MASK: set by SVM for an SEV guest's encrypted access
     private const int Efault = 14;
     private readonly ITraceReader _reader;
     private readonly KvmEventDecoder _decoder = new();
@@ -170,8 +182,13 @@ public sealed class TraceOps
                 }
 
                 stats.Faults++;
+                if ((pf.ErrorCode & EncBit) != 0)
+                {
+                    stats.EncryptedFaults++;
+                }
+
                 ref var fault = ref OpenPending(pid);
-                fault = new ReplayOp { Kind = ReplayOpKind.Fault, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = pf.FaultAddress, ErrorCode = pf.ErrorCode };
+                fault = new ReplayOp { Kind = ReplayOpKind.Fault, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = pf.FaultAddress, ErrorCode = pf.ErrorCode, VcpuId = pf.VcpuId };
                 return;
 
             case KvmEventKind.SpteRequested when _decoder.TryRead(record, out KvmMmuSpteRequested spte):
@@ -200,6 +217,12 @@ public sealed class TraceOps
                 }
 
                 Flush(pid);
+                if (exit.Reason == HypercallExitReason)
+                {
+                    stats.HypercallExits++;
+                    Enqueue(new ReplayOp { Kind = ReplayOpKind.HypercallExit, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp });
+                }
+
                 return;
 
             case KvmEventKind.QemuMemoryFault:

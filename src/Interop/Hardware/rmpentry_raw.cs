@@ -129,6 +129,11 @@ public struct rmpentry_raw : ICMirror<rmpentry_raw>
     /// <summary>The page size as an enum.</summary>
     public readonly RmpPageSize Size => pagesize ? RmpPageSize.Size2M : RmpPageSize.Size4K;
 
+    /// <summary>The entry as messages show it, e.g. <c>assigned to ASID 1 at gpa 0x200000, 4K, validated</c>.</summary>
+    public override readonly string ToString()
+        => (assigned ? $"assigned to ASID {asid} at gpa 0x{gpa << GpaShift:x}" : "hypervisor-owned")
+            + (pagesize ? ", 2M" : ", 4K") + (validated ? ", validated" : "") + (immutable ? ", immutable" : "") + (vmsa ? ", VMSA" : "");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong SetBit(ulong word, int bit, bool value)
         => value ? word | (1UL << bit) : word & ~(1UL << bit);

@@ -102,7 +102,11 @@ internal sealed partial class CpuStream : IDisposable
 
         uint csize = _be ? BinaryPrimitives.ReadUInt32BigEndian(h) : BinaryPrimitives.ReadUInt32LittleEndian(h);
         uint usize = _be ? BinaryPrimitives.ReadUInt32BigEndian(h[4..]) : BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
-        if (csize > MaxChunkBytes || usize > MaxChunkBytes || csize > _input.Length - at - 8 || usize > ((ulong)csize * 32768) + (1 << 20))
+        // trace-cmd compresses CPU data in chunks of PAGES_IN_CHUNK (10) pages (lib/trace-cmd/trace-output.c,
+        // out_copy_fd_compress): a chunk claiming more than MaxChunkPages pages is refused before anything is
+        // allocated for it, so a few bytes cannot make each CPU's stream reserve hundreds of MiB (a decompression bomb).
+        if (csize > MaxChunkBytes || usize > MaxChunkBytes || usize > (ulong)MaxChunkPages * (ulong)_pageSize
+            || csize > _input.Length - at - 8 || usize > ((ulong)csize * 32768) + (1 << 20))
         {
             return c.Fail($"compressed chunk with impossible sizes ({csize} -> {usize}); the rest of this CPU's data", stop: true);
         }

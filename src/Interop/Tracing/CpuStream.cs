@@ -20,6 +20,7 @@ internal sealed partial class CpuStream
     private const int BlockPages = 16;
     private const uint CommitMask = (1u << 27) - 1;
     private const int MaxChunkBytes = 256 << 20;
+    private const int MaxChunkPages = 256; // 25 times what trace-cmd writes (10 pages per chunk)
     private readonly TraceInput _input;
     private readonly ChunkDecompressor? _decompressor;
     private readonly TraceReadStats _stats;
@@ -271,6 +272,13 @@ internal sealed partial class CpuStream
                 }
 
                 _pageStart = 0;
+                if (_layout.DataOffset > _bufLen)
+                {
+                    // fewer bytes than a sub-buffer header (a CPU section or chunk of a few bytes): damage, then on
+                    _stats.AddDamage(new TraceDamage(Cpu, PageFileOffset(), $"truncated sub-buffer ({_bufLen} bytes; its header alone is {_layout.DataOffset})"));
+                    _pageStart = _bufLen;
+                    continue;
+                }
             }
 
             int avail = Math.Min(_pageSize, _bufLen - _pageStart);

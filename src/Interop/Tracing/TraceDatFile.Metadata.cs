@@ -71,7 +71,9 @@ public sealed partial class TraceDatFile
         }
         catch (TraceFormatException ex)
         {
-            throw new TraceFormatException($"{Name}: event format at offset 0x{at:x}: {ex.Message}", ex);
+            // One format FastRmp cannot read costs only its event's records (counted as records of an unknown event
+            // by the reader), not the whole trace; the reason is kept for 'info'.
+            _formatErrors.Add($"event format at offset 0x{at:x}: {ex.Message}");
         }
     }
 

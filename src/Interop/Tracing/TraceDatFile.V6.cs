@@ -113,11 +113,26 @@ public sealed partial class TraceDatFile
             long at = c.FileOffset;
             ulong off = c.U64("cpu data offset");
             ulong size = c.U64("cpu data size");
-            CheckRange(off, size, $"CPU {cpu} data (table entry at offset 0x{at:x})");
-            cpus.Add(new CpuData(cpu, (long)off, (long)size));
+            CheckCpuRange(off, $"CPU {cpu} data (table entry at offset 0x{at:x})");
+            cpus.Add(new CpuData(cpu, (long)off, (long)Math.Min(size, MaxCpuDataBytes)));
         }
 
         return cpus.MoveToImmutable();
+    }
+
+    /// <summary>
+    /// A CPU's data must start inside the file; it may end past it (a truncated file): the reader then reads every
+    /// complete sub-buffer there is and reports the rest as damage ("truncated CPU data"), instead of refusing the
+    /// whole file as trace-cmd does.
+    /// </summary>
+    private const ulong MaxCpuDataBytes = 1UL << 62; // a size past any file: the reader finds where the data ends
+
+    private void CheckCpuRange(ulong offset, string what)
+    {
+        if (offset > (ulong)_input.Length)
+        {
+            throw new TraceFormatException($"{Name}: {what}: offset 0x{offset:x} is past the end of the file ({_input.Length} bytes)");
+        }
     }
 
     private void CheckRange(ulong offset, ulong size, string what)

@@ -143,8 +143,8 @@ public sealed partial class TraceDatFile
             int cpu = (int)Math.Min(b.U32("cpu id"), 1u << 16);
             ulong off = b.U64("cpu data offset");
             ulong size = b.U64("cpu data size");
-            CheckRange(off, (flags & 1) != 0 ? Math.Min(size, 4) : size, $"buffer '{name}' CPU {cpu} data");
-            cpus.Add(new CpuData(cpu, (long)off, (long)size));
+            CheckCpuRange(off, $"buffer '{name}' CPU {cpu} data");
+            cpus.Add(new CpuData(cpu, (long)off, (long)Math.Min(size, MaxCpuDataBytes)));
         }
 
         return new TraceBuffer(name, clock, (int)subBuffer, (flags & 1) != 0, cpus.MoveToImmutable());

@@ -62,6 +62,14 @@ public sealed partial class TraceDatFile : IDisposable, ICommResolver
     /// <summary>Every event format in the file (ftrace-internal ones included).</summary>
     public TraceFormats Formats { get; private set; } = new();
 
+    private readonly List<string> _formatErrors = [];
+
+    /// <summary>
+    /// Event formats of the file that could not be read, each with where and why; their events' records are counted
+    /// as records of an unknown event (<see cref="TraceReadStats.UnknownEventRecords"/>) and the rest of the trace is read.
+    /// </summary>
+    public IReadOnlyList<string> FormatErrors => _formatErrors;
+
     /// <summary>Options in file order (BUFFER and section-offset options of v7 included).</summary>
     public IReadOnlyList<TraceOption> Options => _options;
 

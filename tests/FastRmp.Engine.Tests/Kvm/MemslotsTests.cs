@@ -24,6 +24,38 @@ public sealed class MemslotsTests
         };
 
     [Fact]
+    public void Every_user_slot_of_both_address_spaces_can_be_set_found_moved_and_deleted()
+    {
+        // KVM_USER_MEM_SLOTS (32764) per address space, one page each, interleaved: overlaps are EEXIST, ids are found
+        // again, deleted indexes are reused, and a full set is ENOSPC (issue 18, item 14: this took O(n^2)).
+        const int PerSpace = KvmLimits.UserMemslots;
+        using var slots = new Memslots(PerSpace * 2, options: Snp);
+        for (int i = 0; i < PerSpace; i++)
+        {
+            Assert.Equal(Errno.Ok, slots.Set(Region((uint)i, (ulong)i * 2 * PageSize.Size4K, PageSize.Size4K)));
+            Assert.Equal(Errno.Ok, slots.Set(Region((1u << 16) | (uint)i, (ulong)i * 2 * PageSize.Size4K, PageSize.Size4K)));
+        }
+
+        Assert.Equal(PerSpace * 2, slots.Count);
+        Assert.Equal(Errno.EEXIST, slots.Set(Region(5, 12 * PageSize.Size4K, PageSize.Size4K))); // moving slot 5 onto slot 6
+        for (int i = 0; i < PerSpace; i += 997)
+        {
+            int index = slots.Find(0, new gfn_t((ulong)i * 2));
+            Assert.Equal(i, slots[index].id);
+            Assert.Equal(-1, slots.Find(0, new gfn_t(((ulong)i * 2) + 1)));
+        }
+
+        // delete slot 7, move slot 8 into the hole it leaves, and reuse the freed index for a new slot
+        Assert.Equal(Errno.Ok, slots.Set(Region(7, 14 * PageSize.Size4K, 0)));
+        Assert.Equal(Errno.Ok, slots.Set(Region(8, 14 * PageSize.Size4K, PageSize.Size4K)));
+        Assert.Equal(8, slots[slots.Find(0, new gfn_t(14))].id);
+        Assert.Equal(-1, slots.Find(0, new gfn_t(16)));
+        Assert.Equal(Errno.Ok, slots.Set(Region(7, 16 * PageSize.Size4K, PageSize.Size4K)));
+        Assert.Equal(7, slots[slots.Find(0, new gfn_t(16))].id);
+        Assert.Equal(Errno.EINVAL, slots.Set(Region(PerSpace, 1UL << 40, PageSize.Size4K))); // id past KVM_USER_MEM_SLOTS
+    }
+
+    [Fact]
     public void A_slot_is_stored_as_a_kvm_memory_slot_and_found_by_gfn()
     {
         using var slots = new Memslots(options: Snp);

@@ -60,6 +60,35 @@ public sealed class EngineMetricsTests
     }
 
     [Fact]
+    public void A_source_never_disposed_is_still_collected_and_its_last_totals_stay()
+    {
+        // issue 18, item 13: the meter held every source strongly, so a host nobody disposed was never freed.
+        var before = Collect();
+        var weak = RegisterAndForget(events: 42);
+        _ = Collect(); // reads the source while it lives: 42
+        for (int i = 0; i < 5 && IsAlive(weak); i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(IsAlive(weak));
+        var after = Collect();
+        Assert.Equal(42, after[EngineMetrics.EventsName] - before[EngineMetrics.EventsName]); // the counter does not go back
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static bool IsAlive(WeakReference<FakeSource> weak) => weak.TryGetTarget(out _);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference<FakeSource> RegisterAndForget(long events)
+    {
+        var source = new FakeSource { Events = events };
+        _ = EngineMetrics.Register(source); // the handle is dropped too: nothing disposes it
+        return new WeakReference<FakeSource>(source);
+    }
+
+    [Fact]
     public void A_scenario_host_reports_its_faults_and_rmp_operations()
     {
         var before = Collect();
