@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using FastRmp.Interop.Tracing.Kvm;
 using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Cli;
@@ -8,10 +9,16 @@ namespace FastRmp.Cli;
 /// The <c>--memslots</c> file: a JSON array of objects mirroring <c>struct kvm_userspace_memory_region2</c>
 /// (docs/replay.md): <c>slot</c>, <c>flags</c>, <c>guest_phys_addr</c>, <c>memory_size</c>, <c>userspace_addr</c>,
 /// <c>guest_memfd</c>, <c>guest_memfd_offset</c>, and an optional <c>as_id</c> (address space). Numbers are JSON
-/// numbers or strings such as <c>"0x100000000"</c>.
+/// numbers or strings such as <c>"0x100000000"</c>; <c>guest_memfd</c> may be -1, QEMU's value for a slot without
+/// guest_memfd. Or QEMU's log: the <c>kvm_set_user_memory</c> lines <c>-trace kvm_set_user_memory</c> prints on
+/// stderr (optionally <c>pid@sec.usec:</c>-prefixed), applied in order as KVM would (size 0 deletes a slot, a failed
+/// call changes nothing), giving the slots in place at the end of the log.
 /// </summary>
 internal static class MemslotFile
 {
+    private const uint KvmMemGuestMemfd = 4;
+    private const string QemuEvent = "kvm_set_user_memory ";
+
     private static readonly string[] s_fields = ["slot", "as_id", "flags", "guest_phys_addr", "memory_size", "userspace_addr", "guest_memfd", "guest_memfd_offset"];
 
     /// <summary>Reads and checks the file: sizes and addresses 4 KiB-aligned and non-zero, no two slots of one address space overlapping or sharing an id.</summary>
@@ -33,6 +40,12 @@ internal static class MemslotFile
     /// <summary>Parses and checks memslot JSON; <paramref name="name"/> names it in errors.</summary>
     public static IReadOnlyList<kvm_userspace_memory_region2> Parse(string text, string name)
     {
+        var start = text.AsSpan().TrimStart();
+        if (!start.IsEmpty && start[0] is not ('[' or '{') && text.Contains(QemuEvent, StringComparison.Ordinal))
+        {
+            return ParseQemuLog(text, name);
+        }
+
         JsonDocument doc;
         try
         {
@@ -40,7 +53,7 @@ internal static class MemslotFile
         }
         catch (JsonException ex)
         {
-            throw new CliInputException($"--memslots: {name}: not JSON ({ex.Message})");
+            throw new CliInputException($"--memslots: {name}: not JSON ({ex.Message}) and no QEMU kvm_set_user_memory line (run QEMU with '-trace kvm_set_user_memory' and pass its stderr)");
         }
 
         using (doc)
@@ -114,16 +127,100 @@ internal static class MemslotFile
             guest_phys_addr = Get("guest_phys_addr", true),
             memory_size = Get("memory_size", true),
             userspace_addr = Get("userspace_addr", false),
-            guest_memfd = (uint)Get("guest_memfd", false),
+            guest_memfd = GuestMemfd(e, where, () => Get("guest_memfd", false)),
             guest_memfd_offset = Get("guest_memfd_offset", false),
         };
+        Validate(region, where);
+        return region;
+    }
+
+    /// <summary>guest_memfd: a file number, or -1 (QEMU's value for a slot without guest_memfd, kept as the __u32 QEMU passes: 0xffffffff).</summary>
+    private static uint GuestMemfd(JsonElement e, string where, Func<ulong> get)
+    {
+        if (e.TryGetProperty("guest_memfd", out var v)
+            && ((v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n) && n == -1) || (v.ValueKind == JsonValueKind.String && v.GetString() == "-1")))
+        {
+            return uint.MaxValue;
+        }
+
+        ulong fd = get();
+        return fd <= int.MaxValue ? (uint)fd : throw new CliInputException($"--memslots: {where}: 'guest_memfd' is {fd}: a file number (0 to {int.MaxValue}) or -1 for a slot without guest_memfd");
+    }
+
+    private static void Validate(in kvm_userspace_memory_region2 region, string where)
+    {
         if (region.memory_size == 0 || ((region.memory_size | region.guest_phys_addr | region.userspace_addr | region.guest_memfd_offset) & 0xfff) != 0
             || region.guest_phys_addr + region.memory_size < region.guest_phys_addr)
         {
             throw new CliInputException($"--memslots: {where}: guest_phys_addr, memory_size, userspace_addr and guest_memfd_offset must be 4 KiB-aligned, and memory_size non-zero and within the address space");
         }
 
-        return region;
+        if ((region.flags & KvmMemGuestMemfd) != 0 && region.guest_memfd == uint.MaxValue)
+        {
+            throw new CliInputException($"--memslots: {where}: flags has 0x4 (KVM_MEM_GUEST_MEMFD) but guest_memfd is -1, which KVM refuses (EBADF); give the guest_memfd's number or drop flag 0x4");
+        }
+    }
+
+    /// <summary>QEMU's log lines, applied in order; the slots in place at the end, by address space and slot id.</summary>
+    private static IReadOnlyList<kvm_userspace_memory_region2> ParseQemuLog(string text, string name)
+    {
+        var slots = new SortedDictionary<uint, kvm_userspace_memory_region2>();
+        int lineNo = 0;
+        foreach (var raw in text.AsSpan().EnumerateLines())
+        {
+            lineNo++;
+            var line = raw.TrimStart();
+            int at = line.IndexOf(QemuEvent, StringComparison.Ordinal);
+            if (line.StartsWith('#') || at < 0 || (at > 0 && line[at - 1] is not (':' or ' ' or '\t')))
+            {
+                continue;
+            }
+
+            string where = $"{name}:{lineNo}";
+            if (!KvmEventDecoder.TryParseSetUserMemory(line[(at + QemuEvent.Length)..], out var m))
+            {
+                throw new CliInputException($"--memslots: {where}: a kvm_set_user_memory line without Slot#, gpa= or size=");
+            }
+
+            if (m.Ret != 0)
+            {
+                continue; // KVM refused the call: its memslots did not change
+            }
+
+            if (m.AddressSpace is < 0 or > 1 || m.Slot is < 0 or > 0x7fff)
+            {
+                throw new CliInputException($"--memslots: {where}: slot must be below 32768 and AddrSpace 0 or 1 (AddrSpace#{m.AddressSpace} Slot#{m.Slot})");
+            }
+
+            uint id = ((uint)m.AddressSpace << 16) | (uint)m.Slot;
+            slots.Remove(id);
+            if (m.Size == 0)
+            {
+                continue; // size 0 deletes the slot
+            }
+
+            var region = new kvm_userspace_memory_region2
+            {
+                slot = id,
+                flags = m.Flags,
+                guest_phys_addr = m.Gpa,
+                memory_size = m.Size,
+                userspace_addr = m.UserAddress,
+                guest_memfd = (uint)m.GuestMemfd,
+                guest_memfd_offset = m.GuestMemfdOffset,
+            };
+            Validate(region, where);
+            slots[id] = region;
+        }
+
+        if (slots.Count == 0)
+        {
+            throw new CliInputException($"--memslots: {name}: the QEMU log leaves no memslot in place (every kvm_set_user_memory line failed or was deleted)");
+        }
+
+        var list = slots.Values.ToList();
+        Check(list, name);
+        return list;
     }
 
     private static void Check(List<kvm_userspace_memory_region2> slots, string name)

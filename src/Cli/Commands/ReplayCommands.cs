@@ -143,7 +143,7 @@ internal static class ReplayCommands
 
     private static void RunWithProgress(Replayer replayer, string path, TextWriter stderr)
     {
-        long length = new FileInfo(path).Length;
+        long length = TraceCommandHelpers.LengthForProgress(path);
         bool interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && length >= 64L << 20;
         if (!interactive)
         {
@@ -502,7 +502,7 @@ internal static class ReplayCommands
             }
         }
 
-        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output." };
+        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
 
         public Option<FolioSize?> Folio { get; } = CliOptions.ReplayFolio();
 
@@ -516,7 +516,7 @@ internal static class ReplayCommands
 
         public Option<VmTypeName> VmType { get; } = CliOptions.VmType();
 
-        public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2 (docs/replay.md); overrides the trace's." };
+        public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2, or QEMU's -trace kvm_set_user_memory log (docs/replay.md); overrides the trace's." };
 
         public Option<FileInfo?> Json { get; } = new("--json") { HelpName = "FILE", Description = "Also write the results as JSON (schema in docs/replay.md) to this file." };
 

@@ -2,11 +2,26 @@ using FastRmp.Interop.Tracing;
 
 namespace FastRmp.Cli.Commands;
 
-/// <summary>Opening trace files for the trace commands, with errors turned into one-line input errors.</summary>
+/// <summary>Opening trace files (or standard input, <c>-</c>) for the trace commands, with errors turned into one-line input errors.</summary>
 internal static class TraceCommandHelpers
 {
+    /// <summary>The argument that means standard input.</summary>
+    public const string StandardInput = "-";
+
+    /// <summary>
+    /// Opens <paramref name="path"/> (or standard input for <c>-</c>): regular files in place, pipes and compressed
+    /// files as streams (a trace.dat among them spooled to a temporary file).
+    /// </summary>
     public static ITraceReader Open(string path)
     {
+        if (path == StandardInput)
+        {
+            // Reading a terminal would wait for typed input that never is a trace: say what '-' is for instead.
+            return Console.IsInputRedirected
+                ? Guard(path, TraceFile.OpenStandardInput)
+                : throw new CliInputException("-: standard input is a terminal; pipe a trace into it ('trace-cmd report -R x.dat | fastrmp replay -') or give a file");
+        }
+
         if (Directory.Exists(path))
         {
             throw new CliInputException($"{path}: is a directory, not a trace file");
@@ -17,9 +32,42 @@ internal static class TraceCommandHelpers
             throw new CliInputException($"{path}: no such file");
         }
 
+        return Guard(path, () => TraceFile.OpenReader(path));
+    }
+
+    /// <summary>
+    /// The input's size in bytes for progress, or 0 when progress cannot be told from it (standard input, a pipe, a
+    /// compressed file whose decompressed size is unknown).
+    /// </summary>
+    public static long LengthForProgress(string path)
+    {
+        if (path == StandardInput)
+        {
+            return 0;
+        }
+
         try
         {
-            return TraceFile.OpenReader(path);
+            using var handle = File.OpenHandle(path);
+            Span<byte> head = stackalloc byte[8];
+            int n = RandomAccess.Read(handle, head, 0);
+            return TraceCompression.Detect(head[..n]) == TraceCompressionKind.None ? RandomAccess.GetLength(handle) : 0;
+        }
+        catch (NotSupportedException)
+        {
+            return 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    private static ITraceReader Guard(string path, Func<ITraceReader> open)
+    {
+        try
+        {
+            return open();
         }
         catch (TraceFormatException ex)
         {

@@ -16,7 +16,10 @@ internal static partial class TextFormatDetector
         string text = Encoding.UTF8.GetString(head);
         bool tracefsHeader = false, reportHeader = false;
         int lineNo = 0;
-        foreach (var raw in text.AsSpan().EnumerateLines())
+        // the empty "line" after a final newline is not a line of the input (messages count lines)
+        var lines = text.AsSpan();
+        lines = lines.EndsWith("\r\n") ? lines[..^2] : lines.EndsWith('\n') ? lines[..^1] : lines;
+        foreach (var raw in lines.EnumerateLines())
         {
             lineNo++;
             if (lineNo > 400)

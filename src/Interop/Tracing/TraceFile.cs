@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace FastRmp.Interop.Tracing;
 
 /// <summary>The kinds of trace input FastRmp reads.</summary>
@@ -20,23 +22,140 @@ public enum TraceFileKind
 public static partial class TraceFile
 {
     /// <summary>Opens <paramref name="path"/> and returns a reader of its records, whatever the format.</summary>
+    /// <remarks>
+    /// A regular file is read in place. A pipe, a FIFO or <c>/dev/stdin</c> is read once, forward: text streams
+    /// through, a trace.dat is spooled to a temporary file (<see cref="TraceSpool"/>). Compressed content (gzip, xz,
+    /// zstd, told by its magic bytes, not its name) is decompressed as a stream the same way.
+    /// </remarks>
     /// <exception cref="TraceFormatException">The content is not a supported trace; the message says why and where.</exception>
     public static ITraceReader OpenReader(string path)
     {
-        var kind = Detect(path);
-        if (kind == TraceFileKind.TraceDat)
-        {
-            var file = TraceDatFile.Open(path);
-            if (file.IsLatencyText)
-            {
-                file.Dispose();
-                throw new TraceFormatException($"{path}: this trace.dat holds latency-format text, which FastRmp does not read; record with flyrecord (the default)");
-            }
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return OpenHandle(handle, path);
+    }
 
-            return new OwningReader(file, file.CreateReader());
+    /// <summary>Reads the process's standard input (a pipe, a redirected file or a terminal), named <c>&lt;stdin&gt;</c> in messages.</summary>
+    /// <exception cref="TraceFormatException">The content is not a supported trace.</exception>
+    public static ITraceReader OpenStandardInput() =>
+        OpenHandle(new SafeFileHandle(0, ownsHandle: false), StandardInputName);
+
+    /// <summary>
+    /// Reads a trace from a forward-only <paramref name="stream"/> (owned by the reader): text streams through, a
+    /// trace.dat is spooled to a temporary file, compressed content is decompressed as it is read.
+    /// </summary>
+    /// <exception cref="TraceFormatException">The content is not a supported trace.</exception>
+    public static ITraceReader OpenReader(Stream stream, string name)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        try
+        {
+            return OpenStream(stream, name, decompressed: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The name standard input has in messages.</summary>
+    public const string StandardInputName = "<stdin>";
+
+    private static ITraceReader OpenHandle(SafeFileHandle handle, string name)
+    {
+        // The stream owns the handle; standard input's handle does not own fd 0, so disposing it leaves fd 0 open.
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(handle, FileAccess.Read, bufferSize: 0);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
         }
 
-        return OpenText(path, kind);
+        try
+        {
+            if (!stream.CanSeek || stream.Position != 0)
+            {
+                return OpenStream(stream, name, decompressed: false);
+            }
+
+            var head = new byte[(int)Math.Min(RandomAccess.GetLength(handle), HeadBytes)];
+            int n = RandomAccess.Read(handle, head, 0);
+            var headSpan = head.AsSpan(0, n);
+            if (TraceCompression.Detect(headSpan) != TraceCompressionKind.None)
+            {
+                return OpenStream(stream, name, decompressed: false);
+            }
+
+            var kind = Detect(headSpan, name);
+            if (kind == TraceFileKind.TraceDat)
+            {
+                return Flyrecord(TraceDatFile.Open(TraceInput.FromHandle(handle, name, stream), ownsInput: true), name);
+            }
+
+            return new TextTraceReader(stream, kind, name);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    private const int HeadBytes = 64 * 1024;
+
+    private static ITraceReader OpenStream(Stream stream, string name, bool decompressed)
+    {
+        var head = new byte[HeadBytes];
+        int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        var compression = TraceCompression.Detect(head.AsSpan(0, n));
+        if (compression != TraceCompressionKind.None)
+        {
+            if (decompressed)
+            {
+                throw new TraceFormatException($"{name}: compressed twice ({compression} inside); decompress it once by hand and pass the result");
+            }
+
+            var inner = TraceCompression.Decompress(compression, new PrefixedStream(head, n, stream), name);
+            try
+            {
+                return new WholeFileCompressed(OpenStream(inner, name, decompressed: true), compression);
+            }
+            catch
+            {
+                inner.Dispose();
+                throw;
+            }
+        }
+
+        var kind = Detect(head.AsSpan(0, n), name);
+        var content = new PrefixedStream(head, n, stream);
+        if (kind == TraceFileKind.TraceDat)
+        {
+            TraceInput spooled;
+            using (content)
+            {
+                spooled = TraceSpool.Spool(content, name);
+            }
+
+            return Flyrecord(TraceDatFile.Open(spooled, ownsInput: true), name);
+        }
+
+        return new TextTraceReader(content, kind, name);
+    }
+
+    private static OwningReader Flyrecord(TraceDatFile file, string name)
+    {
+        if (file.IsLatencyText)
+        {
+            file.Dispose();
+            throw new TraceFormatException($"{name}: this trace.dat holds latency-format text, which FastRmp does not read; record with flyrecord (the default)");
+        }
+
+        return new OwningReader(file, file.CreateReader());
     }
 
     /// <summary>Detects the format of the file at <paramref name="path"/> from its first bytes.</summary>
@@ -51,6 +170,11 @@ public static partial class TraceFile
     /// <summary>Detects the format of content starting with <paramref name="head"/>.</summary>
     public static TraceFileKind Detect(ReadOnlySpan<byte> head, string name = "<memory>")
     {
+        if (head.IsEmpty)
+        {
+            throw new TraceFormatException($"{name}: empty input (no bytes)");
+        }
+
         if (TraceDatFile.HasMagic(head))
         {
             return TraceDatFile.HasMagic(head) && head.Length >= 10 && head[3..10].SequenceEqual("tracing"u8)
@@ -64,6 +188,27 @@ public static partial class TraceFile
         }
 
         return TextFormatDetector.Detect(head, name);
+    }
+
+    /// <summary>A reader of decompressed content whose <see cref="ITraceReader.Info"/> also names the whole-file compression.</summary>
+    private sealed class WholeFileCompressed(ITraceReader inner, TraceCompressionKind compression) : ITraceReader
+    {
+        private readonly TraceSourceInfo _info = inner.Info with
+        {
+            Compression = inner.Info.Compression == "none"
+                ? $"{compression.ToString().ToLowerInvariant()} (whole file)"
+                : $"{compression.ToString().ToLowerInvariant()} (whole file), {inner.Info.Compression} (inside)",
+        };
+
+        public TraceSourceInfo Info => _info;
+
+        public TraceReadStats Stats => inner.Stats;
+
+        public TraceFormats Formats => inner.Formats;
+
+        public bool MoveNext(out TraceRecord record) => inner.MoveNext(out record);
+
+        public void Dispose() => inner.Dispose();
     }
 
     private sealed class OwningReader(TraceDatFile file, TraceDatReader reader) : ITraceReader

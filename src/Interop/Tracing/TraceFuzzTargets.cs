@@ -46,6 +46,26 @@ internal static class TextTraceFuzz
     }
 }
 
+/// <summary>
+/// SharpFuzz-compatible target for forward-only input (a pipe): detection from the head, whole-file decompression
+/// (gzip, xz, zstd), text streamed and trace.dat spooled to a temporary file.
+/// </summary>
+internal static class StreamTraceFuzz
+{
+    /// <summary>Reads arbitrary bytes as if piped in, and decodes every field and typed event.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            using var reader = TraceFile.OpenReader(new PrefixedStream([], 0, new MemoryStream(data.ToArray(), writable: false)), "fuzz");
+            FuzzDrain.Drain(reader);
+        }
+        catch (TraceFormatException)
+        {
+        }
+    }
+}
+
 /// <summary>SharpFuzz-compatible target for the tracefs format-file parser.</summary>
 internal static class FormatFileFuzz
 {

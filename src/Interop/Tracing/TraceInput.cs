@@ -15,6 +15,9 @@ public abstract class TraceInput : IDisposable
     /// <summary>Opens a file for positioned reads.</summary>
     public static TraceInput FromFile(string path) => new FileInput(path);
 
+    /// <summary>Reads a seekable handle with positioned reads; disposing the input disposes <paramref name="owner"/> (or the handle when it is null).</summary>
+    public static TraceInput FromHandle(SafeFileHandle handle, string name, IDisposable? owner = null) => new FileInput(handle, name, owner);
+
     /// <summary>Wraps bytes already in memory.</summary>
     public static TraceInput FromMemory(ReadOnlyMemory<byte> bytes, string name = "<memory>") => new MemoryInput(bytes, name);
 
@@ -51,12 +54,27 @@ public abstract class TraceInput : IDisposable
     private sealed class FileInput : TraceInput
     {
         private readonly SafeFileHandle _handle;
+        private readonly IDisposable _owner;
 
         public FileInput(string path)
+            : this(File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess), path, null)
         {
-            Name = path;
-            _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
-            Length = RandomAccess.GetLength(_handle);
+        }
+
+        public FileInput(SafeFileHandle handle, string name, IDisposable? owner)
+        {
+            Name = name;
+            _handle = handle;
+            _owner = owner ?? handle;
+            try
+            {
+                Length = RandomAccess.GetLength(_handle);
+            }
+            catch
+            {
+                _owner.Dispose();
+                throw;
+            }
         }
 
         public override string Name { get; }
@@ -84,7 +102,7 @@ public abstract class TraceInput : IDisposable
         {
             if (disposing)
             {
-                _handle.Dispose();
+                _owner.Dispose();
             }
 
             base.Dispose(disposing);

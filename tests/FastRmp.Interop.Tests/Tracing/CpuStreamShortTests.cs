@@ -9,6 +9,7 @@ namespace FastRmp.Interop.Tests.Tracing;
 /// section made <c>info</c> die with ArgumentOutOfRangeException in <c>CpuStream.NextPage</c>): the stream reports
 /// the damage and ends, with no record.
 /// </summary>
+[Collection(AllocationMeasuring.Name)]
 public sealed class CpuStreamShortTests
 {
     [Theory]

@@ -57,12 +57,54 @@ public class FuzzMutationTests
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(100), $"took {sw.Elapsed}");
     }
 
+    [Fact(Timeout = 120_000)]
+    public void Mutations_of_compressed_piped_traces_are_input_errors_or_records_never_crashes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string kvm = Path.Combine(Path.GetTempPath(), $"fastrmp-fuzz-stream-{Environment.ProcessId}.dat");
+        KvmFixture.Write(kvm, new FastRmp.Interop.Tracing.Writing.TraceDatWriterOptions(7, "none"), faults: 40);
+        byte[] dat = File.ReadAllBytes(kvm);
+        File.Delete(kvm);
+        byte[] text = File.ReadAllBytes(Samples.Path_("text-public/intel-host-tracefs-trace-kvm-mmu-linuxmaxxing.txt"));
+        var seeds = new List<byte[]> { dat, text };
+        foreach (var plain in new[] { dat, text })
+        {
+            var gz = new MemoryStream();
+            using (var z = new System.IO.Compression.GZipStream(gz, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                z.Write(plain);
+            }
+
+            seeds.Add(gz.ToArray());
+            var zst = new MemoryStream();
+            using (var z = new ZstdSharp.CompressionStream(zst, 3, leaveOpen: true))
+            {
+                z.Write(plain);
+            }
+
+            seeds.Add(zst.ToArray());
+        }
+
+        var rng = new Random(20261204);
+        for (int i = 0; i < 1500; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            StreamTraceFuzz.Fuzz(Mutate(seeds[rng.Next(seeds.Count)], rng));
+        }
+
+        foreach (var seed in seeds)
+        {
+            StreamTraceFuzz.Fuzz(seed);
+        }
+    }
+
     [Fact]
     public void Fuzz_targets_accept_the_unmutated_samples_and_empty_input()
     {
         TraceDatFuzz.Fuzz(File.ReadAllBytes(Samples.Path_("tracecmd-dat/vm-trace_marker-print-events-v7.dat")));
         TraceDatFuzz.Fuzz([]);
         TextTraceFuzz.Fuzz([]);
+        StreamTraceFuzz.Fuzz([]);
         FormatFileFuzz.Fuzz([]);
         var ex = Assert.Throws<TraceFormatException>(() => TraceDatFile.Open(TraceInput.FromMemory(new byte[] { 0x17, 0x08 })));
         Assert.Contains("offset 0x0", ex.Message, StringComparison.Ordinal);

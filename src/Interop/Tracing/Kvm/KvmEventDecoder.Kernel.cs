@@ -158,30 +158,18 @@ public sealed partial class KvmEventDecoder
         return true;
     }
 
-    /// <summary>Decodes kvm:kvm_userspace_exit (text: <c>reason KVM_EXIT_IO (2)</c> or <c>reason error (14)</c>).</summary>
+    /// <summary>
+    /// Decodes kvm:kvm_userspace_exit. Text: <c>reason=39 errno=-14</c> (report -R), the kernel's <c>reason KVM_EXIT_IO (2)</c>
+    /// / <c>reason error (14)</c>, or libtraceevent's <c>reason 39 (-14)</c> (see <see cref="TextValues.TryUserspaceExit"/>);
+    /// a reason the text does not give (<c>reason error</c>) is 0.
+    /// </summary>
     public bool TryRead(in TraceRecord record, out KvmUserspaceExit value)
     {
         Span<ulong> v = stackalloc ulong[MaxValues];
-        if (!TryValues(record, KvmEventKind.UserspaceExit, v, out uint p))
+        if (!TryValues(record, KvmEventKind.UserspaceExit, v, out uint p) || (record.IsText && (p & 0b11) == 0))
         {
             value = default;
             return false;
-        }
-
-        if (record.IsText && (p & 1) == 0)
-        {
-            var text = record.Text;
-            int open = text.LastIndexOf('(');
-            int close = text.LastIndexOf(')');
-            if (open < 0 || close < open || !TextValues.TryNumber(text[(open + 1)..close], 10, out ulong n))
-            {
-                value = default;
-                return false;
-            }
-
-            bool error = text.Contains("reason error", StringComparison.Ordinal) || text.Contains("reason restart", StringComparison.Ordinal);
-            value = error ? new KvmUserspaceExit(0, -(int)n) : new KvmUserspaceExit((uint)n, 0);
-            return true;
         }
 
         value = new KvmUserspaceExit((uint)v[0], (int)v[1]);

@@ -8,7 +8,24 @@ public sealed partial class KvmEventDecoder
     {
         Span<char> scratch = stackalloc char[512];
         var t = Qemu(record, KvmEventKind.QemuSetUserMemory, scratch);
-        if (t.IsEmpty || !TextValues.TryGet(t, "Slot", 10, out ulong slot) || !TextValues.TryGet(t, "gpa", 16, out ulong gpa)
+        if (t.IsEmpty)
+        {
+            value = default;
+            return false;
+        }
+
+        return TryParseSetUserMemory(t, out value);
+    }
+
+    /// <summary>
+    /// Parses the arguments of QEMU's kvm_set_user_memory as its trace-events format prints them (<c>AddrSpace#%d
+    /// Slot#%d flags=0x%x gpa=0x%x size=0x%x ua=0x%x guest_memfd=%d guest_memfd_offset=0x%x ret=%d</c>, with the
+    /// earlier restricted_fd / gmem_fd spellings): the text after the event name, from any backend (ftrace marker,
+    /// log). False when Slot, gpa or size is missing.
+    /// </summary>
+    public static bool TryParseSetUserMemory(ReadOnlySpan<char> t, out QemuSetUserMemory value)
+    {
+        if (!TextValues.TryGet(t, "Slot", 10, out ulong slot) || !TextValues.TryGet(t, "gpa", 16, out ulong gpa)
             || !TextValues.TryGet(t, "size", 16, out ulong size))
         {
             value = default;

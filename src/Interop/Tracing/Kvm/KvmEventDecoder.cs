@@ -193,7 +193,7 @@ public sealed partial class KvmEventDecoder
         return true;
     }
 
-    /// <summary>Values printed without a keyword: <c>A -- B [attr]</c> ranges and <c>reason NAME (n)</c>.</summary>
+    /// <summary>Values printed without a keyword: <c>A -- B [attr]</c> ranges and <c>reason X (n)</c>.</summary>
     private static void PositionalTextValues(KvmEventKind kind, ReadOnlySpan<char> text, Span<ulong> values, ref uint present)
     {
         if (kind is KvmEventKind.UnmapHvaRange or KvmEventKind.SetMemAttributes && (present & 0b11) != 0b11
@@ -212,23 +212,11 @@ public sealed partial class KvmEventDecoder
             }
         }
 
-        if (kind == KvmEventKind.UserspaceExit && (present & 1) == 0)
+        if (kind == KvmEventKind.UserspaceExit && (present & 0b11) == 0
+            && TextValues.TryUserspaceExit(text, out values[0], out bool hasReason, out long errno))
         {
-            int open = text.LastIndexOf('(');
-            int close = text.LastIndexOf(')');
-            if (open >= 0 && close > open && TextValues.TryNumber(text[(open + 1)..close], 10, out ulong n))
-            {
-                if (text.Contains("reason error", StringComparison.Ordinal) || text.Contains("reason restart", StringComparison.Ordinal))
-                {
-                    values[1] = (ulong)-(long)n;
-                    present |= 0b10;
-                }
-                else
-                {
-                    values[0] = n;
-                    present |= 1;
-                }
-            }
+            values[1] = (ulong)errno;
+            present |= hasReason ? 0b11u : 0b10u;
         }
     }
 

@@ -94,7 +94,16 @@ internal static class TextValues
         return TryNumber(a, 16, out start) && TryNumber(b, 16, out end);
     }
 
-    /// <summary>The payload of a trace_marker write: after <c>tracing_mark_write: </c> or <c>buf=</c> when present.</summary>
+    /// <summary>
+    /// The payload of a trace_marker write: after <c>buf=</c> (<c>report -R</c>), else after the caller's address that
+    /// ftrace:print's format <c>"%ps: %s"</c> puts first: <c>tracing_mark_write: </c> with kallsyms, a bare
+    /// <c>0xffffffff81000000: </c> without (trace-cmd on a recording without kallsyms), or any other
+    /// <c>symbol[+off/size]: </c>.
+    /// </summary>
+    /// <remarks>
+    /// Only a first word that ends in ':' and looks like an address or a symbol is taken off; QEMU's event names never
+    /// end in ':', so no QEMU event is lost by it, and marker text without the prefix (tracefs on some kernels) is kept.
+    /// </remarks>
     public static ReadOnlySpan<char> MarkerText(ReadOnlySpan<char> payload)
     {
         int b = payload.IndexOf("buf=", StringComparison.Ordinal);
@@ -103,10 +112,99 @@ internal static class TextValues
             return payload[(b + 4)..];
         }
 
-        const string Mark = "tracing_mark_write:";
-        int m = payload.IndexOf(Mark, StringComparison.Ordinal);
-        return m >= 0 ? payload[(m + Mark.Length)..].TrimStart() : payload;
+        var t = payload.TrimStart();
+        int colon = t.IndexOf(": ", StringComparison.Ordinal);
+        if (colon > 0 && IsCallerAddress(t[..colon]))
+        {
+            return t[(colon + 2)..].TrimStart();
+        }
+
+        return t.EndsWith(':') && IsCallerAddress(t[..^1]) ? default : payload;
     }
+
+    /// <summary>True for <c>0x</c>-hex, or a C symbol with an optional <c>+0xoff/0xsize</c> or <c>.isra.0</c>-style suffix.</summary>
+    private static bool IsCallerAddress(ReadOnlySpan<char> word)
+    {
+        if (word.IsEmpty || word.Contains(' '))
+        {
+            return false;
+        }
+
+        if (word.StartsWith("0x", StringComparison.Ordinal))
+        {
+            return word.Length > 2 && !word[2..].ContainsAnyExcept(s_hexDigits);
+        }
+
+        return (char.IsAsciiLetter(word[0]) || word[0] == '_') && !word.ContainsAnyExcept(s_symbolChars);
+    }
+
+    private static readonly System.Buffers.SearchValues<char> s_hexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+    private static readonly System.Buffers.SearchValues<char> s_symbolChars = System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+/x[]");
+
+    /// <summary>
+    /// Reads the pretty print of kvm_userspace_exit, <c>"reason %s (%d)"</c> with the arguments
+    /// <c>errno &lt; 0 ? (errno == -4 ? "restart" : "error") : __print_symbolic(reason, ...)</c> and
+    /// <c>errno &lt; 0 ? -errno : reason</c> (include/trace/events/kvm.h; the 6.18 and Ubuntu 6.2 format files).
+    /// </summary>
+    /// <remarks>
+    /// Three printers give three forms. The kernel (tracefs): <c>reason KVM_EXIT_IO (2)</c>, <c>reason error (14)</c>,
+    /// <c>reason restart (4)</c>, and for a reason outside the symbol list <c>reason 0x27 (39)</c>. libtraceevent
+    /// (<c>trace-cmd report</c>, checked with 1.7/trace-cmd 3.1) cannot take the string ternary apart and prints the
+    /// reason in decimal and errno as it is: <c>reason 39 (-14)</c>, <c>reason 2 (0)</c>. The ioctl's errno is 0 or
+    /// negative, so: after <c>error</c>/<c>restart</c> the number is -errno and the reason is not printed; otherwise
+    /// the word is the reason (a number, or a name from the format's symbol list) and a negative number is errno, a
+    /// non-negative one means errno 0 (it is the reason, or libtraceevent's errno 0).
+    /// </remarks>
+    public static bool TryUserspaceExit(ReadOnlySpan<char> text, out ulong reason, out bool hasReason, out long errno)
+    {
+        reason = 0;
+        hasReason = false;
+        errno = 0;
+        int at = text.IndexOf("reason ", StringComparison.Ordinal);
+        int open = text.LastIndexOf('(');
+        int close = text.LastIndexOf(')');
+        if (at < 0 || open < at || close < open
+            || !long.TryParse(text[(open + 1)..close].Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n))
+        {
+            return false;
+        }
+
+        var word = text[(at + 7)..open].Trim();
+        if (word is "error" or "restart")
+        {
+            errno = n > 0 ? -n : n;
+            return true;
+        }
+
+        if (TryNumber(word, 10, out reason))
+        {
+            hasReason = true;
+        }
+        else if (Array.IndexOf(s_exitReasons, word.ToString()) is int i and >= 0)
+        {
+            reason = (ulong)i;
+            hasReason = true;
+        }
+        else if (n >= 0)
+        {
+            reason = (ulong)n;
+            hasReason = true;
+        }
+
+        errno = n < 0 ? n : 0;
+        return true;
+    }
+
+    // The __print_symbolic list of kvm_userspace_exit's print fmt (6.18 and Ubuntu 6.2 format files), in value order.
+    private static readonly string[] s_exitReasons =
+    [
+        "KVM_EXIT_UNKNOWN", "KVM_EXIT_EXCEPTION", "KVM_EXIT_IO", "KVM_EXIT_HYPERCALL", "KVM_EXIT_DEBUG", "KVM_EXIT_HLT",
+        "KVM_EXIT_MMIO", "KVM_EXIT_IRQ_WINDOW_OPEN", "KVM_EXIT_SHUTDOWN", "KVM_EXIT_FAIL_ENTRY", "KVM_EXIT_INTR",
+        "KVM_EXIT_SET_TPR", "KVM_EXIT_TPR_ACCESS", "KVM_EXIT_S390_SIEIC", "KVM_EXIT_S390_RESET", "KVM_EXIT_DCR",
+        "KVM_EXIT_NMI", "KVM_EXIT_INTERNAL_ERROR", "KVM_EXIT_OSI", "KVM_EXIT_PAPR_HCALL", "KVM_EXIT_S390_UCONTROL",
+        "KVM_EXIT_WATCHDOG", "KVM_EXIT_S390_TSCH", "KVM_EXIT_EPR", "KVM_EXIT_SYSTEM_EVENT", "KVM_EXIT_S390_STSI",
+        "KVM_EXIT_IOAPIC_EOI", "KVM_EXIT_HYPERV", "KVM_EXIT_ARM_NISV", "KVM_EXIT_X86_RDMSR", "KVM_EXIT_X86_WRMSR",
+    ];
 
     /// <summary>The first word of <paramref name="text"/>.</summary>
     public static ReadOnlySpan<char> FirstWord(ReadOnlySpan<char> text)
