@@ -285,7 +285,8 @@ internal static class ReplayCommands
         rows.Add(("RMP-fault 2M regions (model: both)", results[0].Fidelity.TraceRmpRegions.ToString("N0", s_ci), [.. results.Select(r => $"{r.Fidelity.ModelRmpRegions:N0}: {r.Fidelity.CommonRmpRegions:N0}")]));
 
         // Side by side when the policies fit the terminal, else one block per policy (each with the trace column).
-        string tableTitle = $"{title}folio {CliOptions.FolioName(results[0].Counters.FolioOrder)}{KernelTitle(results)}";
+        string folio = CliOptions.FolioName(results[0].Counters.FolioOrder);
+        string tableTitle = $"{title}folio {(first.Options.FolioAuto ? $"auto ({folio} elsewhere)" : folio)}{KernelTitle(results)}";
         int[] columns = Enumerable.Range(0, results.Count).ToArray();
         if (TableWidth(rows, results, columns) <= console.Profile.Width)
         {

@@ -66,6 +66,9 @@ public sealed class ReplaySession : IDisposable
     /// <summary>The host model.</summary>
     public Host Host { get; }
 
+    /// <summary>How the trace is replayed.</summary>
+    public ReplayOptions Options => _options;
+
     /// <summary>The policy's name.</summary>
     public string Policy => Host.Policy.Name;
 
