@@ -120,10 +120,16 @@ internal static class MemslotFile
             throw new CliInputException($"--memslots: {where}: slot must be below 32768 and as_id 0 or 1");
         }
 
+        ulong flags = Get("flags", false);
+        if (flags > uint.MaxValue)
+        {
+            throw new CliInputException($"--memslots: {where}: 'flags' is 0x{flags:x}; kvm_userspace_memory_region2.flags is a __u32");
+        }
+
         var region = new kvm_userspace_memory_region2
         {
             slot = (uint)((asId << 16) | slot),
-            flags = (uint)Get("flags", false),
+            flags = (uint)flags,
             guest_phys_addr = Get("guest_phys_addr", true),
             memory_size = Get("memory_size", true),
             userspace_addr = Get("userspace_addr", false),

@@ -39,6 +39,7 @@ public sealed class MemslotInputTests : IDisposable
     [InlineData("""[{"slot": 0, "flags": 4, "guest_phys_addr": 0, "memory_size": 4096, "guest_memfd": -1}]""", "KVM_MEM_GUEST_MEMFD")]
     [InlineData("""[{"slot": 0, "guest_phys_addr": 0, "memory_size": 4096, "guest_memfd": -2}]""", "'guest_memfd' is not a non-negative number")]
     [InlineData("""[{"slot": 0, "guest_phys_addr": 0, "memory_size": 4096, "guest_memfd": 4294967295}]""", "or -1 for a slot without guest_memfd")]
+    [InlineData("""[{"slot": 0, "flags": 4294967300, "guest_phys_addr": 0, "memory_size": 4096}]""", "'flags' is 0x100000004; kvm_userspace_memory_region2.flags is a __u32")]
     [InlineData("qemu-system-x86_64: started\nkvm_set_user_memory AddrSpace#0 flags=0x4 gpa=0x0 ret=0\n", "slots.txt:2: a kvm_set_user_memory line without Slot#")]
     [InlineData("kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x1000 ua=0x0 guest_memfd=-1 guest_memfd_offset=0x0 ret=0\n", "slots.txt:1: flags has 0x4")]
     [InlineData("kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x0 gpa=0x0 size=0x1000 ua=0x0 guest_memfd=-1 guest_memfd_offset=0x0 ret=-22\n", "leaves no memslot")]
