@@ -77,6 +77,11 @@ internal static class InfoCommand
             sb.Append(ci, $"unknown IDs: {reader.Stats.UnknownEventRecords} records skipped (no format)\n");
         }
 
+        foreach (string error in reader.Stats.FormatErrors)
+        {
+            sb.Append(ci, $"  unreadable {error}\n");
+        }
+
         sb.Append("events:\n");
         foreach (var (format, n) in counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.FullName, StringComparer.Ordinal))
         {

@@ -32,6 +32,9 @@ public sealed class TraceReadStats
     /// <summary>Records whose event ID has no format in the file (skipped).</summary>
     public long UnknownEventRecords { get; internal set; }
 
+    /// <summary>Event formats of the file that could not be read, with where and why (their records count as unknown).</summary>
+    public IReadOnlyList<string> FormatErrors { get; internal set; } = [];
+
     /// <summary>The damaged regions skipped (the first 1000 are kept; <see cref="DamageCount"/> counts all).</summary>
     public IReadOnlyList<TraceDamage> Damage => _damage;
 

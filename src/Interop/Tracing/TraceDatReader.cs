@@ -49,6 +49,7 @@ public sealed class TraceDatReader : ITraceReader
         }
 
         (_formatById, _pidOffsetById) = FormatTable(file.Formats);
+        Stats.FormatErrors = file.FormatErrors;
         if (file.Tsc2Nsec is { } t)
         {
             _tsc = true;

@@ -48,5 +48,6 @@ public sealed class BadFormatTests
 
         Assert.Equal(10, read);
         Assert.Equal(10, reader.Stats.UnknownEventRecords);
+        Assert.Equal(file.FormatErrors, reader.Stats.FormatErrors); // what 'info' lists
     }
 }
