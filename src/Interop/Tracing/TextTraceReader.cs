@@ -245,8 +245,13 @@ public sealed class TextTraceReader : ITraceReader
 
             if (_start == 0 && _end == _buf.Length)
             {
-                // A line longer than the block: report it and skip to its end.
-                Stats.AddDamage(new TraceDamage(-1, _lineNo + 1, $"line longer than {BlockSize} bytes"));
+                // A line longer than the block: report it once and skip to its end (a line of several blocks is
+                // still one damaged line).
+                if (!_skippingLongLine)
+                {
+                    Stats.AddDamage(new TraceDamage(-1, _lineNo + 1, $"line longer than {BlockSize} bytes"));
+                }
+
                 _skippingLongLine = true;
                 _start = _end = 0;
             }
