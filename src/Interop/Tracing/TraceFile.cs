@@ -82,8 +82,10 @@ public static partial class TraceFile
                 return OpenStream(stream, name, decompressed: false);
             }
 
-            var head = new byte[(int)Math.Min(RandomAccess.GetLength(handle), HeadBytes)];
+            long length = RandomAccess.GetLength(handle);
+            var head = new byte[(int)Math.Min(length, HeadBytes)];
             int n = RandomAccess.Read(handle, head, 0);
+            n = GrowHead(ref head, n, (buffer, at) => at + RandomAccess.Read(handle, buffer.AsSpan(at, (int)Math.Min(buffer.Length - at, Math.Max(0, length - at))), at));
             var headSpan = head.AsSpan(0, n);
             if (TraceCompression.Detect(headSpan) != TraceCompressionKind.None)
             {
@@ -106,11 +108,34 @@ public static partial class TraceFile
     }
 
     private const int HeadBytes = 64 * 1024;
+    private const int MaxHeadBytes = 4 << 20;
+    private const int HeadLines = 16;
+
+    /// <summary>
+    /// A text head full of a few long lines (issue 18, item 9: one long line before the first event made the detector
+    /// see a single line and refuse the file): while the head is full, holds fewer than <see cref="HeadLines"/> line
+    /// ends and is neither a trace.dat nor compressed, it is read further, up to <see cref="MaxHeadBytes"/>. Returns the
+    /// bytes now in <paramref name="head"/>; <paramref name="readMore"/> fills the buffer from an offset and returns
+    /// the new total.
+    /// </summary>
+    private static int GrowHead(ref byte[] head, int n, Func<byte[], int, int> readMore)
+    {
+        while (n == head.Length && head.Length < MaxHeadBytes && !TraceDatFile.HasMagic(head)
+            && TraceCompression.Detect(head.AsSpan(0, n)) == TraceCompressionKind.None
+            && head.AsSpan(0, n).Count((byte)'\n') < HeadLines)
+        {
+            Array.Resize(ref head, Math.Min(head.Length * 4, MaxHeadBytes));
+            n = readMore(head, n);
+        }
+
+        return n;
+    }
 
     private static ITraceReader OpenStream(Stream stream, string name, bool decompressed)
     {
         var head = new byte[HeadBytes];
         int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        n = GrowHead(ref head, n, (buffer, at) => at + stream.ReadAtLeast(buffer.AsSpan(at), buffer.Length - at, throwOnEndOfStream: false));
         var compression = TraceCompression.Detect(head.AsSpan(0, n));
         if (compression != TraceCompressionKind.None)
         {
