@@ -6,6 +6,7 @@ namespace FastRmp.Engine.Kvm;
 /// <summary>
 /// Keeps <see cref="Mmu.KVM_LPAGE_MIXED_FLAG"/> in every slot's lpage_info equal to "the memory attributes inside
 /// this hugepage are not uniform", so that a hugepage mapping never spans private and shared gfns.
+/// Stateless; the memslots and attributes it updates are not thread-safe.
 /// </summary>
 /// <remarks>
 /// Models <c>hugepage_has_attrs</c>, <c>kvm_arch_post_set_memory_attributes</c> and

@@ -1,6 +1,6 @@
 namespace FastRmp.Engine.Kvm;
 
-/// <summary>x86 KVM limits the memslot model enforces (arch/x86/include/asm/kvm_host.h, include/linux/kvm_host.h).</summary>
+/// <summary>x86 KVM limits the memslot model enforces (arch/x86/include/asm/kvm_host.h, include/linux/kvm_host.h). Constants only: thread-safe.</summary>
 public static class KvmLimits
 {
     /// <summary>KVM_ADDRESS_SPACE_NUM on x86: normal and SMM.</summary>

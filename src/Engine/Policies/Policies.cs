@@ -3,7 +3,7 @@ using FastRmp.Engine.Rmp;
 
 namespace FastRmp.Engine.Policies;
 
-/// <summary>The policies of the 2023 guest_memfd debate, by name, and the designs FastRmp offers beside them.</summary>
+/// <summary>The policies of the 2023 guest_memfd debate, by name, and the designs FastRmp offers beside them. Immutable: thread-safe.</summary>
 public static class PolicyCatalog
 {
     /// <summary>Every policy of the default comparison, in the order reports list them.</summary>

@@ -14,6 +14,7 @@ namespace FastRmp.Engine.Policies;
 /// <c>sev_gmem_prepare</c>, <c>sev_gmem_invalidate</c>, <c>sev_gmem_max_mapping_level</c> and
 /// <c>sev_handle_rmp_fault</c>, over the host's <see cref="RmpTable"/>. The policies of the 2023 debate derive from
 /// it and change when pages are converted and what clamps the mapping level.
+/// Not thread-safe: a policy belongs to one VM and is called from its (single-threaded) fault path.
 /// </summary>
 public abstract class SnpPolicy(RmpTable rmp, uint asid) : IKvmArch
 {

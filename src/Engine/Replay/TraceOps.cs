@@ -6,7 +6,7 @@ using FastRmp.Interop.Uapi;
 
 namespace FastRmp.Engine.Replay;
 
-/// <summary>What <see cref="TraceOps"/> saw in a trace.</summary>
+/// <summary>What <see cref="TraceOps"/> saw in a trace. Written by the one thread that reads the trace; read it after the replay or accept stale values.</summary>
 public sealed class TraceOpStats
 {
     /// <summary>Records read (every event, typed or not).</summary>

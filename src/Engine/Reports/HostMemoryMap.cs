@@ -7,6 +7,7 @@ namespace FastRmp.Engine.Reports;
 /// <summary>
 /// A picture of the host's physical memory for one guest: one <see cref="HostRegionState"/> per 2 MiB region, in
 /// pfn order, taken from the RMP and the page allocator at one moment.
+/// Immutable once built: safe to share between threads.
 /// </summary>
 /// <remarks>
 /// <para>

@@ -7,6 +7,7 @@ namespace FastRmp.Engine.Scenarios;
 /// <summary>
 /// What Linux and OVMF guests do with their memory, as the scenarios drive a <see cref="Guest"/>: accept a 2 MiB
 /// chunk, touch pages, share and unshare a page. Each step must succeed; a failure is a broken scenario and throws.
+/// Stateless; the guest it drives is not thread-safe.
 /// </summary>
 public static class GuestBehaviour
 {

@@ -15,6 +15,7 @@ public sealed record ScenarioDefinition(string Name, string Description, string 
 /// <summary>
 /// The seed debate's cases as runnable scenarios (docs/policies.md gives the expected counts and their reasoning).
 /// All work on the 2 MiB chunk at GPA 2 MiB of a guest whose memory is private guest_memfd.
+/// Stateless: thread-safe (each run builds its own host).
 /// </summary>
 /// <remarks>
 /// A guest access that can never complete (merged <c>sev_gmem_prepare</c> with 1 GiB folios leaves most of the folio

@@ -85,7 +85,7 @@ public enum RmpAdjustResult
     [CName("RMPADJUST_FAIL_SIZEMISMATCH")] FailSizeMismatch = 6,
 }
 
-/// <summary>RMP table constants (arch/x86/include/asm/sev.h, arch/x86/virt/svm/sev.c; APM vol. 2 15.36).</summary>
+/// <summary>RMP table constants (arch/x86/include/asm/sev.h, arch/x86/virt/svm/sev.c; APM vol. 2 15.36). Constants only: thread-safe.</summary>
 [CConstants]
 public static class RmpConstants
 {

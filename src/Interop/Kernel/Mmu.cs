@@ -18,7 +18,7 @@ public enum PgLevel : byte
     [CName("PG_LEVEL_1G")] Level1G = 3,
 }
 
-/// <summary>Constants of KVM's x86 MMU (arch/x86/include/asm/kvm_host.h, arch/x86/kvm/mmu/mmu.c).</summary>
+/// <summary>Constants of KVM's x86 MMU (arch/x86/include/asm/kvm_host.h, arch/x86/kvm/mmu/mmu.c). Constants only: thread-safe.</summary>
 [CConstants]
 public static class Mmu
 {

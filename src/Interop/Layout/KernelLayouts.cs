@@ -36,6 +36,7 @@ public enum GmemBlock
 
 /// <summary>
 /// The registry of mirrors: which layout of each struct a given kernel uses, and every mirror FastRmp has.
+/// Immutable: thread-safe.
 /// </summary>
 /// <remarks>
 /// Versions outside <see cref="Oldest"/>..<see cref="Newest"/> are refused: FastRmp has not read those kernels, and

@@ -39,7 +39,7 @@ public sealed record MirrorBitfield(
     Func<ReadOnlySpan<byte>, ulong> Read,
     Action<Span<byte>, ulong> Write);
 
-/// <summary>The managed layout of one mirrored C struct: size and every field, measured on the C# type.</summary>
+/// <summary>The managed layout of one mirrored C struct: size and every field, measured on the C# type. Immutable: thread-safe.</summary>
 /// <remarks>
 /// Offsets are measured with <c>Unsafe.ByteOffset</c> on the mirror itself (see
 /// <see cref="MirrorLayoutBuilder{T}"/>), so the table states what the runtime actually lays out. The native-stubs

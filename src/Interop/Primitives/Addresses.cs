@@ -146,7 +146,7 @@ public readonly record struct hva_t(ulong Value) : IComparable<hva_t>
     public static bool operator >=(hva_t a, hva_t b) => a.Value >= b.Value;
 }
 
-/// <summary>x86 page sizes.</summary>
+/// <summary>x86 page sizes. Constants only: thread-safe.</summary>
 public static class PageSize
 {
     /// <summary>log2 of 4 KiB.</summary>

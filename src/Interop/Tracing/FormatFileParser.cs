@@ -6,6 +6,7 @@ namespace FastRmp.Interop.Tracing;
 /// <summary>
 /// Parses tracefs <c>format</c> text (<c>name:</c>, <c>ID:</c>, <c>format:</c> with tab-separated
 /// <c>field:...; offset:N; size:N; signed:N;</c> lines, <c>print fmt:</c>).
+/// Stateless: thread-safe.
 /// </summary>
 /// <remarks>
 /// Source: the tracefs format file syntax, ../shared/research/traces.md section 2.5, and the format samples of Linux

@@ -12,7 +12,7 @@ public readonly record struct TraceDamage(int Cpu, long Offset, string Descripti
         : $"skipped line {Offset}: {Description}";
 }
 
-/// <summary>Counts kept by a reader while it streams: lost events reported by the kernel and damage skipped.</summary>
+/// <summary>Counts kept by a reader while it streams: lost events reported by the kernel and damage skipped. Not thread-safe: updated by the reader that owns it.</summary>
 public sealed class TraceReadStats
 {
     private readonly List<TraceDamage> _damage = [];

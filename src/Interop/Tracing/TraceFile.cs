@@ -18,7 +18,7 @@ public enum TraceFileKind
     PerfScript,
 }
 
-/// <summary>The one entry point: opens a path, detects the format from its content and streams records.</summary>
+/// <summary>The one entry point: opens a path, detects the format from its content and streams records. Stateless: thread-safe; each reader it opens is not.</summary>
 public static partial class TraceFile
 {
     /// <summary>Opens <paramref name="path"/> and returns a reader of its records, whatever the format.</summary>

@@ -108,7 +108,7 @@ public enum KvmVmType : byte
     [CName("KVM_X86_TDX_VM")] Tdx = 5,
 }
 
-/// <summary>Other uAPI constants: capabilities, exit flags, the MAP_GPA_RANGE hypercall.</summary>
+/// <summary>Other uAPI constants: capabilities, exit flags, the MAP_GPA_RANGE hypercall. Constants only: thread-safe.</summary>
 [CConstants]
 public static class KvmUapi
 {

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace FastRmp.Interop.Tracing.Writing;
 
-/// <summary>Builds one record's bytes for a format by field name, as the kernel lays it out.</summary>
+/// <summary>Builds one record's bytes for a format by field name, as the kernel lays it out. Not thread-safe: one builder per writing thread.</summary>
 /// <remarks>Offsets and sizes come from the format; a missing field throws <see cref="TraceFormatException"/>. Reusable:
 /// <see cref="Reset"/> clears the bytes for the next record.</remarks>
 public sealed class RecordBuilder
