@@ -44,9 +44,16 @@ public sealed class BuddyAllocatorResourceTests(ITestOutputHelper output)
 
         // Warm up every path (and the JIT) first, then count.
         long operations = Run(allocator, pfns, orders, random, 50);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        operations = Run(allocator, pfns, orders, random, Rounds);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The least of three measured rounds (see RmpMemoryTests): an allocating operation shows in every round.
+        long allocated = long.MaxValue;
+        for (int round = 0; round < 3 && allocated != 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            operations = Run(allocator, pfns, orders, random, Rounds);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
         output.WriteLine($"{operations} operations, {allocated} managed bytes allocated");
         Assert.True(operations >= 100_000);
         Assert.Equal(0, allocated);

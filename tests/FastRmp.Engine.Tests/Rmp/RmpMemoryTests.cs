@@ -104,9 +104,17 @@ public sealed class RmpMemoryTests
         var warmUp = new Random(1);
         var measured = new Random(2);
         Run(rmp, 20_000, warmUp); // JIT, detail slabs
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Run(rmp, 100_000, measured);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The least of three measured rounds: a few bytes the runtime sometimes charges to the thread (tiering, a
+        // test host's bookkeeping) show in one round; an operation that allocates shows in every round, 100,000 times.
+        long allocated = long.MaxValue;
+        for (int round = 0; round < 3 && allocated != 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Run(rmp, 100_000, measured);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
         Assert.Equal(0, allocated);
     }
 
