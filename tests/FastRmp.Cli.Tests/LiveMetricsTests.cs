@@ -94,7 +94,7 @@ public sealed class LiveMetricsTests
                 new("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, (long)ClrTraceEventParser.Keywords.GC),
             ];
             using var session = await client.StartEventPipeSessionAsync(providers, requestRundown: false, circularBufferMB: 64, timeout.Token)
-                .WaitAsync(TimeSpan.FromSeconds(60), timeout.Token) // the IPC handshake can take long on a loaded 2-core machine;
+                .WaitAsync(TimeSpan.FromSeconds(60), timeout.Token); // the IPC handshake can take long on a loaded 2-core machine
             var processing = Task.Run(
                 () =>
                 {
