@@ -198,25 +198,15 @@ internal static class MemslotFile
                 throw new CliInputException($"--memslots: {where}: slot must be below 32768 and AddrSpace 0 or 1 (AddrSpace#{m.AddressSpace} Slot#{m.Slot})");
             }
 
-            uint id = ((uint)m.AddressSpace << 16) | (uint)m.Slot;
-            slots.Remove(id);
+            var region = m.ToRegion();
+            slots.Remove(region.slot);
             if (m.Size == 0)
             {
                 continue; // size 0 deletes the slot
             }
 
-            var region = new kvm_userspace_memory_region2
-            {
-                slot = id,
-                flags = m.Flags,
-                guest_phys_addr = m.Gpa,
-                memory_size = m.Size,
-                userspace_addr = m.UserAddress,
-                guest_memfd = (uint)m.GuestMemfd,
-                guest_memfd_offset = m.GuestMemfdOffset,
-            };
             Validate(region, where);
-            slots[id] = region;
+            slots[region.slot] = region;
         }
 
         if (slots.Count == 0)

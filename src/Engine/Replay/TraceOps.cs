@@ -274,16 +274,7 @@ public sealed class TraceOps
                     Pid = record.Pid,
                     Process = ProcessOf(record),
                     Timestamp = record.Timestamp,
-                    Region = new kvm_userspace_memory_region2
-                    {
-                        slot = ((uint)memslot.AddressSpace << 16) | (uint)memslot.Slot,
-                        flags = memslot.Flags,
-                        guest_phys_addr = memslot.Gpa,
-                        memory_size = memslot.Size,
-                        userspace_addr = memslot.UserAddress,
-                        guest_memfd = (uint)memslot.GuestMemfd,
-                        guest_memfd_offset = memslot.GuestMemfdOffset,
-                    },
+                    Region = memslot.ToRegion(),
                 });
                 return;
 

@@ -14,7 +14,23 @@ namespace FastRmp.Interop.Tracing.Kvm;
 /// <param name="GuestMemfd">guest_memfd fd (also spelled restricted_fd / gmem_fd by earlier patch series); -1 when absent.</param>
 /// <param name="GuestMemfdOffset">guest_memfd_offset.</param>
 /// <param name="Ret">ret.</param>
-public readonly record struct QemuSetUserMemory(int AddressSpace, int Slot, uint Flags, ulong Gpa, ulong Size, ulong UserAddress, int GuestMemfd, ulong GuestMemfdOffset, int Ret);
+public readonly record struct QemuSetUserMemory(int AddressSpace, int Slot, uint Flags, ulong Gpa, ulong Size, ulong UserAddress, int GuestMemfd, ulong GuestMemfdOffset, int Ret)
+{
+    /// <summary>
+    /// The KVM_SET_USER_MEMORY_REGION2 request QEMU made: <c>slot</c> is the address space in bits 16 and up over the
+    /// slot id, and a guest_memfd of -1 is kept as the __u32 QEMU passes (0xffffffff).
+    /// </summary>
+    public Uapi.kvm_userspace_memory_region2 ToRegion() => new()
+    {
+        slot = ((uint)AddressSpace << 16) | (uint)Slot,
+        flags = Flags,
+        guest_phys_addr = Gpa,
+        memory_size = Size,
+        userspace_addr = UserAddress,
+        guest_memfd = (uint)GuestMemfd,
+        guest_memfd_offset = GuestMemfdOffset,
+    };
+}
 
 /// <summary>QEMU kvm_convert_memory: a private/shared conversion request.</summary>
 /// <param name="Start">start gpa.</param>
