@@ -58,28 +58,11 @@ public static class TraceCompression
     /// 2.3.1) must match what came out. Concatenated members (<c>cat a.gz b.gz</c>) fail that check too and are
     /// told to go through <c>zcat</c>.
     /// </remarks>
-    private sealed class GuardedStream(Stream inner, Stream compressed, TailStream? tail, TraceCompressionKind kind, string name) : Stream
+    private sealed class GuardedStream(Stream inner, Stream compressed, TailStream? tail, TraceCompressionKind kind, string name) : ForwardReadStream
     {
-        private long _position;
         private bool _checkedEnd;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => _position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
+        protected override int ReadCore(Span<byte> buffer)
         {
             int n;
             try
@@ -94,28 +77,17 @@ public static class TraceCompression
                 throw Corrupt(ex);
             }
 
-            _position += n;
             if (n == 0 && !buffer.IsEmpty && tail is not null && !_checkedEnd)
             {
                 _checkedEnd = true;
-                if (tail.Count < 8 || BinaryPrimitives.ReadUInt32LittleEndian(tail.Last8[4..]) != (uint)_position)
+                if (tail.Position < 8 || BinaryPrimitives.ReadUInt32LittleEndian(tail.Last8[4..]) != (uint)Position)
                 {
-                    throw new TraceFormatException($"{name}: the gzip data stops after {_position:N0} decompressed bytes without its trailer (truncated?); if it is several gzip files joined, decompress it with 'zcat FILE | fastrmp ... -'");
+                    throw new TraceFormatException($"{name}: the gzip data stops after {Position:N0} decompressed bytes without its trailer (truncated?); if it is several gzip files joined, decompress it with 'zcat FILE | fastrmp ... -'");
                 }
             }
 
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -129,35 +101,18 @@ public static class TraceCompression
         }
 
         private TraceFormatException Corrupt(Exception ex) =>
-            new($"{name}: the {kind.ToString().ToLowerInvariant()} data is corrupt or truncated after {_position:N0} decompressed bytes ({ex.Message.ReplaceLineEndings(" ")})");
+            new($"{name}: the {kind.ToString().ToLowerInvariant()} data is corrupt or truncated after {Position:N0} decompressed bytes ({ex.Message.ReplaceLineEndings(" ")})");
     }
 
     /// <summary>Passes reads through and keeps the last 8 bytes read (the gzip trailer at the end).</summary>
-    private sealed class TailStream(Stream source) : Stream
+    private sealed class TailStream(Stream source) : ForwardReadStream
     {
         private readonly byte[] _last = new byte[8];
 
-        public long Count { get; private set; }
-
+        /// <summary>The last 8 bytes read (fewer than 8 of them valid while <see cref="Stream.Position"/> is below 8).</summary>
         public ReadOnlySpan<byte> Last8 => _last;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => Count;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
+        protected override int ReadCore(Span<byte> buffer)
         {
             int n = source.Read(buffer);
             if (n >= 8)
@@ -170,18 +125,7 @@ public static class TraceCompression
                 buffer[..n].CopyTo(_last.AsSpan(8 - n));
             }
 
-            Count += n;
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
