@@ -187,7 +187,7 @@ internal static unsafe class ProbeTable
                 ("SetUserMemoryRegion2", () => vm.SetUserMemoryRegion2(host.Region(1, 1UL << 30, 0x20_0000, 0))),
                 ("CreateGuestMemfd", () => vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = 1 << 20 }, out _)),
                 ("Populate", () => vm.Populate(new gfn_t(0), 1)),
-                ("PunchGuestMemfd", () => vm.PunchGuestMemfd(new gfn_t(1))),
+                ("PunchGuestMemfd", () => vm.PunchGuestMemfd(new gpa_t(0x1000), 0x1000)),
                 ("PreFaultMemory", () =>
                 {
                     var range = new kvm_pre_fault_memory { gpa = 0, size = 0x1000 };

@@ -240,10 +240,7 @@ public sealed partial class Guest
 
         if (!toPrivate && punchHole)
         {
-            for (ulong offset = 0; offset < size; offset += PageSize.Size4K)
-            {
-                _vm.PunchGuestMemfd(new gpa_t(gpa.Value + offset).Gfn);
-            }
+            _vm.PunchGuestMemfd(gpa, size);
         }
 
         return Errno.Ok;

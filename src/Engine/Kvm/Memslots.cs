@@ -167,6 +167,26 @@ public sealed unsafe class Memslots : IDisposable
         return Errno.Ok;
     }
 
+    /// <summary>
+    /// The slot of address space <paramref name="asId"/> that contains <paramref name="gfn"/>, else the first slot
+    /// above it; -1 when there is neither. What a walk over a gfn range uses to step from slot to slot instead of
+    /// page by page.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The set was disposed.</exception>
+    public int FindAtOrAbove(int asId, gfn_t gfn)
+    {
+        int index = Find(asId, gfn);
+        if (index >= 0)
+        {
+            return index;
+        }
+
+        var bases = _sortedBase[asId];
+        int pos = Array.BinarySearch(bases, gfn.Value);
+        pos = pos < 0 ? ~pos : pos + 1;
+        return pos < bases.Length ? _sorted[asId][pos] : -1;
+    }
+
     /// <summary>Finds the slot of address space <paramref name="asId"/> that contains <paramref name="gfn"/>; -1 when none does.</summary>
     /// <remarks>Models <c>__gfn_to_memslot</c> (binary search over slots sorted by base gfn).</remarks>
     /// <exception cref="ObjectDisposedException">The set was disposed.</exception>

@@ -62,20 +62,23 @@ public sealed partial class Vm
     }
 
     /// <summary>
-    /// Userspace's <c>fallocate(PUNCH_HOLE | KEEP_SIZE)</c> of the guest_memfd page that backs <paramref name="gfn"/>
-    /// (QEMU's discard after a conversion to shared); nothing when no guest_memfd slot covers the gfn.
+    /// Userspace's <c>fallocate(PUNCH_HOLE | KEEP_SIZE)</c> of the guest_memfd pages that back
+    /// [<paramref name="gpa"/>, + <paramref name="size"/>) (QEMU's discard after a conversion to shared): one punch per
+    /// guest_memfd slot the range meets; nothing where no such slot covers it.
     /// </summary>
-    public void PunchGuestMemfd(gfn_t gfn)
+    public void PunchGuestMemfd(gpa_t gpa, ulong size)
     {
         ThrowIfDisposed();
-        int slotIndex = Memslots.Find(0, gfn);
-        if (slotIndex < 0)
+        ulong g = gpa.Gfn.Value;
+        ulong end = g + (size >> PageSize.Shift4K);
+        for (int slotIndex; g < end && (slotIndex = NextGmemSlot(g, end)) >= 0;)
         {
-            return;
+            ref var slot = ref Memslots[slotIndex];
+            g = Math.Max(g, slot.base_gfn.Value);
+            ulong stop = Math.Min(end, slot.base_gfn.Value + slot.npages);
+            ulong index = g - slot.base_gfn.Value + slot.gmem.pgoff;
+            Gmem.ByFileId(slot.gmem.file)!.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, index << PageSize.Shift4K, (stop - g) << PageSize.Shift4K);
+            g = stop;
         }
-
-        ref var slot = ref Memslots[slotIndex];
-        ulong index = gfn.Value - slot.base_gfn.Value + slot.gmem.pgoff;
-        Gmem.ByFileId(slot.gmem.file)?.Fallocate(FallocateMode.KeepSize | FallocateMode.PunchHole, index << PageSize.Shift4K, PageSize.Size4K);
     }
 }

@@ -217,27 +217,24 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         ulong end = first + (size >> PageSize.Shift4K);
         for (ulong g = first; g < end;)
         {
-            var file = GmemAt(g, out int index);
-            if (file is null)
+            int index = NextGmemSlot(g, end);
+            ulong slotStart = index < 0 ? end : Math.Max(g, Memslots[index].base_gfn.Value);
+            if (slotStart > g)
             {
-                ulong next = g + 1;
-                while (next < end && GmemAt(next, out _) is null)
-                {
-                    next++;
-                }
-
-                error = SetMemoryAttributes(request with { address = new gfn_t(g).Gpa.Value, size = (next - g) << PageSize.Shift4K });
+                // up to the next guest_memfd slot: the VM-wide ioctl, as QEMU does for memory without one
+                error = SetMemoryAttributes(request with { address = new gfn_t(g).Gpa.Value, size = (slotStart - g) << PageSize.Shift4K });
                 if (error != Errno.Ok)
                 {
                     errorGpa = new gfn_t(g).Gpa;
                     return error;
                 }
 
-                g = next;
+                g = slotStart;
                 continue;
             }
 
             ref var slot = ref Memslots[index];
+            var file = Gmem.ByFileId(slot.gmem.file)!;
             ulong stop = Math.Min(end, slot.base_gfn.Value + slot.npages);
             ulong offset = (g - slot.base_gfn.Value + slot.gmem.pgoff) << PageSize.Shift4K;
             error = file.SetAttributes(new kvm_memory_attributes2 { offset = offset, size = (stop - g) << PageSize.Shift4K, attributes = request.attributes }, out ulong errorOffset);
@@ -256,6 +253,23 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         }
 
         return Errno.Ok;
+    }
+
+    /// <summary>The first slot of address space 0 at or above <paramref name="gfn"/>, below <paramref name="end"/>, that is bound to an open guest_memfd; -1 when none is.</summary>
+    private int NextGmemSlot(ulong gfn, ulong end)
+    {
+        for (int i = Memslots.FindAtOrAbove(0, new gfn_t(gfn)); i >= 0 && Memslots[i].base_gfn.Value < end;)
+        {
+            ref var slot = ref Memslots[i];
+            if (Gmem.ByFileId(slot.gmem.file) is not null)
+            {
+                return i;
+            }
+
+            i = Memslots.FindAtOrAbove(0, slot.base_gfn + slot.npages);
+        }
+
+        return -1;
     }
 
     /// <summary>
@@ -329,12 +343,6 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         ref var s = ref Memslots[slot];
         var start = s.base_gfn + (pgoff - s.gmem.pgoff);
         Counters.Zapped += Npt.Zap(start, start + npages, ZapFilter.Private);
-    }
-
-    private GuestMemfd? GmemAt(ulong gfn, out int slotIndex)
-    {
-        slotIndex = Memslots.Find(0, new gfn_t(gfn));
-        return slotIndex < 0 ? null : Gmem.ByFileId(Memslots[slotIndex].gmem.file);
     }
 
     /// <inheritdoc />

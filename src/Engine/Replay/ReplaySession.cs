@@ -472,10 +472,7 @@ public sealed class ReplaySession : IDisposable
             // from the trace's own KVM_EXIT_HYPERCALL exits (ReplayOpKind.HypercallExit).
             if (SetAttributes(gpa, size, isPrivate: false))
             {
-                for (ulong offset = 0; offset < size; offset += PageSize.Size4K)
-                {
-                    Host.Vm.PunchGuestMemfd(new gpa_t(gpa + offset).Gfn);
-                }
+                Host.Vm.PunchGuestMemfd(new gpa_t(gpa), size);
             }
 
             return;

@@ -56,6 +56,21 @@ public sealed class MemslotsTests
     }
 
     [Fact]
+    public void Find_at_or_above_gives_the_slot_holding_a_gfn_else_the_next_one()
+    {
+        using var slots = new Memslots(options: Snp);
+        Assert.Equal(-1, slots.FindAtOrAbove(0, new gfn_t(0)));
+        Assert.Equal(Errno.Ok, slots.Set(Region(1, 0x10_0000, 0x2000)));
+        Assert.Equal(Errno.Ok, slots.Set(Region(2, 0x20_0000, 0x1000)));
+        int low = slots.Find(0, new gfn_t(0x100)), high = slots.Find(0, new gfn_t(0x200));
+        Assert.Equal(low, slots.FindAtOrAbove(0, new gfn_t(0)));     // below every slot: the first
+        Assert.Equal(low, slots.FindAtOrAbove(0, new gfn_t(0x101))); // inside it
+        Assert.Equal(high, slots.FindAtOrAbove(0, new gfn_t(0x102))); // in the gap: the next
+        Assert.Equal(-1, slots.FindAtOrAbove(0, new gfn_t(0x201)));  // above every slot
+        Assert.Equal(-1, slots.FindAtOrAbove(1, new gfn_t(0)));      // another address space
+    }
+
+    [Fact]
     public void A_slot_is_stored_as_a_kvm_memory_slot_and_found_by_gfn()
     {
         using var slots = new Memslots(options: Snp);
