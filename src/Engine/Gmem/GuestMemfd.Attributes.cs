@@ -166,33 +166,51 @@ public sealed unsafe partial class GuestMemfd
             MakeShared(arch, start, end);
         }
 
-        for (ulong i = start; i < end; i++)
-        {
-            if (toPrivate)
-            {
-                _sharedBits[i >> 6] &= ~(1UL << (int)(i & 63));
-            }
-            else
-            {
-                _sharedBits[i >> 6] |= 1UL << (int)(i & 63);
-            }
-        }
-
+        SetShared(start, end, !toPrivate);
         _files.Mmu?.InvalidateEnd();
         return Errno.Ok;
     }
 
-    private bool RangeHas(ulong start, ulong end, bool isPrivate)
+    /// <summary>
+    /// The end of the run of indexes with <paramref name="start"/>'s attributes: the first index in (start, end) whose
+    /// shared/private state differs, else <paramref name="end"/>. Scans 64 indexes at a time.
+    /// </summary>
+    public ulong AttributeRunEnd(ulong start, ulong end)
     {
-        for (ulong i = start; i < end; i++)
+        if (_sharedBits is not { } bits || start >= end)
         {
-            if (IsPrivateIndex(i) != isPrivate)
-            {
-                return false;
-            }
+            return end;
         }
 
-        return true;
+        ulong flip = IsPrivateIndex(start) ? 0 : ulong.MaxValue; // a set bit of word ^ flip is an index that differs
+        ulong word = start >> 6;
+        ulong differ = (bits[word] ^ flip) & (ulong.MaxValue << (int)(start & 63));
+        while (differ == 0)
+        {
+            if (++word << 6 >= end)
+            {
+                return end;
+            }
+
+            differ = bits[word] ^ flip;
+        }
+
+        return Math.Min(end, (word << 6) + (ulong)System.Numerics.BitOperations.TrailingZeroCount(differ));
+    }
+
+    private bool RangeHas(ulong start, ulong end, bool isPrivate) => IsPrivateIndex(start) == isPrivate && AttributeRunEnd(start, end) == end;
+
+    private void SetShared(ulong start, ulong end, bool shared)
+    {
+        var bits = _sharedBits!;
+        for (ulong i = start; i < end;)
+        {
+            int low = (int)(i & 63);
+            int count = (int)Math.Min((ulong)(64 - low), end - i);
+            ulong mask = (count == 64 ? ulong.MaxValue : (1UL << count) - 1) << low;
+            bits[i >> 6] = shared ? bits[i >> 6] | mask : bits[i >> 6] & ~mask;
+            i += (ulong)count;
+        }
     }
 
     private ulong? FirstPinned(ulong start, ulong end)

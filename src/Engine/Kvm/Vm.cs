@@ -174,11 +174,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         for (ulong i = 0; i < slot.npages;)
         {
             bool isPrivate = file.IsPrivateIndex(slot.gmem.pgoff + i);
-            ulong run = 1;
-            while (i + run < slot.npages && file.IsPrivateIndex(slot.gmem.pgoff + i + run) == isPrivate)
-            {
-                run++;
-            }
+            ulong run = file.AttributeRunEnd(slot.gmem.pgoff + i, slot.gmem.pgoff + slot.npages) - (slot.gmem.pgoff + i);
 
             Attributes.Set(new kvm_memory_attributes
             {

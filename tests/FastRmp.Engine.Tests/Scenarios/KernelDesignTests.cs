@@ -238,6 +238,24 @@ public sealed class KernelDesignTests
     }
 
     [Fact]
+    public void Attribute_runs_cross_64_page_words()
+    {
+        // pages [60, 200) shared, the rest private: runs end where the state changes, whatever the word boundaries
+        using var host = new Host("first-use", 0, 16 << 20, new HostOptions(Kernel: KvmKernel.KvmX86_2026));
+        var file = host.Vm.Gmem.Get(host.Fd)!;
+        Assert.Equal(Errno.Ok, file.SetAttributes(new kvm_memory_attributes2 { offset = 60 * PageSize.Size4K, size = 140 * PageSize.Size4K }, out _));
+        Assert.Equal((true, false, false, true), (file.IsPrivateIndex(59), file.IsPrivateIndex(60), file.IsPrivateIndex(199), file.IsPrivateIndex(200)));
+        Assert.Equal(60UL, file.AttributeRunEnd(0, file.Pages));
+        Assert.Equal(200UL, file.AttributeRunEnd(60, file.Pages));
+        Assert.Equal(150UL, file.AttributeRunEnd(64, 150)); // the run goes past the end asked for
+        Assert.Equal(file.Pages, file.AttributeRunEnd(200, file.Pages));
+        for (ulong gfn = 0; gfn < 256; gfn++)
+        {
+            Assert.Equal(file.IsPrivateIndex(gfn), host.Vm.Attributes.IsPrivate(new gfn_t(gfn))); // the VM's view follows
+        }
+    }
+
+    [Fact]
     public void Set_memory_attributes2_is_not_a_guest_memfd_ioctl_before_in_place_conversion()
     {
         // kvm_gmem_ioctl: -ENOTTY unless gmem_in_place_conversion.
