@@ -230,7 +230,7 @@ public static class ScenarioCatalog
     /// uses the chunk shared, then converts it page by page (a page-state change, then PVALIDATE, per 4 KiB) and uses
     /// it private.
     /// </summary>
-    private static void InitShared(Host host, ulong guest)
+    internal static void InitShared(Host host, ulong guest)
     {
         var shared = GuestMemfdFlags.Mmap | GuestMemfdFlags.InitShared;
         var kvm = host.Vm.Gmem.SupportedFlags;

@@ -116,21 +116,10 @@ public sealed class KernelDesignTests
 
     private static ulong InitSharedHostPages(string kernel)
     {
-        // The same scenario, measured on the host's allocator before teardown.
+        // The scenario itself, measured on the host's allocator before teardown.
         using var host = new Host("first-use", 0, 0, new HostOptions(Kernel: KvmKernel.Parse(kernel), HostPages: Host.DefaultHostPages(16 << 20)));
         ulong before = host.Allocator.AllocatedPages;
-        var flags = GuestMemfdFlags.Mmap | GuestMemfdFlags.InitShared;
-        bool initShared = (host.Vm.Gmem.SupportedFlags & flags) == flags;
-        Assert.Equal(Errno.Ok, host.Vm.CreateGuestMemfd(new kvm_create_guest_memfd { size = 16 << 20, flags = initShared ? (ulong)flags : 0 }, out int fd));
-        host.Fd = fd;
-        Assert.Equal(Errno.Ok, host.Vm.SetUserMemoryRegion2(host.Region(0, 0, 16 << 20, 0)));
-        host.Guest.TouchChunk(ScenarioCatalog.Chunk);
-        for (ulong page = ScenarioCatalog.Chunk; page < ScenarioCatalog.Chunk + PageSize.Size2M; page += PageSize.Size4K)
-        {
-            host.Guest.PageStateChange(new gpa_t(page), PageSize.Size4K, toPrivate: true, punchHole: false);
-            host.Guest.Pvalidate(new gpa_t(page), RmpPageSize.Size4K, true);
-        }
-
+        ScenarioCatalog.InitShared(host, 16 << 20);
         return host.Allocator.AllocatedPages - before;
     }
 
