@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
@@ -151,7 +152,7 @@ public sealed unsafe partial class GuestMemfd
             return Errno.EAGAIN;
         }
 
-        foreach (var b in _bindings.ToArray())
+        foreach (var b in CollectionsMarshal.AsSpan(_bindings)) // Convert changes no binding
         {
             ulong from = Math.Max(start, b.Pgoff);
             ulong to = Math.Min(end, b.Pgoff + b.Npages);
