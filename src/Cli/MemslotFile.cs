@@ -53,7 +53,9 @@ internal static class MemslotFile
         }
         catch (JsonException ex)
         {
-            throw new CliInputException($"--memslots: {name}: not JSON ({ex.Message}) and no QEMU kvm_set_user_memory line (run QEMU with '-trace kvm_set_user_memory' and pass its stderr)");
+            // The position, not JsonException's message: that quotes the bad literal, which may hold line breaks and
+            // made the error several lines long (found by fuzzing).
+            throw new CliInputException($"--memslots: {name}: not JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1}) and no QEMU kvm_set_user_memory line (run QEMU with '-trace kvm_set_user_memory' and pass its stderr)");
         }
 
         using (doc)

@@ -25,7 +25,17 @@ public sealed partial class TraceDatFile
         }
 
         _ = c.Take(c.Length(c.U64("header_event size"), "header_event"), "header_event");
-        var format = FormatFileParser.Parse("header", "name: header_page\nID: 0\nformat:\n" + page);
+        EventFormat format;
+        try
+        {
+            format = FormatFileParser.Parse("header", "name: header_page\nID: 0\nformat:\n" + page);
+        }
+        catch (TraceFormatException ex)
+        {
+            // The parser names the format and line, not the file: every refusal names the input (found by fuzzing).
+            throw new TraceFormatException($"{Name}: {ex.Message}", ex);
+        }
+
         var commit = format.Find("commit") ?? throw new TraceFormatException($"{Name}: header_page has no 'commit' field");
         var data = format.Find("data") ?? throw new TraceFormatException($"{Name}: header_page has no 'data' field");
         if (commit.Size is not (4 or 8) || commit.Offset < 8 || data.Offset < commit.Offset + commit.Size || data.Offset > 64)

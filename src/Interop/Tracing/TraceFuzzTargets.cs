@@ -83,14 +83,17 @@ internal static class FormatFileFuzz
     }
 }
 
+/// <summary>Reads every record of a reader, every field and every typed event; returns the records read.</summary>
 internal static class FuzzDrain
 {
-    public static void Drain(ITraceReader reader)
+    public static long Drain(ITraceReader reader)
     {
         var decoder = new KvmEventDecoder();
         ulong sink = 0;
+        long records = 0;
         while (reader.MoveNext(out var r))
         {
+            records++;
             foreach (var f in r.Format.Fields)
             {
                 sink += f.IsNumber ? r.GetUInt64(f) : (ulong)r.GetData(f).Length;
@@ -123,5 +126,6 @@ internal static class FuzzDrain
         }
 
         GC.KeepAlive(sink);
+        return records;
     }
 }

@@ -17,6 +17,7 @@ public sealed partial class KvmEventDecoder
 {
     private const int MaxValues = 8;
     private Binding?[] _bindings = new Binding?[64];
+    private readonly List<string> _formatErrors = [];
 
     /// <summary>The typed kind of a record, or <see cref="KvmEventKind.None"/>.</summary>
     public KvmEventKind Classify(in TraceRecord record)
@@ -52,7 +53,24 @@ public sealed partial class KvmEventDecoder
         return _bindings[i] ??= CreateBinding(format);
     }
 
-    private static Binding CreateBinding(EventFormat format)
+    /// <summary>
+    /// Formats of typed KVM events that FastRmp cannot decode (a needed field missing or not a number), one line each:
+    /// their records are classified <see cref="KvmEventKind.None"/> instead of ending the read.
+    /// </summary>
+    public IReadOnlyList<string> FormatErrors => _formatErrors;
+
+    private Binding Unusable(EventFormat format, string why)
+    {
+        string line = $"format of {format.FullName} (ID {format.Id}) {why}; its records are not decoded";
+        if (!_formatErrors.Contains(line))
+        {
+            _formatErrors.Add(line); // once per format: formats without an index are bound again per record
+        }
+
+        return new Binding(KvmEventKind.None, [], null, false);
+    }
+
+    private Binding CreateBinding(EventFormat format)
     {
         if (format.System == "ftrace" && format.Name == "print")
         {
@@ -74,14 +92,17 @@ public sealed partial class KvmEventDecoder
                 f ??= format.Find(alt);
             }
 
+            // A format the kernel never used (a field missing or not a number) costs only its own records: they are
+            // not typed events, the reason is kept in FormatErrors, and the rest of the trace decodes (issue 18, item 8;
+            // the fuzzer found this throw ending a whole trace.dat read).
             if (f is null && s.Required)
             {
-                throw new TraceFormatException($"format of {format.FullName} (ID {format.Id}) has no field '{s.Field}', which FastRmp needs to decode it");
+                return Unusable(format, $"has no field '{s.Field}', which FastRmp needs to decode it");
             }
 
             if (f is not null && !f.IsNumber)
             {
-                throw new TraceFormatException($"format of {format.FullName} (ID {format.Id}): field '{s.Field}' is not a number ({f.CType}, size {f.Size})");
+                return Unusable(format, $"field '{s.Field}' is not a number ({f.CType}, size {f.Size})");
             }
 
             fields[v] = f;

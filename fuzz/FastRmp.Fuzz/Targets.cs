@@ -1,0 +1,136 @@
+using System.Text;
+using FastRmp.Cli;
+using FastRmp.Engine.Replay;
+using FastRmp.Interop.Tracing;
+
+namespace FastRmp.Fuzz;
+
+/// <summary>
+/// The fuzz targets, one per reader and one for the replay (docs/fuzzing.md). Each returns the records it read so
+/// <see cref="FuzzCheck"/> can hold the count to a bound derived from the input.
+/// </summary>
+internal static class Targets
+{
+    /// <summary>Host memory of the replay target's models: small, so a fresh model per input is cheap.</summary>
+    public const ulong ReplayHostBytes = 1UL << 30;
+
+    /// <summary>Every target, by name.</summary>
+    public static IReadOnlyList<FuzzTarget> All { get; } =
+    [
+        new("tracedat", ReadTraceDat, IsTraceFormat, DatBound, Seeds.TraceDat),
+        new("tracefs", ReadText, IsTraceFormat, LineBound, Seeds.Tracefs),
+        new("report", ReadText, IsTraceFormat, LineBound, Seeds.Report),
+        new("perfscript", ReadText, IsTraceFormat, LineBound, Seeds.PerfScript),
+        new("compressed", ReadStream, IsTraceFormat, _ => StreamRecordBound, Seeds.Compressed),
+        new("formatfile", ReadFormatFile, IsTraceFormat, _ => 1, Seeds.FormatFile),
+        new("memslot", ReadMemslots, ex => ex is CliInputException, MemslotBound, Seeds.Memslot),
+        new("replay", Replay, IsTraceFormat, ReplayBound, Seeds.Replay),
+    ];
+
+    /// <summary>
+    /// Records a piped compressed trace may yield. Its decompressed size is not known from the input, so the count is
+    /// held by the time and memory checks; this only catches a reader that loops on its own output.
+    /// </summary>
+    public const long StreamRecordBound = 1L << 24;
+
+    /// <summary>The target called <paramref name="name"/>.</summary>
+    public static FuzzTarget Get(string name) => All.FirstOrDefault(t => t.Name == name)
+        ?? throw new ArgumentException($"no fuzz target '{name}'; the targets are {string.Join(", ", All.Select(t => t.Name))}");
+
+    private static bool IsTraceFormat(Exception ex) => ex is TraceFormatException;
+
+    private static long ReadTraceDat(ReadOnlyMemory<byte> data)
+    {
+        using var file = TraceDatFile.Open(TraceInput.FromMemory(data, "fuzz.dat"), ownsInput: true);
+        long records = 0;
+        foreach (var buffer in file.Buffers)
+        {
+            using var reader = file.CreateReader(buffer.Name);
+            records += FuzzDrain.Drain(reader);
+        }
+
+        // Every instance reads its own CPU streams; with hostile offsets they may overlap, so the bound is per
+        // stream. An uncompressed record takes at least 8 bytes of the file; compressed pages are held by the
+        // memory check instead.
+        return records;
+    }
+
+    private static long DatBound(ReadOnlyMemory<byte> data)
+    {
+        // A record is at least 8 bytes (a 4-byte header and one word) of decompressed page data, every CPU stream of
+        // every instance may point at the same bytes (up to 256 CPUs x 8 instances within the time budget), and
+        // compression stretches an input by at most what the memory check allows (100x).
+        return ((data.Length / 8) + 1) * 100L * 256 * 8;
+    }
+
+    private static long ReadText(ReadOnlyMemory<byte> data)
+    {
+        using var reader = TraceFile.OpenText(data, "fuzz.txt");
+        return FuzzDrain.Drain(reader);
+    }
+
+    private static long LineBound(ReadOnlyMemory<byte> data) => data.Span.Count((byte)'\n') + 1;
+
+    private static long ReadStream(ReadOnlyMemory<byte> data)
+    {
+        using var reader = TraceFile.OpenReader(new MemoryStream(data.ToArray(), writable: false), "fuzz-pipe");
+        return FuzzDrain.Drain(reader);
+    }
+
+    private static long ReadFormatFile(ReadOnlyMemory<byte> data)
+    {
+        var format = FormatFileParser.Parse("fuzz", Encoding.UTF8.GetString(data.Span));
+        _ = format.Find("common_pid");
+        return 1;
+    }
+
+    private static long ReadMemslots(ReadOnlyMemory<byte> data)
+    {
+        var slots = MemslotFile.Parse(Encoding.UTF8.GetString(data.Span), "fuzz.json");
+        return slots.Count;
+    }
+
+    private static long MemslotBound(ReadOnlyMemory<byte> data) => data.Span.Count((byte)'{') + data.Span.Count((byte)'\n') + 1;
+
+    private static long Replay(ReadOnlyMemory<byte> data)
+    {
+        TraceDatFile? file = null;
+        ITraceReader reader;
+        if (TraceDatFile.HasMagic(data.Span))
+        {
+            file = TraceDatFile.Open(TraceInput.FromMemory(data, "fuzz.dat"), ownsInput: true);
+            reader = file.CreateReader();
+        }
+        else
+        {
+            reader = TraceFile.OpenText(data, "fuzz.txt");
+        }
+
+        try
+        {
+            using var replayer = new Replayer(reader, new ReplayOptions(HostBytes: ReplayHostBytes, MaxDisagreements: 4), ["first-use", "fault-hook"]);
+            replayer.Run();
+            var results = replayer.Results("fuzz");
+            foreach (var result in results)
+            {
+                foreach (var counter in result.Counters.Counters)
+                {
+                    // fragmentation_index_* is -1000 when an allocation of that order would succeed (the kernel's convention)
+                    if (counter.Value < 0 && !counter.Key.StartsWith("fragmentation_index", StringComparison.Ordinal))
+                    {
+                        throw new FuzzInvariantException($"replay counter {counter.Key} is negative ({counter.Value})");
+                    }
+                }
+            }
+
+            return replayer.Records;
+        }
+        finally
+        {
+            reader.Dispose();
+            file?.Dispose();
+        }
+    }
+
+    private static long ReplayBound(ReadOnlyMemory<byte> data) => TraceDatFile.HasMagic(data.Span) ? DatBound(data) : LineBound(data);
+}
