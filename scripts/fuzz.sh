@@ -45,7 +45,8 @@ if [ ! -x "$driver" ] || [ fuzz/driver/libfuzzer-dotnet.c -nt "$driver" ]; then
 fi
 
 if [ -z "$(ls -A "$corpus")" ]; then
-    "$bin/FastRmp.Fuzz" seeds "$target" "$corpus"
+    # the uninstrumented build: instrumented code runs only under the fuzzer (it writes to the fuzzer's shared memory)
+    artifacts/bin/FastRmp.Fuzz/release/FastRmp.Fuzz seeds "$target" "$corpus"
 fi
 
 # The harness's managed heap is capped at 2 GiB: more is a memory blow-up (issue 18), reported as a crash.

@@ -8,7 +8,7 @@ namespace FastRmp.Fuzz;
 /// The seed changes per run (the caller picks it, e.g. from the clock) and is part of every failure's message, so a
 /// failure reproduces with the same seed: the i-th mutant depends only on the seed and i.
 /// </summary>
-internal static class BoundedRun
+public static class BoundedRun
 {
     /// <summary>What a run did.</summary>
     /// <param name="Inputs">Inputs run.</param>
@@ -18,11 +18,14 @@ internal static class BoundedRun
     /// <param name="MostAllocated">The most managed bytes one input allocated.</param>
     public readonly record struct Summary(long Inputs, long Refused, long Records, TimeSpan Slowest, long MostAllocated);
 
+    /// <summary>A seed that changes every run: the UTC time in seconds, folded to an int.</summary>
+    public static int DefaultSeed() => (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() % int.MaxValue);
+
     /// <summary>Runs <paramref name="target"/> for at most <paramref name="budget"/> or <paramref name="maxInputs"/> inputs.</summary>
     /// <exception cref="FuzzFailureException">An input broke an invariant or threw; the message has the seed, the index and where the input was saved.</exception>
     public static Summary Run(FuzzTarget target, int seed, TimeSpan budget, long maxInputs = long.MaxValue, bool checkNative = true, string? failureDir = null, CancellationToken cancel = default)
     {
-        var seeds = target.Seeds();
+        var seeds = target.Seeds(true);
         var rng = new Random(seed);
         var clock = Stopwatch.StartNew();
         long inputs = 0, refused = 0, records = 0, most = 0;
@@ -63,4 +66,4 @@ internal static class BoundedRun
 }
 
 /// <summary>An input of a bounded run failed; the message says how to reproduce it.</summary>
-internal sealed class FuzzFailureException(string message, Exception inner) : Exception(message, inner);
+public sealed class FuzzFailureException(string message, Exception inner) : Exception(message, inner);

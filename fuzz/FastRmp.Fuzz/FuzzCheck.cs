@@ -16,7 +16,7 @@ namespace FastRmp.Fuzz;
 /// the replay run on it. The native check compares <see cref="NativeBuffer.LiveBytes"/> before and after, which is
 /// process-wide: callers that share the process with other work (the test run) turn it off or run alone.
 /// </remarks>
-internal static class FuzzCheck
+public static class FuzzCheck
 {
     /// <summary>Seconds one input may take (the hang bound).</summary>
     public const double MaxSeconds = 10;

@@ -9,13 +9,13 @@ namespace FastRmp.Fuzz;
 /// <param name="Run">Reads the input; returns the records read.</param>
 /// <param name="IsExpected">Exceptions that are the documented outcome for bad input.</param>
 /// <param name="MaxRecords">The most records an input may yield (from its size: a reader that yields more invents records).</param>
-/// <param name="Seeds">Seed inputs, made by the project's own writers and snippets written here.</param>
-internal sealed record FuzzTarget(
+/// <param name="Seeds">Seed inputs, made by the project's own writers and snippets written here; with <c>true</c> also the samples beside the repository (some of which a reader refuses by design: latency, hex and raw text).</param>
+public sealed record FuzzTarget(
     string Name,
     Func<ReadOnlyMemory<byte>, long> Run,
     Func<Exception, bool> IsExpected,
     Func<ReadOnlyMemory<byte>, long> MaxRecords,
-    Func<IReadOnlyList<byte[]>> Seeds);
+    Func<bool, IReadOnlyList<byte[]>> Seeds);
 
 /// <summary>A broken per-input invariant (time, memory, record count, a leak): the fuzzer reports it as a crash.</summary>
-internal sealed class FuzzInvariantException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class FuzzInvariantException(string message, Exception? inner = null) : Exception(message, inner);

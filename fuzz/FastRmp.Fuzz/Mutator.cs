@@ -7,7 +7,7 @@ namespace FastRmp.Fuzz;
 /// flips, random and interesting values (little-endian and as hex or decimal text), truncation, deletion, duplication,
 /// splicing two seeds. Deterministic for a given <see cref="Random"/>.
 /// </summary>
-internal static class Mutator
+public static class Mutator
 {
     private static readonly ulong[] s_interesting =
     [

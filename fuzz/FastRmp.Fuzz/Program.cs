@@ -13,7 +13,7 @@ namespace FastRmp.Fuzz;
 /// <item><c>FastRmp.Fuzz ci [--seconds N] [--seed S] [TARGET...]</c>: the bounded run of every (or each named) target.</item>
 /// </list>
 /// </summary>
-internal static class Program
+public static class Program
 {
     private static int Main(string[] args)
     {
@@ -73,7 +73,7 @@ internal static class Program
     private static int WriteSeeds(FuzzTarget target, string dir)
     {
         Directory.CreateDirectory(dir);
-        var seeds = target.Seeds();
+        var seeds = target.Seeds(true);
         for (int i = 0; i < seeds.Count; i++)
         {
             File.WriteAllBytes(Path.Combine(dir, $"seed-{i:D3}"), seeds[i]);
@@ -107,7 +107,7 @@ internal static class Program
     private static int Ci(string[] args)
     {
         double seconds = 10;
-        int seed = DefaultSeed();
+        int seed = BoundedRun.DefaultSeed();
         var names = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
@@ -147,7 +147,4 @@ internal static class Program
         Console.WriteLine($"fuzz: {passed} passed, {failed} failed");
         return failed == 0 ? 0 : 1;
     }
-
-    /// <summary>A seed that changes every run: the UTC time in seconds, folded to an int.</summary>
-    public static int DefaultSeed() => (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() % int.MaxValue);
 }

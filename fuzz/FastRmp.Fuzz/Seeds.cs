@@ -10,23 +10,23 @@ namespace FastRmp.Fuzz;
 /// <see cref="SnpTraceFixture"/>), text written here in each form the readers accept, and, when the samples folder
 /// is beside the repository (../shared/samples), its files as extra seeds read at run time (never committed).
 /// </summary>
-internal static class Seeds
+public static class Seeds
 {
     private const string Slot = "kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x40000000 ua=0x7f0000000000 guest_memfd=30 guest_memfd_offset=0x0 ret=0";
 
     /// <summary>trace.dat v6 and v7, uncompressed, zlib and zstd, little- and big-endian.</summary>
-    public static IReadOnlyList<byte[]> TraceDat() =>
+    public static IReadOnlyList<byte[]> TraceDat(bool samples = true) =>
     [
         SmallSnp(new TraceDatWriterOptions(6, "none", 2)),
         SmallSnp(new TraceDatWriterOptions(7, "none", 2)),
         SmallSnp(new TraceDatWriterOptions(7, "zlib", 2)),
         SmallSnp(new TraceDatWriterOptions(7, "zstd", 2)),
         SmallSnp(new TraceDatWriterOptions(7, "none", 1, BigEndian: true)),
-        .. Samples("tracecmd-dat", "*.dat", 256 << 10),
+        .. Samples(samples, "tracecmd-dat", "*.dat", 256 << 10),
     ];
 
     /// <summary>tracefs <c>trace</c> text: default columns, with tgid, raw.</summary>
-    public static IReadOnlyList<byte[]> Tracefs() =>
+    public static IReadOnlyList<byte[]> Tracefs(bool samples = true) =>
     [
         Utf8("# tracer: nop\n#\n# entries-in-buffer/entries-written: 6/6   #P:2\n#\n"
             + " qemu-system-x86-7000    [000] .....   1.000000: tracing_mark_write: " + Slot + "\n"
@@ -39,13 +39,14 @@ internal static class Seeds
             + " qemu-system-x86-7000  (   7000) [000] .....   2.000000: tracing_mark_write: kvm_convert_memory start 0x200000 size 0x1000 to_shared\n"
             + "       CPU 0/KVM-7001  (   7000) [001] .....   2.000001: kvm_userspace_exit: reason KVM_EXIT_MEMORY_FAULT (39)\n"
             + "       CPU 0/KVM-7001  (-------) [001] .....   2.000002: kvm_page_fault: vcpu 0 rip 0x0 address 0x201000 error_code 0x100000006\n"),
-        Utf8("       CPU 0/KVM-7001 [001] 3.000000: kvm_mmu_spte_requested gfn=0x200 pfn=0x12345 level=1\n"
-            + "       CPU 0/KVM-7001 [001] 3.000001: kvm_page_fault vcpu=0 rip=0x0 address=0x200000 error_code=0x500000004\n"),
-        .. Samples("text-local", "tracefs-*.txt", 64 << 10),
+        Utf8("# tracer: nop\n"
+            + "           <...>-7001  [001]   3.000000: kvm_mmu_spte_requested: gfn 200 pfn 12345 level 1\n"
+            + "           <...>-7001  [001]   3.000001: kvm_page_fault: vcpu 0 rip 0x0 address 0x201000 error_code 0x500000004\n"),
+        .. Samples(samples, "text-local", "tracefs-*.txt", 64 << 10),
     ];
 
     /// <summary>trace-cmd report text: default, <c>-t</c> nanoseconds, <c>-R</c> raw.</summary>
-    public static IReadOnlyList<byte[]> Report() =>
+    public static IReadOnlyList<byte[]> Report(bool samples = true) =>
     [
         Utf8("cpus=2\n"
             + " qemu-system-x86-7000  [000]     1.000000000: print:                tracing_mark_write: " + Slot + "\n"
@@ -55,25 +56,25 @@ internal static class Seeds
         Utf8("cpus=1\n"
             + "       CPU 0/KVM-7001 [000]  1093.377898313: kvm_page_fault:         vcpu=0 rip=0x0 address=0x201000 error_code=0x500000006\n"
             + "       CPU 0/KVM-7001 [000]  1093.377898400: kvm_mmu_spte_requested: gfn=0x201 pfn=0x1234 level=1\n"),
-        .. Samples("text-local", "report-*.txt", 64 << 10),
+        .. Samples(samples, "text-local", "report-*.txt", 64 << 10),
     ];
 
     /// <summary>perf script text: default and <c>-F</c> forms, with the system prefix.</summary>
-    public static IReadOnlyList<byte[]> PerfScript() =>
+    public static IReadOnlyList<byte[]> PerfScript(bool samples = true) =>
     [
         Utf8("       CPU 0/KVM  7001/7002 [001]  1234.452311889:                 kvm:kvm_page_fault: vcpu 0 rip 0x0 address 0x200000 error_code 0x500000004\n"
             + "       CPU 0/KVM  7001/7002 [001]  1234.452311900:         kvmmmu:kvm_mmu_spte_requested: gfn 200 pfn 12345 level 1\n"
             + "  qemu-system-x86  7001/7001 [000]  1234.452312000:                 ftrace:print: tracing_mark_write: " + Slot + "\n"),
         Utf8("       CPU 0/KVM 7002 [001] 1234.452311: kvm:kvm_exit: vcpu 0 reason NPF rip 0x0 info1 0x500000004 info2 0x200000 intr_info 0x0 error_code 0x0\n"
             + "       CPU 0/KVM 7002 [001] 1234.452312: kvm:kvm_entry: vcpu 0, rip 0x0\n"),
-        .. Samples("perf", "*.txt", 64 << 10),
+        .. Samples(samples, "perf", "*.txt", 64 << 10),
     ];
 
     /// <summary>A trace.dat and a text trace, each gzip-, xz-less and zstd-compressed (what a pipe may carry).</summary>
-    public static IReadOnlyList<byte[]> Compressed()
+    public static IReadOnlyList<byte[]> Compressed(bool samples = true)
     {
         var seeds = new List<byte[]>();
-        foreach (byte[] plain in new[] { SmallSnp(new TraceDatWriterOptions(7, "none", 2)), Tracefs()[0] })
+        foreach (byte[] plain in new[] { SmallSnp(new TraceDatWriterOptions(7, "none", 2)), Tracefs(false)[0] })
         {
             seeds.Add(Gzip(plain));
             seeds.Add(Zstd(plain));
@@ -83,7 +84,7 @@ internal static class Seeds
     }
 
     /// <summary>tracefs event format files.</summary>
-    public static IReadOnlyList<byte[]> FormatFile() =>
+    public static IReadOnlyList<byte[]> FormatFile(bool samples = true) =>
     [
         Utf8("name: kvm_mmu_spte_requested\nID: 1021\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
             + "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
@@ -94,7 +95,7 @@ internal static class Seeds
     ];
 
     /// <summary>Memslot JSON and QEMU's <c>-trace kvm_set_user_memory</c> log.</summary>
-    public static IReadOnlyList<byte[]> Memslot() =>
+    public static IReadOnlyList<byte[]> Memslot(bool samples = true) =>
     [
         Utf8("[{\"slot\": 0, \"flags\": 4, \"guest_phys_addr\": 0, \"memory_size\": \"0x80000000\", \"userspace_addr\": \"0x7f0000000000\", \"guest_memfd\": 30, \"guest_memfd_offset\": 0},\n"
             + " {\"slot\": 1, \"as_id\": 0, \"flags\": \"0x4\", \"guest_phys_addr\": \"0x100000000\", \"memory_size\": \"0x80000000\", \"userspace_addr\": \"0x7f0080000000\", \"guest_memfd\": 30, \"guest_memfd_offset\": \"0x80000000\"},\n"
@@ -105,7 +106,7 @@ internal static class Seeds
     ];
 
     /// <summary>SNP traces for the replay: the test fixture's, v7 with and without QEMU's events, and text.</summary>
-    public static IReadOnlyList<byte[]> Replay()
+    public static IReadOnlyList<byte[]> Replay(bool samples = true)
     {
         string path = Path.Combine(Path.GetTempPath(), $"fastrmp-fuzz-seed-{Environment.ProcessId}.dat");
         try
@@ -114,7 +115,7 @@ internal static class Seeds
             byte[] snp = File.ReadAllBytes(path);
             SnpTraceFixture.Write(path, faults: 16, vcpus: 1, seed: 4, qemuEvents: false);
             byte[] inferred = File.ReadAllBytes(path);
-            return [snp, inferred, SmallSnp(new TraceDatWriterOptions(7, "none", 2)), Tracefs()[0], Tracefs()[1]];
+            return [snp, inferred, SmallSnp(new TraceDatWriterOptions(7, "none", 2)), Tracefs(false)[0], Tracefs(false)[1]];
         }
         finally
         {
@@ -177,10 +178,10 @@ internal static class Seeds
         return output.ToArray();
     }
 
-    /// <summary>The samples beside the repository matching <paramref name="pattern"/> (each cut to <paramref name="maxBytes"/>, at a line end for text); none when the folder is absent.</summary>
-    private static IEnumerable<byte[]> Samples(string folder, string pattern, int maxBytes)
+    /// <summary>When <paramref name="wanted"/>, the samples beside the repository matching <paramref name="pattern"/> (each cut to <paramref name="maxBytes"/>, at a line end for text); none when the folder is absent.</summary>
+    private static IEnumerable<byte[]> Samples(bool wanted, string folder, string pattern, int maxBytes)
     {
-        string? root = SamplesRoot();
+        string? root = wanted ? SamplesRoot() : null;
         if (root is null || !Directory.Exists(Path.Combine(root, folder)))
         {
             yield break;

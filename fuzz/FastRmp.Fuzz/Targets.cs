@@ -9,7 +9,7 @@ namespace FastRmp.Fuzz;
 /// The fuzz targets, one per reader and one for the replay (docs/fuzzing.md). Each returns the records it read so
 /// <see cref="FuzzCheck"/> can hold the count to a bound derived from the input.
 /// </summary>
-internal static class Targets
+public static class Targets
 {
     /// <summary>Host memory of the replay target's models: small, so a fresh model per input is cheap.</summary>
     public const ulong ReplayHostBytes = 1UL << 30;
