@@ -19,6 +19,7 @@ public sealed unsafe class NativeArray<T> : IDisposable
 {
     private T* _items;
     private long _length;
+    private long _pressure;
     private bool _disposed;
 
     /// <summary>Allocates <paramref name="length"/> zeroed elements (none for 0: <see cref="Pointer"/> is then null).</summary>
@@ -32,6 +33,7 @@ public sealed unsafe class NativeArray<T> : IDisposable
             _items = (T*)NativeMemory.AllocZeroed(checked((nuint)length * (nuint)sizeof(T)));
             _length = length;
             NativeBuffer.Track(Bytes);
+            MemoryPressure.Update(ref _pressure, MemoryPressure.For(Bytes, mapped: false));
         }
     }
 
@@ -92,6 +94,7 @@ public sealed unsafe class NativeArray<T> : IDisposable
 
         NativeBuffer.Track((length - _length) * sizeof(T));
         _length = length;
+        MemoryPressure.Update(ref _pressure, MemoryPressure.For(Bytes, mapped: false));
         return _items;
     }
 
@@ -118,6 +121,7 @@ public sealed unsafe class NativeArray<T> : IDisposable
             _items = null;
             NativeBuffer.Track(-Bytes);
             _length = 0;
+            MemoryPressure.Update(ref _pressure, 0);
         }
     }
 }

@@ -15,7 +15,8 @@ namespace FastRmp.Engine.Memory;
 /// lazily, so a 4 GiB table costs nothing until it is touched, and with <c>hugePages</c> the block is 2 MiB-aligned
 /// and advised for transparent huge pages (<c>madvise(MADV_HUGEPAGE)</c>; a hint, failures ignored). Small buffers
 /// are zeroed heap blocks. Every live byte is counted in <see cref="LiveBytes"/> so tests can check that nothing leaks;
-/// the project's other native owners (<see cref="NativeArray{T}"/>) feed the same counter. Outside this namespace no
+/// the project's other native owners (<see cref="NativeArray{T}"/>) feed the same counter. Big blocks are reported to
+/// the GC as memory pressure (<see cref="MemoryPressure"/>), so a leaked owner is finalized as memory fills. Outside this namespace no
 /// code calls <see cref="NativeMemory"/>: every unmanaged block has an owner here, with a finalizer as a safety net.
 /// </remarks>
 public sealed unsafe partial class NativeBuffer : IDisposable
@@ -24,6 +25,7 @@ public sealed unsafe partial class NativeBuffer : IDisposable
     private void* _allocation;
     private nuint _mappedBytes;
     private void* _pointer;
+    private long _pressure;
 
     /// <summary>Allocates <paramref name="length"/> zeroed bytes aligned to <paramref name="alignment"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A negative length, or an alignment that is not a power of two.</exception>
@@ -61,6 +63,7 @@ public sealed unsafe partial class NativeBuffer : IDisposable
         Length = length;
         Alignment = alignment;
         Track(length);
+        MemoryPressure.Update(ref _pressure, MemoryPressure.For(length, _mappedBytes != 0));
     }
 
     /// <summary>
@@ -146,6 +149,7 @@ public sealed unsafe partial class NativeBuffer : IDisposable
         Length = length;
         Alignment = alignment;
         Track(length);
+        MemoryPressure.Update(ref _pressure, MemoryPressure.For(length, mapped: true));
     }
 
     /// <summary>Adds <paramref name="bytes"/> (negative when freeing) to <see cref="LiveBytes"/>.</summary>
@@ -168,6 +172,7 @@ public sealed unsafe partial class NativeBuffer : IDisposable
             _pointer = null;
             _mappedBytes = 0;
             Track(-Length);
+            MemoryPressure.Update(ref _pressure, 0);
         }
     }
 }
