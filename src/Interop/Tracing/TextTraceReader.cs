@@ -17,6 +17,7 @@ public sealed class TextTraceReader : ITraceReader
     private const int BlockSize = 1 << 20;
     private readonly Stream _stream;
     private readonly bool _ownsStream;
+    private bool _disposed;
     private readonly bool _perf;
     private readonly string _name;
     private readonly Dictionary<string, EventFormat> _formats = new(StringComparer.Ordinal);
@@ -67,6 +68,7 @@ public sealed class TextTraceReader : ITraceReader
     /// <inheritdoc/>
     public bool MoveNext(out TraceRecord record)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         while (NextLine(out var bytes))
         {
             if (bytes.Length > 0 && bytes[^1] == '\r')
@@ -98,6 +100,7 @@ public sealed class TextTraceReader : ITraceReader
     /// <inheritdoc/>
     public void Dispose()
     {
+        _disposed = true;
         if (_ownsStream)
         {
             _stream.Dispose();

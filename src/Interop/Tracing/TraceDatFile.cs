@@ -19,6 +19,7 @@ public sealed partial class TraceDatFile : IDisposable, ICommResolver
     private static readonly byte[] s_magic = [0x17, 0x08, 0x44, (byte)'t', (byte)'r', (byte)'a', (byte)'c', (byte)'i', (byte)'n', (byte)'g'];
     private readonly TraceInput _input;
     private readonly bool _ownsInput;
+    private bool _disposed;
     private readonly List<TraceOption> _options = [];
     private readonly List<TraceBuffer> _buffers = [];
     private readonly Dictionary<int, string> _cmdlines = [];
@@ -119,6 +120,7 @@ public sealed partial class TraceDatFile : IDisposable, ICommResolver
     /// <exception cref="ArgumentException">No instance has that name.</exception>
     public TraceDatReader CreateReader(string instance = "")
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var buffer = _buffers.FirstOrDefault(b => b.Name == instance)
             ?? (instance.Length == 0 ? new TraceBuffer("", Clock, PageSize, false, []) : throw new ArgumentException($"{Name}: no buffer instance named '{instance}'", nameof(instance)));
         return new TraceDatReader(this, _input, buffer);
@@ -130,6 +132,7 @@ public sealed partial class TraceDatFile : IDisposable, ICommResolver
     /// <inheritdoc/>
     public void Dispose()
     {
+        _disposed = true;
         if (_ownsInput)
         {
             _input.Dispose();

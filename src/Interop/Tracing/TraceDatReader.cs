@@ -19,6 +19,7 @@ public sealed class TraceDatReader : ITraceReader
     private readonly TraceDatFile _file;
     private readonly CpuStream[] _streams;
     private readonly ChunkDecompressor? _decompressor;
+    private bool _disposed;
     private readonly bool _be;
     private readonly EventFormat?[] _formatById;
     private readonly int[] _pidOffsetById;
@@ -88,6 +89,8 @@ public sealed class TraceDatReader : ITraceReader
     /// <inheritdoc/>
     public bool MoveNext(out TraceRecord record)
     {
+        // The streams' page buffers are freed by Dispose: reading on would read memory that is no longer the reader's.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         while (true)
         {
             if (!Advance())
@@ -138,6 +141,7 @@ public sealed class TraceDatReader : ITraceReader
     /// <inheritdoc/>
     public void Dispose()
     {
+        _disposed = true;
         foreach (var s in _streams)
         {
             s.Dispose();

@@ -27,6 +27,7 @@ public abstract class TraceInput : IDisposable
     /// <summary>Reads exactly <c>destination.Length</c> bytes or throws a <see cref="TraceFormatException"/> naming <paramref name="what"/>.</summary>
     public void ReadExactly(long offset, Span<byte> destination, string what)
     {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (offset < 0 || offset > Length || destination.Length > Length - offset)
         {
             throw new TraceFormatException($"{Name}: truncated: {what} needs {destination.Length} bytes at offset 0x{offset:x} but the file has {Length} bytes");
@@ -42,9 +43,13 @@ public abstract class TraceInput : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        IsDisposed = true;
         Dispose(true);
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>True once disposed: reads then throw <see cref="ObjectDisposedException"/>.</summary>
+    public bool IsDisposed { get; private set; }
 
     /// <summary>Releases the file handle.</summary>
     protected virtual void Dispose(bool disposing)
@@ -83,6 +88,7 @@ public abstract class TraceInput : IDisposable
 
         public override int ReadAt(long offset, Span<byte> destination)
         {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
             int total = 0;
             while (total < destination.Length)
             {
@@ -117,6 +123,7 @@ public abstract class TraceInput : IDisposable
 
         public override int ReadAt(long offset, Span<byte> destination)
         {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
             if (offset < 0 || offset >= bytes.Length)
             {
                 return 0;

@@ -1,24 +1,62 @@
 using System.Diagnostics;
 using FastRmp.Interop.Tracing;
+using FastRmp.Interop.Tracing.Writing;
 
 namespace FastRmp.Interop.Tests.Tracing;
 
+/// <summary>
+/// Blind mutations of whole traces through the Interop fuzz targets (the coverage-guided targets and the bounded run of
+/// every reader and the replay are fuzz/FastRmp.Fuzz and tests/FastRmp.Cli.Tests/Fuzzing). The random seed changes per
+/// run (the clock; FASTRMP_FUZZ_SEED repeats one) and every failure names it and the input's index; each input must
+/// finish within <see cref="MaxSecondsPerInput"/> and allocate at most 512 MiB plus 100 times its size.
+/// </summary>
 public class FuzzMutationTests
 {
+    private const double MaxSecondsPerInput = 10;
     private static readonly ulong[] s_interesting = [0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x1000, 0xFFFFFFFFFFFFFFFF, 0x8000000000000000];
+
+    private static int RunSeed() => Environment.GetEnvironmentVariable("FASTRMP_FUZZ_SEED") is { Length: > 0 } s
+        ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)
+        : (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() % int.MaxValue);
+
+    /// <summary>Runs one input with the per-input checks; a failure names the seed and the input.</summary>
+    private static void Check(Action<byte[]> target, byte[] input, int seed, int index)
+    {
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            target(input);
+        }
+        catch (Exception ex)
+        {
+            throw new InvalidOperationException($"seed {seed} (FASTRMP_FUZZ_SEED={seed}), input {index} of {input.Length} bytes: {ex.GetType().Name}: {ex.Message}", ex);
+        }
+
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Assert.True(clock.Elapsed.TotalSeconds < MaxSecondsPerInput, $"seed {seed}, input {index}: took {clock.Elapsed}");
+        Assert.True(allocated < (512L << 20) + (100L * input.Length), $"seed {seed}, input {index} of {input.Length} bytes: allocated {allocated >> 20} MiB");
+    }
+
+    /// <summary>Whole trace.dat files made here (v6, v7 uncompressed and zstd): blind edits then land in records as often as in metadata.</summary>
+    private static byte[] Kvm(TraceDatWriterOptions options, int faults)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fastrmp-fuzz-{options.Version}-{options.Compression}-{Environment.ProcessId}.dat");
+        KvmFixture.Write(path, options, faults);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.Delete(path);
+        return bytes;
+    }
 
     [Fact(Timeout = 120_000)]
     public void Ten_thousand_mutations_of_the_samples_never_crash_hang_or_read_out_of_bounds()
     {
-        string kvm = Path.Combine(Path.GetTempPath(), $"fastrmp-fuzz-kvm-{Environment.ProcessId}.dat");
-        KvmFixture.Write(kvm, new FastRmp.Interop.Tracing.Writing.TraceDatWriterOptions(7, "zstd"), faults: 60);
-        byte[] kvmBytes = File.ReadAllBytes(kvm);
-        File.Delete(kvm);
+        byte[] kvmBytes = Kvm(new TraceDatWriterOptions(7, "zstd"), faults: 60);
         var dat = new[]
         {
             File.ReadAllBytes(Samples.Path_("tracecmd-dat/vm-sched-kmem-v7-zstd.dat")),
-            File.ReadAllBytes(Samples.Path_("tracecmd-dat/vm-sched-kmem-v6.dat"))[..(40 * 1024)],
-            File.ReadAllBytes(Samples.Path_("tracecmd-dat/vm-sched-kmem-v7-nocompress.dat"))[..(48 * 1024)],
+            Kvm(new TraceDatWriterOptions(6, "none"), faults: 40),
+            Kvm(new TraceDatWriterOptions(7, "none"), faults: 40),
         };
         var text = new[]
         {
@@ -28,7 +66,9 @@ public class FuzzMutationTests
             File.ReadAllBytes(Samples.Path_("text-local/report-t-R-raw-nsec.txt"))[..4096],
         };
         byte[] format = File.ReadAllBytes(Samples.Path_("tracefs-formats-linux-6.18/kvm_kvmmmu_formats.txt"))[..4000];
-        var rng = new Random(20261124);
+        int seed = RunSeed();
+        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed} (repeat with FASTRMP_FUZZ_SEED={seed})");
+        var rng = new Random(seed);
         var ct = TestContext.Current.CancellationToken;
         var sw = Stopwatch.StartNew();
         int runs = 0;
@@ -39,32 +79,29 @@ public class FuzzMutationTests
             int which = rng.Next(20);
             if (which < 12)
             {
-                TraceDatFuzz.Fuzz(Mutate(which == 0 ? dat[0] : which < 5 ? kvmBytes : dat[1 + (which % 2)], rng));
+                Check(d => TraceDatFuzz.Fuzz(d), Mutate(which == 0 ? dat[0] : which < 5 ? kvmBytes : dat[1 + (which % 2)], rng), seed, i);
             }
             else if (which < 19)
             {
-                TextTraceFuzz.Fuzz(Mutate(text[which % text.Length], rng));
+                Check(d => TextTraceFuzz.Fuzz(d), Mutate(text[which % text.Length], rng), seed, i);
             }
             else
             {
-                FormatFileFuzz.Fuzz(Mutate(format, rng));
+                Check(d => FormatFileFuzz.Fuzz(d), Mutate(format, rng), seed, i);
             }
 
             runs++;
         }
 
         Assert.Equal(10_000, runs);
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(100), $"took {sw.Elapsed}");
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(100), $"took {sw.Elapsed} (seed {seed})");
     }
 
     [Fact(Timeout = 120_000)]
     public void Mutations_of_compressed_piped_traces_are_input_errors_or_records_never_crashes()
     {
         var ct = TestContext.Current.CancellationToken;
-        string kvm = Path.Combine(Path.GetTempPath(), $"fastrmp-fuzz-stream-{Environment.ProcessId}.dat");
-        KvmFixture.Write(kvm, new FastRmp.Interop.Tracing.Writing.TraceDatWriterOptions(7, "none"), faults: 40);
-        byte[] dat = File.ReadAllBytes(kvm);
-        File.Delete(kvm);
+        byte[] dat = Kvm(new TraceDatWriterOptions(7, "none"), faults: 40);
         byte[] text = File.ReadAllBytes(Samples.Path_("text-public/intel-host-tracefs-trace-kvm-mmu-linuxmaxxing.txt"));
         var seeds = new List<byte[]> { dat, text };
         foreach (var plain in new[] { dat, text })
@@ -85,16 +122,18 @@ public class FuzzMutationTests
             seeds.Add(zst.ToArray());
         }
 
-        var rng = new Random(20261204);
+        int seed = RunSeed() + 1;
+        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed} (repeat with FASTRMP_FUZZ_SEED={seed - 1})");
+        var rng = new Random(seed);
         for (int i = 0; i < 1500; i++)
         {
             ct.ThrowIfCancellationRequested();
-            StreamTraceFuzz.Fuzz(Mutate(seeds[rng.Next(seeds.Count)], rng));
+            Check(d => StreamTraceFuzz.Fuzz(d), Mutate(seeds[rng.Next(seeds.Count)], rng), seed, i);
         }
 
-        foreach (var seed in seeds)
+        foreach (var s in seeds)
         {
-            StreamTraceFuzz.Fuzz(seed);
+            StreamTraceFuzz.Fuzz(s);
         }
     }
 
