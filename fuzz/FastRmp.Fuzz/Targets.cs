@@ -65,8 +65,63 @@ public static class Targets
 
     private static long ReadText(ReadOnlyMemory<byte> data)
     {
-        using var reader = TraceFile.OpenText(data, "fuzz.txt");
-        return FuzzDrain.Drain(reader);
+        long records;
+        TraceFileKind kind;
+        using (var reader = TraceFile.OpenText(data, "fuzz.txt"))
+        {
+            kind = reader.Info.Kind;
+            records = FuzzDrain.Drain(reader);
+        }
+
+        CheckPrefix(data, kind);
+        return records;
+    }
+
+    /// <summary>
+    /// Nothing already read is lost, and damage later in a file does not change what came before it: the input cut
+    /// after its middle line, read as the same kind of text, yields exactly the first records of the whole input.
+    /// </summary>
+    private static void CheckPrefix(ReadOnlyMemory<byte> data, TraceFileKind kind)
+    {
+        int cut = data.Span[..(data.Length / 2)].LastIndexOf((byte)'\n');
+        if (cut <= 0)
+        {
+            return;
+        }
+
+        var prefix = data[..(cut + 1)];
+        var first = new List<(ulong, int, int, string)>();
+        try
+        {
+            using var reader = TraceFile.OpenText(prefix, "fuzz.txt");
+            if (reader.Info.Kind != kind)
+            {
+                return; // the head alone reads as another kind of text: nothing to compare
+            }
+
+            while (reader.MoveNext(out var r))
+            {
+                first.Add((r.Timestamp, r.Cpu, r.Pid, r.Format.Name));
+            }
+        }
+        catch (TraceFormatException)
+        {
+            return; // the head alone is refused (too little to tell the kind): nothing to compare
+        }
+
+        using var whole = TraceFile.OpenText(data, "fuzz.txt");
+        for (int i = 0; i < first.Count; i++)
+        {
+            if (!whole.MoveNext(out var r))
+            {
+                throw new FuzzInvariantException($"the first {cut + 1} bytes give {first.Count} records, the whole input only {i}");
+            }
+
+            if ((r.Timestamp, r.Cpu, r.Pid, r.Format.Name) != first[i])
+            {
+                throw new FuzzInvariantException($"record {i} differs between the whole input and its first {cut + 1} bytes: {(r.Timestamp, r.Cpu, r.Pid, r.Format.Name)} vs {first[i]}");
+            }
+        }
     }
 
     private static long LineBound(ReadOnlyMemory<byte> data) => data.Span.Count((byte)'\n') + 1;
