@@ -85,6 +85,7 @@ public static class Program
 
     private static int RunFiles(FuzzTarget target, string[] files)
     {
+        using var allocations = Environment.GetEnvironmentVariable("FASTRMP_FUZZ_ALLOCS") == "1" ? new AllocationTrace() : null;
         int failed = 0;
         foreach (string file in files.SelectMany<string, string>(f => Directory.Exists(f) ? Directory.EnumerateFiles(f).Order(StringComparer.Ordinal) : [f]))
         {

@@ -163,7 +163,7 @@ public static class Targets
 
         try
         {
-            using var replayer = new Replayer(reader, new ReplayOptions(HostBytes: ReplayHostBytes, MaxDisagreements: 4), ["first-use", "fault-hook"]);
+            using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length), ReplayPolicies(data.Length));
             replayer.Run();
             var results = replayer.Results("fuzz");
             foreach (var result in results)
@@ -185,6 +185,33 @@ public static class Targets
             reader.Dispose();
             file?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The model's options, chosen by the input's length so that mutations move through them: folio order 0, 9 and
+    /// 18 and the host's own sizes (<c>--folio auto</c>), SNP and SW_PROTECTED, RMPOPT, and every modelled kernel.
+    /// </summary>
+    private static ReplayOptions ReplayOptionsFor(int length)
+    {
+        var kernels = FastRmp.Engine.Kvm.KvmKernel.All;
+        var options = new ReplayOptions(HostBytes: ReplayHostBytes, MaxDisagreements: 4, Kernel: kernels[length % kernels.Length]);
+        return ((length / kernels.Length) % 6) switch
+        {
+            1 => options with { FolioOrder = 9 },
+            2 => options with { FolioOrder = 18 },
+            3 => options with { FolioAuto = true },
+            4 => options with { VmType = FastRmp.Interop.Uapi.KvmVmType.SwProtected },
+            5 => options with { RmpOpt = true },
+            _ => options,
+        };
+    }
+
+    /// <summary>Two policies per input, every pair in turn (by the input's length).</summary>
+    private static string[] ReplayPolicies(int length)
+    {
+        var names = FastRmp.Engine.Policies.PolicyCatalog.AllNames;
+        int first = (length / 7) % names.Length;
+        return [names[first], names[(first + 1) % names.Length]];
     }
 
     private static long ReplayBound(ReadOnlyMemory<byte> data) => TraceDatFile.HasMagic(data.Span) ? DatBound(data) : LineBound(data);

@@ -19,11 +19,29 @@ namespace FastRmp.Engine.Gmem;
 /// </remarks>
 public sealed unsafe partial class GuestMemfd
 {
-    private ulong[]? _sharedBits; // in-place conversion only: bit set = the index is shared
+    // In-place conversion only: the shared bit of every index (set = shared), in blocks of one chunk's indexes
+    // (2^ChunkShift, 32 KiB of bits). A block whose indexes are all private or all shared is one of two read-only
+    // sentinels, copied on first write: a sparse 64 TiB model file (the replay's inferred memslots) costs 512 KiB of
+    // block references instead of a 2 GiB bitmap, and converting all of it costs nothing more (found by fuzzing).
+    private const int AttrBlockWordShift = ChunkShift - 6;
+    private const ulong AttrBlockWordMask = (1UL << AttrBlockWordShift) - 1;
+    private static readonly ulong[] s_allPrivate = new ulong[1 << AttrBlockWordShift];
+    private static readonly ulong[] s_allShared = CreateAllShared();
+    private ulong[][]? _sharedBlocks;
     private Dictionary<ulong, int>? _pins;
 
     /// <summary>True when the file tracks shared/private per index (in-place conversion).</summary>
-    public bool TracksAttributes => _sharedBits is not null;
+    public bool TracksAttributes => _sharedBlocks is not null;
+
+    private static ulong[] CreateAllShared()
+    {
+        var block = new ulong[1 << AttrBlockWordShift];
+        Array.Fill(block, ulong.MaxValue);
+        return block;
+    }
+
+    /// <summary>Word <paramref name="word"/> of the shared bits (indexes word*64 to word*64+63).</summary>
+    private ulong SharedWord(ulong word) => _sharedBlocks![word >> AttrBlockWordShift][word & AttrBlockWordMask];
 
     private void InitAttributes()
     {
@@ -33,11 +51,8 @@ public sealed unsafe partial class GuestMemfd
         }
 
         // kvm_gmem_init_inode: every index starts with the default attributes, shared with INIT_SHARED, else private.
-        _sharedBits = new ulong[(Pages + 63) >> 6];
-        if ((Flags & GuestMemfdFlags.InitShared) != 0)
-        {
-            Array.Fill(_sharedBits, ulong.MaxValue);
-        }
+        _sharedBlocks = new ulong[(Pages + (1UL << ChunkShift) - 1) >> ChunkShift][];
+        Array.Fill(_sharedBlocks, (Flags & GuestMemfdFlags.InitShared) != 0 ? s_allShared : s_allPrivate);
     }
 
     /// <summary>
@@ -45,7 +60,7 @@ public sealed unsafe partial class GuestMemfd
     /// conversion every index of a file without INIT_SHARED is private (the VM's attributes decide what faults see).
     /// </summary>
     public bool IsPrivateIndex(ulong index)
-        => _sharedBits is null ? (Flags & GuestMemfdFlags.InitShared) == 0 : (_sharedBits[index >> 6] & (1UL << (int)(index & 63))) == 0;
+        => _sharedBlocks is null ? (Flags & GuestMemfdFlags.InitShared) == 0 : (SharedWord(index >> 6) & (1UL << (int)(index & 63))) == 0;
 
     /// <summary>
     /// Userspace maps the shared page at <paramref name="index"/> (allocating its folio as
@@ -117,7 +132,7 @@ public sealed unsafe partial class GuestMemfd
     {
         ThrowIfFreed();
         errorOffset = 0;
-        if (_sharedBits is null)
+        if (_sharedBlocks is null)
         {
             return Errno.ENOTTY;
         }
@@ -174,26 +189,35 @@ public sealed unsafe partial class GuestMemfd
 
     /// <summary>
     /// The end of the run of indexes with <paramref name="start"/>'s attributes: the first index in (start, end) whose
-    /// shared/private state differs, else <paramref name="end"/>. Scans 64 indexes at a time.
+    /// shared/private state differs, else <paramref name="end"/>. Scans 64 indexes at a time, and a block that is all
+    /// of start's kind at once.
     /// </summary>
     public ulong AttributeRunEnd(ulong start, ulong end)
     {
-        if (_sharedBits is not { } bits || start >= end)
+        if (_sharedBlocks is not { } blocks || start >= end)
         {
             return end;
         }
 
         ulong flip = IsPrivateIndex(start) ? 0 : ulong.MaxValue; // a set bit of word ^ flip is an index that differs
+        var same = flip == 0 ? s_allPrivate : s_allShared;
         ulong word = start >> 6;
-        ulong differ = (bits[word] ^ flip) & (ulong.MaxValue << (int)(start & 63));
+        ulong differ = (SharedWord(word) ^ flip) & (ulong.MaxValue << (int)(start & 63));
         while (differ == 0)
         {
-            if (++word << 6 >= end)
+            word++;
+            while ((word & AttrBlockWordMask) == 0 && word << 6 < end && (word >> AttrBlockWordShift) < (ulong)blocks.Length
+                && ReferenceEquals(blocks[word >> AttrBlockWordShift], same))
+            {
+                word += 1UL << AttrBlockWordShift;
+            }
+
+            if (word << 6 >= end || (word >> AttrBlockWordShift) >= (ulong)blocks.Length)
             {
                 return end;
             }
 
-            differ = bits[word] ^ flip;
+            differ = SharedWord(word) ^ flip;
         }
 
         return Math.Min(end, (word << 6) + (ulong)System.Numerics.BitOperations.TrailingZeroCount(differ));
@@ -203,14 +227,40 @@ public sealed unsafe partial class GuestMemfd
 
     private void SetShared(ulong start, ulong end, bool shared)
     {
-        var bits = _sharedBits!;
+        var blocks = _sharedBlocks!;
+        const ulong blockMask = (1UL << ChunkShift) - 1;
         for (ulong i = start; i < end;)
         {
-            int low = (int)(i & 63);
-            int count = (int)Math.Min((ulong)(64 - low), end - i);
-            ulong mask = (count == 64 ? ulong.MaxValue : (1UL << count) - 1) << low;
-            bits[i >> 6] = shared ? bits[i >> 6] | mask : bits[i >> 6] & ~mask;
-            i += (ulong)count;
+            ulong b = i >> ChunkShift;
+            ulong blockEnd = Math.Min(end, (i | blockMask) + 1);
+            if ((i & blockMask) == 0 && blockEnd - i == 1UL << ChunkShift)
+            {
+                blocks[b] = shared ? s_allShared : s_allPrivate; // a whole block: a sentinel, nothing allocated
+                i = blockEnd;
+                continue;
+            }
+
+            var bits = blocks[b];
+            if (ReferenceEquals(bits, shared ? s_allShared : s_allPrivate))
+            {
+                i = blockEnd; // already so
+                continue;
+            }
+
+            if (ReferenceEquals(bits, s_allShared) || ReferenceEquals(bits, s_allPrivate))
+            {
+                bits = blocks[b] = (ulong[])bits.Clone(); // copy on write
+            }
+
+            for (; i < blockEnd;)
+            {
+                int low = (int)(i & 63);
+                int count = (int)Math.Min((ulong)(64 - low), blockEnd - i);
+                ulong mask = (count == 64 ? ulong.MaxValue : (1UL << count) - 1) << low;
+                ref ulong word = ref bits[(i >> 6) & AttrBlockWordMask];
+                word = shared ? word | mask : word & ~mask;
+                i += (ulong)count;
+            }
         }
     }
 
@@ -234,12 +284,17 @@ public sealed unsafe partial class GuestMemfd
     /// <summary><c>kvm_gmem_make_shared</c>: the pages of the present folios in [start, end), one contiguous pfn run per folio.</summary>
     private void MakeShared(IGmemArch arch, ulong start, ulong end)
     {
+        const ulong mask = (1UL << ChunkShift) - 1;
         for (ulong i = start; i < end;)
         {
             ulong entry = Entry(i);
             if ((entry & PresentBit) == 0)
             {
-                i++;
+                // Absent pages are skipped a chunk or a scan for the next present entry at a time, not page by page:
+                // a conversion may span a whole sparse 64 TiB model file (found by fuzzing the replay).
+                ulong chunkEnd = Math.Min(end, (i | mask) + 1);
+                ulong* chunk = _chunks[i >> ChunkShift];
+                i = chunk != null ? NextPresent(chunk, i, chunkEnd) : _linear[i >> ChunkShift].Count == 0 ? chunkEnd : i + 1;
                 continue;
             }
 

@@ -83,4 +83,27 @@ public sealed class ReplayHostileValuesTests
         Assert.Equal(1100 - 1024, result.Counters["memslot_errors"]);
         Assert.Contains("more than 1024 guest_memfd files", result.FirstRefusal, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Inferred_memslots_under_in_place_conversion_cost_what_they_hold(bool convertEverything)
+    {
+        // Found by fuzzing the replay: with no memslot events the model backs inferred slots by one sparse 64 TiB
+        // guest_memfd, and a kernel that converts in place (kvm-x86 2026) gave that file a dense shared/private bitmap:
+        // 2 GiB of managed memory per policy for a three-line trace. The bits are now blocks, copied on first write.
+        string text = "# tracer: nop\n"
+            + "       CPU 0/KVM-7001 [001] ..... 2.000001: kvm_userspace_exit: reason KVM_EXIT_MEMORY_FAULT (39)\n"
+            + "       CPU 0/KVM-7001 [001] ..... 2.000002: kvm_page_fault: vcpu 0 rip 0x0 address 0x201000 error_code 0x500000006\n"
+            + (convertEverything ? " qemu-system-x86-7000 [000] ..... 2.000003: tracing_mark_write: kvm_convert_memory start 0x0 size 0x400000000000 to_shared\n" : "")
+            + "       CPU 0/KVM-7001 [001] ..... 2.000004: kvm_page_fault: vcpu 0 rip 0x0 address 0x202000 error_code 0x100000006\n";
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using var reader = TraceFile.OpenText(Encoding.UTF8.GetBytes(text));
+        using var replayer = new Replayer(reader, new ReplayOptions(HostBytes: 1UL << 30, Kernel: FastRmp.Engine.Kvm.KvmKernel.KvmX86_2026), ["first-use", "fault-hook"]);
+        replayer.Run(cancel: TestContext.Current.CancellationToken);
+        var result = replayer.Results("t")[0];
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(2, result.Counters["replay_faults"]);
+        Assert.True(allocated < 64L << 20, $"allocated {allocated >> 20} MiB");
+    }
 }
