@@ -145,7 +145,17 @@ public static class Targets
         return slots.Count;
     }
 
-    private static long MemslotBound(ReadOnlyMemory<byte> data) => data.Span.Count((byte)'{') + data.Span.Count((byte)'\n') + 1;
+    // A slot per JSON object, or per line of a QEMU log (lines as EnumerateLines splits them: CR, LF, FF, NEL, LS, PS).
+    private static long MemslotBound(ReadOnlyMemory<byte> data)
+    {
+        long lines = 0;
+        foreach (var line in Encoding.UTF8.GetString(data.Span).AsSpan().EnumerateLines())
+        {
+            lines++;
+        }
+
+        return data.Span.Count((byte)'{') + lines;
+    }
 
     private static long Replay(ReadOnlyMemory<byte> data)
     {
