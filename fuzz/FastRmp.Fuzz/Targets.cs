@@ -25,6 +25,7 @@ public static class Targets
         new("formatfile", ReadFormatFile, IsTraceFormat, _ => 1, Seeds.FormatFile),
         new("memslot", ReadMemslots, ex => ex is CliInputException, MemslotBound, Seeds.Memslot),
         new("replay", Replay, IsTraceFormat, ReplayBound, Seeds.Replay),
+        new("replayops", ReplayOpsRun, IsTraceFormat, data => data.Length + 1, _ => ReplayOps.Seeds()),
     ];
 
     /// <summary>
@@ -155,6 +156,16 @@ public static class Targets
         }
 
         return data.Span.Count((byte)'{') + lines;
+    }
+
+    private static long ReplayOpsRun(ReadOnlyMemory<byte> data)
+    {
+        byte[] text = Encoding.UTF8.GetBytes(ReplayOps.ToText(data.Span, out _));
+        using var reader = TraceFile.OpenText(text, "fuzz-ops.txt");
+        using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length), ReplayPolicies(data.Length));
+        replayer.Run();
+        _ = replayer.Results("fuzz");
+        return replayer.Records;
     }
 
     private static long Replay(ReadOnlyMemory<byte> data)
