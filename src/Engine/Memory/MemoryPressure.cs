@@ -7,7 +7,10 @@ namespace FastRmp.Engine.Memory;
 /// while their few managed bytes never caused a GC).
 /// </summary>
 /// <remarks>
-/// Only big blocks are reported (at least <see cref="MinBlockBytes"/>): small ones cost the GC bookkeeping for nothing.
+/// Only big blocks are reported (at least <see cref="MinBlockBytes"/>): the tables a host or a memslot makes once (the
+/// RMP, the allocator's metadata, lpage_info) and arrays that have grown that large. The 2 MiB slabs and chunks the
+/// model adds while it runs are not: every 4 MiB of new pressure may start a full collection, and a replay's steady
+/// state collects no garbage (LiveMetricsTests), which reporting them broke.
 /// A heap block reports its size. An anonymous mapping (a large table) reports at most <see cref="MaxMappedBytes"/>:
 /// the kernel commits its pages only when touched, so a 1 TiB host's 4 GiB RMP mapping may cost a few MiB, and
 /// reporting its full size would make every host creation force a full collection. Thread-safe.
@@ -15,7 +18,7 @@ namespace FastRmp.Engine.Memory;
 internal static class MemoryPressure
 {
     /// <summary>The smallest block reported.</summary>
-    public const long MinBlockBytes = 64 << 10;
+    public const long MinBlockBytes = 16L << 20;
 
     /// <summary>The most one anonymous mapping reports.</summary>
     public const long MaxMappedBytes = 256L << 20;

@@ -117,6 +117,12 @@ public sealed class TraceOps
         _reader = reader;
     }
 
+    /// <summary>
+    /// Formats of KVM events the decoder could not use (a needed field missing or not a number), one line each: their
+    /// records were not replayed, the rest of the trace was.
+    /// </summary>
+    public IReadOnlyList<string> FormatErrors => _decoder.FormatErrors;
+
     /// <summary>What was seen so far.</summary>
     public TraceOpStats Stats { get; } = new();
 

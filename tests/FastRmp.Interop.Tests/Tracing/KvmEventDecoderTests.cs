@@ -92,11 +92,15 @@ public class KvmEventDecoderTests
     [Fact]
     public void A_kvm_format_that_lacks_a_needed_field_is_reported_by_name()
     {
+        // Its records are not typed events (they no longer end the read: issue 18, item 8, found again by fuzzing);
+        // the decoder names the format and the field.
         var f = FormatFileParser.Parse("kvmmmu", "name: kvm_mmu_spte_requested\nID: 901\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
             + "\tfield:u64 gfn;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:u8 level;\toffset:16;\tsize:1;\tsigned:0;\n");
-        var ex = Assert.Throws<TraceFormatException>(() => new KvmEventDecoder().TryRead(Record(f, new byte[24]), out KvmMmuSpteRequested _));
-        Assert.Contains("'pfn'", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("kvmmmu:kvm_mmu_spte_requested", ex.Message, StringComparison.Ordinal);
+        var decoder = new KvmEventDecoder();
+        Assert.False(decoder.TryRead(Record(f, new byte[24]), out KvmMmuSpteRequested _));
+        var error = Assert.Single(decoder.FormatErrors);
+        Assert.Contains("'pfn'", error, StringComparison.Ordinal);
+        Assert.Contains("kvmmmu:kvm_mmu_spte_requested", error, StringComparison.Ordinal);
     }
 
     [Fact]
