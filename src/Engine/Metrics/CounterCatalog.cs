@@ -29,11 +29,11 @@ public static partial class CounterCatalog
             RmpLookups, RmpNpf, Zapped, WpFaults, HugeSplits, Mapped4K, Mapped2M, Mapped1G, Npt4K, Npt2M, Npt1G,
             Rmp2MEntries, Rmp4KEntries, Folios4K, Folios2M, Folios1G, FragmentationIndexOrder9,
             RmpOptRegionsOptimized, RmpOptRegionsDisabled, RmpOptRegionsReenabled, RmpOptRegionsOn, RmpOptChecksSkipped, RmpOptChecksMade,
+            ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions, FoliosInferred2M, SharedHugePagesInferred,
+            InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,
             TdxPageAdd, TdxPageAug4K, TdxPageAug2M, TdxSeptAdd, TdxRangeBlock, TdxTrack, TdxDemote, TdxRemove, TdxWbinvd,
             TdxAccepted4K, TdxAccepted2M, TdxAcceptSizeMismatch, TdxAcceptEptViolations, TdxAcceptSplits, TdxUnacceptedAccesses,
             TdxPamtAdd, TdxPamtRemove, TdxSeptPages, TdxPamtBytes, TdxPamtPeakBytes,
-            ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions, FoliosInferred2M, SharedHugePagesInferred,
-            InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,
         ];
         s_index = All.Select((c, i) => KeyValuePair.Create(c.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
         Model = [.. All.Where(c => c.Set == CounterSet.Model)];

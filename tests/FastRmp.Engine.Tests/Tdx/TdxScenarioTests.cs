@@ -112,7 +112,8 @@ public sealed class TdxScenarioTests
     {
         // 8 chunks get one 4K page each (8 exits, 8 AUGs, 2 + 8 tables); 4 are shared again with a punch (4 removals).
         var r = TdxScenarioCatalog.Run("dpamt-growth", "tdx", Folio4K);
-        Expect(r, ("tdx_page_aug_4k", 8), ("tdx_sept_add", 10), ("tdx_accepted_4k", 8), ("tdx_remove", 4), ("tdx_range_block", 4), ("hypercall_exits", 4));
+        Expect(r, ("faults_private", 8), ("tdx_page_aug_4k", 8), ("tdx_sept_add", 10), ("tdx_accepted_4k", 8), ("tdx_accept_ept_violations", 8),
+            ("tdx_remove", 4), ("tdx_range_block", 4), ("tdx_track", 4), ("tdx_wbinvd", 4), ("hypercall_exits", 4));
 
         // Dynamic PAMT: bitmap 128 KiB + 2M level 32 KiB + 1G level 4 KiB + refcounts 8 KiB, plus 8 KiB per 2 MiB range in use.
         long ranges = r["tdx_pamt_add"] - r["tdx_pamt_remove"];
