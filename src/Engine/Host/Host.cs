@@ -318,7 +318,7 @@ public sealed class Host : IDisposable, IMetricsSource
             Kernel = Vm.Config.Kernel.Name,
             RmpOpt = RmpOpt is not null,
             Counters = counters,
-            Map = HostMemoryMap.Capture(Rmp, Allocator, Asid),
+            Map = Tdx is null ? HostMemoryMap.Capture(Rmp, Allocator, Asid) : HostMemoryMap.CaptureMirror(Vm.Npt, Allocator),
             StuckReason = Guest.StuckReason,
         };
     }

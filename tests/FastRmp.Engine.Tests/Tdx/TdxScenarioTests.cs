@@ -1,5 +1,6 @@
 using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Metrics;
+using FastRmp.Engine.Reports;
 using FastRmp.Engine.Scenarios;
 using FastRmp.Interop.Uapi;
 
@@ -120,6 +121,21 @@ public sealed class TdxScenarioTests
         Assert.InRange(r["tdx_pamt_add"], 1, 18); // 18 pages were handed to the module: 10 tables, 8 guest pages
         Assert.Equal((128 << 10) + (32 << 10) + 4096 + 8192 + (ranges * 8192), r["tdx_pamt_bytes"]);
         Assert.True(r["tdx_pamt_bytes"] < 16_814_080 / 50, "Dynamic PAMT of a mostly idle host is a small part of the static PAMT");
+    }
+
+    [Fact]
+    public void The_host_map_of_a_td_shows_the_regions_its_private_leaves_map()
+    {
+        // td-boot with the series: the payload's 2 MiB folio is mapped by 512 4K leaves (one region, private 4K), each of
+        // the 7 accepted chunks by a 2M leaf over its own 2 MiB folio (7 regions, private 2M).
+        var boot = TdxScenarioCatalog.Run("td-boot", "tdx-2m", Folio2M);
+        Assert.Equal(7, boot.Map!.Count(HostRegionState.Private2M));
+        Assert.Equal(1, boot.Map.Count(HostRegionState.Private4K));
+
+        // share-4k-keep: the demoted chunk is 511 4K leaves over one folio: one region, private 4K, no 2M left.
+        var share = TdxScenarioCatalog.Run("share-4k-keep", "tdx-2m", Folio2M);
+        Assert.Equal(0, share.Map!.Count(HostRegionState.Private2M));
+        Assert.Equal(1, share.Map.Count(HostRegionState.Private4K));
     }
 
     [Fact]
