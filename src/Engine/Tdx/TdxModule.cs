@@ -45,9 +45,11 @@ public sealed class TdxModule
 {
     private const byte BlockedBit = 0x80;
     private const byte StateMask = 0x03;
-    private readonly Dictionary<ulong, Chunk> _chunks = [];
-    private readonly HashSet<ulong> _pdTables = [];
+    private readonly Dictionary<ulong, Region> _regions = [];
     private readonly HashSet<ulong> _pdptTables = [];
+    private ulong _lastRegionIndex = ulong.MaxValue;
+    private Region? _lastRegion;
+    private long _septPages;
     private readonly Dictionary<ulong, ulong> _blockedAt = [];
     private TdxCounters _counters;
     private ulong _epoch;
@@ -69,7 +71,7 @@ public sealed class TdxModule
     public bool Finalized { get; private set; }
 
     /// <summary>Secure EPT page-table pages (TDH.MEM.SEPT.ADD, never removed while the TD lives).</summary>
-    public long SeptPages => _pdptTables.Count + _pdTables.Count + _chunks.Values.Count(c => c.Table is not null);
+    public long SeptPages => _septPages;
 
     /// <summary>TDH.MR.FINALIZE: the TD's build is over.</summary>
     public void FinalizeBuild() => Finalized = true;
@@ -77,18 +79,20 @@ public sealed class TdxModule
     /// <summary>The leaf that maps <paramref name="gfn"/>, if any.</summary>
     public SeptLeaf Lookup(gfn_t gfn)
     {
-        if (!_chunks.TryGetValue(gfn.Value >> 9, out var chunk))
+        if (RegionOf(gfn) is not { } region)
         {
             return default;
         }
 
-        byte raw = chunk.Table is { } table ? table[gfn.Value & 511] : chunk.Leaf2M;
-        var level = chunk.Table is not null ? PgLevel.Level4K : PgLevel.Level2M;
+        int chunk = ChunkIndex(gfn);
+        var table = region.Tables[chunk];
+        byte raw = table is not null ? table[gfn.Value & 511] : region.Leaves2M[chunk];
+        var level = table is not null ? PgLevel.Level4K : PgLevel.Level2M;
         return (raw & StateMask) == 0 ? default : new SeptLeaf(level, (SeptState)(raw & StateMask), (raw & BlockedBit) != 0);
     }
 
     /// <summary>True when the 2 MiB range of <paramref name="gfn"/> has a 4 KiB page table (a 2M leaf cannot go there).</summary>
-    public bool HasPageTable(gfn_t gfn) => _chunks.TryGetValue(gfn.Value >> 9, out var c) && c.Table is not null;
+    public bool HasPageTable(gfn_t gfn) => RegionOf(gfn)?.Tables[ChunkIndex(gfn)] is not null;
 
     /// <summary>
     /// TDH.MEM.SEPT.ADD: adds the page-table page under the entry of <paramref name="tdxLevel"/> (1: the table of 4 KiB
@@ -112,41 +116,44 @@ public sealed class TdxModule
                     return TdxStatus.EptWalkFailed;
                 }
 
-                if (!_pdTables.Add(gfn.Value >> 18))
+                if (RegionOf(gfn) is not null)
                 {
                     return TdxStatus.EptEntryNotFree;
                 }
 
+                _regions.Add(gfn.Value >> 18, new Region());
+                _lastRegionIndex = ulong.MaxValue;
                 break;
             case 1:
-                if (!_pdTables.Contains(gfn.Value >> 18))
+                if (RegionOf(gfn) is not { } region)
                 {
                     return TdxStatus.EptWalkFailed;
                 }
 
-                var chunk = ChunkOf(gfn);
-                if (chunk.Table is not null || chunk.Leaf2M != 0)
+                int chunk = ChunkIndex(gfn);
+                if (region.Tables[chunk] is not null || region.Leaves2M[chunk] != 0)
                 {
                     return TdxStatus.EptEntryNotFree;
                 }
 
-                chunk.Table = new byte[512];
+                region.Tables[chunk] = new byte[512];
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(tdxLevel), tdxLevel, "TDH.MEM.SEPT.ADD takes level 1, 2 or 3.");
         }
 
+        _septPages++;
         Pamt.Get(page);
         _counters.SeptAdd++;
         return TdxStatus.Success;
     }
 
     /// <summary>True when the table under the entry of <paramref name="tdxLevel"/> (3: 512 GiB, 2: 1 GiB) covering <paramref name="gfn"/> exists.</summary>
-    public bool CanLinkBelow(gfn_t gfn, int tdxLevel) => tdxLevel == 3 ? _pdptTables.Contains(gfn.Value >> 27) : _pdTables.Contains(gfn.Value >> 18);
+    public bool CanLinkBelow(gfn_t gfn, int tdxLevel) => tdxLevel == 3 ? _pdptTables.Contains(gfn.Value >> 27) : RegionOf(gfn) is not null;
 
     /// <summary>True when the tables down to <paramref name="level"/>'s entry for <paramref name="gfn"/> exist.</summary>
     public bool CanMap(gfn_t gfn, PgLevel level)
-        => _pdTables.Contains(gfn.Value >> 18) && (level == PgLevel.Level2M || HasPageTable(gfn));
+        => RegionOf(gfn) is { } region && (level == PgLevel.Level2M || region.Tables[ChunkIndex(gfn)] is not null);
 
     /// <summary>TDH.MEM.PAGE.ADD: a 4 KiB page of the initial image, mapped (no acceptance needed), while the TD is built.</summary>
     public TdxStatus PageAdd(gfn_t gfn, kvm_pfn_t pfn)
@@ -250,11 +257,14 @@ public sealed class TdxModule
             return status;
         }
 
-        var chunk = _chunks[gfn.Value >> 9];
-        byte state = (byte)(chunk.Leaf2M & StateMask);
-        chunk.Leaf2M = 0;
-        chunk.Table = new byte[512];
-        chunk.Table.AsSpan().Fill(state);
+        var region = RegionOf(gfn)!;
+        int chunk = ChunkIndex(gfn);
+        byte state = (byte)(region.Leaves2M[chunk] & StateMask);
+        region.Leaves2M[chunk] = 0;
+        var leaves = new byte[512];
+        leaves.AsSpan().Fill(state);
+        region.Tables[chunk] = leaves;
+        _septPages++;
         _blockedAt.Remove(Key(gfn, PgLevel.Level2M));
         Pamt.Get(table);
         _counters.Demote++;
@@ -276,7 +286,7 @@ public sealed class TdxModule
         // the way (nothing mapped in the 1 GiB region) is an EPT violation for KVM to map.
         bool tableAtLevel = level switch
         {
-            PgLevel.Level1G => _pdTables.Contains(gfn.Value >> 18),
+            PgLevel.Level1G => RegionOf(gfn) is not null,
             PgLevel.Level2M => HasPageTable(gfn),
             _ => false,
         };
@@ -318,16 +328,19 @@ public sealed class TdxModule
         ArgumentNullException.ThrowIfNull(visit);
         for (ulong c = start.Value >> 9; c <= (end.Value - 1) >> 9 && end > start; c++)
         {
-            if (!_chunks.TryGetValue(c, out var chunk))
+            var chunkGfn = new gfn_t(c << 9);
+            if (RegionOf(chunkGfn) is not { } region)
             {
+                c |= 511; // the next 1 GiB region
                 continue;
             }
 
-            if (chunk.Table is null)
+            int chunk = ChunkIndex(chunkGfn);
+            if (region.Tables[chunk] is not { } table)
             {
-                if (chunk.Leaf2M != 0)
+                if (region.Leaves2M[chunk] != 0)
                 {
-                    visit(new gfn_t(c << 9), PgLevel.Level2M);
+                    visit(chunkGfn, PgLevel.Level2M);
                 }
 
                 continue;
@@ -336,7 +349,7 @@ public sealed class TdxModule
             ulong from = Math.Max(start.Value, c << 9), to = Math.Min(end.Value, (c + 1) << 9);
             for (ulong g = from; g < to; g++)
             {
-                if (chunk.Table[g & 511] != 0)
+                if (table[g & 511] != 0)
                 {
                     visit(new gfn_t(g), PgLevel.Level4K);
                 }
@@ -368,7 +381,8 @@ public sealed class TdxModule
             return TdxStatus.EptWalkFailed;
         }
 
-        var chunk = ChunkOf(gfn);
+        var region = RegionOf(gfn)!;
+        int chunk = ChunkIndex(gfn);
         if (level == PgLevel.Level2M)
         {
             if ((gfn.Value & 511) != 0)
@@ -376,21 +390,21 @@ public sealed class TdxModule
                 throw new ArgumentException($"A 2 MiB leaf needs a 2 MiB-aligned gfn, not {gfn}.", nameof(gfn));
             }
 
-            if (chunk.Table is not null)
+            if (region.Tables[chunk] is not null)
             {
                 return TdxStatus.EptEntryNotLeaf;
             }
 
-            if (chunk.Leaf2M != 0)
+            if (region.Leaves2M[chunk] != 0)
             {
                 return TdxStatus.EptEntryNotFree;
             }
 
-            chunk.Leaf2M = (byte)state;
+            region.Leaves2M[chunk] = (byte)state;
             return TdxStatus.Success;
         }
 
-        ref byte raw = ref chunk.Table![gfn.Value & 511];
+        ref byte raw = ref region.Tables[chunk]![gfn.Value & 511];
         if (raw != 0)
         {
             return TdxStatus.EptEntryNotFree;
@@ -402,33 +416,47 @@ public sealed class TdxModule
 
     private ref byte RawLeaf(gfn_t gfn, PgLevel level)
     {
-        var chunk = _chunks[gfn.Value >> 9];
+        var region = RegionOf(gfn)!;
+        int chunk = ChunkIndex(gfn);
         if (level == PgLevel.Level2M)
         {
-            return ref chunk.Leaf2M;
+            return ref region.Leaves2M[chunk];
         }
 
-        return ref chunk.Table![gfn.Value & 511];
+        return ref region.Tables[chunk]![gfn.Value & 511];
     }
 
-    private Chunk ChunkOf(gfn_t gfn)
+    /// <summary>The 1 GiB region of <paramref name="gfn"/> when its table exists (the last one found is kept: faults come in runs).</summary>
+    private Region? RegionOf(gfn_t gfn)
     {
-        if (!_chunks.TryGetValue(gfn.Value >> 9, out var chunk))
+        ulong index = gfn.Value >> 18;
+        if (index == _lastRegionIndex)
         {
-            chunk = new Chunk();
-            _chunks.Add(gfn.Value >> 9, chunk);
+            return _lastRegion;
         }
 
-        return chunk;
+        if (!_regions.TryGetValue(index, out var region))
+        {
+            return null;
+        }
+
+        _lastRegionIndex = index;
+        _lastRegion = region;
+        return region;
     }
+
+    private static int ChunkIndex(gfn_t gfn) => (int)((gfn.Value >> 9) & 511);
 
     private static ulong Key(gfn_t gfn, PgLevel level) => level == PgLevel.Level2M ? (gfn.Value & ~511UL) | (1UL << 63) : gfn.Value;
 
-    /// <summary>The Secure EPT under one 2 MiB entry: a 2M leaf, or a table of 512 4K leaves.</summary>
-    private sealed class Chunk
+    /// <summary>
+    /// The Secure EPT under one 1 GiB entry (its table exists): per 2 MiB entry a 2M leaf's state, or a table of 512 4K
+    /// leaves' states.
+    /// </summary>
+    private sealed class Region
     {
-        public byte Leaf2M;
-        public byte[]? Table;
+        public readonly byte[] Leaves2M = new byte[512];
+        public readonly byte[]?[] Tables = new byte[]?[512];
     }
 }
 
