@@ -69,9 +69,9 @@ internal static class CliOptions
                 var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
                 foreach (string name in names)
                 {
-                    if (!PolicyCatalog.AllNames.Contains(name))
+                    if (!PolicyCatalog.AllNames.Contains(name) && !Engine.Tdx.TdxDesigns.Names.Contains(name))
                     {
-                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.AllNames)}.");
+                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.AllNames)} (with --vm-type tdx: {string.Join(", ", Engine.Tdx.TdxDesigns.Names)}).");
                         return [];
                     }
                 }
