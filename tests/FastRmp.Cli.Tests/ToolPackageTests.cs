@@ -60,18 +60,13 @@ public sealed class ToolPackageTests : IDisposable
     {
         // What the linux-x64 tool package holds: the Native AOT publish of the Cli. Its replay must give the same
         // JSON as the managed build in this process (all but the wall-clock time), for every policy at once.
-        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64
-            || !System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Bmi2.IsSupported)
+        if (NativeTool.WhyNot() is { } why)
         {
-            Assert.Skip("the native tool is built for linux-x64 with x86-64-v3 (AVX2, BMI2)");
+            Assert.Skip(why);
         }
 
         var ct = TestContext.Current.CancellationToken;
-        string native = Path.Combine(_dir, "native");
-        ChildProcess.Run("dotnet", ["publish", Path.Combine(Repository.Root(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
-        string binary = Path.Combine(native, "fastrmp");
-        Assert.True(File.Exists(binary), "the publish made no native fastrmp");
-        Assert.False(File.Exists(Path.Combine(native, "fastrmp.dll")), "the linux-x64 publish is not Native AOT");
+        string binary = NativeTool.Binary(ct);
 
         string trace = Path.Combine(_dir, "snp.dat");
         FastRmp.Tests.Common.SnpTraceFixture.WriteVms(trace, vms: 2, faultsEach: 3000);
