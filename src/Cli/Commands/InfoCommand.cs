@@ -98,6 +98,7 @@ internal static class InfoCommand
         TraceFileKind.TraceDat => "trace-cmd trace.dat",
         TraceFileKind.Tracefs => "tracefs trace text",
         TraceFileKind.TraceCmdReport => "trace-cmd report text",
+        TraceFileKind.PerfData => "perf.data",
         _ => "perf script text",
     };
 
