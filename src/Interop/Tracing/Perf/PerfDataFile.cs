@@ -6,7 +6,7 @@ namespace FastRmp.Interop.Tracing.Perf;
 /// <summary>
 /// The metadata of a <c>perf.data</c> file written by <c>perf record</c>: the header, the event attributes with their
 /// sample ids, the feature sections (above all HEADER_TRACING_DATA, the tracefs formats) and where the records are.
-/// Records are read with <see cref="CreateReader"/>.
+/// Records are read with <see cref="CreateReader()"/>.
 /// </summary>
 /// <remarks>
 /// Source: tools/perf/Documentation/perf.data-file-format.txt and tools/perf/util/header.c of Linux 6.18 (read for
@@ -188,7 +188,10 @@ public sealed partial class PerfDataFile : IDisposable
 
     /// <summary>Creates a reader of the records in timestamp order (a pipe-mode file: once only, the stream is read forward).</summary>
     /// <exception cref="InvalidOperationException">A second reader of a pipe-mode file.</exception>
-    public PerfDataReader CreateReader()
+    public PerfDataReader CreateReader() => CreateReader(PerfEventQueue.MaxEntries);
+
+    /// <summary>A reader whose ordering window holds at most <paramref name="windowRecords"/> records (tests).</summary>
+    internal PerfDataReader CreateReader(int windowRecords)
     {
         if (_pipe is not null)
         {
@@ -198,10 +201,10 @@ public sealed partial class PerfDataFile : IDisposable
             }
 
             _pipeReaderCreated = true;
-            return new PerfDataReader(this, new PerfRecordStream(_pipe, DataOffset, Name, Order));
+            return new PerfDataReader(this, new PerfRecordStream(_pipe, DataOffset, Name, Order), windowRecords);
         }
 
-        return new PerfDataReader(this, new PerfRecordStream(_input!, DataOffset, DataSize, Name, Order));
+        return new PerfDataReader(this, new PerfRecordStream(_input!, DataOffset, DataSize, Name, Order), windowRecords);
     }
 
     /// <inheritdoc/>

@@ -22,7 +22,7 @@ public sealed class PerfDataReader : ITraceReader, ICommResolver
 {
     private readonly PerfDataFile _file;
     private readonly PerfRecordStream _records;
-    private readonly PerfEventQueue _queue = new();
+    private readonly PerfEventQueue _queue;
     private readonly PerfByteOrder _order;
     private readonly Dictionary<int, string> _comms = [];
     private Dictionary<ulong, PerfEventAttr> _attrById = [];
@@ -35,8 +35,9 @@ public sealed class PerfDataReader : ITraceReader, ICommResolver
     private ulong _lastTime;
     private bool _anyTime;
 
-    internal PerfDataReader(PerfDataFile file, PerfRecordStream records)
+    internal PerfDataReader(PerfDataFile file, PerfRecordStream records, int windowRecords = PerfEventQueue.MaxEntries)
     {
+        _queue = new PerfEventQueue(windowRecords);
         _file = file;
         _records = records;
         _order = file.Order;

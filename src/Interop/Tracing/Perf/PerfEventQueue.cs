@@ -43,6 +43,8 @@ internal sealed class PerfEventQueue
     /// <summary>The most records held for ordering.</summary>
     public const int MaxEntries = 1 << 20;
 
+    private readonly int _maxEntries;
+    private readonly int _maxBytes;
     private PerfEntry[] _pending = new PerfEntry[256];
     private int _pendingCount;
     private byte[] _arena = new byte[64 * 1024];
@@ -52,6 +54,13 @@ internal sealed class PerfEventQueue
     private int _readyCount;
     private int _readyPos;
     private byte[] _readyArena = new byte[64 * 1024];
+
+    /// <summary>Creates a queue with the default window (tests pass a small one to exercise the window's edge).</summary>
+    public PerfEventQueue(int maxEntries = MaxEntries, int maxBytes = MaxBytes)
+    {
+        _maxEntries = Math.Max(1, maxEntries);
+        _maxBytes = Math.Max(1, maxBytes);
+    }
 
     private ulong _maxTime;
     private ulong _nextFlush;
@@ -70,7 +79,7 @@ internal sealed class PerfEventQueue
     public long Overflows { get; private set; }
 
     /// <summary>True when the window is full and must be flushed before more is added.</summary>
-    public bool IsFull => _pendingCount >= MaxEntries || _arenaUsed >= MaxBytes;
+    public bool IsFull => _pendingCount >= _maxEntries || _arenaUsed >= _maxBytes;
 
     /// <summary>Adds a record; <paramref name="payload"/> is copied.</summary>
     public void Add(PerfEntry entry, ReadOnlySpan<byte> payload)

@@ -345,13 +345,22 @@ internal sealed class PerfRecordStream : IDisposable
 
         int consumed;
         int written;
+        string? error = null;
         try
         {
-            _zstd!.UnwrapStream(_zIn.AsSpan(_zInPos, _zInLen - _zInPos), _inner.AsSpan(_iEnd), out consumed, out written);
+            if (_zstd!.UnwrapStream(_zIn.AsSpan(_zInPos, _zInLen - _zInPos), _inner.AsSpan(_iEnd), out consumed, out written) == System.Buffers.OperationStatus.InvalidData)
+            {
+                error = "invalid zstd data";
+            }
         }
         catch (ZstdSharp.ZstdException ex)
         {
-            Damage.Add(new TraceDamage(TraceDamage.NoCpu, _zOffset, $"compressed record that does not decompress ({ex.Message}); the compressed records after it start afresh"));
+            (consumed, written, error) = (0, 0, ex.Message);
+        }
+
+        if (error is not null)
+        {
+            Damage.Add(new TraceDamage(TraceDamage.NoCpu, _zOffset, $"compressed record that does not decompress ({error}); the compressed records after it start afresh"));
             ResetCompression();
             return;
         }
