@@ -10,7 +10,7 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "A trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
+        var file = new Argument<string>("FILE") { Description = "A trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed." };
         var command = new Command("info", "Read every record and print the file version, compression, CPUs, clock, time span, event counts, lost events, damage and formats.")
         {
             file,

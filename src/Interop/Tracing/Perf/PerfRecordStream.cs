@@ -18,6 +18,7 @@ internal sealed class PerfRecordStream : IDisposable
 {
     private const int BufferSize = 1 << 20;
     private const int MaxCompressedPayload = 64 << 20;
+    private const int MaxTrailingBytes = 1 << 30;
 
     private readonly TraceInput? _input;
     private readonly Stream? _stream;
@@ -150,6 +151,11 @@ internal sealed class PerfRecordStream : IDisposable
         long at = Offset + _recSize;
         Consume(_recSize);
         _recSize = 0;
+        if (size > MaxTrailingBytes)
+        {
+            throw new TraceFormatException($"{_name}: {what} of {size} bytes at offset 0x{at:x} is more than FastRmp reads ({MaxTrailingBytes} bytes)");
+        }
+
         if (size > _end - _bufOffset)
         {
             throw new TraceFormatException($"{_name}: truncated: {what} of {size} bytes at offset 0x{at:x} runs past the end of the input");
