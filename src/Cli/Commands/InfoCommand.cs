@@ -72,6 +72,16 @@ internal static class InfoCommand
             sb.Append(ci, $"  {d}\n");
         }
 
+        if (reader.Stats.ThrottleRecords > 0)
+        {
+            sb.Append(ci, $"throttled:   {reader.Stats.ThrottleRecords} THROTTLE/UNTHROTTLE records (perf paused an event over its rate)\n");
+        }
+
+        if (reader.Stats.UnorderedRecords > 0)
+        {
+            sb.Append(ci, $"unordered:   {reader.Stats.UnorderedRecords} records older than one already delivered\n");
+        }
+
         if (reader.Stats.UnknownEventRecords > 0)
         {
             sb.Append(ci, $"unknown IDs: {reader.Stats.UnknownEventRecords} records skipped (no format)\n");
