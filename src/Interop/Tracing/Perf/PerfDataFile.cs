@@ -31,6 +31,11 @@ public sealed partial class PerfDataFile : IDisposable
     private const int MaxMetadataBytes = 1 << 30;
     private const int MaxAttrs = 1 << 16;
 
+    /// <summary>The most sample ids kept over all attributes (a real file has one per attribute and CPU or thread).</summary>
+    private const int MaxIds = 1 << 24;
+
+    private long _idCount;
+
     private readonly TraceInput? _input;
     private readonly Stream? _pipe;
     private readonly bool _ownsInput;
@@ -227,6 +232,12 @@ public sealed partial class PerfDataFile : IDisposable
             throw new TraceFormatException($"{Name}: more than {MaxAttrs} event attributes");
         }
 
+        _idCount += attr.Ids.Length;
+        if (_idCount > MaxIds)
+        {
+            throw new TraceFormatException($"{Name}: more than {MaxIds} sample ids over all event attributes");
+        }
+
         _attrs.Add(attr);
     }
 
@@ -320,6 +331,11 @@ public sealed partial class PerfDataFile : IDisposable
             long at = offset + (i * attrSize);
             _input!.ReadExactly(at, entry, "perf_file_attr");
             var ids = Section(o, entry, attrSize - 16, $"ids of attr {i}", at);
+            if (ids.Size / 8 > MaxIds - _idCount)
+            {
+                throw new TraceFormatException($"{Name}: ids section of attr {i} (entry at offset 0x{at:x}) has {ids.Size / 8} ids, more than the {MaxIds} FastRmp keeps over all attributes");
+            }
+
             if (ids.Size % 8 != 0)
             {
                 throw new TraceFormatException($"{Name}: ids section of attr {i} (entry at offset 0x{at:x}) has size {ids.Size}, not a multiple of 8");
