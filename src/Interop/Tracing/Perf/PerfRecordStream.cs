@@ -148,6 +148,11 @@ internal sealed class PerfRecordStream : IDisposable
     /// <exception cref="TraceFormatException">The input ends first.</exception>
     public byte[] ReadTrailingBytes(long size, string what)
     {
+        if (_fromInner)
+        {
+            throw new TraceFormatException($"{_name}: {what} record inside the compressed record at offset 0x{Offset:x} (perf writes it outside compressed data)");
+        }
+
         long at = Offset + _recSize;
         Consume(_recSize);
         _recSize = 0;

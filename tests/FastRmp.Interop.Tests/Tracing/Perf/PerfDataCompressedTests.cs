@@ -73,4 +73,20 @@ public class PerfDataCompressedTests
             PerfDataFuzz.Fuzz(packed);
         }
     }
+
+    [Fact]
+    public void Pipe_metadata_records_inside_compressed_data_are_an_error_not_a_crash()
+    {
+        var built = new PerfDataBuilder(false).Sample(10, 0, 1, 1, 2, 0).Raw(66, [64, 0, 0, 0, 0, 0, 0, 0]).Sample(20, 0, 1, 1, 2, 0).Build();
+        byte[] packed = PerfFileSurgery.CompressData(built, 3, 30);
+        using var file = PerfDataFile.Open(TraceInput.FromMemory(packed, "packed"));
+        using var reader = file.CreateReader();
+        var ex = Assert.Throws<TraceFormatException>(() =>
+        {
+            while (reader.MoveNext(out _))
+            {
+            }
+        });
+        Assert.Contains("inside the compressed record at offset 0x", ex.Message, StringComparison.Ordinal);
+    }
 }

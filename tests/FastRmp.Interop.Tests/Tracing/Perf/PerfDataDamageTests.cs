@@ -164,7 +164,25 @@ public class PerfDataDamageTests
     [Fact(Timeout = 60_000)]
     public void A_data_section_past_the_end_reads_what_is_there_and_says_the_file_is_truncated()
     {
-        // The header's data size runs past the end (features moved along): records there are read, the rest reported.
+        // A file with no feature table (as when perf record is killed before it writes one) whose data size runs
+        // past the end: the records there are read, the cut record and the missing bytes reported.
+        var records = PerfFileSurgery.Records(s_file);
+        var cut = records.Where(r => r.Type == 9).ElementAt(50);
+        var bytes = s_file[..(int)(cut.Offset + 20)];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(72), 0); // no features
+        var ct = TestContext.Current.CancellationToken;
+        var o = Read(bytes, ct: ct);
+        Assert.Null(o.Error);
+        Assert.Equal(0, o.Records); // no tracing data, so no formats: every sample is of an unknown event
+        Assert.Equal(50, o.Stats!.UnknownEventRecords);
+        Assert.Equal(2, o.Damage);
+        Assert.Contains("cut off by the end of the data", o.Stats.Damage[0].Description, StringComparison.Ordinal);
+        Assert.Contains("truncated file", o.Stats.Damage[1].Description, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public void Rewriting_the_data_section_in_place_keeps_every_record()
+    {
         var bytes = PerfFileSurgery.ReplaceData(s_file, s_file.AsSpan((int)PerfFileSurgery.DataOffset(s_file), (int)PerfFileSurgery.DataSize(s_file)).ToArray());
         Assert.Equal(134, Read(bytes, ct: TestContext.Current.CancellationToken).Records);
     }
