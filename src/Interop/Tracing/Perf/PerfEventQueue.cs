@@ -1,27 +1,5 @@
 namespace FastRmp.Interop.Tracing.Perf;
 
-/// <summary>What a queued entry is: a sample to deliver, or a task event that changes a comm when its time comes.</summary>
-internal enum PerfEntryKind : byte
-{
-    Sample,
-    Comm,
-    Fork,
-}
-
-/// <summary>One queued record: its sort key (time, then file order), what the reader needs, and where its bytes are.</summary>
-internal struct PerfEntry
-{
-    public ulong Time;
-    public long Seq;
-    public int Cpu;
-    public int Pid;
-    public int Tid;
-    public int Format;
-    public PerfEntryKind Kind;
-    public int Start;
-    public int Length;
-}
-
 /// <summary>
 /// Puts records back in timestamp order the way <c>perf</c> does: records wait in a window and, at each
 /// <c>FINISHED_ROUND</c>, those not later than the newest time seen before the previous round come out sorted (ties in
