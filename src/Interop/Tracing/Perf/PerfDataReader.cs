@@ -253,7 +253,7 @@ public sealed class PerfDataReader : ITraceReader, ICommResolver
             return;
         }
 
-        if (!(attr.SampleType.HasFlag(PerfSampleFormat.Tid)) && format.PidField is { } pidField && pidField.Offset + 4 <= raw.Length)
+        if ((attr.SampleType & PerfSampleFormat.Tid) == 0 && format.PidField is { } pidField && pidField.Offset + 4 <= raw.Length)
         {
             s.Tid = s.Pid = (int)_order.U32(raw, pidField.Offset);
         }
