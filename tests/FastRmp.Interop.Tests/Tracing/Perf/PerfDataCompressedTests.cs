@@ -9,7 +9,7 @@ namespace FastRmp.Interop.Tests.Tracing.Perf;
 /// </summary>
 public class PerfDataCompressedTests
 {
-    [Theory]
+    [Theory(Timeout = 60_000)]
     [InlineData(1, 40)]
     [InlineData(2, 300)]
     [InlineData(3, 5000)]
@@ -23,6 +23,7 @@ public class PerfDataCompressedTests
         int i = 0;
         while (reader.MoveNext(out var r))
         {
+            TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
             PerfFixtures.Compare(r, expected[i], $"packed record {i}");
             i++;
         }
@@ -31,7 +32,7 @@ public class PerfDataCompressedTests
         Assert.Equal(0, reader.Stats.DamageCount);
     }
 
-    [Fact]
+    [Fact(Timeout = 60_000)]
     public void A_compressed_record_that_does_not_decompress_is_counted_and_the_records_before_it_kept()
     {
         byte[] plain = File.ReadAllBytes(PerfFixtures.Path_("kvm-long.data"));
@@ -45,6 +46,7 @@ public class PerfDataCompressedTests
         int n = 0;
         while (reader.MoveNext(out _))
         {
+            TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
             n++;
         }
 
@@ -55,7 +57,7 @@ public class PerfDataCompressedTests
         Assert.Contains($"at offset 0x{second:x}", reader.Stats.Damage[0].ToString(), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Fact(Timeout = 60_000)]
     public void Garbage_inside_a_compressed_stream_never_crashes()
     {
         byte[] plain = File.ReadAllBytes(PerfFixtures.Path_("kvm-long.data"));
@@ -70,11 +72,12 @@ public class PerfDataCompressedTests
                 packed[victim.Offset + 8 + rng.Next(victim.Size - 8)] ^= (byte)rng.Next(1, 256);
             }
 
+            TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
             PerfDataFuzz.Fuzz(packed);
         }
     }
 
-    [Fact]
+    [Fact(Timeout = 60_000)]
     public void Pipe_metadata_records_inside_compressed_data_are_an_error_not_a_crash()
     {
         var built = new PerfDataBuilder(false).Sample(10, 0, 1, 1, 2, 0).Raw(66, [64, 0, 0, 0, 0, 0, 0, 0]).Sample(20, 0, 1, 1, 2, 0).Build();
@@ -85,6 +88,7 @@ public class PerfDataCompressedTests
         {
             while (reader.MoveNext(out _))
             {
+                TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
             }
         });
         Assert.Contains("inside the compressed record at offset 0x", ex.Message, StringComparison.Ordinal);

@@ -14,6 +14,7 @@ public class PerfDataSyntheticTests
         var list = new List<(ulong, int, int, int, string, ulong, long)>();
         while (reader.MoveNext(out var r))
         {
+            TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
             list.Add((r.Timestamp, r.Cpu, r.Pid, r.Tgid, r.Comm, r.GetUInt64(r.Format.Require("reason")), r.GetInt64(r.Format.Require("errno"))));
         }
 
