@@ -45,6 +45,8 @@ public class PerfDataAllocationTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(20_000, n);
         Assert.True(sum > 0);
-        Assert.True(allocated < 4096, $"{allocated} bytes for {n - 1000} records");
+        // Under one byte per record: what a per-record object would cost is 24 bytes or more; a few KiB can come from
+        // the runtime itself (tiering, statics) on this thread when the whole suite runs.
+        Assert.True(allocated < n - 1000, $"{allocated} bytes for {n - 1000} records");
     }
 }
