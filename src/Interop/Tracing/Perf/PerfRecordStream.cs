@@ -9,10 +9,10 @@ namespace FastRmp.Interop.Tracing.Perf;
 /// Source: tools/perf/Documentation/perf.data-file-format.txt and tools/perf/util/session.c / zstd.c of Linux 6.18:
 /// every record starts with <c>u32 type, u16 misc, u16 size</c>; the compressed records of one file form one zstd
 /// stream (perf flushes, it does not end the frame, after each record), so a record inside may continue from one
-/// compressed record into the next. Memory is one 1 MiB buffer (a second one once compressed data is met) and one compressed payload (&lt; 64 KiB with the
-/// u16 size of <c>COMPRESSED</c>; <c>COMPRESSED2</c>'s u64 size is bounded by the record). Damage: a record whose size
-/// is below 8 leaves no way to find the next one, so the rest of that stream is skipped and counted; a truncated last
-/// record is counted. Not thread-safe.
+/// compressed record into the next. Memory is one 1 MiB buffer (a second one once compressed data is met) and one
+/// compressed payload (&lt; 64 KiB with the u16 size of <c>COMPRESSED</c>; <c>COMPRESSED2</c>'s u64 size is bounded by
+/// the record). Damage: a record whose size is below 8 leaves no way to find the next one, so the rest of that stream
+/// is skipped and counted; a truncated last record is counted. Not thread-safe.
 /// </remarks>
 internal sealed class PerfRecordStream : IDisposable
 {
