@@ -157,7 +157,11 @@ internal sealed class PerfEventQueue
             return;
         }
 
-        _ready.AsSpan(0, _readyCount).Sort(s_order);
+        var ready = _ready.AsSpan(0, _readyCount);
+        if (!IsSorted(ready))
+        {
+            ready.Sort(s_order);
+        }
         if (_readyArena.Length < readyBytes)
         {
             _readyArena = new byte[Math.Max(readyBytes, _readyArena.Length * 2)];
@@ -190,5 +194,19 @@ internal sealed class PerfEventQueue
 
         _pendingCount = kept;
         _arenaUsed = used;
+    }
+
+    /// <summary>True when the entries (taken in file order, so their Seq rises) already rise in time: one CPU's records, or a quiet round.</summary>
+    private static bool IsSorted(ReadOnlySpan<PerfEntry> entries)
+    {
+        for (int i = 1; i < entries.Length; i++)
+        {
+            if (entries[i].Time < entries[i - 1].Time)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }
