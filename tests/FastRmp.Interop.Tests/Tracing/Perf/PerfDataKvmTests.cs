@@ -11,6 +11,7 @@ public class PerfDataKvmTests
     [InlineData("kvm-long.data")]
     [InlineData("kvm-long-pipe.data")]
     [InlineData("kvm-long-zstd.data")]
+    [InlineData("kvm-long-pipe-zstd.data")]
     public void Kvm_userspace_exit_and_pio_decode_to_perfs_values(string name)
     {
         var expected = File.ReadAllLines(PerfFixtures.Path_(Path.ChangeExtension(name, ".perf-fields.jsonl")))

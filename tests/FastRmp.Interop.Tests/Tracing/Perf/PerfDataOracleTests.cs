@@ -10,6 +10,7 @@ public class PerfDataOracleTests
     [InlineData("kvm-long.data")]
     [InlineData("kvm-long-pipe.data")]
     [InlineData("kvm-long-zstd.data")]
+    [InlineData("kvm-long-pipe-zstd.data")]
     public void Committed_kvm_fixture_equals_perf_script_field_by_field(string name)
     {
         string[] expected = File.ReadAllLines(PerfFixtures.Path_(Path.ChangeExtension(name, ".perf-fields.jsonl")));
@@ -20,6 +21,7 @@ public class PerfDataOracleTests
     [InlineData("kvm-long.data")]
     [InlineData("kvm-long-pipe.data")]
     [InlineData("kvm-long-zstd.data")]
+    [InlineData("kvm-long-pipe-zstd.data")]
     public void Committed_kvm_fixture_equals_perf_script_run_now(string name)
     {
         string path = PerfFixtures.Path_(name);
