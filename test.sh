@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every FastRmp test on a fresh clone: builds native-stubs (C17, CMake), runs its CTest suite, then every .NET
 # test project (xunit.v3 on Microsoft.Testing.Platform) in Release, the Engine tests again in Debug (invariant checks,
-# tiny batches), then every benchmark once (dry, with allocation budgets).
+# tiny batches), then every benchmark once (dry, with allocation budgets), then the samples against the packed
+# libraries (scripts/samples.sh).
 # Ends with one line: 'tests: N passed, M failed, K skipped'.
 # Exit status: non-zero when anything failed or when no test ran.
 set -uo pipefail
@@ -76,4 +77,17 @@ elif [ "$b_rc" -ne 0 ] && [ "$b_failed" -eq 0 ]; then
 fi
 grep -E '^benchmarks: ' "$logs/bench-dry.log" | tail -n 1
 
-summary $(( c_total - c_failed + n_ok + b_ok )) $(( c_failed + n_failed + b_failed )) "${n_skipped:-0}"
+# The samples: three consumer programs built against the packed libraries from a local feed, not against project
+# references, so a broken package fails here (scripts/samples.sh). Each sample counts as one test. About a minute.
+echo "== samples: consumers of the packages"
+scripts/samples.sh >"$logs/samples.log" 2>&1
+grep -E '^(FAIL |FastRmp |samples: )' "$logs/samples.log"
+s_ok=$(sed -n 's/^samples: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$logs/samples.log" | tail -n 1)
+s_failed=$(sed -n 's/^samples: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$logs/samples.log" | tail -n 1)
+if [ -z "$s_ok" ] || [ -z "$s_failed" ]; then
+    tail -n 30 "$logs/samples.log"
+    echo "the samples printed no summary (see $logs/samples.log)"
+    s_ok=0; s_failed=1
+fi
+
+summary $(( c_total - c_failed + n_ok + b_ok + s_ok )) $(( c_failed + n_failed + b_failed + s_failed )) "${n_skipped:-0}"

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Makes the fastrmp tool packages into DIR (default artifacts/package): the pointer package 'fastrmp', the Native AOT
-# 'fastrmp.linux-x64' (needs a linux-x64 machine with clang or gcc) and the framework-dependent 'fastrmp.any'.
-# Install with: dotnet tool install -g fastrmp --add-source DIR
+# Packs every FastRmp package once into DIR (default artifacts/package): the libraries FastRmp.Interop and
+# FastRmp.Engine (each with a .snupkg of symbols), and the tool: the Native AOT 'fastrmp.linux-x64' (needs a
+# linux-x64 machine with clang or gcc), the framework-dependent 'fastrmp.any' and the pointer package 'fastrmp'.
+# Versions come from git (MinVer: 0.0.0-alpha.0.HEIGHT until the first v* tag), so each commit packs a new version.
+# Install the tool with: dotnet tool install -g fastrmp --add-source DIR --prerelease
+# Each project is compiled once per runtime and each package packed once (before: the first 'dotnet pack' of the
+# Cli also built and packed a JIT linux-x64 package and the 'any' one, which the next two lines built again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-artifacts/package}
-project=src/Cli/FastRmp.Cli.csproj
-dotnet pack "$project" -c Release -o "$out"
-dotnet pack "$project" -c Release -r linux-x64 -o "$out"
-dotnet pack "$project" -c Release -r any -o "$out"
-ls -1 "$out"/fastrmp*.nupkg
+cli=src/Cli/FastRmp.Cli.csproj
+# The libraries: pack Engine (builds Interop as its reference), then Interop from that build.
+dotnet pack src/Engine/FastRmp.Engine.csproj -c Release -o "$out"
+dotnet pack src/Interop/FastRmp.Interop.csproj -c Release --no-build -o "$out"
+# The tool: one pack per runtime (the project makes linux-x64 Native AOT), then the pointer package, which holds
+# no build output (DotnetToolSettings.xml names the runtimes), from the restore the two packs made.
+dotnet pack "$cli" -c Release -r linux-x64 -o "$out"
+dotnet pack "$cli" -c Release -r any -o "$out"
+dotnet pack "$cli" -c Release --no-build -p:ToolPointerPackage=true -o "$out"
+ls -1 "$out"/*.nupkg "$out"/*.snupkg

@@ -339,4 +339,33 @@ struct snp_psc_desc {
     struct psc_entry entries[VMGEXIT_PSC_MAX_ENTRY];
 } __attribute__((packed));
 
+/* ---- TDX: the TDMR descriptors and the module's TDMR metadata (arch/x86/virt/vmx/tdx/tdx.h and
+ *      arch/x86/include/asm/tdx_global_metadata.h, torvalds v6.16) ---- */
+struct tdmr_reserved_area {
+    u64 offset;
+    u64 size;
+} __attribute__((packed));
+
+#define TDMR_INFO_ALIGNMENT 512
+
+struct tdmr_info {
+    u64 base;
+    u64 size;
+    u64 pamt_1g_base;
+    u64 pamt_1g_size;
+    u64 pamt_2m_base;
+    u64 pamt_2m_size;
+    u64 pamt_4k_base;
+    u64 pamt_4k_size;
+    struct tdmr_reserved_area reserved_areas[]; /* as many as the module's max_reserved_per_tdmr */
+} __attribute__((packed, aligned(TDMR_INFO_ALIGNMENT)));
+
+struct tdx_sys_info_tdmr {
+    u16 max_tdmrs;
+    u16 max_reserved_per_tdmr;
+    u16 pamt_4k_entry_size;
+    u16 pamt_2m_entry_size;
+    u16 pamt_1g_entry_size;
+};
+
 #endif

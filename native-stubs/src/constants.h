@@ -63,6 +63,7 @@
     C(KVM_MAX_HUGEPAGE_LEVEL, 3)                                                                     \
     C(KVM_NR_PAGE_SIZES, 3)                                                                          \
     C(KVM_LPAGE_MIXED_FLAG, 1ull << 31)                                                              \
+    C(KVM_LPAGE_GUEST_INHIBIT_FLAG, 1ull << 30)                                                      \
     /* #PF / #NPF error code (asm/kvm_host.h; SVM exit_info_1) */                                    \
     C(PFERR_PRESENT_MASK, 1ull << 0)                                                                 \
     C(PFERR_WRITE_MASK, 1ull << 1)                                                                   \
@@ -118,6 +119,22 @@
     C(SNP_PAGE_STATE_SHARED, 2)                                                                      \
     C(PSC_ERROR_GENERIC, 0x100ull << 32)                                                             \
     C(PSC_INVALID_HDR, (1ull << 32) | 1)                                                             \
-    C(PSC_INVALID_ENTRY, (1ull << 32) | 2)
+    C(PSC_INVALID_ENTRY, (1ull << 32) | 2)                                                           \
+    /* TDX module status codes (asm/shared/tdx_errno.h, 6.16; the TDX module ABI) */                 \
+    C(TDX_SUCCESS, 0)                                                                                \
+    C(TDX_OPERAND_BUSY, 0x8000020000000000ull)                                                       \
+    C(TDX_EPT_WALK_FAILED, 0xC0000B0000000000ull)                                                    \
+    C(TDX_EPT_ENTRY_FREE, 0xC0000B0100000000ull)                                                     \
+    C(TDX_EPT_ENTRY_NOT_FREE, 0xC0000B0200000000ull)                                                 \
+    C(TDX_EPT_ENTRY_NOT_PRESENT, 0xC0000B0300000000ull)                                              \
+    C(TDX_EPT_ENTRY_NOT_LEAF, 0xC0000B0400000000ull)                                                 \
+    C(TDX_EPT_ENTRY_LEAF, 0xC0000B0500000000ull)                                                     \
+    C(TDX_GPA_RANGE_NOT_BLOCKED, 0xC0000B0600000000ull)                                              \
+    C(TDX_GPA_RANGE_ALREADY_BLOCKED, 0x00000B0700000000ull)                                          \
+    C(TDX_TLB_TRACKING_NOT_DONE, 0xC0000B0800000000ull)                                              \
+    C(TDX_EPT_INVALID_PROMOTE_CONDITIONS, 0xC0000B0900000000ull)                                     \
+    C(TDX_PAGE_ALREADY_ACCEPTED, 0x00000B0A00000000ull)                                              \
+    C(TDX_PAGE_SIZE_MISMATCH, 0xC0000B0B00000000ull)                                                 \
+    C(TDMR_INFO_ALIGNMENT, 512)
 
 #endif

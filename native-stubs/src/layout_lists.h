@@ -36,7 +36,10 @@
     X(rmp_state, 16, FR_F_rmp_state, FR_NO_BITS)                                                     \
     X(psc_hdr, 8, FR_F_psc_hdr, FR_NO_BITS)                                                          \
     X(psc_entry, 8, FR_F_psc_entry, FR_B_psc_entry)                                                  \
-    X(snp_psc_desc, 520, FR_F_snp_psc_desc, FR_NO_BITS)
+    X(snp_psc_desc, 520, FR_F_snp_psc_desc, FR_NO_BITS)                                              \
+    X(tdmr_reserved_area, 16, FR_F_tdmr_reserved_area, FR_NO_BITS)                                  \
+    X(tdmr_info, 512, FR_F_tdmr_info, FR_NO_BITS)                                                    \
+    X(tdx_sys_info_tdmr, 10, FR_F_tdx_sys_info_tdmr, FR_NO_BITS)
 
 #define FR_F_hlist_node(F, S)                                                                        \
     F(S, next, 0, "struct hlist_node *", PTR)                                                        \
@@ -266,5 +269,26 @@
 #define FR_F_snp_psc_desc(F, S)                                                                      \
     F(S, hdr, 0, "struct psc_hdr", BYTES)                                                            \
     F(S, entries, 8, "struct psc_entry[64]", BYTES)
+
+#define FR_F_tdmr_reserved_area(F, S)                                                                \
+    F(S, offset, 0, "u64", INT)                                                                      \
+    F(S, size, 8, "u64", INT)
+
+#define FR_F_tdmr_info(F, S)                                                                         \
+    F(S, base, 0, "u64", INT)                                                                        \
+    F(S, size, 8, "u64", INT)                                                                        \
+    F(S, pamt_1g_base, 16, "u64", INT)                                                               \
+    F(S, pamt_1g_size, 24, "u64", INT)                                                               \
+    F(S, pamt_2m_base, 32, "u64", INT)                                                               \
+    F(S, pamt_2m_size, 40, "u64", INT)                                                               \
+    F(S, pamt_4k_base, 48, "u64", INT)                                                               \
+    F(S, pamt_4k_size, 56, "u64", INT)
+
+#define FR_F_tdx_sys_info_tdmr(F, S)                                                                 \
+    F(S, max_tdmrs, 0, "u16", INT)                                                                   \
+    F(S, max_reserved_per_tdmr, 2, "u16", INT)                                                       \
+    F(S, pamt_4k_entry_size, 4, "u16", INT)                                                          \
+    F(S, pamt_2m_entry_size, 6, "u16", INT)                                                          \
+    F(S, pamt_1g_entry_size, 8, "u16", INT)
 
 #endif

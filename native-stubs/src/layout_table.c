@@ -26,6 +26,8 @@ FR_STRUCTS(FR_ASSERT_STRUCT)
 _Static_assert(sizeof(FR_MEMBER(kvm_page_fault_v6_13, error_code)) == 8, "u64 error_code");
 _Static_assert(sizeof(FR_MEMBER(kvm_page_fault_v6_8, error_code)) == 4, "u32 error_code");
 _Static_assert(sizeof(FR_MEMBER(kvm_memory_slot, gmem.pgoff)) == 8, "pgoff_t");
+/* tdmr_info's flexible array of reserved areas starts right after the eight u64s (sizeof is 512 by alignment). */
+_Static_assert(offsetof(struct tdmr_info, reserved_areas) == 64, "tdmr_info.reserved_areas");
 _Static_assert(sizeof(bool) == 1, "C bool is one byte on x86-64");
 _Static_assert(VMGEXIT_PSC_MAX_ENTRY == 64, "PSC entries");
 

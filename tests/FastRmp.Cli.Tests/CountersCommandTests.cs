@@ -21,7 +21,8 @@ public sealed class CountersCommandTests
         Assert.Equal("faults", npf.GetProperty("unit").GetString());
         Assert.Contains("sev_handle_rmp_fault", npf.GetProperty("source").GetString(), StringComparison.Ordinal);
         Assert.Equal("model", npf.GetProperty("set").GetString());
-        Assert.Equal("replay", entries[^1].GetProperty("set").GetString());
+        Assert.Equal("replay", entries[CounterCatalog.Model.Length + CounterCatalog.RmpOpt.Length].GetProperty("set").GetString());
+        Assert.Equal("tdx", entries[^1].GetProperty("set").GetString());
     }
 
     [Fact]

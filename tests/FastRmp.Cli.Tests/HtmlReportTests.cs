@@ -146,7 +146,7 @@ public sealed partial class HtmlReportTests : IDisposable
         Assert.Empty(err);
         string html = File.ReadAllText(file);
         var runs = Data(html).GetProperty("runs");
-        int expected = FastRmp.Engine.Scenarios.ScenarioCatalog.All.Length * 4; // every scenario  x 4 policies
+        int expected = (FastRmp.Engine.Scenarios.ScenarioCatalog.All.Length * 4) + 5; // every scenario x 4 policies, and the 5 TDX runs of the side-by-side table
         Assert.Equal(expected, runs.GetArrayLength());
         Assert.All(runs.EnumerateArray(), r => Assert.True(r.TryGetProperty("map", out _)));
         Assert.Equal(expected, Regex.Count(html, "<canvas class=\"map\""));

@@ -55,7 +55,7 @@ public sealed class LiveMetricsTests
         var dir = Directory.CreateTempSubdirectory("fastrmp-live-");
         try
         {
-            await Watch(kind, dir.FullName);
+            await Watch(kind, dir.FullName, FastrmpProcess.StartInfo);
         }
         finally
         {
@@ -63,7 +63,11 @@ public sealed class LiveMetricsTests
         }
     }
 
-    private static async Task Watch(string kind, string dir)
+    /// <summary>
+    /// Starts the child of <paramref name="kind"/> with <paramref name="start"/> (the JIT build, or the Native AOT tool
+    /// in <see cref="NativeLiveMetricsTests"/>) and asserts what it publishes over EventPipe.
+    /// </summary>
+    internal static async Task Watch(string kind, string dir, Func<IEnumerable<string>, ProcessStartInfo> start)
     {
         var (arguments, advancing) = Child(kind, dir);
         var samples = new ConcurrentQueue<Sample>();
@@ -73,7 +77,7 @@ public sealed class LiveMetricsTests
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(120));
 
-        using var child = Process.Start(FastrmpProcess.StartInfo(arguments))!;
+        using var child = Process.Start(start(arguments))!;
         var stdout = child.StandardOutput.ReadToEndAsync(timeout.Token);
         var stderr = child.StandardError.ReadToEndAsync(timeout.Token);
         try

@@ -28,7 +28,8 @@ public sealed class ScenarioCommandTests : IDisposable
         Assert.Contains("folio 2m", output, StringComparison.Ordinal);
         Assert.Contains("memslots-512", output, StringComparison.Ordinal);
         var results = Results();
-        Assert.Equal(FastRmp.Engine.Scenarios.ScenarioCatalog.All.Length * 4, results.Length); // every scenario under the four policies
+        Assert.Equal((FastRmp.Engine.Scenarios.ScenarioCatalog.All.Length * 4) + 5, results.Length); // every scenario under the four policies, then the side-by-side table's 5 TDX runs
+        Assert.Equal(["tdx-2m"], results.Skip(FastRmp.Engine.Scenarios.ScenarioCatalog.All.Length * 4).Select(r => r.GetProperty("policy").GetString()).Distinct());
         Assert.All(results, r => Assert.Equal("2m", r.GetProperty("folio").GetString()));
         var keep = Find(results, "share-4k-keep", "first-use");
         Assert.Equal(1, Counter(keep, "psmash"));
@@ -65,12 +66,12 @@ public sealed class ScenarioCommandTests : IDisposable
     // message names what is allowed.
     [Theory]
     [InlineData("no-such-scenario", "first-use", "4k", null, "unknown scenario 'no-such-scenario'; the scenarios are share-4k-keep, share-4k-punch, dirty-log")]
-    [InlineData("share-4k-keep", "no-such-policy", "4k", null, "--policy: unknown policy 'no-such-policy'; the policies are fault-hook, alloc-blind, first-use, every-get-pfn, first-use-1g-rework.")]
+    [InlineData("share-4k-keep", "no-such-policy", "4k", null, "--policy: unknown policy 'no-such-policy'; the policies are fault-hook, alloc-blind, first-use, every-get-pfn, first-use-1g-rework, tdx, tdx-2m.")]
     [InlineData("share-4k-keep", "first-use", "3m", null, "--folio: '3m' is not a folio size; use 4k, 2m or 1g.")]
     [InlineData("snp-boot", "first-use", "2m", "lots", "--guest-size: 'lots' is not a size; give a number with K, M, G or T")]
     [InlineData("snp-boot", "first-use", "2m", "17M", "--guest-size: 17M is not a multiple of the folio size (2m)")]
     [InlineData("snp-boot", "first-use", "4k", "2T", "--guest-size: 2T is outside 16M to 1T.")]
-    [InlineData("share-4k-keep", "first-use", "4k", "64M", "--guest-size: only snp-boot takes a guest size.")]
+    [InlineData("share-4k-keep", "first-use", "4k", "64M", "--guest-size: only snp-boot and td-boot take a guest size.")]
     public void Bad_names_and_sizes_are_usage_errors_with_exit_2(string scenario, string policy, string folio, string? size, string message)
     {
         var args = new List<string> { "scenario", scenario, "--policy", policy, "--folio", folio };

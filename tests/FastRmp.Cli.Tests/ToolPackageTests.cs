@@ -32,6 +32,54 @@ public sealed class ToolPackageTests : IDisposable
         Assert.Contains("snp-boot", output, StringComparison.Ordinal);
     }
 
+    [Theory(Timeout = 300_000)]
+    [InlineData("Interop")]
+    [InlineData("Engine")]
+    public void A_library_package_carries_its_readme_the_licence_symbols_with_SourceLink_and_the_repository(string name)
+    {
+        // what nuget.org shows and needs (issue 19), packed from this build without warnings
+        string config = Path.GetFileName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)) == "debug" ? "Debug" : "Release";
+        var ct = TestContext.Current.CancellationToken;
+        string packages = Path.Combine(_dir, "lib");
+        string output = ChildProcess.Run("dotnet", ["pack", Path.Combine(Repository.Root(), "src", name, $"FastRmp.{name}.csproj"), "-c", config, "--no-build", "-o", packages], ct);
+        Assert.DoesNotContain("warning", output, StringComparison.OrdinalIgnoreCase);
+        string package = Assert.Single(Directory.GetFiles(packages, $"FastRmp.{name}.*.nupkg"));
+        string version = Path.GetFileNameWithoutExtension(package)[$"FastRmp.{name}.".Length..];
+        Assert.Matches(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$", version);
+        Assert.NotEqual("1.0.0", version); // from git (MinVer), not the SDK's fixed default
+        using (var zip = ZipFile.OpenRead(package))
+        {
+            string readme = Read(zip, "README.md");
+            Assert.StartsWith($"# FastRmp.{name}", readme, StringComparison.Ordinal); // its own readme, not the repository's
+            Assert.DoesNotContain("](docs/", readme, StringComparison.Ordinal); // links that work on nuget.org
+            Assert.Contains("MIT License", Read(zip, "LICENSE"), StringComparison.Ordinal);
+            string nuspec = Read(zip, $"FastRmp.{name}.nuspec");
+            Assert.Contains("<license type=\"expression\">MIT</license>", nuspec, StringComparison.Ordinal);
+            Assert.Contains("<readme>README.md</readme>", nuspec, StringComparison.Ordinal);
+            Assert.Contains("<repository type=\"git\" url=\"https://github.com/fastrmp/fastrmp\"", nuspec, StringComparison.Ordinal);
+            Assert.Contains("<projectUrl>https://github.com/fastrmp/fastrmp</projectUrl>", nuspec, StringComparison.Ordinal);
+            Assert.Matches("<description>.{40,}</description>", nuspec);
+        }
+
+        string symbols = Path.ChangeExtension(package, ".snupkg");
+        Assert.True(File.Exists(symbols), "no symbol package beside " + package);
+        using (var zip = ZipFile.OpenRead(symbols))
+        {
+            var pdb = Assert.Single(zip.Entries, e => e.Name == $"FastRmp.{name}.pdb");
+            using var stream = pdb.Open();
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            // the PDB's SourceLink map points at the canonical repository
+            Assert.Contains("https://raw.githubusercontent.com/fastrmp/fastrmp/", System.Text.Encoding.UTF8.GetString(copy.ToArray()), StringComparison.Ordinal);
+        }
+    }
+
+    private static string Read(ZipArchive zip, string entry)
+    {
+        using var reader = new StreamReader(Assert.Single(zip.Entries, e => e.FullName == entry).Open());
+        return reader.ReadToEnd();
+    }
+
     [Fact(Timeout = 120_000)]
     public void A_full_pack_makes_a_native_linux_x64_package_and_an_any_fallback_while_no_build_packs_stay_portable()
     {
@@ -60,18 +108,13 @@ public sealed class ToolPackageTests : IDisposable
     {
         // What the linux-x64 tool package holds: the Native AOT publish of the Cli. Its replay must give the same
         // JSON as the managed build in this process (all but the wall-clock time), for every policy at once.
-        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64
-            || !System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Bmi2.IsSupported)
+        if (NativeTool.WhyNot() is { } why)
         {
-            Assert.Skip("the native tool is built for linux-x64 with x86-64-v3 (AVX2, BMI2)");
+            Assert.Skip(why);
         }
 
         var ct = TestContext.Current.CancellationToken;
-        string native = Path.Combine(_dir, "native");
-        ChildProcess.Run("dotnet", ["publish", Path.Combine(Repository.Root(), "src", "Cli", "FastRmp.Cli.csproj"), "-c", "Release", "-r", "linux-x64", "-o", native], ct);
-        string binary = Path.Combine(native, "fastrmp");
-        Assert.True(File.Exists(binary), "the publish made no native fastrmp");
-        Assert.False(File.Exists(Path.Combine(native, "fastrmp.dll")), "the linux-x64 publish is not Native AOT");
+        string binary = NativeTool.Binary(ct);
 
         string trace = Path.Combine(_dir, "snp.dat");
         FastRmp.Tests.Common.SnpTraceFixture.WriteVms(trace, vms: 2, faultsEach: 3000);

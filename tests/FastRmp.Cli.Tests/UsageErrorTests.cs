@@ -24,10 +24,10 @@ public sealed class UsageErrorTests : IDisposable
 
     public static TheoryData<string[], string> BadValues() => new()
     {
-        { ["scenario", "share-4k-keep", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}." },
+        { ["scenario", "share-4k-keep", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}, tdx, tdx-2m." },
         { ["scenario", "share-4k-keep", "--folio", "3m"], "--folio: '3m' is not a folio size; use 4k, 2m or 1g." },
         { ["--folio", "8k"], "--folio: '8k' is not a folio size; use 4k, 2m or 1g." },
-        { ["scenario", "nope"], "unknown scenario 'nope'; the scenarios are share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared, teardown-rmpopt." },
+        { ["scenario", "nope"], "unknown scenario 'nope'; the scenarios are share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared, teardown-rmpopt, td-boot, accept-mismatch, dpamt-growth." },
         { ["scenario", "snp-boot", "--guest-size", "12Q"], "--guest-size: '12Q' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from 16M to 1T." },
         { ["scenario", "snp-boot", "--guest-size", "8M"], "--guest-size: 8M is outside 16M to 1T." },
         { ["replay", "TRACE", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}." },

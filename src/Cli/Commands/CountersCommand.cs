@@ -20,7 +20,7 @@ internal static class CountersCommand
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                IReadOnlyList<CounterJson> counters = [.. CounterCatalog.All.Select(c => new CounterJson(c.Name, c.Title, c.Unit, c.Description, c.Source, c.Set switch { CounterSet.Model => "model", CounterSet.RmpOpt => "rmpopt", _ => "replay" }))];
+                IReadOnlyList<CounterJson> counters = [.. CounterCatalog.All.Select(c => new CounterJson(c.Name, c.Title, c.Unit, c.Description, c.Source, c.Set switch { CounterSet.Model => "model", CounterSet.RmpOpt => "rmpopt", CounterSet.Tdx => "tdx", _ => "replay" }))];
                 output.WriteLine(System.Text.Json.JsonSerializer.Serialize(counters, ReportJsonContext.Default.IReadOnlyListCounterJson));
                 return ExitCodes.Ok;
             }

@@ -36,13 +36,19 @@ internal static class ReplayCommands
     /// <summary><c>fastrmp replay</c>.</summary>
     public static Command CreateReplay()
     {
-        var policy = CliOptions.Policy();
+        var policy = CliOptions.Policy(tdx: true);
         var export = new Option<FileInfo?>("--export-trace") { HelpName = "FILE", Description = "Write the model's run as a trace.dat (v7, zstd) to open next to the real one in KernelShark." };
         var command = new Command("replay", "Replay a host trace (trace.dat, ftrace text, perf script) through the model under one policy: counters and agreement with the traced kernel.");
         var shared = new SharedOptions(command);
         command.Options.Add(policy);
         command.Options.Add(export);
-        command.SetAction(parse => Run(parse, shared, [parse.GetValue(policy)!], null, parse.GetValue(export)));
+        command.Validators.Add(result => CheckDesigns(result, shared, CliOptions.TryGetValue(result, policy, out var p) && result.GetResult(policy) is { Implicit: false } ? [p!] : []));
+        command.SetAction(parse => Run(
+            parse,
+            shared,
+            [IsTdx(parse, shared) && parse.GetResult(policy) is null or { Implicit: true } ? FastRmp.Engine.Tdx.TdxDesigns.MergedName : parse.GetValue(policy)!],
+            null,
+            parse.GetValue(export)));
         return command;
     }
 
@@ -55,13 +61,42 @@ internal static class ReplayCommands
         var shared = new SharedOptions(command);
         command.Options.Add(policies);
         command.Options.Add(kernels);
+        command.Validators.Add(result => CheckDesigns(result, shared, CliOptions.TryGetValue(result, policies, out var named) && named is not null ? named : []));
         command.SetAction(parse => Run(
             parse,
             shared,
-            parse.GetValue(policies) is { Length: > 0 } named ? named : [.. PolicyCatalog.Names],
+            parse.GetValue(policies) is { Length: > 0 } named ? named : IsTdx(parse, shared) ? [.. FastRmp.Engine.Tdx.TdxDesigns.Names] : [.. PolicyCatalog.Names],
             parse.GetValue(kernels) is { Length: > 0 } k ? k : null,
             null));
         return command;
+    }
+
+    private static bool IsTdx(ParseResult parse, SharedOptions o) => parse.GetValue(o.VmType).Type == KvmVmType.Tdx;
+
+    /// <summary>A TDX replay takes TDX designs, any other the policies of the 2023 debate.</summary>
+    private static void CheckDesigns(System.CommandLine.Parsing.CommandResult result, SharedOptions o, IReadOnlyList<string> named)
+    {
+        if (!CliOptions.TryGetValue(result, o.VmType, out var type))
+        {
+            return;
+        }
+
+        bool tdx = type.Type == KvmVmType.Tdx;
+        foreach (string name in named)
+        {
+            bool design = FastRmp.Engine.Tdx.TdxDesigns.Names.Contains(name);
+            if (tdx && !design)
+            {
+                result.AddError($"'{name}' is not a TDX design; with --vm-type tdx use {string.Join(" or ", FastRmp.Engine.Tdx.TdxDesigns.Names)}.");
+                return;
+            }
+
+            if (!tdx && design)
+            {
+                result.AddError($"'{name}' is a TDX design: add --vm-type tdx.");
+                return;
+            }
+        }
     }
 
     private static int Run(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile)
@@ -196,7 +231,13 @@ internal static class ReplayCommands
     /// <summary>What the numbers above do not mean, when the trace says so (also in the JSON's <c>warnings</c>).</summary>
     internal static IEnumerable<string> Warnings(TraceOpStats s, IReadOnlyList<ReplayResult> results)
     {
-        if (s.Faults > 0 && s.EncryptedFaults == 0 && s.RmpFaults == 0 && s.LaunchUpdates == 0)
+        bool tdx = results.Count > 0 && FastRmp.Engine.Tdx.TdxDesigns.TryParse(results[0].Policy, out _);
+        if (!tdx && s.TdxSharedBitFaults > 0 && s.EncryptedFaults == 0)
+        {
+            yield return $"warning: {s.TdxSharedBitFaults:N0} of the {s.Faults:N0} faults have a GPA with a TD's shared bit (47 or 51) and none has the SEV "
+                + "encrypted bit: this looks like an Intel TDX host's trace; replay it with --vm-type tdx (docs/tdx.md).";
+        }
+        else if (!tdx && s.Faults > 0 && s.EncryptedFaults == 0 && s.RmpFaults == 0 && s.LaunchUpdates == 0)
         {
             yield return $"warning: none of the {s.Faults:N0} faults has the SEV encrypted bit (error code bit 34) and the trace has no RMP fault or "
                 + "launch update: this is not an SEV-SNP host's trace (a plain VM, or Intel VMX/TDX). The model replays it as SNP, so its "
@@ -210,6 +251,13 @@ internal static class ReplayCommands
                 + "if the host had more memory than --host-size, give its size so the model uses the traced pfns.";
         }
     }
+
+    /// <summary>The TDX counters a TD's replay shows after the usual rows (docs/tdx.md).</summary>
+    private static readonly CounterInfo[] s_tdxShown =
+    [
+        CounterCatalog.TdxPageAug4K, CounterCatalog.TdxPageAug2M, CounterCatalog.TdxSeptAdd, CounterCatalog.TdxRangeBlock, CounterCatalog.TdxTrack,
+        CounterCatalog.TdxDemote, CounterCatalog.TdxRemove, CounterCatalog.TdxPamtBytes,
+    ];
 
     /// <summary>The run's column: its policy, and its kernel when the results span more than one.</summary>
     private static string Label(ReplayResult r, IReadOnlyList<ReplayResult> results)
@@ -261,7 +309,12 @@ internal static class ReplayCommands
         // The usual counters (and RMPOPT's, when the host had it), then any other counter on which the columns
         // disagree; a row that differs is marked. Cells are markup; a null row is an empty separator.
         var rows = new List<(string Title, string Trace, string[] Runs)?>();
-        var usual = results[0].Counters.RmpOpt ? [.. Shown, .. CounterCatalog.RmpOpt] : Shown;
+        IReadOnlyList<CounterInfo> usual = results[0].Counters.RmpOpt ? [.. Shown, .. CounterCatalog.RmpOpt] : Shown;
+        if (results[0].Counters.Counters.Any(c => c.Key == CounterCatalog.TdxPageAug4K.Name))
+        {
+            usual = [.. usual, .. s_tdxShown];
+        }
+
         foreach (var counter in usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c))))
         {
             string name = Markup.Escape(counter.Title);
@@ -472,7 +525,7 @@ internal static class ReplayCommands
             s.SpteRequested, s.MemoryFaultExits, s.RmpFaults, s.Memslots, s.Conversions, s.LaunchUpdates, s.ThreadsWithProcess,
             replayer.Vms.Count, s.FirstTimestamp, s.LastTimestamp, reader.Stats.LostEvents, reader.Stats.DamageCount,
             replayer.Error?.Message, seconds);
-        var modelOptions = new ReplayOptionsJson(options.FolioAuto ? $"auto ({CliOptions.FolioName(options.FolioOrder)} fallback)" : CliOptions.FolioName(options.FolioOrder), options.HostBytes, options.VmType == KvmVmType.Snp ? "snp" : "sw-protected", (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
+        var modelOptions = new ReplayOptionsJson(options.FolioAuto ? $"auto ({CliOptions.FolioName(options.FolioOrder)} fallback)" : CliOptions.FolioName(options.FolioOrder), options.HostBytes, new VmTypeName(options.VmType).ToString(), (options.Kernel ?? KvmKernel.Default).Name, options.RmpOpt);
         var runs = results.Select(r =>
         {
             var f = r.Fidelity;
@@ -503,7 +556,7 @@ internal static class ReplayCommands
             }
         }
 
-        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
+        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed." };
 
         public Option<FolioSize?> Folio { get; } = CliOptions.ReplayFolio();
 
@@ -515,7 +568,7 @@ internal static class ReplayCommands
 
         public Option<ByteSize?> HostSize { get; } = CliOptions.Size("--host-size", "The host's memory, e.g. 256G or 1T (the allocator's and the RMP's range)", 1UL << 30, 4UL << 40, defaultText: "1T");
 
-        public Option<VmTypeName> VmType { get; } = CliOptions.VmType();
+        public Option<VmTypeName> VmType { get; } = CliOptions.VmType(tdx: true);
 
         public Option<FileInfo?> Memslots { get; } = new("--memslots") { HelpName = "FILE", Description = "A JSON array of memslots mirroring kvm_userspace_memory_region2, or QEMU's -trace kvm_set_user_memory log (docs/replay.md); overrides the trace's." };
 

@@ -28,6 +28,9 @@ internal static class ScenarioCommands
 
     private static readonly ulong s_maxGuest = 1UL << 40;
 
+    /// <summary>Every scenario name, SNP's then TDX's own.</summary>
+    private static string[] AllNames { get; } = [.. ScenarioCatalog.All.Select(s => s.Name).Union(TdxScenarioCatalog.All.Select(s => s.Name))];
+
     /// <summary>The root command's own action: the comparison of every policy on every scenario.</summary>
     public static void AddCompareAction(RootCommand root)
     {
@@ -71,6 +74,7 @@ internal static class ScenarioCommands
                 console.Write(table);
             }
 
+            WriteSideBySide(console, orders, options, results);
             WriteJson(parse.GetValue(json), results);
             WriteHtml(
                 parse.GetValue(html),
@@ -89,11 +93,17 @@ internal static class ScenarioCommands
         {
             var table = new Table().Border(TableBorder.Rounded);
             table.AddColumn("scenario");
+            table.AddColumn("VM type");
             table.AddColumn("what it does");
             table.AddColumn("from");
             foreach (var s in ScenarioCatalog.All)
             {
-                table.AddRow(s.Name, Markup.Escape(s.Description), Markup.Escape(s.Source));
+                table.AddRow(s.Name, "snp", Markup.Escape(s.Description), Markup.Escape(s.Source));
+            }
+
+            foreach (var s in TdxScenarioCatalog.All)
+            {
+                table.AddRow(s.Name, "tdx", Markup.Escape(s.Description), Markup.Escape(s.Source));
             }
 
             Terminal.For(parse.InvocationConfiguration.Output).Write(table);
@@ -109,12 +119,12 @@ internal static class ScenarioCommands
             new Argument<string>("name")
             {
                 HelpName = "NAME",
-                Description = $"The scenario: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))} ('fastrmp scenarios' says what each does).",
+                Description = $"The scenario: {string.Join(", ", AllNames)} ('fastrmp scenarios' says what each does and for which VM type).",
             },
             "scenario",
             "the scenarios are",
-            [.. ScenarioCatalog.All.Select(s => s.Name)]);
-        var policy = CliOptions.Policy();
+            AllNames);
+        var policy = CliOptions.Policy(tdx: true);
         var folio = CliOptions.Folio("guest_memfd folio size.");
         var guestSize = CliOptions.Size("--guest-size", "snp-boot's guest size, e.g. 64G or 1T, a multiple of the folio size", 16UL << 20, s_maxGuest, defaultText: null);
         var perPage = new Option<bool>("--per-page") { Description = "Fault every page in one by one (the reference path the batched one is checked against; same counts, slower)." };
@@ -122,7 +132,42 @@ internal static class ScenarioCommands
         var html = HtmlOption();
         var kernel = CliOptions.ModelKernel();
         var rmpopt = CliOptions.RmpOpt();
-        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, kernel, rmpopt, guestSize, perPage, json, html };
+        var vmType = CliOptions.VmType(tdx: true);
+        var dpamt = new Option<bool>("--dpamt") { Description = "With --vm-type tdx: the host's PAMT is Dynamic PAMT (docs/tdx.md)." };
+        var command = new Command("scenario", "Run one scenario under one policy and print every counter ('fastrmp counters' says what each counts).") { name, policy, folio, kernel, rmpopt, vmType, dpamt, guestSize, perPage, json, html };
+        command.Validators.Add(result =>
+        {
+            // The VM type decides which scenarios and policies exist.
+            if (!CliOptions.TryGetValue(result, vmType, out var type) || !CliOptions.TryGetValue(result, policy, out var p) || result.GetValue(name) is not { } n || !AllNames.Contains(n))
+            {
+                return;
+            }
+
+            bool tdx = type.Type == Interop.Uapi.KvmVmType.Tdx;
+            bool implicitPolicy = result.GetResult(policy) is null or { Implicit: true };
+            if (tdx && !TdxScenarioCatalog.All.Any(s => s.Name == n))
+            {
+                result.AddError($"scenario '{n}' has no TDX version; the TDX scenarios are {string.Join(", ", TdxScenarioCatalog.All.Select(s => s.Name))}.");
+            }
+            else if (!tdx && !ScenarioCatalog.All.Any(s => s.Name == n))
+            {
+                result.AddError($"scenario '{n}' is a TDX scenario: add --vm-type tdx.");
+            }
+
+            if (tdx && !implicitPolicy && !Engine.Tdx.TdxDesigns.Names.Contains(p))
+            {
+                result.AddError($"--policy: '{p}' is not a TDX design; with --vm-type tdx use {string.Join(" or ", Engine.Tdx.TdxDesigns.Names)}.");
+            }
+            else if (!tdx && Engine.Tdx.TdxDesigns.Names.Contains(p))
+            {
+                result.AddError($"--policy: '{p}' is a TDX design: add --vm-type tdx.");
+            }
+
+            if (!tdx && CliOptions.TryGetValue(result, dpamt, out bool d) && d)
+            {
+                result.AddError("--dpamt: only a TDX host has a PAMT; add --vm-type tdx.");
+            }
+        });
         command.Validators.Add(result =>
         {
             // The checks that need two values: only snp-boot has a guest size, and it is whole folios, at least one
@@ -135,9 +180,9 @@ internal static class ScenarioCommands
             ulong bytes = size.Value.Bytes;
             int order = (folioSize ?? FolioSize.Size4K).Order;
             ulong folioBytes = 4096UL << order;
-            if (result.GetValue(name) != "snp-boot")
+            if (result.GetValue(name) is not ("snp-boot" or "td-boot"))
             {
-                result.AddError("--guest-size: only snp-boot takes a guest size.");
+                result.AddError("--guest-size: only snp-boot and td-boot take a guest size.");
             }
             else if (bytes % folioBytes != 0 || bytes < ScenarioCatalog.GuestBytes(order))
             {
@@ -147,11 +192,15 @@ internal static class ScenarioCommands
         command.SetAction(parse =>
         {
             string scenario = parse.GetValue(name)!;
-            string policyName = parse.GetValue(policy)!;
+            bool tdx = parse.GetValue(vmType).Type == Interop.Uapi.KvmVmType.Tdx;
+            string policyName = tdx && parse.GetResult(policy) is null or { Implicit: true } ? Engine.Tdx.TdxDesigns.MergedName : parse.GetValue(policy)!;
             int order = (parse.GetValue(folio) ?? FolioSize.Size4K).Order;
             ulong? bytes = parse.GetValue(guestSize)?.Bytes;
             var k = KvmKernel.Parse(parse.GetValue(kernel)!);
-            var result = ScenarioCatalog.Run(scenario, policyName, order, bytes, new HostOptions(BatchFreshFaults: !parse.GetValue(perPage), Kernel: k, RmpOpt: parse.GetValue(rmpopt)));
+            var hostOptions = new HostOptions(BatchFreshFaults: !parse.GetValue(perPage), Kernel: k, RmpOpt: parse.GetValue(rmpopt)) { DynamicPamt = parse.GetValue(dpamt) };
+            var result = tdx
+                ? TdxScenarioCatalog.Run(scenario, policyName, order, bytes, hostOptions)
+                : ScenarioCatalog.Run(scenario, policyName, order, bytes, hostOptions);
 
             var table = new Table().Border(TableBorder.Rounded).Title($"{scenario}, {policyName}, folio {CliOptions.FolioName(order)}, kernel {k.Name}{(result.RmpOpt ? ", RMPOPT" : "")}");
             table.AddColumn("counter");
@@ -168,11 +217,60 @@ internal static class ScenarioCommands
             WriteHtml(
                 parse.GetValue(html),
                 $"FastRmp: {scenario}, {policyName}, folio {CliOptions.FolioName(order)}",
-                $"fastrmp scenario {scenario} --policy {policyName} --folio {CliOptions.FolioName(order)}{(bytes is { } b ? $" --guest-size {CliOptions.FormatSize(b)}" : "")} ({ReportFile.Version()})",
+                $"fastrmp scenario {scenario}{(tdx ? " --vm-type tdx" : "")} --policy {policyName} --folio {CliOptions.FolioName(order)}{(bytes is { } b ? $" --guest-size {CliOptions.FormatSize(b)}" : "")} ({ReportFile.Version()})",
                 [result]);
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The workloads SNP and TDX share: the SNP scenario and its TDX counterpart.</summary>
+    private static readonly (string Snp, string Tdx)[] s_pairs =
+    [
+        ("share-4k-keep", "share-4k-keep"), ("share-4k-punch", "share-4k-punch"), ("psmash-roundtrip", "psmash-roundtrip"),
+        ("memslots-512", "memslots-512"), ("snp-boot", "td-boot"),
+    ];
+
+    /// <summary>
+    /// SNP (merged 6.11+: first-use) and TDX (as merged at 4 KiB folios; the huge-page series at 2 MiB) on the same
+    /// workloads: the guest's private faults, conversions each way, splits, the guest's retries, and the metadata memory
+    /// each vendor needs for the host (docs/tdx.md, "SNP and TDX side by side"). The TDX runs join the results.
+    /// </summary>
+    private static void WriteSideBySide(IAnsiConsole console, int[] orders, HostOptions options, List<RunResult> results)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("SNP and TDX side by side (docs/tdx.md)");
+        foreach (string column in (string[])["workload", "folio", "vendor", "design", "private faults", "to private", "to shared", "splits", "guest retries", "TLB tracks", "metadata"])
+        {
+            table.AddColumn(column is "workload" or "folio" or "vendor" or "design" ? new TableColumn(column) : new TableColumn(column).RightAligned());
+        }
+
+        foreach (int order in orders.Where(o => o != 18))
+        {
+            string tdxDesign = order == 0 ? Engine.Tdx.TdxDesigns.MergedName : Engine.Tdx.TdxDesigns.HugePagesName;
+            foreach (var (snpName, tdxName) in s_pairs)
+            {
+                var snp = results.First(r => r.Workload == snpName && r.Policy == "first-use" && r.FolioOrder == order);
+                var tdx = TdxScenarioCatalog.Run(tdxName, tdxDesign, order, null, options);
+                results.Add(tdx);
+                ulong hostPages = options.HostPages ?? Host.DefaultHostPages(ScenarioCatalog.GuestBytes(order));
+                long rmpBytes = (16L << 10) + ((long)((hostPages + (1UL << 18) - 1) & ~((1UL << 18) - 1)) * 16);
+                Row(snpName, "SNP", "first-use", snp["faults_private"], snp["rmpupdate_to_private"], snp["rmpupdate_to_shared"], snp["psmash"], snp["rmp_npf"], 0, rmpBytes);
+                Row(tdxName, "TDX", tdxDesign, tdx["faults_private"], tdx["tdx_page_aug_4k"] + tdx["tdx_page_aug_2m"] + tdx["tdx_page_add"], tdx["tdx_remove"],
+                    tdx["tdx_demote"], tdx["tdx_accept_size_mismatch"], tdx["tdx_track"], tdx["tdx_pamt_bytes"]);
+                if ((snpName, tdxName) != s_pairs[^1])
+                {
+                    table.AddEmptyRow();
+                }
+
+                void Row(string workload, string vendor, string design, long faults, long toPrivate, long toShared, long splits, long retries, long tracks, long metadata)
+                    => table.AddRow([workload, CliOptions.FolioName(order), vendor, design, .. ((long[])[faults, toPrivate, toShared, splits, retries, tracks]).Select(v => v.ToString("N0", CultureInfo.InvariantCulture)), CliOptions.FormatSize((ulong)metadata)]);
+            }
+        }
+
+        if (table.Rows.Count > 0)
+        {
+            console.Write(table);
+        }
     }
 
     private static Option<FileInfo?> HtmlOption() => new("--html")

@@ -23,17 +23,19 @@ internal static class CliOptions
     public static IReadOnlyList<string> FolioNames { get; } = ["4k", "2m", "1g"];
 
     /// <summary>The VM types, as the command line spells them.</summary>
-    public static IReadOnlyList<string> VmTypeNames { get; } = ["snp", "sw-protected"];
+    public static IReadOnlyList<string> VmTypeNames { get; } = ["snp", "sw-protected", "tdx"];
 
     /// <summary><c>--policy P</c>: one of <see cref="PolicyCatalog.AllNames"/>, default <c>first-use</c>.</summary>
-    public static Option<string> Policy()
+    public static Option<string> Policy(bool tdx = false)
     {
         var option = new Option<string>("--policy")
         {
-            Description = "The policy (docs/policies.md).",
+            Description = tdx
+                ? "The policy (docs/policies.md); with --vm-type tdx, the TDX design: tdx (as merged, the default there) or tdx-2m (the huge-page series; docs/tdx.md)."
+                : "The policy (docs/policies.md).",
             DefaultValueFactory = _ => "first-use",
         };
-        return OneOf(option, "policy", "the policies are", PolicyCatalog.AllNames);
+        return OneOf(option, "policy", "the policies are", tdx ? [.. PolicyCatalog.AllNames, .. Engine.Tdx.TdxDesigns.Names] : PolicyCatalog.AllNames);
     }
 
     /// <summary><c>--kernel K</c>: whose KVM the model follows, one of <see cref="KvmKernel.All"/>'s names, default 6.18.</summary>
@@ -67,9 +69,9 @@ internal static class CliOptions
                 var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
                 foreach (string name in names)
                 {
-                    if (!PolicyCatalog.AllNames.Contains(name))
+                    if (!PolicyCatalog.AllNames.Contains(name) && !Engine.Tdx.TdxDesigns.Names.Contains(name))
                     {
-                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.AllNames)}.");
+                        result.AddError($"--policies: unknown policy '{name}'; the policies are {string.Join(", ", PolicyCatalog.AllNames)} (with --vm-type tdx: {string.Join(", ", Engine.Tdx.TdxDesigns.Names)}).");
                         return [];
                     }
                 }
@@ -195,13 +197,16 @@ internal static class CliOptions
         return option;
     }
 
-    /// <summary><c>--vm-type snp|sw-protected</c>; default snp.</summary>
-    public static Option<VmTypeName> VmType()
+    /// <summary><c>--vm-type snp|sw-protected[|tdx]</c>; default snp. <paramref name="tdx"/>: TDX is one of the choices.</summary>
+    public static Option<VmTypeName> VmType(bool tdx = false)
     {
+        int count = tdx ? 3 : 2;
         var option = new Option<VmTypeName>("--vm-type")
         {
-            Description = "snp (the RMP and the policy's hooks) or sw-protected (guest_memfd without hardware checks).",
-            HelpName = string.Join('|', VmTypeNames),
+            Description = tdx
+                ? "snp (the RMP and the policy's hooks), sw-protected (guest_memfd without hardware checks) or tdx (Intel TDX: Secure EPT and PAMT, the policy names a TDX design; docs/tdx.md)."
+                : "snp (the RMP and the policy's hooks) or sw-protected (guest_memfd without hardware checks).",
+            HelpName = string.Join('|', VmTypeNames.Take(count)),
             DefaultValueFactory = _ => new VmTypeName(KvmVmType.Snp),
             CustomParser = result =>
             {
@@ -210,13 +215,14 @@ internal static class CliOptions
                 {
                     case 0: return new VmTypeName(KvmVmType.Snp);
                     case 1: return new VmTypeName(KvmVmType.SwProtected);
+                    case 2 when tdx: return new VmTypeName(KvmVmType.Tdx);
                     default:
-                        result.AddError($"--vm-type: '{text}' is not a VM type; use snp or sw-protected.");
+                        result.AddError($"--vm-type: '{text}' is not a VM type; use {string.Join(" or ", VmTypeNames.Take(count))}.");
                         return default;
                 }
             },
         };
-        option.CompletionSources.Add([.. VmTypeNames]);
+        option.CompletionSources.Add([.. VmTypeNames.Take(count)]);
         return option;
     }
 

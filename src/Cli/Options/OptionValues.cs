@@ -27,6 +27,6 @@ internal readonly record struct ByteSize(ulong Bytes)
 /// <param name="Type">The KVM VM type.</param>
 internal readonly record struct VmTypeName(KvmVmType Type)
 {
-    /// <summary><c>snp</c> or <c>sw-protected</c>.</summary>
-    public override string ToString() => Type == KvmVmType.Snp ? "snp" : "sw-protected";
+    /// <summary><c>snp</c>, <c>sw-protected</c> or <c>tdx</c>.</summary>
+    public override string ToString() => Type switch { KvmVmType.Snp => "snp", KvmVmType.Tdx => "tdx", _ => "sw-protected" };
 }

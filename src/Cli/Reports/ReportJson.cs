@@ -78,7 +78,7 @@ internal sealed record ReplayTraceJson(
 /// <summary>The options part of <see cref="ReplayReportJson"/>.</summary>
 /// <param name="Folio">The folio size, <c>4k</c>, <c>2m</c> or <c>1g</c>.</param>
 /// <param name="HostBytes">The host's memory in bytes.</param>
-/// <param name="VmType">The VM type, <c>snp</c> or <c>sw-protected</c>.</param>
+/// <param name="VmType">The VM type, <c>snp</c>, <c>sw-protected</c> or <c>tdx</c>.</param>
 /// <param name="Kernel">The kernel whose KVM the model followed (<c>--kernel</c>).</param>
 /// <param name="RmpOpt">Whether the model's host had RMPOPT (<c>--rmpopt</c>).</param>
 internal sealed record ReplayOptionsJson(string Folio, ulong HostBytes, string VmType, string Kernel, [property: JsonPropertyName("rmpopt")] bool RmpOpt);

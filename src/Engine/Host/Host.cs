@@ -6,6 +6,7 @@ using FastRmp.Engine.Metrics;
 using FastRmp.Engine.Policies;
 using FastRmp.Engine.Reports;
 using FastRmp.Engine.Rmp;
+using FastRmp.Engine.Tdx;
 using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
@@ -47,15 +48,28 @@ public sealed class Host : IDisposable, IMetricsSource
         Allocator = new BuddyAllocator(new kvm_pfn_t(0), hostPages, maxOrder: 18);
         TracedPfns = options.TracedPfns ? new TracedPfnAllocator(Allocator) : null;
         Rmp = options.Store == RmpStoreKind.Raw ? RmpTable.CreateRaw(hostPages) : RmpTable.CreateCompact(hostPages);
-        Policy = PolicyCatalog.Create(policy, Rmp, Asid);
+        bool tdx = options.VmType == KvmVmType.Tdx;
+        if (tdx)
+        {
+            if (!TdxDesigns.TryParse(policy, out var design))
+            {
+                throw new ArgumentException($"Unknown TDX design '{policy}' (known: {string.Join(", ", TdxDesigns.Names)}).", nameof(policy));
+            }
+
+            Tdx = new TdxArch(new TdxModule(new TdxPamt(hostPages, options.DynamicPamt)), design, (IFolioAllocator?)TracedPfns ?? Allocator);
+        }
+
+        // A TD has no SNP policy; the host keeps one (unused, like a SW_PROTECTED VM's) so that its parts stay the same.
+        Policy = PolicyCatalog.Create(tdx ? PolicyCatalog.Names[0] : policy, Rmp, Asid);
         var config = new VmConfig(options.VmType, Asid, folioOrder, options.AllowDirtyLoggingOnGmem, options.MemslotCapacity, options.BatchFreshFaults, options.Kernel)
         {
             DirtyLogInitiallySet = options.DirtyLogInitiallySet,
             EagerPageSplit = options.EagerPageSplit,
         };
         bool snp = options.VmType == KvmVmType.Snp;
-        Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : null, snp ? Rmp : null);
+        Vm = new Vm(config, (IFolioAllocator?)TracedPfns ?? Allocator, snp ? Policy : Tdx, snp ? Rmp : null);
         Guest = new Guest(Vm);
+        TdxGuest = Tdx is null ? null : new TdxGuest(Vm, Tdx);
         if (options.RmpOpt)
         {
             // SNP is enabled on the host whatever the VM type: a SW_PROTECTED guest's memory is RMP-checked too.
@@ -96,6 +110,15 @@ public sealed class Host : IDisposable, IMetricsSource
 
     /// <summary>The policy: the VM's vendor hooks (SNP), unused for a SW_PROTECTED VM.</summary>
     public SnpPolicy Policy { get; }
+
+    /// <summary>KVM's TDX hooks with the TD's side of the TDX module and the host's PAMT (a TDX host), else null.</summary>
+    public TdxArch? Tdx { get; }
+
+    /// <summary>The TD's CPU (a TDX host), else null.</summary>
+    public TdxGuest? TdxGuest { get; }
+
+    /// <summary>The design under test: the policy's name, or the TDX design's.</summary>
+    public string Design => Tdx?.Design.Name() ?? Policy.Name;
 
     /// <summary>The VM.</summary>
     public Vm Vm { get; }
@@ -149,6 +172,46 @@ public sealed class Host : IDisposable, IMetricsSource
     /// <exception cref="InvalidOperationException">KVM refused it.</exception>
     public void SetPrivate(ulong gpa, ulong size, bool isPrivate)
         => Check(Vm.ConvertMemory(new gpa_t(gpa), size, isPrivate, out _), "KVM_SET_MEMORY_ATTRIBUTES");
+
+    /// <summary>
+    /// KVM_TDX_INIT_MEM_REGION of [<paramref name="gpa"/>, +<paramref name="pages"/> pages) (<c>tdx_vcpu_init_mem_region</c>,
+    /// arch/x86/kvm/vmx/tdx.c, 6.16): page by page, guest_memfd's populate, the mirror root's map at 4 KiB
+    /// (<c>kvm_tdp_map_page</c>), then TDH.MEM.PAGE.ADD and, with <paramref name="measure"/>, TDH.MR.EXTEND.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not a TDX host, the TD is finalized, or KVM refused.</exception>
+    public void InitMemRegion(ulong gpa, ulong pages, bool measure = true)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var tdx = Tdx ?? throw new InvalidOperationException("KVM_TDX_INIT_MEM_REGION needs a TDX host.");
+        if (tdx.Module.Finalized)
+        {
+            throw new InvalidOperationException("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: EINVAL.");
+        }
+
+        for (ulong i = 0; i < pages; i++)
+        {
+            var gfn = new gpa_t(gpa).Gfn + i;
+            var fault = new Interop.Kernel.kvm_page_fault_v6_13
+            {
+                addr = gfn.Gpa,
+                error_code = (ulong)(Interop.Kernel.PageFaultErrorCode.Write | Interop.Kernel.PageFaultErrorCode.PrivateAccess),
+            };
+            if (Vm.HandleFault(ref fault) != FaultResult.Fixed)
+            {
+                throw new InvalidOperationException($"KVM_TDX_INIT_MEM_REGION could not map gfn {gfn}.");
+            }
+
+            Check(tdx.AddInitialPage(gfn, Vm.Npt.Lookup(gfn).Pfn, measure) == 0 ? Errno.Ok : Errno.EIO, "TDH.MEM.PAGE.ADD");
+        }
+    }
+
+    /// <summary>KVM_TDX_FINALIZE_VM: the TD's build is over and its vCPUs may run.</summary>
+    /// <exception cref="InvalidOperationException">Not a TDX host, or pages are mapped but not added.</exception>
+    public void FinalizeTd()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Check((Tdx ?? throw new InvalidOperationException("KVM_TDX_FINALIZE_VM needs a TDX host.")).FinalizeVm(), "KVM_TDX_FINALIZE_VM");
+    }
 
     /// <summary>
     /// The counters (in report order) and the host's memory map at the end of a run of <paramref name="workload"/>,
@@ -220,15 +283,42 @@ public sealed class Host : IDisposable, IMetricsSource
                 CounterCatalog.RmpOptChecksMade.With(o.HostWritesChecked));
         }
 
+        if (Tdx is { } t)
+        {
+            ref var c = ref t.Module.Counters;
+            var pamt = t.Module.Pamt;
+            counters = counters.AddRange(
+                CounterCatalog.TdxPageAdd.With(c.PageAdd),
+                CounterCatalog.TdxPageAug4K.With(c.PageAug4K),
+                CounterCatalog.TdxPageAug2M.With(c.PageAug2M),
+                CounterCatalog.TdxSeptAdd.With(c.SeptAdd),
+                CounterCatalog.TdxRangeBlock.With(c.RangeBlock),
+                CounterCatalog.TdxTrack.With(c.Track),
+                CounterCatalog.TdxDemote.With(c.Demote),
+                CounterCatalog.TdxRemove.With(c.Remove),
+                CounterCatalog.TdxWbinvd.With(c.Wbinvd),
+                CounterCatalog.TdxAccepted4K.With(c.Accepted4K),
+                CounterCatalog.TdxAccepted2M.With(c.Accepted2M),
+                CounterCatalog.TdxAcceptSizeMismatch.With(c.AcceptSizeMismatch),
+                CounterCatalog.TdxAcceptEptViolations.With(c.AcceptEptViolations),
+                CounterCatalog.TdxAcceptSplits.With(c.AcceptSplits),
+                CounterCatalog.TdxUnacceptedAccesses.With(c.UnacceptedAccesses),
+                CounterCatalog.TdxPamtAdd.With(pamt.PamtAdds),
+                CounterCatalog.TdxPamtRemove.With(pamt.PamtRemoves),
+                CounterCatalog.TdxSeptPages.With(t.Module.SeptPages),
+                CounterCatalog.TdxPamtBytes.With(pamt.Bytes),
+                CounterCatalog.TdxPamtPeakBytes.With(pamt.PeakBytes));
+        }
+
         return new RunResult
         {
             Workload = workload,
-            Policy = Policy.Name,
+            Policy = Design,
             FolioOrder = Vm.Config.FolioOrder,
             Kernel = Vm.Config.Kernel.Name,
             RmpOpt = RmpOpt is not null,
             Counters = counters,
-            Map = HostMemoryMap.Capture(Rmp, Allocator, Asid),
+            Map = Tdx is null ? HostMemoryMap.Capture(Rmp, Allocator, Asid) : HostMemoryMap.CaptureMirror(Vm.Npt, Allocator),
             StuckReason = Guest.StuckReason,
         };
     }

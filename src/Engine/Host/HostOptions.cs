@@ -43,6 +43,9 @@ public sealed record HostOptions(
     /// <summary>The VM's <see cref="Kvm.VmConfig.DirtyLogInitiallySet"/> (KVM_DIRTY_LOG_INITIALLY_SET: enabling dirty logging changes no mapping).</summary>
     public bool DirtyLogInitiallySet { get; init; }
 
+    /// <summary>A TDX host's PAMT is Dynamic PAMT (<see cref="Tdx.TdxPamt"/>); ignored for other VM types.</summary>
+    public bool DynamicPamt { get; init; }
+
     /// <summary>The VM's <see cref="Kvm.VmConfig.EagerPageSplit"/> (the <c>eager_page_split</c> module parameter, default on).</summary>
     public bool EagerPageSplit { get; init; } = true;
 }

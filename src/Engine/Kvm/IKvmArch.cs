@@ -51,6 +51,38 @@ public interface IKvmArch : IGmemArch
     /// </summary>
     void PrepareFreshRun4K(GuestMemfd file, ulong index, gfn_t gfn, ReadOnlySpan<Allocation.PfnRange> pages)
         => throw new NotSupportedException("These hooks prepare fresh folios one by one.");
+
+    /// <summary>
+    /// True when private leaves are mirrored into page tables the vendor owns (TDX's Secure EPT): KVM's mirror root
+    /// calls <see cref="SetExternalLeaf"/> for every private leaf it installs and <see cref="RemoveExternalLeaves"/>
+    /// before it zaps private leaves (<c>kvm_x86_ops.link_external_spt</c>, <c>set_external_spte</c>,
+    /// <c>remove_external_spte</c>; arch/x86/kvm/mmu/tdp_mmu.c, 6.16).
+    /// </summary>
+    bool HasExternalPageTables => false;
+
+    /// <summary>
+    /// True when a private zap that starts or ends inside a huge leaf first splits that leaf so that only the range
+    /// goes (the TDX huge-page series' <c>kvm_split_cross_boundary_leafs</c>); the VM then calls
+    /// <see cref="SplitExternalLeaf"/> for each such 2 MiB block.
+    /// </summary>
+    bool SplitsAtZapBoundaries => false;
+
+    /// <summary>
+    /// <c>set_external_spte</c> (with <c>link_external_spt</c> for the tables on the way): the private leaf at
+    /// <paramref name="gfn"/> (aligned to <paramref name="level"/>) now maps <paramref name="pfn"/>. Returns 0 or a
+    /// negative errno (the fault is retried).
+    /// </summary>
+    int SetExternalLeaf(ref KvmHookContext kvm, gfn_t gfn, PgLevel level, kvm_pfn_t pfn) => 0;
+
+    /// <summary><c>remove_external_spte</c> for every private leaf that maps a gfn of [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    void RemoveExternalLeaves(ref KvmHookContext kvm, gfn_t start, gfn_t end)
+    {
+    }
+
+    /// <summary><c>split_external_spt</c>: the private 2 MiB leaf of the block at <paramref name="block"/> becomes 512 4 KiB leaves.</summary>
+    void SplitExternalLeaf(ref KvmHookContext kvm, gfn_t block)
+    {
+    }
 }
 
 /// <summary>What the RMP #NPF handler did.</summary>

@@ -32,6 +32,9 @@ public readonly ref struct KvmHookContext
     /// <summary>The VM's guest_memfd files.</summary>
     public GmemFiles Gmem { get; }
 
+    /// <summary>The VM's NPT (mirror) leaf that maps <paramref name="gfn"/>.</summary>
+    public NptLeaf Lookup(gfn_t gfn) => _npt.Lookup(gfn);
+
     /// <summary>
     /// Zaps the 2 MiB-aligned range around <paramref name="gfn"/> (<c>kvm_zap_gfn_range</c>, arch/x86/kvm/mmu/mmu.c,
     /// 6.18) and counts the SPTEs zapped; returns them.

@@ -194,6 +194,20 @@ public sealed unsafe partial class Vm
         }
 
         Counters.Zapped += Npt.Map(fault.gfn, fault.pfn, goal, isPrivate);
+        if (isPrivate && Arch is { HasExternalPageTables: true } external)
+        {
+            // The mirror root's leaf is set; now the vendor's own tables (TDX: TDH.MEM.PAGE.AUG or, while the TD is
+            // built, the pre-map count before TDH.MEM.PAGE.ADD). A failure undoes the mirror leaf and retries.
+            var kvm = HookContext();
+            var head = new gfn_t(fault.gfn.Value & ~((1UL << (((int)goal - 1) * 9)) - 1));
+            if (external.SetExternalLeaf(ref kvm, head, goal, fault.pfn) != 0)
+            {
+                Npt.Zap(head, head + (1UL << (((int)goal - 1) * 9)));
+                Counters.Retries++;
+                return FaultResult.Retry;
+            }
+        }
+
         CountMapped(goal, 1);
         DebugCheckLeaf(fault.gfn);
         return FaultResult.Fixed;
@@ -211,7 +225,7 @@ public sealed unsafe partial class Vm
     private bool TryFastPageFault(ref kvm_page_fault_v6_13 fault, out FaultResult result)
     {
         result = FaultResult.FixedFast;
-        if ((Config.Type is KvmVmType.Snp or KvmVmType.SwProtected) && fault.is_private != Attributes.IsPrivate(fault.gfn))
+        if ((Config.Type is KvmVmType.Snp or KvmVmType.SwProtected or KvmVmType.Tdx) && fault.is_private != Attributes.IsPrivate(fault.gfn))
         {
             return false;
         }
@@ -326,6 +340,46 @@ public sealed unsafe partial class Vm
         Counters.RmpNpf++;
         var kvm = HookContext();
         return Arch.HandleRmpFault(ref kvm, gpa, errorCode);
+    }
+
+    /// <summary>
+    /// Zaps [<paramref name="start"/>, <paramref name="end"/>) of the NPT (<c>kvm_zap_gfn_range</c>,
+    /// <c>kvm_tdp_mmu_unmap_gfn_range</c>; arch/x86/kvm/mmu, 6.18), first telling vendor-owned private tables
+    /// (<see cref="IKvmArch.HasExternalPageTables"/>): a huge private leaf the range cuts is split at the boundary when
+    /// the vendor says so, then the private leaves in the range are removed from the vendor's tables. Returns the
+    /// SPTEs zapped.
+    /// </summary>
+    private long ZapRange(gfn_t start, gfn_t end, ZapFilter filter = ZapFilter.All)
+    {
+        if (filter != ZapFilter.Shared && end > start && Arch is { HasExternalPageTables: true } external)
+        {
+            var kvm = HookContext();
+            if (external.SplitsAtZapBoundaries)
+            {
+                SplitPrivateBlock(external, ref kvm, start);
+                SplitPrivateBlock(external, ref kvm, end);
+            }
+
+            external.RemoveExternalLeaves(ref kvm, start, end);
+        }
+
+        return Npt.Zap(start, end, filter);
+    }
+
+    private void SplitPrivateBlock(IKvmArch external, ref KvmHookContext kvm, gfn_t boundary)
+    {
+        if ((boundary.Value & 511) == 0)
+        {
+            return;
+        }
+
+        var block = new gfn_t(boundary.Value & ~511UL);
+        var leaf = Npt.Lookup(block);
+        if (leaf.IsPresent && leaf.IsPrivate && leaf.Level == PgLevel.Level2M)
+        {
+            external.SplitExternalLeaf(ref kvm, block);
+            Npt.SplitHugeLeaves(block, block + 512);
+        }
     }
 
     /// <summary>What a vendor hook may read and change of this VM, for one call.</summary>

@@ -69,7 +69,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         _allocator = allocator;
         Arch = arch;
         Rmp = rmp;
-        bool privateMemory = config.Type is KvmVmType.Snp or KvmVmType.SwProtected;
+        bool privateMemory = config.Type is KvmVmType.Snp or KvmVmType.SwProtected or KvmVmType.Tdx;
         var kernel = config.Kernel;
 
         // kvm_gmem_get_supported_flags: MMAP from 6.18; INIT_SHARED only where kvm_arch_supports_gmem_init_shared (x86:
@@ -123,7 +123,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
         if (region.memory_size == 0 && before >= 0)
         {
             ref var old = ref Memslots[before];
-            Counters.Zapped += Npt.Zap(old.base_gfn, old.base_gfn + old.npages);
+            Counters.Zapped += ZapRange(old.base_gfn, old.base_gfn + old.npages);
         }
 
         bool startsDirtyLogging = before >= 0 && region.memory_size != 0
@@ -320,7 +320,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
             return Errno.Ok; // nothing changes: no zap, no MIXED update
         }
 
-        Counters.Zapped += Npt.Zap(start, start + pages);
+        Counters.Zapped += ZapRange(start, start + pages);
         error = Attributes.Set(request, out _);
         HugepageAttributes.Recompute(Memslots, Attributes, start, start + pages);
         return error;
@@ -338,7 +338,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     {
         ref var s = ref Memslots[slot];
         var start = s.base_gfn + (pgoff - s.gmem.pgoff);
-        Counters.Zapped += Npt.Zap(start, start + npages, ZapFilter.Private);
+        Counters.Zapped += ZapRange(start, start + npages, ZapFilter.Private);
     }
 
     /// <inheritdoc />
@@ -349,7 +349,7 @@ public sealed unsafe partial class Vm : IGmemMmu, IDisposable
     {
         ref var s = ref Memslots[slot];
         var start = s.base_gfn + (pgoff - s.gmem.pgoff);
-        Counters.Zapped += Npt.Zap(start, start + npages, toPrivate ? ZapFilter.Shared : ZapFilter.Private);
+        Counters.Zapped += ZapRange(start, start + npages, toPrivate ? ZapFilter.Shared : ZapFilter.Private);
         Attributes.Set(new kvm_memory_attributes
         {
             address = start.Gpa.Value,

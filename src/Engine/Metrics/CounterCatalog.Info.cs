@@ -11,6 +11,9 @@ public enum CounterSet
 
     /// <summary>The replay of a trace: only replay and compare results have it, after the model's counters.</summary>
     Replay,
+
+    /// <summary>A TDX host (the TDX module, its Secure EPT and PAMT): only results of a TD have it, after the model's counters.</summary>
+    Tdx,
 }
 
 /// <summary>What one counter of a result counts: the facts every report (table, JSON, HTML, help) shows about it.</summary>

@@ -31,11 +31,15 @@ public static partial class CounterCatalog
             RmpOptRegionsOptimized, RmpOptRegionsDisabled, RmpOptRegionsReenabled, RmpOptRegionsOn, RmpOptChecksSkipped, RmpOptChecksMade,
             ReplayFaults, ReplayMmio, PfnsFromTrace, PfnsNotFree, InferredSlots, InferredConversions, FoliosInferred2M, SharedHugePagesInferred,
             InferredValidations, MemslotErrors, MemslotEventsIgnored, AttributeErrors,
+            TdxPageAdd, TdxPageAug4K, TdxPageAug2M, TdxSeptAdd, TdxRangeBlock, TdxTrack, TdxDemote, TdxRemove, TdxWbinvd,
+            TdxAccepted4K, TdxAccepted2M, TdxAcceptSizeMismatch, TdxAcceptEptViolations, TdxAcceptSplits, TdxUnacceptedAccesses,
+            TdxPamtAdd, TdxPamtRemove, TdxSeptPages, TdxPamtBytes, TdxPamtPeakBytes,
         ];
         s_index = All.Select((c, i) => KeyValuePair.Create(c.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
         Model = [.. All.Where(c => c.Set == CounterSet.Model)];
         RmpOpt = [.. All.Where(c => c.Set == CounterSet.RmpOpt)];
         Replay = [.. All.Where(c => c.Set == CounterSet.Replay)];
+        Tdx = [.. All.Where(c => c.Set == CounterSet.Tdx)];
     }
 
     /// <summary>Every counter, in report order: the model's, then the replay's.</summary>
@@ -49,6 +53,9 @@ public static partial class CounterCatalog
 
     /// <summary>The replay's own counters, in report order (what a replay result has after <see cref="Model"/>).</summary>
     public static ImmutableArray<CounterInfo> Replay { get; }
+
+    /// <summary>The TDX host's counters, in report order (<see cref="CounterSet.Tdx"/>).</summary>
+    public static ImmutableArray<CounterInfo> Tdx { get; }
 
     /// <summary>The counter named <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No counter has that name.</exception>

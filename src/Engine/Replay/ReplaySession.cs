@@ -37,6 +37,7 @@ public sealed class ReplaySession : IDisposable
     private int _modelFiles;
     private readonly MemoryAttributeMap _known = new();
     private readonly bool _private;
+    private readonly bool _tdx;
     private int _inferredFd = -1;
     private bool _disposed;
     private uint _inferredSlots;
@@ -51,7 +52,13 @@ public sealed class ReplaySession : IDisposable
         Host = new Host(policy, options.FolioOrder, guestBytes: 0,
             new HostOptions(options.HostBytes >> PageSize.Shift4K, options.VmType, TracedPfns: true, MemslotCapacity: 4096, Kernel: options.Kernel, RmpOpt: options.RmpOpt));
         Host.Vm.PrefetchInFault = false; // the replayer prefetches every fault's lines a batch ahead (FaultLines)
-        _private = options.VmType is KvmVmType.Snp or KvmVmType.SwProtected;
+        _private = options.VmType is KvmVmType.Snp or KvmVmType.SwProtected or KvmVmType.Tdx;
+        _tdx = options.VmType == KvmVmType.Tdx;
+        if (_tdx)
+        {
+            Host.FinalizeTd(); // a trace shows the TD running; its build (KVM_TDX_INIT_MEM_REGION) is not traced as such
+        }
+
         Fidelity = new Fidelity(options.MaxDisagreements);
         if (options.Memslots is { } slots)
         {
@@ -70,7 +77,7 @@ public sealed class ReplaySession : IDisposable
     public ReplayOptions Options => _options;
 
     /// <summary>The policy's name.</summary>
-    public string Policy => Host.Policy.Name;
+    public string Policy => Host.Design;
 
     /// <summary>Where the memslots came from.</summary>
     public MemslotSource Source { get; private set; }
@@ -179,8 +186,8 @@ public sealed class ReplaySession : IDisposable
     {
         var vm = Host.Vm;
         ulong gpa = op.Gpa & ~PageSize.Mask4K;
+        bool isPrivate = _tdx ? !StripTdxSharedBit(ref gpa) : (op.ErrorCode & (EncBit | (ulong)PageFaultErrorCode.PrivateAccess)) != 0;
         var gfn = new gpa_t(gpa).Gfn;
-        bool isPrivate = (op.ErrorCode & (EncBit | (ulong)PageFaultErrorCode.PrivateAccess)) != 0;
         _counters.Faults++;
         if (Source is MemslotSource.None or MemslotSource.Inferred)
         {
@@ -232,24 +239,32 @@ public sealed class ReplaySession : IDisposable
         int rmpFaults;
         try
         {
-            outcome = guest.Access(new gpa_t(gpa), isPrivate, write);
-            rmpFaults = outcome.RmpFaults;
-            if (outcome.Result == AccessResult.NotValidated)
+            if (_tdx)
             {
-                // The guest validates what it touched, at the size it is mapped: no fault or PSMASH is added by the inference.
-                _counters.InferredValidations++;
-                bool huge = outcome.Leaf.Level >= PgLevel.Level2M;
-                var validated = guest.Pvalidate(new gpa_t(huge ? gpa & ~(PageSize.Size2M - 1) : gpa), huge ? Interop.Hardware.RmpPageSize.Size2M : Interop.Hardware.RmpPageSize.Size4K, true);
-                rmpFaults += validated.RmpFaults;
-                if (validated.Result == Interop.Hardware.PvalidateResult.Success && validated.RmpFaults == 0)
+                outcome = TdxAccess(gpa, isPrivate, write);
+                rmpFaults = 0;
+            }
+            else
+            {
+                outcome = guest.Access(new gpa_t(gpa), isPrivate, write);
+                rmpFaults = outcome.RmpFaults;
+                if (outcome.Result == AccessResult.NotValidated)
                 {
-                    outcome = outcome with { Result = AccessResult.Ok }; // nothing moved: the retried access passes the RMP check
-                }
-                else
-                {
-                    var retry = guest.Access(new gpa_t(gpa), isPrivate, write);
-                    rmpFaults += retry.RmpFaults;
-                    outcome = retry with { FaultLevel = outcome.FaultLevel };
+                    // The guest validates what it touched, at the size it is mapped: no fault or PSMASH is added by the inference.
+                    _counters.InferredValidations++;
+                    bool huge = outcome.Leaf.Level >= PgLevel.Level2M;
+                    var validated = guest.Pvalidate(new gpa_t(huge ? gpa & ~(PageSize.Size2M - 1) : gpa), huge ? Interop.Hardware.RmpPageSize.Size2M : Interop.Hardware.RmpPageSize.Size4K, true);
+                    rmpFaults += validated.RmpFaults;
+                    if (validated.Result == Interop.Hardware.PvalidateResult.Success && validated.RmpFaults == 0)
+                    {
+                        outcome = outcome with { Result = AccessResult.Ok }; // nothing moved: the retried access passes the RMP check
+                    }
+                    else
+                    {
+                        var retry = guest.Access(new gpa_t(gpa), isPrivate, write);
+                        rmpFaults += retry.RmpFaults;
+                        outcome = retry with { FaultLevel = outcome.FaultLevel };
+                    }
                 }
             }
         }
@@ -297,6 +312,58 @@ public sealed class ReplaySession : IDisposable
                 recorder.RmpFault(op.Timestamp, op.Cpu, op.Pid, gpa, leaf.Pfn.Value, leaf.IsPresent ? (int)leaf.Level : 0);
             }
         }
+    }
+
+    /// <summary>
+    /// A TD's traced EPT violation (<c>tdx_handle_ept_violation</c>, arch/x86/kvm/vmx/tdx.c, 6.16): KVM traces the
+    /// exit's GPA, whose shared bit (bit 47 with 4-level EPT, 51 with 5-level; <c>TDX_SHARED_BIT_PWL_4/5</c>) marks a
+    /// shared access. Strips the bit from <paramref name="gpa"/>; true when it was set.
+    /// </summary>
+    private static bool StripTdxSharedBit(ref ulong gpa)
+    {
+        const ulong Bit51 = 1UL << 51, Bit47 = 1UL << 47;
+        ulong bit = (gpa & Bit51) != 0 ? Bit51 : gpa < Bit51 && (gpa & Bit47) != 0 ? Bit47 : 0;
+        gpa &= ~bit;
+        return bit != 0;
+    }
+
+    /// <summary>
+    /// The TD's access behind a traced EPT violation: a fault through KVM (with the TDX hooks: the Secure EPT's
+    /// SEPT.ADD and AUG) unless a leaf of the access's kind maps the page already; a private page KVM mapped PENDING is
+    /// then accepted at the leaf's size, as the guest's ACCEPT that faulted does (counted as an inferred validation).
+    /// </summary>
+    private AccessOutcome TdxAccess(ulong gpa, bool isPrivate, bool write)
+    {
+        var vm = Host.Vm;
+        var gfn = new gpa_t(gpa).Gfn;
+        var leaf = vm.Npt.Lookup(gfn);
+        if (leaf.IsPresent && leaf.IsPrivate == isPrivate)
+        {
+            return new AccessOutcome(AccessResult.Ok, PgLevel.None, leaf, 0, default);
+        }
+
+        var fault = new kvm_page_fault_v6_13
+        {
+            addr = new gpa_t(gpa),
+            error_code = (write || isPrivate ? (ulong)PageFaultErrorCode.Write : 0) | (isPrivate ? (ulong)PageFaultErrorCode.PrivateAccess : 0),
+        };
+        var result = vm.HandleFault(ref fault, out var exit);
+        leaf = vm.Npt.Lookup(gfn);
+        var module = Host.Tdx!.Module;
+        if (result == FaultResult.Fixed && isPrivate && leaf.IsPresent && module.Lookup(gfn).State == Tdx.SeptState.Pending)
+        {
+            var head = leaf.Level == PgLevel.Level2M ? new gfn_t(gfn.Value & ~511UL) : gfn;
+            module.Accept(head, leaf.Level);
+            _counters.InferredValidations++;
+        }
+
+        var access = result switch
+        {
+            FaultResult.MemoryFaultExit => AccessResult.MemoryFaultExit,
+            FaultResult.Emulate => AccessResult.Mmio,
+            _ => AccessResult.Ok,
+        };
+        return new AccessOutcome(access, result == FaultResult.Fixed ? (PgLevel)fault.goal_level : PgLevel.None, leaf, 0, exit);
     }
 
     /// <summary>

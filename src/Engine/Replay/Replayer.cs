@@ -87,9 +87,12 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
 
         foreach (string policy in policies)
         {
-            if (!Policies.PolicyCatalog.AllNames.Contains(policy))
+            bool known = options.VmType == Interop.Uapi.KvmVmType.Tdx ? Tdx.TdxDesigns.TryParse(policy, out _) : Policies.PolicyCatalog.AllNames.Contains(policy);
+            if (!known)
             {
-                throw new ArgumentException($"Unknown policy '{policy}'.", nameof(policies));
+                throw new ArgumentException(options.VmType == Interop.Uapi.KvmVmType.Tdx
+                    ? $"Unknown TDX design '{policy}' (known: {string.Join(", ", Tdx.TdxDesigns.Names)})."
+                    : $"Unknown policy '{policy}'.", nameof(policies));
             }
         }
 

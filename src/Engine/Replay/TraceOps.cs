@@ -34,6 +34,12 @@ public sealed class TraceOpStats
     /// </summary>
     public long EncryptedFaults { get; internal set; }
 
+    /// <summary>
+    /// Faults whose GPA has a TD's shared bit (47 or 51): a TDX host traces the exit's GPA as is
+    /// (<c>tdx_handle_ept_violation</c>, 6.16), so these mark a TDX trace.
+    /// </summary>
+    public long TdxSharedBitFaults { get; internal set; }
+
     /// <summary>KVM_EXIT_HYPERCALL exits traced (<c>kvm_userspace_exit</c> reason 3: MAP_GPA_RANGE for SNP guests).</summary>
     public long HypercallExits { get; internal set; }
 
@@ -193,12 +199,17 @@ public sealed class TraceOps
                     stats.EncryptedFaults++;
                 }
 
+                if ((pf.FaultAddress & ((1UL << 47) | (1UL << 51))) != 0)
+                {
+                    stats.TdxSharedBitFaults++;
+                }
+
                 ref var fault = ref OpenPending(pid);
                 fault = new ReplayOp { Kind = ReplayOpKind.Fault, Cpu = record.Cpu, Pid = record.Pid, Process = ProcessOf(record), Timestamp = record.Timestamp, Gpa = pf.FaultAddress, ErrorCode = pf.ErrorCode, VcpuId = pf.VcpuId };
                 return;
 
             case KvmEventKind.SpteRequested when _decoder.TryRead(record, out KvmMmuSpteRequested spte):
-                if (TryPending(pid, out int slot) && _pending[slot].Gpa >> 12 == spte.Gfn)
+                if (TryPending(pid, out int slot) && SameGfn(_pending[slot].Gpa, spte.Gfn))
                 {
                     stats.SpteRequested++;
                     ref var p = ref _pending[slot];
@@ -372,6 +383,17 @@ public sealed class TraceOps
         }
 
         return (uint)pid >= DirectPids && _slotOfOtherPid.TryGetValue(pid, out int slot) ? slot : -1;
+    }
+
+    /// <summary>
+    /// True when the fault at <paramref name="gpa"/> is the one <c>kvm_mmu_spte_requested</c> names by
+    /// <paramref name="gfn"/>: the same frame, or the same once a TD's shared bit (GPA bit 47 or 51, which KVM's fault
+    /// gfn leaves out: <c>kvm_gfn_direct_bits</c>, 6.16) is dropped.
+    /// </summary>
+    private static bool SameGfn(ulong gpa, ulong gfn)
+    {
+        ulong frame = gpa >> 12;
+        return frame == gfn || (frame & ~((1UL << 35) | (1UL << 39))) == gfn;
     }
 
     private bool TryPending(int pid, out int slot)

@@ -86,6 +86,62 @@ public sealed class HostMemoryMap
     }
 
     /// <summary>
+    /// The map of a TDX host, where the RMP says nothing: a region is private 2M when a private 2 MiB leaf of
+    /// <paramref name="npt"/> (KVM's mirror of the TD's Secure EPT) maps it, private 4K when a private 4 KiB leaf maps a
+    /// page of it, else shared or free as the allocator says. (A demoted 2 MiB page shows as private 4K: TDX has no
+    /// "smashed" RMP state.)
+    /// </summary>
+    /// <exception cref="ArgumentNullException">A null table or allocator.</exception>
+    /// <exception cref="ObjectDisposedException">The table or the allocator was disposed.</exception>
+    public static HostMemoryMap CaptureMirror(Kvm.NptMap npt, BuddyAllocator allocator)
+    {
+        ArgumentNullException.ThrowIfNull(npt);
+        ArgumentNullException.ThrowIfNull(allocator);
+        ulong pages = allocator.PageCount;
+        var regions = new HostRegionState[(pages + PagesPerRegion - 1) / PagesPerRegion];
+        var visitor = new PrivateLeafMarker(regions);
+        npt.ForEachLeaf(ref visitor);
+        for (ulong r = 0; r < (ulong)regions.Length; r++)
+        {
+            if (regions[r] == HostRegionState.Free)
+            {
+                ulong first = r * PagesPerRegion;
+                regions[r] = allocator.IsSpanFree(new kvm_pfn_t(first), Math.Min(PagesPerRegion, pages - first)) ? HostRegionState.Free : HostRegionState.Shared;
+            }
+        }
+
+        return new HostMemoryMap(pages, regions);
+    }
+
+    private readonly struct PrivateLeafMarker(HostRegionState[] regions) : Kvm.INptVisitor
+    {
+        public void Leaf(gfn_t gfn, Kvm.NptLeaf leaf)
+        {
+            ulong region = leaf.Pfn.Value / PagesPerRegion;
+            if (!leaf.IsPrivate || region >= (ulong)regions.Length)
+            {
+                return;
+            }
+
+            if (leaf.Level == Interop.Kernel.PgLevel.Level4K)
+            {
+                if (regions[region] != HostRegionState.Private2M)
+                {
+                    regions[region] = HostRegionState.Private4K;
+                }
+
+                return;
+            }
+
+            ulong count = leaf.Level == Interop.Kernel.PgLevel.Level1G ? 512UL : 1UL;
+            for (ulong i = 0; i < count && region + i < (ulong)regions.Length; i++)
+            {
+                regions[region + i] = HostRegionState.Private2M;
+            }
+        }
+    }
+
+    /// <summary>
     /// A map from states already known (a report read back, a test): <paramref name="regions"/> must hold one state
     /// per 2 MiB region of <paramref name="hostPages"/> pages.
     /// </summary>

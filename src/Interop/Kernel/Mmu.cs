@@ -30,6 +30,13 @@ public static class Mmu
 
     /// <summary>Bit 31 of <c>kvm_lpage_info.disallow_lpage</c>: the attributes inside the hugepage are mixed.</summary>
     public const uint KVM_LPAGE_MIXED_FLAG = 1u << 31;
+
+    /// <summary>
+    /// Bit 30 of <c>kvm_lpage_info.disallow_lpage</c>: the guest accepted a page of the hugepage at a smaller size, so
+    /// KVM must not map it larger again. From the TDX huge-page series (Yan Zhao, RFC v2 2025-08-07, patches 13-14);
+    /// not upstream.
+    /// </summary>
+    public const uint KVM_LPAGE_GUEST_INHIBIT_FLAG = 1u << 30;
 }
 
 /// <summary>

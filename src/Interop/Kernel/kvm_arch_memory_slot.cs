@@ -39,8 +39,11 @@ public struct kvm_lpage_info : ICMirror<kvm_lpage_info>
     /// <summary>True when the attributes inside this hugepage are mixed.</summary>
     public readonly bool IsMixed => ((uint)disallow_lpage & Mmu.KVM_LPAGE_MIXED_FLAG) != 0;
 
+    /// <summary>True when the guest inhibited this hugepage (<see cref="Mmu.KVM_LPAGE_GUEST_INHIBIT_FLAG"/>, TDX huge-page series).</summary>
+    public readonly bool IsGuestInhibited => ((uint)disallow_lpage & Mmu.KVM_LPAGE_GUEST_INHIBIT_FLAG) != 0;
+
     /// <summary>The counter part, without the flag bits.</summary>
-    public readonly int Count => (int)((uint)disallow_lpage & ~Mmu.KVM_LPAGE_MIXED_FLAG);
+    public readonly int Count => (int)((uint)disallow_lpage & ~(Mmu.KVM_LPAGE_MIXED_FLAG | Mmu.KVM_LPAGE_GUEST_INHIBIT_FLAG));
 
     /// <inheritdoc />
     public static MirrorLayout Layout { get; } = Describe();

@@ -61,6 +61,7 @@ public static class KernelLayouts
         kvm_create_guest_memfd.Layout, kvm_pre_fault_memory.Layout, kvm_run.Layout, kvm_run_memory_fault.Layout,
         kvm_run_hypercall.Layout,
         rmpentry_raw.Layout, rmpentry.Layout, rmp_state.Layout, psc_hdr.Layout, psc_entry.Layout, snp_psc_desc.Layout,
+        tdmr_reserved_area.Layout, tdmr_info.Layout, tdx_sys_info_tdmr.Layout,
     ];
 
     /// <summary>True when <paramref name="version"/> is in the known range.</summary>

@@ -25,6 +25,7 @@ public ref struct MirrorLayoutBuilder<T> where T : unmanaged
     private readonly string _summary;
     private ImmutableArray<MirrorField>.Builder _fields;
     private ImmutableArray<MirrorBitfield>.Builder _bits;
+    private int _allocatedAlignment;
 
     /// <summary>Starts describing <paramref name="root"/>, an instance of the mirror.</summary>
     public MirrorLayoutBuilder(ref T root, string name, string cName, string summary)
@@ -59,7 +60,24 @@ public ref struct MirrorLayoutBuilder<T> where T : unmanaged
 
     /// <summary>Finishes the layout.</summary>
     public readonly MirrorLayout Build()
-        => new(_name, _cName, typeof(T), Unsafe.SizeOf<T>(), AlignOf(), _summary, _fields.ToImmutable(), _bits.ToImmutable());
+        => new(_name, _cName, typeof(T), Unsafe.SizeOf<T>(), Math.Max(AlignOf(), _allocatedAlignment), _summary, _fields.ToImmutable(), _bits.ToImmutable());
+
+    /// <summary>
+    /// The C type is <c>__aligned(<paramref name="alignment"/>)</c>, more than a managed value can be: the layout
+    /// states that alignment, which native memory holding the struct must have (the mirror's size already includes the
+    /// padding it implies).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a power of two, or not a divisor of the mirror's size.</exception>
+    public MirrorLayoutBuilder<T> AllocatedAligned(int alignment)
+    {
+        if (alignment <= 0 || !int.IsPow2(alignment) || Unsafe.SizeOf<T>() % alignment != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, $"{_name}: an alignment must be a power of two that divides the size ({Unsafe.SizeOf<T>()}).");
+        }
+
+        _allocatedAlignment = alignment;
+        return this;
+    }
 
     private MirrorLayoutBuilder<T> Add<TField>(ref TField field, string name, string cType, MirrorFieldKind kind)
         where TField : unmanaged

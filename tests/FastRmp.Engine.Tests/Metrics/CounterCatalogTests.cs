@@ -41,8 +41,8 @@ public sealed class CounterCatalogTests
         string[] replay = ReplayNames();
         Assert.All(replay, name => Assert.True(CounterCatalog.TryGet(name, out _), $"'{name}' is not in the catalog"));
         Assert.Equal(CounterCatalog.Model.Concat(CounterCatalog.Replay).Select(c => c.Name), replay); // no RMPOPT: not its counters
-        Assert.Equal(CounterCatalog.Model.Length + CounterCatalog.RmpOpt.Length + CounterCatalog.Replay.Length, CounterCatalog.All.Length);
-        Assert.Equal(CounterCatalog.Model.Concat(CounterCatalog.RmpOpt).Concat(CounterCatalog.Replay), CounterCatalog.All);
+        Assert.Equal(CounterCatalog.Model.Length + CounterCatalog.RmpOpt.Length + CounterCatalog.Replay.Length + CounterCatalog.Tdx.Length, CounterCatalog.All.Length);
+        Assert.Equal(CounterCatalog.Model.Concat(CounterCatalog.RmpOpt).Concat(CounterCatalog.Replay).Concat(CounterCatalog.Tdx), CounterCatalog.All);
     }
 
     [Fact]
