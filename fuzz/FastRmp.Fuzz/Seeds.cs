@@ -70,6 +70,24 @@ public static class Seeds
         .. Samples(samples, "perf", "*.txt", 64 << 10),
     ];
 
+    /// <summary>perf.data, file and pipe mode, both byte orders, with the records real recordings rarely show.</summary>
+    public static IReadOnlyList<byte[]> PerfData(bool samples = true)
+    {
+        var seeds = new List<byte[]>();
+        foreach (bool bigEndian in new[] { false, true })
+        {
+            var b = new FastRmp.Interop.Tests.Tracing.Perf.PerfDataBuilder(bigEndian) { WithOtherAttr = bigEndian };
+            b.Comm(100, 7000, 7000, "qemu-system-x86").Fork(110, 7000, 7000, 7001, 7000).Comm(120, 7000, 7001, "CPU 0/KVM")
+                .Sample(200, 1, 7000, 7001, 39, -14).Sample(150, 0, 7000, 7001, 2, 0).Round()
+                .Lost(3, 300).Throttle(true, 310).Throttle(false, 320).Sample(400, 1, 7000, 7001, 39, 0).Round();
+            seeds.Add(b.Build());
+            seeds.Add(b.BuildPipe());
+        }
+
+        seeds.AddRange(Samples(samples, "perf", "*.data", 256 << 10));
+        return seeds;
+    }
+
     /// <summary>A trace.dat and a text trace, each gzip-, xz-less and zstd-compressed (what a pipe may carry).</summary>
     public static IReadOnlyList<byte[]> Compressed(bool samples = true)
     {
@@ -190,7 +208,7 @@ public static class Seeds
         foreach (string file in Directory.EnumerateFiles(Path.Combine(root, folder), pattern).Order(StringComparer.Ordinal))
         {
             var info = new FileInfo(file);
-            if (pattern.EndsWith(".dat", StringComparison.Ordinal) && info.Length > maxBytes)
+            if ((pattern.EndsWith(".dat", StringComparison.Ordinal) || pattern.EndsWith(".data", StringComparison.Ordinal)) && info.Length > maxBytes)
             {
                 continue; // a cut trace.dat would stop inside its format section; only whole small ones are seeds
             }

@@ -21,6 +21,7 @@ public static class Targets
         new("tracefs", ReadText, IsTraceFormat, LineBound, Seeds.Tracefs),
         new("report", ReadText, IsTraceFormat, LineBound, Seeds.Report),
         new("perfscript", ReadText, IsTraceFormat, LineBound, Seeds.PerfScript),
+        new("perfdata", ReadPerfData, IsTraceFormat, data => 2 * ((data.Length / 8) + 1), Seeds.PerfData),
         new("compressed", ReadStream, IsTraceFormat, _ => StreamRecordBound, Seeds.Compressed),
         new("formatfile", ReadFormatFile, IsTraceFormat, _ => 1, Seeds.FormatFile),
         new("memslot", ReadMemslots, ex => ex is CliInputException, MemslotBound, Seeds.Memslot),
@@ -126,6 +127,48 @@ public static class Targets
     }
 
     private static long LineBound(ReadOnlyMemory<byte> data) => data.Span.Count((byte)'\n') + 1;
+
+    private static long ReadPerfData(ReadOnlyMemory<byte> data)
+    {
+        // As a file and as a pipe (perf record -o -); refused only when both refuse. A record takes at least its
+        // 8-byte header in each.
+        long records = 0;
+        TraceFormatException? fileRefusal;
+        try
+        {
+            using var file = FastRmp.Interop.Tracing.Perf.PerfDataFile.Open(TraceInput.FromMemory(data, "fuzz.data"));
+            using var reader = file.CreateReader();
+            records += FuzzDrain.Drain(reader);
+            fileRefusal = null;
+        }
+        catch (TraceFormatException ex)
+        {
+            CheckRefusal(ex);
+            fileRefusal = ex;
+        }
+
+        try
+        {
+            using var pipe = FastRmp.Interop.Tracing.Perf.PerfDataFile.OpenPipe(new MemoryStream(data.ToArray(), writable: false), "fuzz-pipe");
+            using var piped = pipe.CreateReader();
+            records += FuzzDrain.Drain(piped);
+        }
+        catch (TraceFormatException ex) when (fileRefusal is null)
+        {
+            CheckRefusal(ex);
+        }
+
+        return records;
+    }
+
+    /// <summary>The file-mode refusal of <see cref="ReadPerfData"/> is checked as <see cref="FuzzCheck"/> checks the one that escapes.</summary>
+    private static void CheckRefusal(TraceFormatException ex)
+    {
+        if (ex.Message.Contains('\n', StringComparison.Ordinal) || !ex.Message.Contains("fuzz", StringComparison.Ordinal))
+        {
+            throw new FuzzInvariantException($"the refusal is not one line naming the input: '{ex.Message}'", ex);
+        }
+    }
 
     private static long ReadStream(ReadOnlyMemory<byte> data)
     {
