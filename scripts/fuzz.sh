@@ -51,6 +51,9 @@ fi
 
 # The harness's managed heap is capped at 2 GiB: more is a memory blow-up (issue 18), reported as a crash.
 export DOTNET_GCHeapHardLimit=0x80000000
+# Instrumented code runs several times slower: an input may take 30 s before it counts as a hang (uninstrumented, the
+# bounded run and 'FastRmp.Fuzz run' hold every input to 10 s).
+export FASTRMP_FUZZ_MAX_SECONDS=30
 deadline=$(( $(date +%s) + minutes * 60 ))
 execs=0; runs=0; found=0; cov=0; ft=0; rate_sum=0
 echo "== fuzz $target for $minutes min"
@@ -59,7 +62,7 @@ while [ "$(date +%s)" -lt $(( deadline - 5 )) ]; do
     log=$logs/$target-$(date +%Y%m%dT%H%M%S).log
     before=$(ls "$crashes" | grep -cv '\.min$' || true)
     set +e
-    "$driver" -max_total_time="$left" -timeout=10 -max_len=262144 -rss_limit_mb=0 -print_final_stats=1 \
+    "$driver" -max_total_time="$left" -timeout=40 -max_len=262144 -rss_limit_mb=0 -print_final_stats=1 \
         -artifact_prefix="$crashes/" --target_path="$bin/FastRmp.Fuzz" --target_arg="$target" "$corpus" >"$log" 2>&1
     rc=$?
     set -e
@@ -86,7 +89,7 @@ while [ "$(date +%s)" -lt $(( deadline - 5 )) ]; do
         echo "-- found: $crash"
         grep -m 3 -E 'Exception|libfuzzer-dotnet:' "$log" || true
         # libFuzzer's crash minimization (each try in a fresh driver and harness), bounded in time
-        "$driver" -minimize_crash=1 -max_total_time=60 -timeout=10 -exact_artifact_path="$crash.min" \
+        "$driver" -minimize_crash=1 -max_total_time=60 -timeout=40 -exact_artifact_path="$crash.min" \
             --target_path="$bin/FastRmp.Fuzz" --target_arg="$target" "$crash" >"$log.min" 2>&1 || true
         [ -e "$crash.min" ] || cp "$crash" "$crash.min"
         echo "   minimized to $(stat -c %s "$crash.min") bytes: $crash.min (reproduce: $bin/FastRmp.Fuzz run $target $crash.min)"

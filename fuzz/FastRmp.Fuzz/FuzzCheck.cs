@@ -18,8 +18,11 @@ namespace FastRmp.Fuzz;
 /// </remarks>
 public static class FuzzCheck
 {
-    /// <summary>Seconds one input may take (the hang bound).</summary>
-    public const double MaxSeconds = 10;
+    /// <summary>
+    /// Seconds one input may take: the hang bound, 10 s, or FASTRMP_FUZZ_MAX_SECONDS (scripts/fuzz.sh sets 30:
+    /// SharpFuzz's instrumentation makes the model several times slower, and a 1 s replay became 15 s under it).
+    /// </summary>
+    public static readonly double MaxSeconds = double.TryParse(Environment.GetEnvironmentVariable("FASTRMP_FUZZ_MAX_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0 ? s : 10;
 
     /// <summary>The outcome of one input.</summary>
     /// <param name="Records">Records read (0 when refused).</param>

@@ -10,6 +10,7 @@ namespace FastRmp.Fuzz;
 /// target on each input the fuzzer sends, with the per-input checks of <see cref="FuzzCheck"/>.</item>
 /// <item><c>FastRmp.Fuzz seeds TARGET DIR</c>: writes the target's seeds into DIR.</item>
 /// <item><c>FastRmp.Fuzz run TARGET FILE...</c>: runs files through the target (a crasher, a corpus), saying what each did.</item>
+/// <item><c>FastRmp.Fuzz ops FILE</c>: prints the trace text a <c>replayops</c> input stands for.</item>
 /// <item><c>FastRmp.Fuzz ci [--seconds N] [--seed S] [TARGET...]</c>: the bounded run of every (or each named) target.</item>
 /// </list>
 /// </summary>
@@ -45,6 +46,9 @@ public static class Program
                 return RunFiles(Targets.Get(args[1]), args[2..]);
             case "ci":
                 return Ci(args[1..]);
+            case "ops" when args.Length == 2:
+                Console.Write(ReplayOps.ToText(File.ReadAllBytes(args[1]), out _)); // the trace a replayops input stands for
+                return 0;
             default:
                 break;
         }

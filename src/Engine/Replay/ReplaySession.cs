@@ -553,6 +553,17 @@ public sealed class ReplaySession : IDisposable
 
     private bool SetAttributes(ulong gpa, ulong size, bool isPrivate)
     {
+        // A conversion larger than the host's memory cannot be guest RAM the host backs: refused and counted like the
+        // model's own refusals, instead of giving the attribute map bitmaps for tens of TiB (found by fuzzing: one
+        // 51 TiB kvm_convert_memory took 15 s and 3.4 GB). The kernel, which stores the range gfn by gfn in an xarray,
+        // would not finish it either.
+        if (size > _options.HostBytes)
+        {
+            _counters.AttributeErrors++;
+            FirstRefusal ??= $"memory attributes at gpa 0x{gpa:x}: 0x{size:x} bytes, more than the host's 0x{_options.HostBytes:x}";
+            return false;
+        }
+
         var error = Host.Vm.ConvertMemory(new gpa_t(gpa), size, isPrivate, out _);
         if (Refused(error, "memory attributes", gpa))
         {

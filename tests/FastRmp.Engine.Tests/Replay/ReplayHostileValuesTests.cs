@@ -106,4 +106,20 @@ public sealed class ReplayHostileValuesTests
         Assert.Equal(2, result.Counters["replay_faults"]);
         Assert.True(allocated < 64L << 20, $"allocated {allocated >> 20} MiB");
     }
+
+    [Theory]
+    [InlineData("to_private")]
+    [InlineData("to_shared")]
+    public void A_conversion_larger_than_the_host_is_refused_at_once(string direction)
+    {
+        // Found by fuzzing the replay: 51 TiB, inside the guest physical address space, so the attribute map took it
+        // and built bitmaps for all of it (15 s, 3.4 GB). More than the host's memory cannot be RAM the host backs.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = Replay(" qemu-system-x86-7000 [000] ..... 1.000000: tracing_mark_write: kvm_convert_memory start 0xff00000 size 0x32ffffffffff " + direction + "\n"
+            + "       CPU 0/KVM-7001 [001] ..... 1.000010: kvm_page_fault: vcpu 0 rip 0x0 address 0x200000 error_code 0x500000004\n");
+        Assert.Equal(1, result.Counters["attribute_errors"]);
+        Assert.Equal(1, result.Counters["replay_faults"]);
+        Assert.Contains("more than the host's", result.FirstRefusal, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+    }
 }
