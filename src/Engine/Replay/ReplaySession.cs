@@ -522,6 +522,18 @@ public sealed class ReplaySession : IDisposable
 
         ulong gpa = op.Gpa & ~PageSize.Mask4K;
         ulong size = (op.Size + (op.Gpa - gpa) + PageSize.Mask4K) & ~PageSize.Mask4K;
+        // A traced conversion larger than the host's memory cannot be guest RAM the host backs: refused and counted
+        // like the model's own refusals, instead of giving the attribute maps bitmaps for tens of TiB (found by
+        // fuzzing: one 51 TiB kvm_convert_memory took 15 s and 3.4 GB). The kernel, which stores the range gfn by gfn
+        // in an xarray, would not finish it either. A memslot's own default attributes are not bounded here: a slot
+        // may be larger than the host, and its range costs one bitmap per GiB of it.
+        if (size > _options.HostBytes)
+        {
+            _counters.AttributeErrors++;
+            FirstRefusal ??= $"memory attributes at gpa 0x{gpa:x}: 0x{size:x} bytes, more than the host's 0x{_options.HostBytes:x}";
+            return;
+        }
+
         if (_known.Set(new kvm_memory_attributes { address = gpa, size = size, attributes = (ulong)MemoryAttributes.Private }, out _) != Errno.Ok)
         {
             _counters.AttributeErrors++;
@@ -553,17 +565,6 @@ public sealed class ReplaySession : IDisposable
 
     private bool SetAttributes(ulong gpa, ulong size, bool isPrivate)
     {
-        // A conversion larger than the host's memory cannot be guest RAM the host backs: refused and counted like the
-        // model's own refusals, instead of giving the attribute map bitmaps for tens of TiB (found by fuzzing: one
-        // 51 TiB kvm_convert_memory took 15 s and 3.4 GB). The kernel, which stores the range gfn by gfn in an xarray,
-        // would not finish it either.
-        if (size > _options.HostBytes)
-        {
-            _counters.AttributeErrors++;
-            FirstRefusal ??= $"memory attributes at gpa 0x{gpa:x}: 0x{size:x} bytes, more than the host's 0x{_options.HostBytes:x}";
-            return false;
-        }
-
         var error = Host.Vm.ConvertMemory(new gpa_t(gpa), size, isPrivate, out _);
         if (Refused(error, "memory attributes", gpa))
         {

@@ -120,6 +120,6 @@ public sealed class ReplayHostileValuesTests
         Assert.Equal(1, result.Counters["attribute_errors"]);
         Assert.Equal(1, result.Counters["replay_faults"]);
         Assert.Contains("more than the host's", result.FirstRefusal, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}"); // 2.5 s and 1.6 GB of bitmaps before
     }
 }
