@@ -2,7 +2,7 @@
 # The long fuzzing campaign of one target (docs/fuzzing.md): builds the harness (fuzz/FastRmp.Fuzz), instruments the
 # FastRmp assemblies with SharpFuzz, builds the libFuzzer driver (fuzz/driver) and runs libFuzzer on the target for
 # MINUTES (default 10), one process, corpus in artifacts/fuzz/corpus/TARGET (seeded from the project's writers and
-# ../shared/samples when empty). A crash, an invariant broken, a timeout (> 10 s) or a heap over 2 GiB stops libFuzzer:
+# ../shared/samples when empty). A crash, an invariant broken, a timeout (> 30 s) or a heap over 2 GiB stops libFuzzer:
 # the input is saved under artifacts/fuzz/crashes/TARGET, minimized, and the run goes on until the time is spent.
 # Ends with one line: executions, exec/s, coverage (edges, features), corpus size and findings; also appended to
 # artifacts/fuzz/results.tsv.
