@@ -38,6 +38,24 @@ public sealed partial class StandardInputTests : IDisposable
     }
 
     [Theory(Timeout = 300_000)]
+    [InlineData("kvm-long-pipe.data")]
+    [InlineData("kvm-long.data")]
+    [InlineData("kvm-long-zstd.data")]
+    public void A_perf_data_piped_in_prints_what_the_file_prints(string name)
+    {
+        // Pipe mode streams (perf record -o - | fastrmp info -); file mode is spooled like a trace.dat.
+        var ct = TestContext.Current.CancellationToken;
+        string trace = Path.Combine(Repository.Root(), "tests", "FastRmp.Interop.Tests", "Tracing", "Perf", "fixtures", name);
+        var byPath = Run(["info", trace], null, ct);
+        Assert.True(byPath.Exit == 0, byPath.Err);
+        var piped = Run(["info", "-"], File.ReadAllBytes(trace), ct);
+        Assert.True(piped.Exit == 0, piped.Err);
+        Assert.Equal(Normalize(byPath.Out, trace), Normalize(piped.Out, "<stdin>"));
+        Assert.Contains("records:     134", piped.Out, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $"fastrmp-spool-{piped.Pid}-*"));
+    }
+
+    [Theory(Timeout = 300_000)]
     [InlineData("gz")]
     [InlineData("zst")]
     public void A_compressed_trace_dat_by_path_and_piped_prints_what_the_plain_file_prints(string extension)

@@ -14,7 +14,7 @@ internal static class EventsCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "A trace.dat, tracefs trace text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
+        var file = new Argument<string>("FILE") { Description = "A trace.dat, tracefs trace text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed." };
         var events = new Option<string[]>("--event") { Description = "Only these events (system:name or name); repeatable.", AllowMultipleArgumentsPerToken = false };
         var format = CliOptions.OneOf(
             new Option<string>("--format") { Description = "text or jsonl (one JSON object per record).", DefaultValueFactory = _ => "text" },

@@ -10,7 +10,7 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "A trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report or perf script output; '-' reads standard input; gzip, xz and zstd files are decompressed." };
+        var file = new Argument<string>("FILE") { Description = "A trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed." };
         var command = new Command("info", "Read every record and print the file version, compression, CPUs, clock, time span, event counts, lost events, damage and formats.")
         {
             file,
@@ -72,6 +72,16 @@ internal static class InfoCommand
             sb.Append(ci, $"  {d}\n");
         }
 
+        if (reader.Stats.ThrottleRecords > 0)
+        {
+            sb.Append(ci, $"throttled:   {reader.Stats.ThrottleRecords} THROTTLE/UNTHROTTLE records (perf paused an event over its rate)\n");
+        }
+
+        if (reader.Stats.UnorderedRecords > 0)
+        {
+            sb.Append(ci, $"unordered:   {reader.Stats.UnorderedRecords} records older than one already delivered\n");
+        }
+
         if (reader.Stats.UnknownEventRecords > 0)
         {
             sb.Append(ci, $"unknown IDs: {reader.Stats.UnknownEventRecords} records skipped (no format)\n");
@@ -98,6 +108,7 @@ internal static class InfoCommand
         TraceFileKind.TraceDat => "trace-cmd trace.dat",
         TraceFileKind.Tracefs => "tracefs trace text",
         TraceFileKind.TraceCmdReport => "trace-cmd report text",
+        TraceFileKind.PerfData => "perf.data",
         _ => "perf script text",
     };
 

@@ -1,15 +1,20 @@
 namespace FastRmp.Interop.Tracing;
 
 /// <summary>A damaged region that a reader skipped: a ring-buffer sub-buffer, a compressed chunk or a text line.</summary>
-/// <param name="Cpu">The CPU whose data was damaged (-1 for text).</param>
+/// <param name="Cpu">The CPU whose data was damaged (-1 for text, <see cref="NoCpu"/> for binary data of no one CPU).</param>
 /// <param name="Offset">File offset of the damaged sub-buffer or chunk (for text: the line number).</param>
 /// <param name="Description">What was wrong, as a sentence.</param>
 public readonly record struct TraceDamage(int Cpu, long Offset, string Description)
 {
+    /// <summary>The <see cref="Cpu"/> of binary damage that belongs to no one CPU (a perf.data record): <see cref="Offset"/> is a file offset.</summary>
+    public const int NoCpu = -2;
+
     /// <inheritdoc/>
     public override string ToString() => Cpu >= 0
         ? $"skipped {Description} on CPU {Cpu} at offset 0x{Offset:x}"
-        : $"skipped line {Offset}: {Description}";
+        : Cpu == NoCpu
+            ? $"skipped {Description} at offset 0x{Offset:x}"
+            : $"skipped line {Offset}: {Description}";
 }
 
 /// <summary>Counts kept by a reader while it streams: lost events reported by the kernel and damage skipped. Not thread-safe: updated by the reader that owns it.</summary>
@@ -28,6 +33,18 @@ public sealed class TraceReadStats
 
     /// <summary>Sub-buffers (or <c>LOST</c> lines) that reported lost events.</summary>
     public long LostEventMarks { get; internal set; }
+
+    /// <summary>
+    /// perf.data: <c>PERF_RECORD_THROTTLE</c> and <c>UNTHROTTLE</c> records (the kernel paused or resumed an event that
+    /// exceeded its sample rate; samples may be missing in between). 0 for other inputs.
+    /// </summary>
+    public long ThrottleRecords { get; internal set; }
+
+    /// <summary>
+    /// perf.data: records that came out older than a record already delivered (the file broke perf's round rule, or
+    /// the reader's ordering window filled up). 0 for other inputs.
+    /// </summary>
+    public long UnorderedRecords { get; internal set; }
 
     /// <summary>Records whose event ID has no format in the file (skipped).</summary>
     public long UnknownEventRecords { get; internal set; }

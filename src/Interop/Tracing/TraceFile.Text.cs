@@ -10,9 +10,9 @@ public static partial class TraceFile
     public static TextTraceReader OpenText(ReadOnlyMemory<byte> text, string name = "<memory>")
     {
         var kind = Detect(text.Span[..Math.Min(text.Length, 64 * 1024)], name);
-        if (kind == TraceFileKind.TraceDat)
+        if (kind is TraceFileKind.TraceDat or TraceFileKind.PerfData)
         {
-            throw new TraceFormatException($"{name}: binary trace.dat, not text");
+            throw new TraceFormatException($"{name}: binary {(kind == TraceFileKind.TraceDat ? "trace.dat" : "perf.data")}, not text");
         }
 
         return new TextTraceReader(new MemoryStream(text.ToArray(), writable: false), kind, name);

@@ -1,3 +1,4 @@
+using FastRmp.Interop.Tracing.Perf;
 using Microsoft.Win32.SafeHandles;
 
 namespace FastRmp.Interop.Tracing;
@@ -16,6 +17,9 @@ public enum TraceFileKind
 
     /// <summary><c>perf script</c> text.</summary>
     PerfScript,
+
+    /// <summary><c>perf record</c>'s binary perf.data (file or pipe mode), tracepoint samples.</summary>
+    PerfData,
 }
 
 /// <summary>The one entry point: opens a path, detects the format from its content and streams records. Stateless: thread-safe; each reader it opens is not.</summary>
@@ -98,6 +102,11 @@ public static partial class TraceFile
                 return Flyrecord(TraceDatFile.Open(TraceInput.FromHandle(handle, name, stream), ownsInput: true), name);
             }
 
+            if (kind == TraceFileKind.PerfData)
+            {
+                return Perf(PerfDataFile.Open(TraceInput.FromHandle(handle, name, stream), ownsInput: true));
+            }
+
             return new TextTraceReader(stream, kind, name);
         }
         catch
@@ -120,7 +129,7 @@ public static partial class TraceFile
     /// </summary>
     private static int GrowHead(ref byte[] head, int n, Func<byte[], int, int> readMore)
     {
-        while (n == head.Length && head.Length < MaxHeadBytes && !TraceDatFile.HasMagic(head)
+        while (n == head.Length && head.Length < MaxHeadBytes && !TraceDatFile.HasMagic(head) && !PerfDataFile.HasMagic(head)
             && TraceCompression.Detect(head.AsSpan(0, n)) == TraceCompressionKind.None
             && head.AsSpan(0, n).Count((byte)'\n') < HeadLines)
         {
@@ -169,6 +178,24 @@ public static partial class TraceFile
             return Flyrecord(TraceDatFile.Open(spooled, ownsInput: true), name);
         }
 
+        if (kind == TraceFileKind.PerfData)
+        {
+            if (PerfDataFile.IsPipeHead(head.AsSpan(0, n)))
+            {
+                // Pipe mode is made for this: metadata and records arrive in order, read forward once.
+                return Perf(PerfDataFile.OpenPipe(content, name));
+            }
+
+            // File mode keeps its metadata at the end: spooled like a trace.dat.
+            TraceInput spooled;
+            using (content)
+            {
+                spooled = TraceSpool.Spool(content, name);
+            }
+
+            return Perf(PerfDataFile.Open(spooled, ownsInput: true));
+        }
+
         return new TextTraceReader(content, kind, name);
     }
 
@@ -181,6 +208,19 @@ public static partial class TraceFile
         }
 
         return new OwningReader(file, file.CreateReader());
+    }
+
+    private static PerfOwningReader Perf(PerfDataFile file)
+    {
+        try
+        {
+            return new PerfOwningReader(file, file.CreateReader());
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Detects the format of the file at <paramref name="path"/> from its first bytes.</summary>
@@ -207,9 +247,14 @@ public static partial class TraceFile
                 : throw new TraceFormatException($"{name}: starts like a trace.dat but the magic at offset 0x0 is wrong");
         }
 
-        if (head.StartsWith("PERFILE2"u8) || head.StartsWith("PERFFILE"u8))
+        if (PerfDataFile.HasMagic(head))
         {
-            throw new TraceFormatException($"{name}: this is perf.data; convert it with 'perf script --ns > FILE.txt' and read the text");
+            return TraceFileKind.PerfData;
+        }
+
+        if (head.StartsWith("PERFFILE"u8))
+        {
+            throw new TraceFormatException($"{name}: this is a perf.data of the first version ('PERFFILE' magic), which FastRmp does not read; record again with a perf of this decade (PERFILE2)");
         }
 
         return TextFormatDetector.Detect(head, name);
@@ -234,6 +279,23 @@ public static partial class TraceFile
         public bool MoveNext(out TraceRecord record) => inner.MoveNext(out record);
 
         public void Dispose() => inner.Dispose();
+    }
+
+    private sealed class PerfOwningReader(PerfDataFile file, PerfDataReader reader) : ITraceReader
+    {
+        public TraceReadStats Stats => reader.Stats;
+
+        public TraceSourceInfo Info => reader.Info;
+
+        public TraceFormats Formats => reader.Formats;
+
+        public bool MoveNext(out TraceRecord record) => reader.MoveNext(out record);
+
+        public void Dispose()
+        {
+            reader.Dispose();
+            file.Dispose();
+        }
     }
 
     private sealed class OwningReader(TraceDatFile file, TraceDatReader reader) : ITraceReader

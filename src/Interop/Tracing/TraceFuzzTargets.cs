@@ -125,3 +125,33 @@ internal static class FuzzDrain
         GC.KeepAlive(sink);
     }
 }
+
+/// <summary>SharpFuzz-compatible target for perf.data (file mode from memory, and the same bytes as a pipe).</summary>
+internal static class PerfDataFuzz
+{
+    /// <summary>Reads arbitrary bytes as a perf.data: header, attrs, features, tracing data, every record and field.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        byte[] bytes = data.ToArray();
+        try
+        {
+            using var input = TraceInput.FromMemory(bytes);
+            using var file = FastRmp.Interop.Tracing.Perf.PerfDataFile.Open(input);
+            using var reader = file.CreateReader();
+            FuzzDrain.Drain(reader);
+        }
+        catch (TraceFormatException)
+        {
+        }
+
+        try
+        {
+            using var stream = FastRmp.Interop.Tracing.Perf.PerfDataFile.OpenPipe(new MemoryStream(bytes, writable: false), "fuzz");
+            using var reader = stream.CreateReader();
+            FuzzDrain.Drain(reader);
+        }
+        catch (TraceFormatException)
+        {
+        }
+    }
+}

@@ -19,12 +19,13 @@ public readonly ref struct TraceRecord
     private readonly ICommResolver? _comms;
     private readonly string? _comm;
 
-    /// <summary>Creates a binary record.</summary>
-    public TraceRecord(ulong timestamp, int cpu, int pid, EventFormat format, ReadOnlySpan<byte> payload, bool bigEndian, ICommResolver? comms)
+    /// <summary>Creates a binary record (<paramref name="tgid"/>: the thread's process when the input says it, as perf samples do; else 0).</summary>
+    public TraceRecord(ulong timestamp, int cpu, int pid, EventFormat format, ReadOnlySpan<byte> payload, bool bigEndian, ICommResolver? comms, int tgid = 0)
     {
         Timestamp = timestamp;
         Cpu = cpu;
         Pid = pid;
+        Tgid = tgid;
         Format = format;
         Payload = payload;
         IsBigEndian = bigEndian;
@@ -59,8 +60,8 @@ public readonly ref struct TraceRecord
 
     /// <summary>
     /// The thread's process (thread group id) when the input says it: ftrace text with <c>options/record-tgid</c>,
-    /// <c>perf script</c> printing <c>pid/tid</c>. 0 when unknown (always for trace.dat, whose records carry only the
-    /// thread id).
+    /// <c>perf script</c> printing <c>pid/tid</c>, perf.data samples. 0 when unknown (always for trace.dat, whose records
+    /// carry only the thread id).
     /// </summary>
     public int Tgid { get; }
 

@@ -98,9 +98,44 @@ public class FuzzMutationTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public void Mutations_of_perf_data_file_pipe_and_zstd_never_crash_hang_or_read_out_of_bounds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string dir = Perf.PerfFixtures.Dir;
+        var seeds = new[] { "kvm-long.data", "kvm-long-pipe.data", "kvm-long-zstd.data" }.Select(n => File.ReadAllBytes(Path.Combine(dir, n))).ToList();
+        // Mutations in the records matter most: a seed cut after the tracing data keeps each run short in the pipe.
+        seeds.Add(seeds[1][..(seeds[1].Length - 2000)]);
+        // Small built files (both byte orders, lost/throttle/fork records) make each run cheap and reach every record kind.
+        for (int k = 0; k < 4; k++)
+        {
+            var b = new Perf.PerfDataBuilder(bigEndian: k % 2 == 1) { WithOtherAttr = k > 1 }
+                .Comm(0, 100, 100, "qemu").Sample(10, 0, 100, 100, 2, 0).Fork(12, 100, 100, 101, 100).Sample(30, 1, 100, 101, 2, -14)
+                .Round().Lost(3, 31).Throttle(true, 32).Sample(20, 0, 100, 100, 5, 0).Round();
+            seeds.Add(k < 2 ? b.Build() : b.BuildPipe());
+            seeds.Add(k < 2 ? b.Build() : b.BuildPipe());
+        }
+        var rng = new Random(20261205);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 3000; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            PerfDataFuzz.Fuzz(Mutate(seeds[rng.Next(seeds.Count)], rng));
+        }
+
+        foreach (var seed in seeds)
+        {
+            PerfDataFuzz.Fuzz(seed);
+            StreamTraceFuzz.Fuzz(seed);
+        }
+
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(100), $"took {sw.Elapsed}");
+    }
+
     [Fact]
     public void Fuzz_targets_accept_the_unmutated_samples_and_empty_input()
     {
+        PerfDataFuzz.Fuzz([]);
         TraceDatFuzz.Fuzz(File.ReadAllBytes(Samples.Path_("tracecmd-dat/vm-trace_marker-print-events-v7.dat")));
         TraceDatFuzz.Fuzz([]);
         TextTraceFuzz.Fuzz([]);
