@@ -245,6 +245,12 @@ internal static class ReplayCommands
                 + "private/shared decisions and RMP counts do not describe this host; the fault and mapping counts still do.";
         }
 
+        if (s.Unreadable > 0)
+        {
+            yield return $"warning: {s.Unreadable:N0} records of events the replay uses could not be read and were skipped (the first: {s.FirstUnreadable}): "
+                + "their printed form is not one FastRmp parses. Replay the trace.dat itself, or trace-cmd report text made with -R.";
+        }
+
         long missed = results.Count == 0 ? 0 : results.Max(r => r.Counters[CounterCatalog.PfnsNotFree]);
         if (missed > 0)
         {
