@@ -30,12 +30,12 @@ public sealed class UsageErrorTests : IDisposable
         { ["scenario", "nope"], "unknown scenario 'nope'; the scenarios are share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared, teardown-rmpopt, td-boot, accept-mismatch, dpamt-growth." },
         { ["scenario", "snp-boot", "--guest-size", "12Q"], "--guest-size: '12Q' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from 16M to 1T." },
         { ["scenario", "snp-boot", "--guest-size", "8M"], "--guest-size: 8M is outside 16M to 1T." },
-        { ["replay", "TRACE", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}." },
+        { ["replay", "TRACE", "--policy", "nope"], $"--policy: unknown policy 'nope'; the policies are {s_policies}, tdx, tdx-2m." },
         { ["replay", "TRACE", "--folio", "2g"], "--folio: '2g' is not a folio size; use auto, 4k, 2m or 1g." },
-        { ["replay", "TRACE", "--vm-type", "tdx"], "--vm-type: 'tdx' is not a VM type; use snp or sw-protected." },
+        { ["replay", "TRACE", "--vm-type", "sev"], "--vm-type: 'sev' is not a VM type; use snp or sw-protected or tdx." },
         { ["replay", "TRACE", "--host-size", "lots"], "--host-size: 'lots' is not a size; give a number with K, M, G or T (binary units), e.g. 64G, from 1G to 4T." },
         { ["replay", "TRACE", "--host-size", "8T"], "--host-size: 8T is outside 1G to 4T." },
-        { ["compare", "TRACE", "--policies", "first-use,nope"], $"--policies: unknown policy 'nope'; the policies are {s_policies}." },
+        { ["compare", "TRACE", "--policies", "first-use,nope"], $"--policies: unknown policy 'nope'; the policies are {s_policies} (with --vm-type tdx: tdx, tdx-2m)." },
         { ["compare", "TRACE", "--policies", "first-use,first-use"], $"--policies: 'first-use' is named twice; name each policy once (the policies are {s_policies})." },
         { ["compare", "TRACE", "--policies", ","], $"--policies: name at least one policy of {s_policies}." },
         { ["layouts", "--gmem", "maybe"], "--gmem: unknown gmem block setting 'maybe'; use one of default, present, absent." },
@@ -88,9 +88,9 @@ public sealed class UsageErrorTests : IDisposable
     }
 
     [Theory]
-    [InlineData("replay", "--policy <fault-hook|alloc-blind|first-use|every-get-pfn|first-use-1g-rework>")]
+    [InlineData("replay", "--policy <fault-hook|alloc-blind|first-use|every-get-pfn|first-use-1g-rework|tdx|tdx-2m>")]
     [InlineData("replay", "--folio <auto|4k|2m|1g>")]
-    [InlineData("replay", "--vm-type <snp|sw-protected>")]
+    [InlineData("replay", "--vm-type <snp|sw-protected|tdx>")]
     [InlineData("replay", "[default: 1T]")]
     [InlineData("compare", "--policies <fault-hook,alloc-blind,first-use,every-get-pfn>")]
     [InlineData("scenario", "The scenario: share-4k-keep, share-4k-punch, dirty-log, memslots-512, psmash-roundtrip, snp-boot, share-busy, init-shared, teardown-rmpopt")]

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.CommandLine;
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FastRmp.Cli.Options;
@@ -37,9 +35,9 @@ internal static class EventsCommand
     {
         using var reader = TraceCommandHelpers.Open(path);
         var wanted = events.Length == 0 ? null : new HashSet<string>(events, StringComparer.Ordinal);
-        var buffer = new ArrayBufferWriter<byte>(1 << 16);
-        using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        var text = new StringBuilder();
+        using var sink = Utf8Output.For(output);
+        using var json = new Utf8JsonWriter(sink, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        var names = new Utf8Names();
         var decoder = new KvmEventDecoder();
         try
         {
@@ -54,33 +52,18 @@ internal static class EventsCommand
                 {
                     WriteJson(json, r, decoder);
                     json.Flush();
-                    buffer.Write("\n"u8);
-                    json.Reset(buffer);
-                    if (buffer.WrittenCount > 1 << 15)
-                    {
-                        output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
-                        buffer.ResetWrittenCount();
-                    }
+                    sink.Write("\n"u8);
+                    json.Reset(sink);
                 }
                 else
                 {
-                    WriteText(text, r);
-                    if (text.Length > 1 << 15)
-                    {
-                        output.Write(text);
-                        text.Clear();
-                    }
+                    WriteText(sink, r, names);
                 }
             }
         }
         catch (TraceFormatException ex)
         {
             throw new CliInputException(ex.Message);
-        }
-        finally
-        {
-            output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
-            output.Write(text);
         }
     }
 
@@ -141,52 +124,129 @@ internal static class EventsCommand
         w.WriteEndObject();
     }
 
-    private static void WriteText(StringBuilder sb, in TraceRecord r)
+    /// <summary>
+    /// One record as text: <c>SEC.NSEC [CPU] comm-pid system:event: name=value ...</c>, 64-bit and pointer fields in hex,
+    /// other numbers in decimal, strings as they are, arrays as <c>[0x..,0x..]</c>; formatted straight into UTF-8.
+    /// </summary>
+    private static void WriteText(Utf8Output o, in TraceRecord r, Utf8Names names)
     {
-        var ci = CultureInfo.InvariantCulture;
-        sb.Append(ci, $"{InfoCommand.Ts(r.Timestamp)} [{r.Cpu:D3}] {r.Comm}-{r.Pid} {r.Format.FullName}:");
+        o.WriteDecimal(r.Timestamp / 1_000_000_000);
+        o.Write('.');
+        o.WriteDecimal(r.Timestamp % 1_000_000_000, 9);
+        o.Write(" ["u8);
+        o.WriteDecimal((long)r.Cpu, 3);
+        o.Write("] "u8);
+        o.Write(names.Of(r.Comm));
+        o.Write('-');
+        o.WriteDecimal((long)r.Pid);
+        o.Write(' ');
+        var plan = names.Of(r.Format);
+        o.Write(plan.Name);
         if (r.IsText)
         {
-            sb.Append(' ').Append(r.Text);
+            o.Write(' ');
+            o.Write(r.Text);
         }
         else
         {
-            foreach (var f in r.Format.EventFields)
+            foreach (var (f, prefix) in plan.Fields)
             {
-                sb.Append(' ').Append(f.Name).Append('=');
+                o.Write(prefix);
                 if (f.IsNumber)
                 {
                     if (f.IsLongOrPointer || f.Size == 8)
                     {
-                        sb.Append(ci, $"0x{r.GetUInt64(f):x}");
+                        o.Write("0x"u8);
+                        o.WriteHex(r.GetUInt64(f));
                     }
                     else if (f.IsSigned)
                     {
-                        sb.Append(r.GetInt64(f));
+                        o.WriteDecimal(r.GetInt64(f));
                     }
                     else
                     {
-                        sb.Append(r.GetUInt64(f));
+                        o.WriteDecimal(r.GetUInt64(f));
                     }
                 }
                 else if (f.IsCharString)
                 {
-                    sb.Append(r.GetString(f).TrimEnd('\n'));
+                    o.Write(r.GetString(f).AsSpan().TrimEnd('\n'));
                 }
                 else
                 {
-                    sb.Append('[');
+                    o.Write('[');
                     int n = r.ElementCount(f);
                     for (int i = 0; i < n; i++)
                     {
-                        sb.Append(i == 0 ? "" : ",").Append(ci, $"0x{r.GetElement(f, i):x}");
+                        o.Write(i == 0 ? ""u8 : ","u8);
+                        o.Write("0x"u8);
+                        o.WriteHex(r.GetElement(f, i));
                     }
 
-                    sb.Append(']');
+                    o.Write(']');
                 }
             }
         }
 
-        sb.Append('\n');
+        o.Write('\n');
     }
+
+    /// <summary>
+    /// The UTF-8 bytes a record's text needs, encoded once: per format its <c>system:event:</c> and each field's
+    /// <c> name=</c>, per comm string its bytes (the last one of each kept at hand: records come in runs).
+    /// </summary>
+    private sealed class Utf8Names
+    {
+        private readonly Dictionary<EventFormat, FormatPlan> _formats = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<string, byte[]> _comms = new(ReferenceEqualityComparer.Instance);
+        private EventFormat? _lastFormat;
+        private FormatPlan? _lastPlan;
+        private string? _lastComm;
+        private byte[] _lastCommBytes = [];
+
+        public FormatPlan Of(EventFormat format)
+        {
+            if (ReferenceEquals(format, _lastFormat))
+            {
+                return _lastPlan!;
+            }
+
+            if (!_formats.TryGetValue(format, out var plan))
+            {
+                plan = new FormatPlan(
+                    Encoding.UTF8.GetBytes(format.FullName + ":"),
+                    [.. format.EventFields.Select(f => (f, Encoding.UTF8.GetBytes(" " + f.Name + "=")))]);
+                _formats.Add(format, plan);
+            }
+
+            _lastFormat = format;
+            _lastPlan = plan;
+            return plan;
+        }
+
+        public byte[] Of(string comm)
+        {
+            if (ReferenceEquals(comm, _lastComm))
+            {
+                return _lastCommBytes;
+            }
+
+            if (!_comms.TryGetValue(comm, out var bytes))
+            {
+                if (_comms.Count >= 1 << 16)
+                {
+                    _comms.Clear(); // bounded, whatever a resolver hands out
+                }
+
+                bytes = Encoding.UTF8.GetBytes(comm);
+                _comms.Add(comm, bytes);
+            }
+
+            _lastComm = comm;
+            _lastCommBytes = bytes;
+            return bytes;
+        }
+    }
+
+    private sealed record FormatPlan(byte[] Name, (EventField Field, byte[] Prefix)[] Fields);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FastRmp.Engine.Gmem;
 using System.Globalization;
 using FastRmp.Cli.Options;
 using FastRmp.Cli.Reports;
@@ -244,7 +245,13 @@ internal static class ReplayCommands
                 + "private/shared decisions and RMP counts do not describe this host; the fault and mapping counts still do.";
         }
 
-        long missed = results.Count == 0 ? 0 : results.Max(r => r.Counters["pfns_not_free"]);
+        if (s.Unreadable > 0)
+        {
+            yield return $"warning: {s.Unreadable:N0} records of events the replay uses could not be read and were skipped (the first: {s.FirstUnreadable}): "
+                + "their printed form is not one FastRmp parses. Replay the trace.dat itself, or trace-cmd report text made with -R.";
+        }
+
+        long missed = results.Count == 0 ? 0 : results.Max(r => r.Counters[CounterCatalog.PfnsNotFree]);
         if (missed > 0)
         {
             yield return $"warning: {missed:N0} traced pfns were outside the model's host or already taken (pfns_not_free); "
@@ -279,7 +286,7 @@ internal static class ReplayCommands
         var traced = results[0].Fidelity.Traced;
         bool Differs(CounterInfo counter)
             => results.Count > 1 && results.Any(r => r.Counters.Counters.Any(c => c.Key == counter.Name))
-                && results.Select(r => r.Counters[counter.Name]).Distinct().Skip(1).Any();
+                && results.Select(r => r.Counters[counter]).Distinct().Skip(1).Any();
 
         console.Write(new Markup($"{Markup.Escape(title)}memslots {Describe(results[0].Source)}\n"));
         var slots = TraceColumn.Memslots(first);
@@ -318,7 +325,7 @@ internal static class ReplayCommands
         foreach (var counter in usual.Concat(CounterCatalog.All.Where(c => !usual.Contains(c) && Differs(c))))
         {
             string name = Markup.Escape(counter.Title);
-            rows.Add((Differs(counter) ? $"[yellow]{name}[/]" : name, TraceColumn.For(counter, traced)?.ToString("N0", s_ci) ?? "", [.. results.Select(r => r.Counters[counter.Name].ToString("N0", s_ci))]));
+            rows.Add((Differs(counter) ? $"[yellow]{name}[/]" : name, TraceColumn.For(counter, traced)?.ToString("N0", s_ci) ?? "", [.. results.Select(r => r.Counters[counter].ToString("N0", s_ci))]));
         }
 
         foreach (var (rowTitle, value) in TraceColumn.Rows(traced))

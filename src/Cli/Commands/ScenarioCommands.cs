@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FastRmp.Engine.Gmem;
 using System.Globalization;
 using FastRmp.Cli.Options;
 using FastRmp.Cli.Reports;
@@ -58,11 +59,11 @@ internal static class ScenarioCommands
                 var table = NewTable(k == KvmKernel.Default ? $"folio {CliOptions.FolioName(order)}" : $"folio {CliOptions.FolioName(order)}, kernel {k.Name}");
                 foreach (var scenario in ScenarioCatalog.All)
                 {
-                    foreach (string policy in PolicyCatalog.Names)
+                    foreach (var policy in PolicyCatalog.Kinds)
                     {
-                        var result = ScenarioCatalog.Run(scenario.Name, policy, order, null, options);
+                        var result = ScenarioCatalog.Run(scenario, policy, new FolioSize(order), null, options);
                         results.Add(result);
-                        table.AddRow([scenario.Name, policy, .. Columns.Select(c => result[c.Name].ToString("N0", CultureInfo.InvariantCulture))]);
+                        table.AddRow([scenario.Name, policy.Name(), .. Columns.Select(c => result[c].ToString("N0", CultureInfo.InvariantCulture))]);
                     }
 
                     if (scenario != ScenarioCatalog.All[^1])
@@ -249,14 +250,15 @@ internal static class ScenarioCommands
             string tdxDesign = order == 0 ? Engine.Tdx.TdxDesigns.MergedName : Engine.Tdx.TdxDesigns.HugePagesName;
             foreach (var (snpName, tdxName) in s_pairs)
             {
-                var snp = results.First(r => r.Workload == snpName && r.Policy == "first-use" && r.FolioOrder == order);
+                var snp = results.First(r => r.Workload == snpName && r.Policy == PolicyKind.FirstUse.Name() && r.FolioOrder == order);
                 var tdx = TdxScenarioCatalog.Run(tdxName, tdxDesign, order, null, options);
                 results.Add(tdx);
                 ulong hostPages = options.HostPages ?? Host.DefaultHostPages(ScenarioCatalog.GuestBytes(order));
                 long rmpBytes = (16L << 10) + ((long)((hostPages + (1UL << 18) - 1) & ~((1UL << 18) - 1)) * 16);
-                Row(snpName, "SNP", "first-use", snp["faults_private"], snp["rmpupdate_to_private"], snp["rmpupdate_to_shared"], snp["psmash"], snp["rmp_npf"], 0, rmpBytes);
-                Row(tdxName, "TDX", tdxDesign, tdx["faults_private"], tdx["tdx_page_aug_4k"] + tdx["tdx_page_aug_2m"] + tdx["tdx_page_add"], tdx["tdx_remove"],
-                    tdx["tdx_demote"], tdx["tdx_accept_size_mismatch"], tdx["tdx_track"], tdx["tdx_pamt_bytes"]);
+                Row(snpName, "SNP", PolicyKind.FirstUse.Name(), snp[CounterCatalog.FaultsPrivate], snp[CounterCatalog.RmpUpdateToPrivate], snp[CounterCatalog.RmpUpdateToShared],
+                    snp[CounterCatalog.Psmash], snp[CounterCatalog.RmpNpf], 0, rmpBytes);
+                Row(tdxName, "TDX", tdxDesign, tdx[CounterCatalog.FaultsPrivate], tdx[CounterCatalog.TdxPageAug4K] + tdx[CounterCatalog.TdxPageAug2M] + tdx[CounterCatalog.TdxPageAdd],
+                    tdx[CounterCatalog.TdxRemove], tdx[CounterCatalog.TdxDemote], tdx[CounterCatalog.TdxAcceptSizeMismatch], tdx[CounterCatalog.TdxTrack], tdx[CounterCatalog.TdxPamtBytes]);
                 if ((snpName, tdxName) != s_pairs[^1])
                 {
                     table.AddEmptyRow();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FastRmp.Engine.Gmem;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using FastRmp.Engine.Kvm;

@@ -4,17 +4,6 @@ namespace FastRmp.Cli.Options;
 
 // Option values whose ToString is what the command line accepts, so --help shows defaults as users type them.
 
-/// <summary>A guest_memfd folio size: <c>4k</c> (order 0), <c>2m</c> (order 9) or <c>1g</c> (order 18).</summary>
-/// <param name="Order">The folio order.</param>
-internal readonly record struct FolioSize(int Order)
-{
-    /// <summary>4 KiB folios (upstream guest_memfd).</summary>
-    public static FolioSize Size4K => new(0);
-
-    /// <summary><c>4k</c>, <c>2m</c> or <c>1g</c>.</summary>
-    public override string ToString() => CliOptions.FolioName(Order);
-}
-
 /// <summary>A size in bytes, written in the largest binary unit that divides it (<c>1T</c>).</summary>
 /// <param name="Bytes">The size.</param>
 internal readonly record struct ByteSize(ulong Bytes)

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using FastRmp.Engine.Allocation;
+using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Guests;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Metrics;
@@ -32,6 +33,25 @@ public sealed class Host : IDisposable, IMetricsSource
 
     /// <summary>The guest's ASID.</summary>
     public const uint Asid = 1;
+
+    /// <summary>
+    /// Builds the host for the SNP design <paramref name="policy"/> with <paramref name="folio"/> folios; with
+    /// <paramref name="guestBytes"/> &gt; 0, binds that much guest memory at GPA 0, private.
+    /// </summary>
+    public Host(PolicyKind policy, FolioSize folio, ulong guestBytes = 0, HostOptions? options = null)
+        : this(policy.Name(), folio.Order, guestBytes, options)
+    {
+    }
+
+    /// <summary>
+    /// Builds the host for the TDX design <paramref name="design"/> with <paramref name="folio"/> folios (the VM type
+    /// is TDX whatever <paramref name="options"/> says); with <paramref name="guestBytes"/> &gt; 0, binds that much
+    /// guest memory at GPA 0, private.
+    /// </summary>
+    public Host(TdxDesign design, FolioSize folio, ulong guestBytes = 0, HostOptions? options = null)
+        : this(design.Name(), folio.Order, guestBytes, (options ?? new HostOptions()) with { VmType = KvmVmType.Tdx })
+    {
+    }
 
     /// <summary>
     /// Builds the host for <paramref name="policy"/> with guest_memfd folios of order <paramref name="folioOrder"/>;

@@ -36,7 +36,28 @@ public sealed record RunResult
     /// </summary>
     public string? StuckReason { get; init; }
 
-    /// <summary>One counter by name.</summary>
+    /// <summary>One counter (<see cref="Metrics.CounterCatalog"/>'s entries name them).</summary>
+    /// <exception cref="KeyNotFoundException">The result does not have it (an RMPOPT, replay or TDX counter of another kind of run).</exception>
+    public long this[Metrics.CounterInfo counter] => this[(counter ?? throw new ArgumentNullException(nameof(counter))).Name];
+
+    /// <summary>One counter, or false when the result does not have it.</summary>
+    public bool TryGet(Metrics.CounterInfo counter, out long value)
+    {
+        ArgumentNullException.ThrowIfNull(counter);
+        foreach (var pair in Counters)
+        {
+            if (pair.Key == counter.Name)
+            {
+                value = pair.Value;
+                return true;
+            }
+        }
+
+        value = 0;
+        return false;
+    }
+
+    /// <summary>One counter by name (a convenience over <see cref="this[Metrics.CounterInfo]"/>).</summary>
     public long this[string name]
     {
         get

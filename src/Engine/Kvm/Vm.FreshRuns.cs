@@ -10,10 +10,10 @@ public sealed partial class Vm
 {
 #if DEBUG
     /// <summary>The most pages one fresh run holds: tiny in Debug builds, so every test crosses run edges.</summary>
-    public const int FreshRunLimit = 3;
+    internal const int FreshRunLimit = 3;
 #else
     /// <summary>The most pages one fresh run holds (one 2 MiB block).</summary>
-    public const int FreshRunLimit = 512;
+    internal const int FreshRunLimit = 512;
 #endif
 
     /// <summary>

@@ -40,6 +40,16 @@ public sealed class TraceOpStats
     /// </summary>
     public long TdxSharedBitFaults { get; internal set; }
 
+    /// <summary>
+    /// Records of an event the replay uses (faults, leaves, exits, attributes, QEMU's memslots and conversions) whose
+    /// fields could not be read: in text, a printed form the decoder does not know (e.g. a trace-cmd report pretty
+    /// print). They are skipped; <see cref="FirstUnreadable"/> names the first.
+    /// </summary>
+    public long Unreadable { get; internal set; }
+
+    /// <summary>The first unreadable record's event and time, or null.</summary>
+    public string? FirstUnreadable { get; internal set; }
+
     /// <summary>KVM_EXIT_HYPERCALL exits traced (<c>kvm_userspace_exit</c> reason 3: MAP_GPA_RANGE for SNP guests).</summary>
     public long HypercallExits { get; internal set; }
 
@@ -303,6 +313,16 @@ public sealed class TraceOps
 
             default:
                 // Any other KVM event of the thread (kvm_entry, kvm_exit, ...) means its fault ended without a traced outcome.
+                if (kind is KvmEventKind.PageFault or KvmEventKind.SpteRequested or KvmEventKind.UserspaceExit or KvmEventKind.RmpFault
+                    or KvmEventKind.SetMemAttributes or KvmEventKind.QemuConvertMemory or KvmEventKind.QemuSetUserMemory or KvmEventKind.QemuSevSnpLaunchUpdate)
+                {
+                    // An event the replay uses that could not be read: a printed form the decoder does not know. Said, not dropped silently.
+                    if (stats.Unreadable++ == 0)
+                    {
+                        stats.FirstUnreadable = $"{record.Format.FullName} at {record.Timestamp / 1e9:F6} s";
+                    }
+                }
+
                 Flush(pid);
                 return;
         }

@@ -57,6 +57,26 @@ public static class ScenarioCatalog
     /// <summary>The guest size a scenario uses for a folio order: 16 MiB, or one folio when folios are larger.</summary>
     public static ulong GuestBytes(int folioOrder) => Math.Max(16UL << 20, PageSize.Size4K << folioOrder);
 
+    /// <summary>The scenario called <paramref name="name"/>, if any.</summary>
+    public static bool TryGet(string? name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ScenarioDefinition? scenario)
+    {
+        scenario = All.FirstOrDefault(s => s.Name == name);
+        return scenario is not null;
+    }
+
+    /// <summary>The scenario called <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">No scenario has that name.</exception>
+    public static ScenarioDefinition Get(string name)
+        => TryGet(name, out var scenario) ? scenario : throw new ArgumentException($"Unknown scenario '{name}'; the scenarios are {string.Join(", ", All.Select(s => s.Name))}.", nameof(name));
+
+    /// <summary>Runs <paramref name="scenario"/> under <paramref name="policy"/> with <paramref name="folio"/> folios; <paramref name="guestBytes"/> sizes snp-boot's guest.</summary>
+    /// <exception cref="ArgumentException">A guest size snp-boot cannot use.</exception>
+    public static RunResult Run(ScenarioDefinition scenario, Policies.PolicyKind policy, Gmem.FolioSize folio, ulong? guestBytes = null, HostOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        return Run(scenario.Name, Policies.PolicyCatalog.Name(policy), folio.Order, guestBytes, options);
+    }
+
     /// <summary>Runs a scenario under a policy and folio order; <paramref name="guestBytes"/> sizes snp-boot's guest.</summary>
     /// <exception cref="ArgumentException">Unknown scenario or policy name, or a guest size snp-boot cannot use.</exception>
     public static RunResult Run(string scenario, string policy, int folioOrder, ulong? guestBytes = null)

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using FastRmp.Engine.Guests;
 using FastRmp.Engine.Hosting;
+using FastRmp.Engine.Tdx;
 using FastRmp.Interop;
 using FastRmp.Interop.Uapi;
 
@@ -25,6 +26,14 @@ public static class TdxScenarioCatalog
         new("accept-mismatch", "KVM pre-faults the chunk, then the TD accepts only its first 4 KiB page (a guest that accepts at 4 KiB)", "TDX huge-page series RFC v2, open 1-2 (Yan Zhao, 2025-08-07)"),
         new("dpamt-growth", "the TD accepts one 4 KiB page in each 2 MiB chunk of its memory, then gives half of them back to shared with a hole punch", "Dynamic PAMT (tip x86/tdx, 2026-09)"),
     ];
+
+    /// <summary>Runs <paramref name="scenario"/> under <paramref name="design"/> with <paramref name="folio"/> folios; <paramref name="guestBytes"/> sizes td-boot's TD.</summary>
+    /// <exception cref="ArgumentException">Not a TDX scenario, or a guest size td-boot cannot use.</exception>
+    public static RunResult Run(ScenarioDefinition scenario, Tdx.TdxDesign design, Gmem.FolioSize folio, ulong? guestBytes = null, HostOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        return Run(scenario.Name, design.Name(), folio.Order, guestBytes, options);
+    }
 
     /// <summary>Runs <paramref name="scenario"/> under the TDX design <paramref name="design"/>; <paramref name="guestBytes"/> sizes td-boot's TD.</summary>
     /// <exception cref="ArgumentException">Unknown scenario or design, or a guest size td-boot cannot use.</exception>

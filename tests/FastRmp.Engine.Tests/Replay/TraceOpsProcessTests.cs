@@ -36,6 +36,20 @@ public sealed class TraceOpsProcessTests
     }
 
     [Fact]
+    public void An_event_the_replay_uses_in_a_form_it_cannot_read_is_counted_not_dropped_silently()
+    {
+        // issue 15: a printed form the decoder does not know (here a kvm_page_fault with no address) is skipped, and
+        // the count and the first one are kept for the replay's warning; a readable one after it still becomes a fault.
+        var list = Ops(
+            "       CPU 0/KVM-7001 [001] .....   100.000010: kvm_page_fault: something the decoder does not know\n"
+            + "       CPU 0/KVM-7001 [001] .....   100.000020: kvm_page_fault: vcpu 0 rip 0x0 address 0x0000000000100000 error_code 0x500000004\n",
+            out var ops);
+        Assert.Equal([ReplayOpKind.Fault], list.Select(o => o.Kind));
+        Assert.Equal(1, ops.Stats.Unreadable);
+        Assert.Equal("kvm:kvm_page_fault at 100.000010 s", ops.Stats.FirstUnreadable);
+    }
+
+    [Fact]
     public void Exec_starts_a_process_and_fork_puts_the_new_thread_in_its_creators()
     {
         var list = Ops(
