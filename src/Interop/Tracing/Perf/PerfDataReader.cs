@@ -102,7 +102,7 @@ public sealed class PerfDataReader : ITraceReader, ICommResolver
                     _anyTime = true;
                 }
 
-                var format = _file.Formats.All[e.Format];
+                var format = e.Format!;
                 record = new TraceRecord(e.Time, e.Cpu, e.Tid, format, payload, _order.IsBigEndian, this, e.Pid);
                 return true;
             }
@@ -258,7 +258,7 @@ public sealed class PerfDataReader : ITraceReader, ICommResolver
             s.Tid = s.Pid = (int)_order.U32(raw, pidField.Offset);
         }
 
-        Queue(new PerfEntry { Kind = PerfEntryKind.Sample, Time = s.HasTime ? s.Time : _queue.LastDelivered, Cpu = s.Cpu, Pid = s.Pid, Tid = s.Tid, Format = format.Index }, raw, offset);
+        Queue(new PerfEntry { Kind = PerfEntryKind.Sample, Time = s.HasTime ? s.Time : _queue.LastDelivered, Cpu = s.Cpu, Pid = s.Pid, Tid = s.Tid, Format = format }, raw, offset);
     }
 
     private void ProcessComm(ReadOnlySpan<byte> body, long offset)

@@ -16,7 +16,7 @@ internal struct PerfEntry
     public int Cpu;
     public int Pid;
     public int Tid;
-    public int Format;
+    public EventFormat? Format; // resolved when queued: a later tracing-data record (pipe mode) may bring other formats
     public PerfEntryKind Kind;
     public int Start;
     public int Length;
