@@ -156,11 +156,15 @@ public sealed class TdxModule
         => RegionOf(gfn) is { } region && (level == PgLevel.Level2M || region.Tables[ChunkIndex(gfn)] is not null);
 
     /// <summary>TDH.MEM.PAGE.ADD: a 4 KiB page of the initial image, mapped (no acceptance needed), while the TD is built.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// The TD is finalized: KVM never makes this call then (<c>tdx_vcpu_init_mem_region</c> returns -EINVAL first), and the
+    /// module's own status for it is not modelled.
+    /// </exception>
     public TdxStatus PageAdd(gfn_t gfn, kvm_pfn_t pfn)
     {
         if (Finalized)
         {
-            return TdxStatus.OperandBusy; // the module refuses PAGE.ADD in a finalized TD (KVM returns -EINVAL first)
+            throw new InvalidOperationException("TDH.MEM.PAGE.ADD in a finalized TD: KVM refuses KVM_TDX_INIT_MEM_REGION with EINVAL before it.");
         }
 
         var status = SetLeaf(gfn, PgLevel.Level4K, SeptState.Mapped);

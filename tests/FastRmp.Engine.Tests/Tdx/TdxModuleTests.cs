@@ -143,7 +143,7 @@ public sealed class TdxModuleTests
         module.RangeBlock(Gfn, PgLevel.Level4K);
         Assert.Equal(TdxStatus.Success, module.PageRemove(Gfn, PgLevel.Level4K)); // tdx_track skips TRACK before finalize
         module.FinalizeBuild();
-        Assert.NotEqual(TdxStatus.Success, module.PageAdd(Gfn, new kvm_pfn_t(7)));
+        Assert.Throws<InvalidOperationException>(() => module.PageAdd(Gfn, new kvm_pfn_t(7)));
     }
 
     private static TdxModule Finalized()
