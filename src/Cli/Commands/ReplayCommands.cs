@@ -100,9 +100,42 @@ internal static class ReplayCommands
         }
     }
 
+    /// <summary>
+    /// Replays each trace named on the command line as its own host (docs/replay.md, "Several files"): one report per
+    /// file, in order. The file outputs (--json, --html, --export-trace, --disagreements) take one trace at a time.
+    /// </summary>
     private static int Run(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile)
     {
-        string path = parse.GetValue(o.Trace)!;
+        string[] paths = parse.GetValue(o.Trace)!;
+        if (paths.Length > 1)
+        {
+            string? single = parse.GetValue(o.Json) is not null ? "--json" : parse.GetValue(o.Html) is not null ? "--html"
+                : exportFile is not null ? "--export-trace" : parse.GetValue(o.Disagreements) is not null ? "--disagreements" : null;
+            if (single is not null)
+            {
+                throw new CliUsageException($"{single} writes the report of one trace; with {paths.Length} traces, replay each with its own {single}.");
+            }
+
+            if (paths.Count(p => p == "-") > 1)
+            {
+                throw new CliUsageException("standard input ('-') can be read once.");
+            }
+        }
+
+        foreach (string path in paths)
+        {
+            int exit = RunOne(parse, o, policies, kernels, exportFile, path);
+            if (exit != ExitCodes.Ok)
+            {
+                return exit;
+            }
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static int RunOne(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile, string path)
+    {
         RefuseOutputOverInput(path, ("--json", parse.GetValue(o.Json)), ("--html", parse.GetValue(o.Html)), ("--export-trace", exportFile), ("--disagreements", parse.GetValue(o.Disagreements)));
         var options = o.Options(parse);
         var stdout = parse.InvocationConfiguration.Output;
@@ -563,7 +596,11 @@ internal static class ReplayCommands
             }
         }
 
-        public Argument<string> Trace { get; } = new("TRACE") { Description = "A host trace: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed." };
+        public Argument<string[]> Trace { get; } = new("TRACE")
+        {
+            Arity = ArgumentArity.OneOrMore,
+            Description = "One or more host traces, each replayed as its own host: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed.",
+        };
 
         public Option<FolioSize?> Folio { get; } = CliOptions.ReplayFolio();
 
