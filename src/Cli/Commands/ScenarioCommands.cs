@@ -1,8 +1,8 @@
 using System.CommandLine;
-using FastRmp.Engine.Gmem;
 using System.Globalization;
 using FastRmp.Cli.Options;
 using FastRmp.Cli.Reports;
+using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Hosting;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Metrics;

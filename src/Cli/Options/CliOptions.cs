@@ -1,7 +1,7 @@
 using System.CommandLine;
-using FastRmp.Engine.Gmem;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using FastRmp.Engine.Gmem;
 using FastRmp.Engine.Kvm;
 using FastRmp.Engine.Policies;
 using FastRmp.Interop.Uapi;
@@ -21,7 +21,7 @@ namespace FastRmp.Cli.Options;
 internal static class CliOptions
 {
     /// <summary>The folio sizes, smallest first, as the command line spells them.</summary>
-    public static IReadOnlyList<string> FolioNames { get; } = ["4k", "2m", "1g"];
+    public static IReadOnlyList<string> FolioNames { get; } = [.. FolioSize.All.Select(f => f.ToString())];
 
     /// <summary>The VM types, as the command line spells them.</summary>
     public static IReadOnlyList<string> VmTypeNames { get; } = ["snp", "sw-protected", "tdx"];
@@ -302,7 +302,7 @@ internal static class CliOptions
     }
 
     /// <summary>The folio size's name of a folio order: <c>4k</c>, <c>2m</c> or <c>1g</c>.</summary>
-    public static string FolioName(int order) => order switch { 0 => "4k", 9 => "2m", 18 => "1g", _ => $"order {order}" };
+    public static string FolioName(int order) => new FolioSize(order).ToString();
 
     /// <summary>Parses a size such as 64G, 1T, 512M or 4096 (binary units K, M, G, T, either case).</summary>
     public static bool TryParseSize(string text, out ulong bytes)

@@ -184,15 +184,23 @@ public sealed class TdxGuest
         return 0;
     }
 
-    private FaultResult Fault(gfn_t gfn, bool isPrivate, bool write)
+    private FaultResult Fault(gfn_t gfn, bool isPrivate, bool write) => Fault(gfn, isPrivate, write, out _, out _);
+
+    /// <summary>
+    /// An EPT violation on <paramref name="gfn"/> handled by KVM (<c>tdx_handle_ept_violation</c>, 6.16: every private
+    /// EPT violation is treated as a write, TD private pages being always RWX); <paramref name="level"/> is the level it
+    /// mapped (none unless fixed), <paramref name="exit"/> the memory-fault exit it prepared.
+    /// </summary>
+    internal FaultResult Fault(gfn_t gfn, bool isPrivate, bool write, out PgLevel level, out MemoryFaultExit exit)
     {
-        // tdx_handle_ept_violation treats every private EPT violation as a write (TD private pages are always RWX).
         var fault = new kvm_page_fault_v6_13
         {
             addr = gfn.Gpa,
             error_code = (write || isPrivate ? (ulong)PageFaultErrorCode.Write : 0) | (ulong)PageFaultErrorCode.User
                 | (isPrivate ? (ulong)PageFaultErrorCode.PrivateAccess : 0),
         };
-        return _vm.HandleFault(ref fault);
+        var result = _vm.HandleFault(ref fault, out exit);
+        level = result == FaultResult.Fixed ? (PgLevel)fault.goal_level : PgLevel.None;
+        return result;
     }
 }

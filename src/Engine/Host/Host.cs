@@ -211,12 +211,7 @@ public sealed class Host : IDisposable, IMetricsSource
         for (ulong i = 0; i < pages; i++)
         {
             var gfn = new gpa_t(gpa).Gfn + i;
-            var fault = new Interop.Kernel.kvm_page_fault_v6_13
-            {
-                addr = gfn.Gpa,
-                error_code = (ulong)(Interop.Kernel.PageFaultErrorCode.Write | Interop.Kernel.PageFaultErrorCode.PrivateAccess),
-            };
-            if (Vm.HandleFault(ref fault) != FaultResult.Fixed)
+            if (TdxGuest!.Fault(gfn, isPrivate: true, write: true, out _, out _) != FaultResult.Fixed) // kvm_tdp_map_page
             {
                 throw new InvalidOperationException($"KVM_TDX_INIT_MEM_REGION could not map gfn {gfn}.");
             }

@@ -368,18 +368,28 @@ public sealed unsafe partial class Vm
 
     private void SplitPrivateBlock(IKvmArch external, ref KvmHookContext kvm, gfn_t boundary)
     {
-        if ((boundary.Value & 511) == 0)
+        if ((boundary.Value & 511) != 0)
         {
-            return;
+            SplitPrivate2M(external, ref kvm, boundary);
+        }
+    }
+
+    /// <summary>
+    /// Splits the private 2 MiB leaf that maps <paramref name="gfn"/>, if there is one: the vendor demotes its own leaf
+    /// first (<see cref="IKvmArch.SplitExternalLeaf"/>), then the NPT's becomes 512 4K leaves. True when one was split.
+    /// </summary>
+    private bool SplitPrivate2M(IKvmArch external, ref KvmHookContext kvm, gfn_t gfn)
+    {
+        var block = new gfn_t(gfn.Value & ~511UL);
+        var leaf = Npt.Lookup(block);
+        if (!leaf.IsPresent || !leaf.IsPrivate || leaf.Level != PgLevel.Level2M)
+        {
+            return false;
         }
 
-        var block = new gfn_t(boundary.Value & ~511UL);
-        var leaf = Npt.Lookup(block);
-        if (leaf.IsPresent && leaf.IsPrivate && leaf.Level == PgLevel.Level2M)
-        {
-            external.SplitExternalLeaf(ref kvm, block);
-            Npt.SplitHugeLeaves(block, block + 512);
-        }
+        external.SplitExternalLeaf(ref kvm, block);
+        Npt.SplitHugeLeaves(block, block + 512);
+        return true;
     }
 
     /// <summary>What a vendor hook may read and change of this VM, for one call.</summary>

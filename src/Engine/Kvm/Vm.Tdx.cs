@@ -43,16 +43,7 @@ public sealed partial class Vm
             return false;
         }
 
-        var block = new gfn_t(gfn.Value & ~511UL);
-        var leaf = Npt.Lookup(block);
-        if (!leaf.IsPresent || !leaf.IsPrivate || leaf.Level != PgLevel.Level2M)
-        {
-            return false;
-        }
-
         var kvm = HookContext();
-        external.SplitExternalLeaf(ref kvm, block);
-        Npt.SplitHugeLeaves(block, block + 512);
-        return true;
+        return SplitPrivate2M(external, ref kvm, gfn);
     }
 }

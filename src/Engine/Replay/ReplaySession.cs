@@ -186,7 +186,7 @@ public sealed class ReplaySession : IDisposable
     {
         var vm = Host.Vm;
         ulong gpa = op.Gpa & ~PageSize.Mask4K;
-        bool isPrivate = _tdx ? !StripTdxSharedBit(ref gpa) : (op.ErrorCode & (EncBit | (ulong)PageFaultErrorCode.PrivateAccess)) != 0;
+        bool isPrivate = _tdx ? !Tdx.TdxGpa.StripSharedBit(ref gpa) : (op.ErrorCode & (EncBit | (ulong)PageFaultErrorCode.PrivateAccess)) != 0;
         var gfn = new gpa_t(gpa).Gfn;
         _counters.Faults++;
         if (Source is MemslotSource.None or MemslotSource.Inferred)
@@ -315,19 +315,6 @@ public sealed class ReplaySession : IDisposable
     }
 
     /// <summary>
-    /// A TD's traced EPT violation (<c>tdx_handle_ept_violation</c>, arch/x86/kvm/vmx/tdx.c, 6.16): KVM traces the
-    /// exit's GPA, whose shared bit (bit 47 with 4-level EPT, 51 with 5-level; <c>TDX_SHARED_BIT_PWL_4/5</c>) marks a
-    /// shared access. Strips the bit from <paramref name="gpa"/>; true when it was set.
-    /// </summary>
-    private static bool StripTdxSharedBit(ref ulong gpa)
-    {
-        const ulong Bit51 = 1UL << 51, Bit47 = 1UL << 47;
-        ulong bit = (gpa & Bit51) != 0 ? Bit51 : gpa < Bit51 && (gpa & Bit47) != 0 ? Bit47 : 0;
-        gpa &= ~bit;
-        return bit != 0;
-    }
-
-    /// <summary>
     /// The TD's access behind a traced EPT violation: a fault through KVM (with the TDX hooks: the Secure EPT's
     /// SEPT.ADD and AUG) unless a leaf of the access's kind maps the page already; a private page KVM mapped PENDING is
     /// then accepted at the leaf's size, as the guest's ACCEPT that faulted does (counted as an inferred validation).
@@ -342,12 +329,7 @@ public sealed class ReplaySession : IDisposable
             return new AccessOutcome(AccessResult.Ok, PgLevel.None, leaf, 0, default);
         }
 
-        var fault = new kvm_page_fault_v6_13
-        {
-            addr = new gpa_t(gpa),
-            error_code = (write || isPrivate ? (ulong)PageFaultErrorCode.Write : 0) | (isPrivate ? (ulong)PageFaultErrorCode.PrivateAccess : 0),
-        };
-        var result = vm.HandleFault(ref fault, out var exit);
+        var result = Host.TdxGuest!.Fault(gfn, isPrivate, write, out var level, out var exit);
         leaf = vm.Npt.Lookup(gfn);
         var module = Host.Tdx!.Module;
         if (result == FaultResult.Fixed && isPrivate && leaf.IsPresent && module.Lookup(gfn).State == Tdx.SeptState.Pending)
@@ -363,7 +345,7 @@ public sealed class ReplaySession : IDisposable
             FaultResult.Emulate => AccessResult.Mmio,
             _ => AccessResult.Ok,
         };
-        return new AccessOutcome(access, result == FaultResult.Fixed ? (PgLevel)fault.goal_level : PgLevel.None, leaf, 0, exit);
+        return new AccessOutcome(access, level, leaf, 0, exit);
     }
 
     /// <summary>

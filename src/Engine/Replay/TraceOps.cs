@@ -209,7 +209,7 @@ public sealed class TraceOps
                     stats.EncryptedFaults++;
                 }
 
-                if ((pf.FaultAddress & ((1UL << 47) | (1UL << 51))) != 0)
+                if ((pf.FaultAddress & Tdx.TdxGpa.SharedBits) != 0)
                 {
                     stats.TdxSharedBitFaults++;
                 }
@@ -412,8 +412,9 @@ public sealed class TraceOps
     /// </summary>
     private static bool SameGfn(ulong gpa, ulong gfn)
     {
-        ulong frame = gpa >> 12;
-        return frame == gfn || (frame & ~((1UL << 35) | (1UL << 39))) == gfn;
+        ulong stripped = gpa;
+        Tdx.TdxGpa.StripSharedBit(ref stripped);
+        return gpa >> 12 == gfn || stripped >> 12 == gfn;
     }
 
     private bool TryPending(int pid, out int slot)

@@ -27,6 +27,7 @@ public sealed class TdxArch : IKvmArch
 {
     private readonly IFolioAllocator _allocator;
     private readonly List<(gfn_t Gfn, PgLevel Level)> _leaves = [];
+    private readonly Action<gfn_t, PgLevel> _collectLeaf;
 
     /// <summary>The hooks of a TD of <paramref name="module"/>, running <paramref name="design"/>, taking table pages from <paramref name="allocator"/>.</summary>
     public TdxArch(TdxModule module, TdxDesign design, IFolioAllocator allocator)
@@ -36,6 +37,7 @@ public sealed class TdxArch : IKvmArch
         Module = module;
         Design = design;
         _allocator = allocator;
+        _collectLeaf = (gfn, level) => _leaves.Add((gfn, level)); // one delegate for every zap
     }
 
     /// <summary>The TD's side of the TDX module.</summary>
@@ -113,7 +115,7 @@ public sealed class TdxArch : IKvmArch
     public void RemoveExternalLeaves(ref KvmHookContext kvm, gfn_t start, gfn_t end)
     {
         _leaves.Clear();
-        Module.ForEachLeaf(start, end, (g, l) => _leaves.Add((g, l)));
+        Module.ForEachLeaf(start, end, _collectLeaf);
         foreach (var (gfn, level) in _leaves)
         {
             var pfn = kvm.Lookup(gfn).Pfn;

@@ -210,11 +210,11 @@ public static partial class TraceFile
         return new OwningReader(file, file.CreateReader());
     }
 
-    private static PerfOwningReader Perf(PerfDataFile file)
+    private static OwningReader Perf(PerfDataFile file)
     {
         try
         {
-            return new PerfOwningReader(file, file.CreateReader());
+            return new OwningReader(file, file.CreateReader());
         }
         catch
         {
@@ -281,24 +281,8 @@ public static partial class TraceFile
         public void Dispose() => inner.Dispose();
     }
 
-    private sealed class PerfOwningReader(PerfDataFile file, PerfDataReader reader) : ITraceReader
-    {
-        public TraceReadStats Stats => reader.Stats;
-
-        public TraceSourceInfo Info => reader.Info;
-
-        public TraceFormats Formats => reader.Formats;
-
-        public bool MoveNext(out TraceRecord record) => reader.MoveNext(out record);
-
-        public void Dispose()
-        {
-            reader.Dispose();
-            file.Dispose();
-        }
-    }
-
-    private sealed class OwningReader(TraceDatFile file, TraceDatReader reader) : ITraceReader
+    /// <summary>A reader that also owns the file it reads (trace.dat or perf.data): disposing it closes both.</summary>
+    private sealed class OwningReader(IDisposable file, ITraceReader reader) : ITraceReader
     {
         public TraceReadStats Stats => reader.Stats;
 
