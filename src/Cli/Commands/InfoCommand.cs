@@ -23,34 +23,37 @@ internal static class InfoCommand
         return command;
     }
 
-    internal static string Summarize(string path)
+    internal static string Summarize(string path, int threads = 0)
     {
         using var reader = TraceCommandHelpers.Open(path);
-        var counts = new Dictionary<EventFormat, long>();
-        long records = 0;
-        ulong first = 0, last = 0;
-        var cpus = new SortedSet<int>();
+        TraceScanResult<Tally> scan;
         try
         {
-            while (reader.MoveNext(out var r))
-            {
-                if (records == 0)
-                {
-                    first = r.Timestamp;
-                }
-
-                records++;
-                last = Math.Max(last, r.Timestamp);
-                cpus.Add(r.Cpu);
-                ref long c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(counts, r.Format, out _);
-                c++;
-            }
+            scan = TraceScan.Run(reader, () => new Tally(), static (t, in r) => t.Add(r), threads);
         }
         catch (TraceFormatException ex)
         {
             throw new CliInputException(ex.Message);
         }
 
+        var counts = new Dictionary<EventFormat, long>(ReferenceEqualityComparer.Instance);
+        var cpus = new SortedSet<int>();
+        long records = 0;
+        ulong first = ulong.MaxValue, last = 0;
+        foreach (var t in scan.Parts)
+        {
+            records += t.Records;
+            first = Math.Min(first, t.First);
+            last = Math.Max(last, t.Last);
+            cpus.UnionWith(t.Cpus);
+            foreach (var (format, n) in t.Counts())
+            {
+                ref long c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(counts, format, out _);
+                c += n;
+            }
+        }
+
+        var stats = scan.Stats;
         var info = reader.Info;
         var sb = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
@@ -65,29 +68,29 @@ internal static class InfoCommand
             sb.Append(ci, $"time span:   {Ts(first)} .. {Ts(last)} ({(last - first) / 1e9:F6} s)\n");
         }
 
-        sb.Append(ci, $"lost events: {reader.Stats.LostEvents} (in {reader.Stats.LostEventMarks} lost-event marks)\n");
-        sb.Append(ci, $"damaged:     {reader.Stats.DamageCount}\n");
-        foreach (var d in reader.Stats.Damage)
+        sb.Append(ci, $"lost events: {stats.LostEvents} (in {stats.LostEventMarks} lost-event marks)\n");
+        sb.Append(ci, $"damaged:     {stats.DamageCount}\n");
+        foreach (var d in stats.Damage)
         {
             sb.Append(ci, $"  {d}\n");
         }
 
-        if (reader.Stats.ThrottleRecords > 0)
+        if (stats.ThrottleRecords > 0)
         {
-            sb.Append(ci, $"throttled:   {reader.Stats.ThrottleRecords} THROTTLE/UNTHROTTLE records (perf paused an event over its rate)\n");
+            sb.Append(ci, $"throttled:   {stats.ThrottleRecords} THROTTLE/UNTHROTTLE records (perf paused an event over its rate)\n");
         }
 
-        if (reader.Stats.UnorderedRecords > 0)
+        if (stats.UnorderedRecords > 0)
         {
-            sb.Append(ci, $"unordered:   {reader.Stats.UnorderedRecords} records older than one already delivered\n");
+            sb.Append(ci, $"unordered:   {stats.UnorderedRecords} records older than one already delivered\n");
         }
 
-        if (reader.Stats.UnknownEventRecords > 0)
+        if (stats.UnknownEventRecords > 0)
         {
-            sb.Append(ci, $"unknown IDs: {reader.Stats.UnknownEventRecords} records skipped (no format)\n");
+            sb.Append(ci, $"unknown IDs: {stats.UnknownEventRecords} records skipped (no format)\n");
         }
 
-        foreach (string error in reader.Stats.FormatErrors)
+        foreach (string error in stats.FormatErrors)
         {
             sb.Append(ci, $"  unreadable {error}\n");
         }
@@ -101,6 +104,69 @@ internal static class InfoCommand
         var systems = reader.Formats.All.GroupBy(f => f.System).OrderBy(g => g.Key, StringComparer.Ordinal);
         sb.Append(ci, $"formats:     {reader.Formats.All.Count} ({string.Join(", ", systems.Select(g => $"{g.Key} {g.Count()}"))})\n");
         return sb.ToString();
+    }
+
+    /// <summary>One part's counts: records per format, CPUs, the first record's timestamp (in the part's order) and the latest.</summary>
+    private sealed class Tally
+    {
+        private const int DirectIds = 4096;
+        private readonly EventFormat?[] _byId = new EventFormat?[DirectIds];
+        private readonly long[] _countById = new long[DirectIds];
+        private readonly Dictionary<EventFormat, long> _others = new(ReferenceEqualityComparer.Instance);
+        private int _lastCpu = -1;
+
+        public HashSet<int> Cpus { get; } = [];
+
+        public long Records { get; private set; }
+
+        public ulong First { get; private set; } = ulong.MaxValue;
+
+        public ulong Last { get; private set; }
+
+        public void Add(in TraceRecord r)
+        {
+            if (Records++ == 0)
+            {
+                First = r.Timestamp;
+            }
+
+            Last = Math.Max(Last, r.Timestamp);
+            if (r.Cpu != _lastCpu)
+            {
+                Cpus.Add(r.Cpu);
+                _lastCpu = r.Cpu;
+            }
+
+            // A binary trace's formats have small numeric IDs: count in an array slot (the format is checked, since
+            // text input's formats have no ID of their own); anything else in a dictionary.
+            var format = r.Format;
+            int id = format.Id;
+            if ((uint)id < DirectIds && (ReferenceEquals(_byId[id], format) || (_byId[id] is null && (_byId[id] = format) is not null)))
+            {
+                _countById[id]++;
+            }
+            else
+            {
+                ref long c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_others, format, out _);
+                c++;
+            }
+        }
+
+        public IEnumerable<KeyValuePair<EventFormat, long>> Counts()
+        {
+            for (int id = 0; id < DirectIds; id++)
+            {
+                if (_byId[id] is { } f)
+                {
+                    yield return new(f, _countById[id]);
+                }
+            }
+
+            foreach (var kv in _others)
+            {
+                yield return kv;
+            }
+        }
     }
 
     private static string Describe(TraceFileKind kind) => kind switch

@@ -58,6 +58,27 @@ public sealed class TraceReadStats
     /// <summary>Number of damaged regions skipped.</summary>
     public long DamageCount { get; private set; }
 
+    /// <summary>Adds the counts and damage of <paramref name="other"/> (a part of the same input read on its own); its damage goes after this one's.</summary>
+    internal void Add(TraceReadStats other)
+    {
+        LostEvents += other.LostEvents;
+        BytesRead += other.BytesRead;
+        LostEventMarks += other.LostEventMarks;
+        ThrottleRecords += other.ThrottleRecords;
+        UnorderedRecords += other.UnorderedRecords;
+        UnknownEventRecords += other.UnknownEventRecords;
+        FormatErrors = FormatErrors.Count == 0 ? other.FormatErrors : FormatErrors;
+        foreach (var d in other._damage)
+        {
+            if (_damage.Count < 1000)
+            {
+                _damage.Add(d);
+            }
+        }
+
+        DamageCount += other.DamageCount;
+    }
+
     internal void AddDamage(TraceDamage damage)
     {
         DamageCount++;

@@ -17,6 +17,7 @@ namespace FastRmp.Interop.Tracing;
 public sealed class TraceDatReader : ITraceReader
 {
     private readonly TraceDatFile _file;
+    private readonly TraceInput _input;
     private readonly CpuStream[] _streams;
     private readonly ChunkDecompressor? _decompressor;
     private bool _disposed;
@@ -39,6 +40,7 @@ public sealed class TraceDatReader : ITraceReader
     internal TraceDatReader(TraceDatFile file, TraceInput input, TraceBuffer buffer)
     {
         _file = file;
+        _input = input;
         Buffer = buffer;
         _be = file.IsBigEndian;
         _decompressor = buffer.IsCompressed ? ChunkDecompressor.Create(file.Compression, file.Name) : null;
@@ -133,9 +135,26 @@ public sealed class TraceDatReader : ITraceReader
                 ts = MulShift(ts, _tscMult, _tscShift) + _tscOffset;
             }
 
-            record = new TraceRecord(ts + _offset, st.Cpu, pid, format, MemoryMarshal.CreateReadOnlySpan(ref start, length), _be, _file);
+            TraceRecord.SetBinary(out record, ts + _offset, st.Cpu, pid, format, MemoryMarshal.CreateReadOnlySpan(ref start, length), _be, _file);
             return true;
         }
+    }
+
+    /// <summary>
+    /// One reader per CPU of this reader's buffer instance, each with its own <see cref="Stats"/> and page buffers, for
+    /// reading the CPUs on several threads at once (<see cref="TraceScan"/>). The caller disposes them, before the file.
+    /// </summary>
+    internal TraceDatReader[] SplitByCpu()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var parts = new TraceDatReader[Buffer.Cpus.Length];
+        var cpus = Buffer.Cpus.OrderBy(c => c.Cpu).ToArray();
+        for (int i = 0; i < cpus.Length; i++)
+        {
+            parts[i] = new TraceDatReader(_file, _input, Buffer with { Cpus = [cpus[i]] });
+        }
+
+        return parts;
     }
 
     /// <inheritdoc/>

@@ -261,7 +261,7 @@ public static partial class TraceFile
     }
 
     /// <summary>A reader of decompressed content whose <see cref="ITraceReader.Info"/> also names the whole-file compression.</summary>
-    private sealed class WholeFileCompressed(ITraceReader inner, TraceCompressionKind compression) : ITraceReader
+    private sealed class WholeFileCompressed(ITraceReader inner, TraceCompressionKind compression) : ISplittableReader
     {
         private readonly TraceSourceInfo _info = inner.Info with
         {
@@ -278,12 +278,16 @@ public static partial class TraceFile
 
         public bool MoveNext(out TraceRecord record) => inner.MoveNext(out record);
 
+        public ITraceReader[]? Split() => inner is ISplittableReader s ? s.Split() : null;
+
         public void Dispose() => inner.Dispose();
     }
 
     /// <summary>A reader that also owns the file it reads (trace.dat or perf.data): disposing it closes both.</summary>
-    private sealed class OwningReader(IDisposable file, ITraceReader reader) : ITraceReader
+    private sealed class OwningReader(IDisposable file, ITraceReader reader) : ISplittableReader
     {
+        public ITraceReader[]? Split() => reader is TraceDatReader t ? t.SplitByCpu() : null;
+
         public TraceReadStats Stats => reader.Stats;
 
         public TraceSourceInfo Info => reader.Info;
@@ -298,4 +302,11 @@ public static partial class TraceFile
             file.Dispose();
         }
     }
+}
+
+/// <summary>A reader whose records can also be read as independent parts (a trace.dat's CPUs), for <see cref="TraceScan"/>.</summary>
+internal interface ISplittableReader : ITraceReader
+{
+    /// <summary>Readers of the parts, in CPU order, or null when the input is one stream; the caller disposes them.</summary>
+    ITraceReader[]? Split();
 }
