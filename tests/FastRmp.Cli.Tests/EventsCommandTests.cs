@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastRmp.Interop.Tracing;
 using FastRmp.Interop.Tests.Tracing;
 
 namespace FastRmp.Cli.Tests;
@@ -58,5 +59,138 @@ public class EventsCommandTextTests
         Assert.Equal(5, fields.GetProperty("vcpu_id").GetInt32());
         Assert.Equal(0x113600002UL, fields.GetProperty("fault_address").GetUInt64());
         Assert.Equal(0x181UL, fields.GetProperty("error_code").GetUInt64());
+    }
+}
+
+/// <summary>
+/// The text of <c>events</c>, formatted in batches on several threads, is line for line what a plain one-record-at-a-time
+/// formatter writes from the documented line format (docs/cli.md: <c>SEC.NSEC [CPU] comm-pid system:event: name=value</c>;
+/// 64-bit and pointer fields in hex, other numbers in decimal, strings as they are, arrays as <c>[0x..,0x..]</c>),
+/// whatever the number of threads.
+/// </summary>
+public class EventsTextParallelTests
+{
+    public static TheoryData<string> Inputs()
+    {
+        var data = new TheoryData<string>();
+        if (Samples.TryDir is { } dir)
+        {
+            foreach (var f in Directory.EnumerateFiles(Path.Combine(dir, "tracecmd-dat"), "*.dat")
+                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "tracecmd-dat-public"), "*.dat"))
+                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "perf"), "*.data"))
+                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "text-local"), "tracefs-trace-*.txt"))
+                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "text-public"), "*.txt"))
+                .Order(StringComparer.Ordinal))
+            {
+                data.Add(Path.GetRelativePath(dir, f));
+            }
+        }
+        else
+        {
+            data.Add("(no ../shared/samples)");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void Every_sample_prints_as_the_reference_formatter_on_one_thread_and_on_three(string relative)
+    {
+        AssertAsReference(Samples.Path_(relative));
+    }
+
+    [Fact]
+    public void A_trace_of_many_batches_prints_as_the_reference_formatter()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fastrmp-events-par-{Environment.ProcessId}.dat");
+        try
+        {
+            FastRmp.Tests.Common.SnpTraceFixture.Write(path, faults: 6000, compression: "zstd");
+            int lines = AssertAsReference(path);
+            Assert.True(lines > 20_000, $"{lines} lines: fewer than five batches");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static int AssertAsReference(string path)
+    {
+        string expected;
+        try
+        {
+            expected = Reference(path);
+        }
+        catch (TraceFormatException)
+        {
+            return 0; // refused inputs: the reader's tests cover them
+        }
+
+        foreach (int threads in new[] { 1, 3 })
+        {
+            var output = new StringWriter();
+            Commands.EventsCommand.Write(path, [], jsonl: false, output, threads);
+            string actual = output.ToString();
+            if (actual != expected)
+            {
+                var a = actual.Split('\n');
+                var e = expected.Split('\n');
+                int i = 0;
+                while (i < Math.Min(a.Length, e.Length) && a[i] == e[i])
+                {
+                    i++;
+                }
+
+                Assert.Fail($"threads={threads}: line {i + 1} differs ({a.Length} lines, expected {e.Length}):\n  expected: {(i < e.Length ? e[i] : "<end>")}\n  actual:   {(i < a.Length ? a[i] : "<end>")}");
+            }
+        }
+
+        return expected.Count(c => c == '\n');
+    }
+
+    private static string Reference(string path)
+    {
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder();
+        using var reader = TraceFile.OpenReader(path);
+        while (reader.MoveNext(out var r))
+        {
+            sb.Append(ci, $"{r.Timestamp / 1_000_000_000}.{r.Timestamp % 1_000_000_000:D9} [{r.Cpu:D3}] {r.Comm}-{r.Pid} {r.Format.FullName}:");
+            if (r.IsText)
+            {
+                sb.Append(' ').Append(r.Text);
+            }
+            else
+            {
+                foreach (var f in r.Format.EventFields)
+                {
+                    sb.Append(' ').Append(f.Name).Append('=');
+                    if (f.IsNumber)
+                    {
+                        sb.Append(f.IsLongOrPointer || f.Size == 8 ? "0x" + r.GetUInt64(f).ToString("x", ci) : f.IsSigned ? r.GetInt64(f).ToString(ci) : r.GetUInt64(f).ToString(ci));
+                    }
+                    else if (f.IsCharString)
+                    {
+                        sb.Append(r.GetString(f).TrimEnd('\n'));
+                    }
+                    else
+                    {
+                        sb.Append('[');
+                        for (int i = 0; i < r.ElementCount(f); i++)
+                        {
+                            sb.Append(i == 0 ? "0x" : ",0x").Append(r.GetElement(f, i).ToString("x", ci));
+                        }
+
+                        sb.Append(']');
+                    }
+                }
+            }
+
+            sb.Append('\n');
+        }
+
+        return sb.ToString();
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using System.Text.Json;
 using FastRmp.Cli.Options;
 using FastRmp.Interop.Tracing;
@@ -19,28 +18,34 @@ internal static class EventsCommand
             "format",
             "use one of",
             ["text", "jsonl"]);
+        var threads = CliOptions.Threads();
         var command = new Command("events", "Print every record (timestamp ns, cpu, pid, comm, system:event, fields by name).")
         {
-            file, events, format,
+            file, events, format, threads,
         };
         command.SetAction(parse =>
         {
-            Write(parse.GetValue(file)!, parse.GetValue(events) ?? [], parse.GetValue(format) == "jsonl", parse.InvocationConfiguration.Output);
+            Write(parse.GetValue(file)!, parse.GetValue(events) ?? [], parse.GetValue(format) == "jsonl", parse.InvocationConfiguration.Output, parse.GetValue(threads));
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    internal static void Write(string path, string[] events, bool jsonl, TextWriter output)
+    internal static void Write(string path, string[] events, bool jsonl, TextWriter output, int threads = 0)
     {
         using var reader = TraceCommandHelpers.Open(path);
         var wanted = events.Length == 0 ? null : new HashSet<string>(events, StringComparer.Ordinal);
         using var sink = Utf8Output.For(output);
         using var json = new Utf8JsonWriter(sink, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        var names = new Utf8Names();
         var decoder = new KvmEventDecoder();
         try
         {
+            if (!jsonl)
+            {
+                EventText.Write(reader, wanted, sink, threads == 0 ? Environment.ProcessorCount : threads);
+                return;
+            }
+
             while (reader.MoveNext(out var r))
             {
                 if (wanted is not null && !wanted.Contains(r.Format.FullName) && !wanted.Contains(r.Format.Name))
@@ -48,17 +53,10 @@ internal static class EventsCommand
                     continue;
                 }
 
-                if (jsonl)
-                {
-                    WriteJson(json, r, decoder);
-                    json.Flush();
-                    sink.Write("\n"u8);
-                    json.Reset(sink);
-                }
-                else
-                {
-                    WriteText(sink, r, names);
-                }
+                WriteJson(json, r, decoder);
+                json.Flush();
+                sink.Write("\n"u8);
+                json.Reset(sink);
             }
         }
         catch (TraceFormatException ex)
@@ -123,130 +121,4 @@ internal static class EventsCommand
         w.WriteEndObject();
         w.WriteEndObject();
     }
-
-    /// <summary>
-    /// One record as text: <c>SEC.NSEC [CPU] comm-pid system:event: name=value ...</c>, 64-bit and pointer fields in hex,
-    /// other numbers in decimal, strings as they are, arrays as <c>[0x..,0x..]</c>; formatted straight into UTF-8.
-    /// </summary>
-    private static void WriteText(Utf8Output o, in TraceRecord r, Utf8Names names)
-    {
-        o.WriteDecimal(r.Timestamp / 1_000_000_000);
-        o.Write('.');
-        o.WriteDecimal(r.Timestamp % 1_000_000_000, 9);
-        o.Write(" ["u8);
-        o.WriteDecimal((long)r.Cpu, 3);
-        o.Write("] "u8);
-        o.Write(names.Of(r.Comm));
-        o.Write('-');
-        o.WriteDecimal((long)r.Pid);
-        o.Write(' ');
-        var plan = names.Of(r.Format);
-        o.Write(plan.Name);
-        if (r.IsText)
-        {
-            o.Write(' ');
-            o.Write(r.Text);
-        }
-        else
-        {
-            foreach (var (f, prefix) in plan.Fields)
-            {
-                o.Write(prefix);
-                if (f.IsNumber)
-                {
-                    if (f.IsLongOrPointer || f.Size == 8)
-                    {
-                        o.Write("0x"u8);
-                        o.WriteHex(r.GetUInt64(f));
-                    }
-                    else if (f.IsSigned)
-                    {
-                        o.WriteDecimal(r.GetInt64(f));
-                    }
-                    else
-                    {
-                        o.WriteDecimal(r.GetUInt64(f));
-                    }
-                }
-                else if (f.IsCharString)
-                {
-                    o.Write(r.GetString(f).AsSpan().TrimEnd('\n'));
-                }
-                else
-                {
-                    o.Write('[');
-                    int n = r.ElementCount(f);
-                    for (int i = 0; i < n; i++)
-                    {
-                        o.Write(i == 0 ? ""u8 : ","u8);
-                        o.Write("0x"u8);
-                        o.WriteHex(r.GetElement(f, i));
-                    }
-
-                    o.Write(']');
-                }
-            }
-        }
-
-        o.Write('\n');
-    }
-
-    /// <summary>
-    /// The UTF-8 bytes a record's text needs, encoded once: per format its <c>system:event:</c> and each field's
-    /// <c> name=</c>, per comm string its bytes (the last one of each kept at hand: records come in runs).
-    /// </summary>
-    private sealed class Utf8Names
-    {
-        private readonly Dictionary<EventFormat, FormatPlan> _formats = new(ReferenceEqualityComparer.Instance);
-        private readonly Dictionary<string, byte[]> _comms = new(ReferenceEqualityComparer.Instance);
-        private EventFormat? _lastFormat;
-        private FormatPlan? _lastPlan;
-        private string? _lastComm;
-        private byte[] _lastCommBytes = [];
-
-        public FormatPlan Of(EventFormat format)
-        {
-            if (ReferenceEquals(format, _lastFormat))
-            {
-                return _lastPlan!;
-            }
-
-            if (!_formats.TryGetValue(format, out var plan))
-            {
-                plan = new FormatPlan(
-                    Encoding.UTF8.GetBytes(format.FullName + ":"),
-                    [.. format.EventFields.Select(f => (f, Encoding.UTF8.GetBytes(" " + f.Name + "=")))]);
-                _formats.Add(format, plan);
-            }
-
-            _lastFormat = format;
-            _lastPlan = plan;
-            return plan;
-        }
-
-        public byte[] Of(string comm)
-        {
-            if (ReferenceEquals(comm, _lastComm))
-            {
-                return _lastCommBytes;
-            }
-
-            if (!_comms.TryGetValue(comm, out var bytes))
-            {
-                if (_comms.Count >= 1 << 16)
-                {
-                    _comms.Clear(); // bounded, whatever a resolver hands out
-                }
-
-                bytes = Encoding.UTF8.GetBytes(comm);
-                _comms.Add(comm, bytes);
-            }
-
-            _lastComm = comm;
-            _lastCommBytes = bytes;
-            return bytes;
-        }
-    }
-
-    private sealed record FormatPlan(byte[] Name, (EventField Field, byte[] Prefix)[] Fields);
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using FastRmp.Cli.Options;
 using FastRmp.Interop.Tracing;
 
 namespace FastRmp.Cli.Commands;
@@ -11,13 +12,14 @@ internal static class InfoCommand
     public static Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "A trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed." };
+        var threads = CliOptions.Threads();
         var command = new Command("info", "Read every record and print the file version, compression, CPUs, clock, time span, event counts, lost events, damage and formats.")
         {
-            file,
+            file, threads,
         };
         command.SetAction(parse =>
         {
-            parse.InvocationConfiguration.Output.Write(Summarize(parse.GetValue(file)!));
+            parse.InvocationConfiguration.Output.Write(Summarize(parse.GetValue(file)!, parse.GetValue(threads)));
             return ExitCodes.Ok;
         });
         return command;

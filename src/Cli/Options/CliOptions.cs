@@ -51,6 +51,24 @@ internal static class CliOptions
         return OneOf(option, "kernel", "the kernels are", [.. KvmKernel.All.Select(k => k.Name)]);
     }
 
+    /// <summary><c>--threads N</c>: how many threads read or format a trace (0, the default: one per processor).</summary>
+    public static Option<int> Threads()
+    {
+        var option = new Option<int>("--threads")
+        {
+            Description = "Threads that read or format the trace (default 0: one per processor; 1 reads on one thread). The output does not depend on it.",
+            DefaultValueFactory = _ => 0,
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 1024)
+            {
+                r.AddError("--threads: give 0 (one per processor) or 1 to 1024");
+            }
+        });
+        return option;
+    }
+
     /// <summary><c>--rmpopt</c>: give the modelled host RMPOPT (<see cref="Engine.Hosting.HostOptions.RmpOpt"/>, docs/rmpopt.md).</summary>
     public static Option<bool> RmpOpt() => new("--rmpopt")
     {
