@@ -56,12 +56,18 @@ internal static class InfoCommand
         }
 
         var stats = scan.Stats;
+        var sources = TraceFile.ReportSources(reader);
         var info = reader.Info;
         var sb = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
         sb.Append(ci, $"file:        {info.Path}\n");
         sb.Append(ci, $"format:      {Describe(info.Kind)}, version {info.Version}\n");
         sb.Append(ci, $"compression: {info.Compression}\n");
+        if (sources.Count > 0)
+        {
+            sb.Append(ci, $"files:       {sources.Count} (trace-cmd report -i: {string.Join(", ", sources)}; replay takes each as its own host)\n");
+        }
+
         sb.Append(ci, $"cpus:        {(info.CpuCount > 0 ? info.CpuCount : cpus.Count)} (with records: {(cpus.Count == 0 ? "none" : string.Join(",", cpus))})\n");
         sb.Append(ci, $"clock:       {(info.Clock.Length == 0 ? "unknown" : info.Clock)}\n");
         sb.Append(ci, $"records:     {records}\n");

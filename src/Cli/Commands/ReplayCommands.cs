@@ -122,9 +122,19 @@ internal static class ReplayCommands
             }
         }
 
-        foreach (string path in paths)
+        // A several-file trace-cmd report text (report -i a.dat -i b.dat) is several hosts in one file: each file's
+        // lines are replayed as its own host, as if the files had been named one by one (docs/replay.md).
+        var runs = paths.SelectMany(p => TraceCommandHelpers.ReportSources(p) is { Count: > 1 } sources
+            ? sources.Select((name, i) => (Path: p, Source: i, Name: name))
+            : [(Path: p, Source: -1, Name: "")]).ToList();
+        if (runs.Count > paths.Length && (parse.GetValue(o.Json) ?? parse.GetValue(o.Html) ?? (object?)exportFile ?? parse.GetValue(o.Disagreements)) is not null)
         {
-            int exit = RunOne(parse, o, policies, kernels, exportFile, path);
+            throw new CliUsageException($"the file outputs write the report of one host; {string.Join(", ", paths)} holds {runs.Count} hosts' traces (trace-cmd report -i ... -i ...): replay one file of it with 'trace-cmd report -i FILE'.");
+        }
+
+        foreach (var (path, source, name) in runs)
+        {
+            int exit = RunOne(parse, o, policies, kernels, exportFile, path, source, name);
             if (exit != ExitCodes.Ok)
             {
                 return exit;
@@ -134,13 +144,19 @@ internal static class ReplayCommands
         return ExitCodes.Ok;
     }
 
-    private static int RunOne(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile, string path)
+    private static int RunOne(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile, string path, int reportFile = -1, string sourceName = "")
     {
         RefuseOutputOverInput(path, ("--json", parse.GetValue(o.Json)), ("--html", parse.GetValue(o.Html)), ("--export-trace", exportFile), ("--disagreements", parse.GetValue(o.Disagreements)));
         var options = o.Options(parse);
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
         using var reader = TraceCommandHelpers.Open(path);
+        if (reportFile >= 0)
+        {
+            TraceFile.SelectReportSource(reader, reportFile);
+            stdout.WriteLine($"{path}: the lines of {sourceName} (file {reportFile + 1} of the trace-cmd report text), replayed as one host");
+        }
+
         using var replayer = new Replayer(reader, options, policies, kernels);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;
@@ -159,7 +175,7 @@ internal static class ReplayCommands
             throw new CliInputException($"{path}: no KVM events in {stats.Records:N0} records; record the host with 'trace-cmd record -e kvm -e kvmmmu' (and QEMU's ftrace trace backend for memslots and conversions)");
         }
 
-        var results = replayer.Results(Path.GetFileName(path)); // also adds each model's RMP-region disagreements to the log
+        var results = replayer.Results(reportFile >= 0 ? $"{Path.GetFileName(path)}:{sourceName}" : Path.GetFileName(path)); // also adds each model's RMP-region disagreements to the log
         log?.Dispose();
         var console = Terminal.For(stdout);
         WriteSummary(console, reader, replayer, results, seconds);

@@ -36,6 +36,35 @@ internal static class TraceCommandHelpers
     }
 
     /// <summary>
+    /// The files of a several-file <c>trace-cmd report -i a.dat -i b.dat</c> text at <paramref name="path"/> (empty for
+    /// any other input, and for standard input, which can be read once).
+    /// </summary>
+    public static IReadOnlyList<string> ReportSources(string path)
+    {
+        if (path == StandardInput)
+        {
+            return [];
+        }
+
+        using var reader = Open(path);
+        if (reader.Info.Kind != TraceFileKind.TraceCmdReport)
+        {
+            return [];
+        }
+
+        try
+        {
+            reader.MoveNext(out _);
+        }
+        catch (TraceFormatException ex)
+        {
+            throw new CliInputException(ex.Message);
+        }
+
+        return TraceFile.ReportSources(reader);
+    }
+
+    /// <summary>
     /// The input's size in bytes for progress, or 0 when progress cannot be told from it (standard input, a pipe, a
     /// compressed file whose decompressed size is unknown).
     /// </summary>

@@ -32,6 +32,7 @@ public sealed class TextTraceReader : ITraceReader
     private bool _skippingLongLine;
     private long _lineNo;
     private int _cpuCount;
+    private readonly List<string> _sources = [];
 
     /// <summary>Creates a reader over <paramref name="stream"/> of the given kind.</summary>
     public TextTraceReader(Stream stream, TraceFileKind kind, string name, bool ownsStream = true)
@@ -65,6 +66,19 @@ public sealed class TextTraceReader : ITraceReader
     /// <summary>Lines read so far.</summary>
     public long LineNumber => _lineNo;
 
+    /// <summary>
+    /// The files of a <c>trace-cmd report -i a.dat -i b.dat</c> text, in the order of its <c>NAME: cpus=N</c> header lines
+    /// (each event line then starts with its file's name, right-aligned, and a colon); empty for one file. Known once
+    /// the header has been read, i.e. after the first <see cref="MoveNext"/>.
+    /// </summary>
+    public IReadOnlyList<string> Sources => _sources;
+
+    /// <summary>The index in <see cref="Sources"/> of the last record's file (-1 for one file).</summary>
+    public int Source { get; private set; } = -1;
+
+    /// <summary>When 0 or more: only the records of that file of <see cref="Sources"/> are read (the others are skipped, not counted as damage); -1 (the default): all.</summary>
+    public int OnlySource { get; set; } = -1;
+
     /// <inheritdoc/>
     public bool MoveNext(out TraceRecord record)
     {
@@ -83,6 +97,15 @@ public sealed class TextTraceReader : ITraceReader
 
             int n = Encoding.UTF8.GetChars(bytes, _chars);
             var line = new ReadOnlySpan<char>(_chars, 0, n);
+            if (_sources.Count > 0 && StripSource(ref line) is int source)
+            {
+                Source = source;
+                if (OnlySource >= 0 && source != OnlySource)
+                {
+                    continue;
+                }
+            }
+
             if (TextLineParser.TryParse(line, _perf, out var parsed))
             {
                 var format = FormatFor(parsed.System, parsed.Event);
@@ -121,6 +144,20 @@ public sealed class TextTraceReader : ITraceReader
             return;
         }
 
+        // trace-cmd report -i a.dat -i b.dat: one "NAME: cpus=N" line per file before the first event.
+        int header = t.IndexOf(": cpus=", StringComparison.Ordinal);
+        if (header > 0 && int.TryParse(t[(header + 7)..], out int cpus) && _sources.Count < MaxSources)
+        {
+            string source = t[..header].ToString();
+            if (!_sources.Contains(source))
+            {
+                _sources.Add(source);
+            }
+
+            _cpuCount = Math.Max(_cpuCount, cpus);
+            return;
+        }
+
         if (t.StartsWith("CPU:") && t.Contains("[LOST ", StringComparison.Ordinal))
         {
             int l = t.IndexOf("[LOST ", StringComparison.Ordinal) + 6;
@@ -135,6 +172,25 @@ public sealed class TextTraceReader : ITraceReader
 
         string shown = t.Length > 80 ? string.Concat(t[..80], "...") : t.ToString();
         Stats.AddDamage(new TraceDamage(-1, _lineNo, $"not an event line: {shown}"));
+    }
+
+    private const int MaxSources = 4096;
+
+    /// <summary>Removes a leading <c>NAME:</c> of a known file from <paramref name="line"/>; its index in <see cref="Sources"/>, or null when the line has none.</summary>
+    private int? StripSource(ref ReadOnlySpan<char> line)
+    {
+        var t = line.TrimStart(' ');
+        for (int i = 0; i < _sources.Count; i++)
+        {
+            string s = _sources[i];
+            if (t.Length > s.Length && t[s.Length] == ':' && t.StartsWith(s, StringComparison.Ordinal))
+            {
+                line = t[(s.Length + 1)..];
+                return i;
+            }
+        }
+
+        return null;
     }
 
     private string CommFor(int pid, ReadOnlySpan<char> comm)

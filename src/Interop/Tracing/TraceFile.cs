@@ -62,6 +62,27 @@ public static partial class TraceFile
         }
     }
 
+    /// <summary>
+    /// The files of a <c>trace-cmd report -i a.dat -i b.dat</c> text that <paramref name="reader"/> reads (see
+    /// <see cref="TextTraceReader.Sources"/>; known after the first record); empty for every other input.
+    /// </summary>
+    public static IReadOnlyList<string> ReportSources(ITraceReader reader) => Text(reader)?.Sources ?? [];
+
+    /// <summary>Makes <paramref name="reader"/> (a several-file <c>trace-cmd report</c> text, not yet read) deliver only the records of file <paramref name="source"/> of its <see cref="ReportSources"/>.</summary>
+    /// <exception cref="ArgumentException">The input is not text.</exception>
+    public static void SelectReportSource(ITraceReader reader, int source)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(source);
+        (Text(reader) ?? throw new ArgumentException("only trace-cmd report text has several files", nameof(reader))).OnlySource = source;
+    }
+
+    private static TextTraceReader? Text(ITraceReader reader) => reader switch
+    {
+        TextTraceReader t => t,
+        WholeFileCompressed w => w.Inner as TextTraceReader,
+        _ => null,
+    };
+
     /// <summary>The name standard input has in messages.</summary>
     public const string StandardInputName = "<stdin>";
 
@@ -279,6 +300,8 @@ public static partial class TraceFile
         public bool MoveNext(out TraceRecord record) => inner.MoveNext(out record);
 
         public ITraceReader[]? Split() => inner is ISplittableReader s ? s.Split() : null;
+
+        public ITraceReader Inner => inner;
 
         public void Dispose() => inner.Dispose();
     }
