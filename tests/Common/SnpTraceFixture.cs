@@ -22,7 +22,7 @@ internal static class SnpTraceFixture
     private const ulong SharedRead = 0x100000004;
 
     /// <summary>What was written.</summary>
-    public sealed record Summary(long Records, long Faults, long SharedConversions, long DistinctGfns);
+    public sealed record Summary(long Records, long Faults, long SharedConversions, long DistinctGfns, long HugeBlocks = 0);
 
     /// <summary>Writes <paramref name="faults"/> guest faults (each on a new gfn; every <paramref name="sharedEvery"/>th or so a shared access that converts) over <paramref name="vcpus"/> vCPUs.</summary>
     /// <remarks>
@@ -178,6 +178,6 @@ internal static class SnpTraceFixture
             records += 2;
         }
 
-        return new Summary(records, faults + conversions, conversions, pfns.Count);
+        return new Summary(records, faults + conversions, conversions, pfns.Count, hugeBlocks.Count);
     }
 }

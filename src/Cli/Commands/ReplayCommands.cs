@@ -184,7 +184,7 @@ internal static class ReplayCommands
         {
             string source = $"{path}: {stats.Records:N0} records, {stats.Faults:N0} faults; "
                 + string.Join("; ", results.Select(r => $"{VmTitle(r.Vm, results)}{Label(r, results)} agrees with the trace on {Rate(r.Fidelity, "P1")} of decisions (memslots {Describe(r.Source)})"));
-            var runs = results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}", Notes = Notes(r) }).ToList();
+            var runs = results.Select(r => ReportRun.From(r.Counters) with { Label = Label(r, results), Group = $"{VmTitle(r.Vm, results)}folio {CliOptions.FolioName(r.Counters.FolioOrder)}{KernelTitle(results)}{(r.Counters.RmpOpt ? ", RMPOPT" : "")}", Notes = Notes(r), Differences = r.Fidelity.DisagreementRegions, GuestRegions = r.Fidelity.GuestRegions }).ToList();
             source += CropMaps(runs);
             ReportFile.Write(html, "--html", w => HtmlReport.Write(w, $"fastrmp {parse.CommandResult.Command.Name}: {Path.GetFileName(path)}", source, runs));
         }
@@ -618,7 +618,7 @@ internal static class ReplayCommands
             Description = "One or more host traces, each replayed as its own host: trace.dat (v6/v7), tracefs trace/trace_pipe text, trace-cmd report, perf script output or perf.data (file or pipe mode); '-' reads standard input; gzip, xz and zstd files are decompressed.",
         };
 
-        public Option<FolioSize?> Folio { get; } = CliOptions.ReplayFolio();
+        public Option<string> Folio { get; } = CliOptions.ReplayFolio();
 
         public Option<FolioSize?> FolioFallback { get; } = CliOptions.Folio("With --folio auto, the folio size where the trace shows no private 2M leaf.", name: "--folio-fallback");
 
@@ -643,7 +643,7 @@ internal static class ReplayCommands
         public ReplayOptions Options(ParseResult parse)
         {
             var memslots = parse.GetValue(Memslots) is { } file ? MemslotFile.Read(file.FullName) : null;
-            var folio = parse.GetValue(Folio);
+            var folio = CliOptions.ReplayFolioSize(parse.GetValue(Folio));
             return new ReplayOptions(folio?.Order ?? parse.GetValue(FolioFallback)!.Value.Order, parse.GetValue(HostSize)!.Value.Bytes, parse.GetValue(VmType).Type, memslots, Verify: parse.GetValue(Verify), Kernel: KvmKernel.Parse(parse.GetValue(Kernel)!), RmpOpt: parse.GetValue(RmpOpt), FolioAuto: folio is null);
         }
     }

@@ -41,9 +41,9 @@ internal static class TraceCommandHelpers
     /// </summary>
     public static IReadOnlyList<string> ReportSources(string path)
     {
-        if (path == StandardInput)
+        if (path == StandardInput || !File.Exists(path))
         {
-            return [];
+            return []; // errors about the input are the replay's to report, after its options' own
         }
 
         using var reader = Open(path);

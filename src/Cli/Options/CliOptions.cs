@@ -157,35 +157,33 @@ internal static class CliOptions
     /// The replay's <c>--folio auto|4k|2m|1g</c>, default auto: null for auto (a 2M folio where the trace shows a private
     /// 2M leaf, <c>--folio-fallback</c> elsewhere), else the one size of every folio.
     /// </summary>
-    public static Option<FolioSize?> ReplayFolio()
+    /// <remarks>
+    /// A string option, read by <see cref="ReplayFolioSize"/>: a custom parser that returns null for auto made
+    /// System.CommandLine convert the token itself and throw on an explicit <c>--folio auto</c>.
+    /// </remarks>
+    public static Option<string> ReplayFolio()
     {
-        var option = new Option<FolioSize?>("--folio")
+        var option = new Option<string>("--folio")
         {
             Description = "guest_memfd folio size of the model: auto (the default: a 2M folio wherever the trace shows a private 2M leaf, "
                 + "--folio-fallback elsewhere; docs/replay.md), or one size for every folio: 4k (upstream), 2m (THP series) or 1g (HugeTLB series).",
             HelpName = "auto|" + string.Join('|', FolioNames),
-            DefaultValueFactory = _ => null,
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "auto";
-                if (text == "auto")
-                {
-                    return null;
-                }
-
-                int index = IndexOf(FolioNames, text);
-                if (index < 0)
-                {
-                    result.AddError($"--folio: '{text}' is not a folio size; use auto, 4k, 2m or 1g.");
-                    return null;
-                }
-
-                return new FolioSize(index * 9);
-            },
+            DefaultValueFactory = _ => "auto",
         };
+        option.Validators.Add(result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "auto";
+            if (text != "auto" && IndexOf(FolioNames, text) < 0)
+            {
+                result.AddError($"--folio: '{text}' is not a folio size; use auto, 4k, 2m or 1g.");
+            }
+        });
         option.CompletionSources.Add(["auto", .. FolioNames]);
         return option;
     }
+
+    /// <summary>The size a valid <c>--folio</c> value of <see cref="ReplayFolio"/> names, or null for auto.</summary>
+    public static FolioSize? ReplayFolioSize(string? text) => text is null or "auto" ? null : new FolioSize(IndexOf(FolioNames, text) * 9);
 
     /// <summary><c>--folio 4k|2m|1g</c>; default 4k, or no default (null) when <paramref name="optional"/>.</summary>
     public static Option<FolioSize?> Folio(string description, bool optional = false, string name = "--folio")

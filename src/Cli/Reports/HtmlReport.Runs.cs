@@ -34,6 +34,11 @@ internal static partial class HtmlReport
                 w.Write("<p class=\"note\">No host memory map for this run.</p>\n");
             }
 
+            if (DiffStates(run, layout) is { } diff)
+            {
+                WriteDifferences(w, diff, run.Differences!.Count, index, layout);
+            }
+
             w.Write("</article>\n");
         }
 
@@ -91,6 +96,18 @@ internal static partial class HtmlReport
         }
 
         w.Write("</svg>\n");
+    }
+
+    // The difference map: guest memory, one cell per 2 MiB of guest physical addresses, marked where the run disagreed
+    // with the traced kernel.
+    private static void WriteDifferences(TextWriter w, HostRegionState[] states, int differing, int index, MapLayout layout)
+    {
+        int width = layout.Columns * layout.Cell;
+        int height = layout.Rows(states.Length) * layout.Cell;
+        w.Write($"<h4>Difference map against the trace</h4>\n<canvas class=\"diff\" data-run=\"{index}\" width=\"{width}\" height=\"{height}\" style=\"width:{width}px\"></canvas>\n");
+        w.Write($"<p class=\"host\">Guest memory from 0 to {MapLayout.Bytes((long)states.Length << 21)}, one cell = 2 MiB of guest physical addresses: ");
+        w.Write($"<i class=\"sw\" style=\"background:{DiffColors[1]}\"></i><b data-differing=\"{differing}\">{differing.ToString("N0", CultureInfo.InvariantCulture)}</b> region{(differing == 1 ? "" : "s")} where this run disagreed with the traced kernel ");
+        w.Write("(a fault's mapping level or exit, or an RMP fault on one side only); the rest agreed or saw no decision.</p>\n");
     }
 
     private static void WriteMap(TextWriter w, HostMemoryMap map, int index, MapLayout layout, int zoom, ulong? hostPages)

@@ -33,6 +33,9 @@ internal static partial class HtmlReport
     /// <summary>The colour of each <see cref="HostRegionState"/> on the maps, by its value (report.js uses these).</summary>
     public static IReadOnlyList<string> StateColors { get; } = ["#e4e7eb", "#6b9bd1", "#2f9e58", "#f2a23a", "#d7263d"];
 
+    /// <summary>The colours of a difference map: a guest region where the run agreed with the trace (or nothing was compared), and one where it disagreed.</summary>
+    public static IReadOnlyList<string> DiffColors { get; } = ["#e4e7eb", "#8e24aa"];
+
     /// <summary>The legend's name of each <see cref="HostRegionState"/>, by its value.</summary>
     public static IReadOnlyList<string> StateNames { get; } = ["free", "shared", "private 2M", "private 4K", "smashed"];
 
@@ -127,7 +130,8 @@ internal static partial class HtmlReport
             layout.Cell,
             ZoomColumns,
             ZoomCell,
-            [.. runs.Select(run => new HtmlRunData(run.Label, run.Group ?? string.Empty, run.Map is { } map ? MapData(map) : null))]);
+            [.. runs.Select(run => new HtmlRunData(run.Label, run.Group ?? string.Empty, run.Map is { } map ? MapData(map) : null, DiffData(run, layout)))],
+            DiffColors);
         w.Write(JsonSerializer.Serialize(data, HtmlReportJsonContext.Default.HtmlReportData));
     }
 
@@ -135,6 +139,42 @@ internal static partial class HtmlReport
     {
         var (encoding, base64) = MapEncoding.Encode(map.Regions);
         return new HtmlMapData(map.HostPages, map.Regions.Length, encoding, base64);
+    }
+
+    /// <summary>A run's difference map as states (0 agrees, 1 disagrees) over whole rows of the guest's regions, or null.</summary>
+    internal static HostRegionState[]? DiffStates(ReportRun run, MapLayout layout)
+    {
+        if (run.Differences is not { } differences)
+        {
+            return null;
+        }
+
+        ulong extent = Math.Max(run.GuestRegions, differences.Count == 0 ? 1 : differences.Max() + 1);
+        ulong regions = Math.Min((ulong)MaxDiffRegions, (extent + (ulong)layout.Columns - 1) / (ulong)layout.Columns * (ulong)layout.Columns);
+        var states = new HostRegionState[regions];
+        foreach (ulong r in differences)
+        {
+            if (r < regions)
+            {
+                states[r] = HostRegionState.Shared;
+            }
+        }
+
+        return states;
+    }
+
+    /// <summary>The most guest regions a difference map draws: 4 TiB of guest memory.</summary>
+    private const int MaxDiffRegions = 2 << 20;
+
+    private static HtmlMapData? DiffData(ReportRun run, MapLayout layout)
+    {
+        if (DiffStates(run, layout) is not { } states)
+        {
+            return null;
+        }
+
+        var (encoding, base64) = MapEncoding.Encode(states);
+        return new HtmlMapData((ulong)states.Length * HostMemoryMap.PagesPerRegion, states.Length, encoding, base64);
     }
 
     private static string Html(string text) => WebUtility.HtmlEncode(text);

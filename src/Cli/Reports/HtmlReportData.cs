@@ -10,15 +10,17 @@ namespace FastRmp.Cli.Reports;
 /// <param name="ZoomColumns">Columns of the enlarged map.</param>
 /// <param name="ZoomCell">Cell size of the enlarged map.</param>
 /// <param name="Runs">The runs, in table order.</param>
-internal sealed record HtmlReportData(IReadOnlyList<string> Colors, IReadOnlyList<string> Names, int Columns, int Cell, int ZoomColumns, int ZoomCell, IReadOnlyList<HtmlRunData> Runs);
+/// <param name="DiffColors">The colours of a difference map's cells: agrees (0), disagrees (1).</param>
+internal sealed record HtmlReportData(IReadOnlyList<string> Colors, IReadOnlyList<string> Names, int Columns, int Cell, int ZoomColumns, int ZoomCell, IReadOnlyList<HtmlRunData> Runs, IReadOnlyList<string> DiffColors);
 
-/// <summary>One run: its label, its group ("" for none) and its map, left out when the run has none.</summary>
+/// <summary>One run: its label, its group ("" for none), its map and its difference map, each left out when the run has none.</summary>
 internal sealed record HtmlRunData(
     string Label,
     string Group,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] HtmlMapData? Map);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] HtmlMapData? Map,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] HtmlMapData? Diff = null);
 
-/// <summary>A run's host map: host pages, 2 MiB regions, and the regions' states encoded by <see cref="MapEncoding"/>.</summary>
+/// <summary>A run's host map (host pages, 2 MiB regions, states) or difference map (guest pages, 2 MiB regions, 0 agrees / 1 disagrees), encoded by <see cref="MapEncoding"/>.</summary>
 internal sealed record HtmlMapData(ulong Pages, int Regions, string Encoding, string Data);
 
 /// <summary>

@@ -14,6 +14,15 @@ internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyVa
     /// <summary>The host's pages when <see cref="Map"/> shows only its first part (a cropped map), else null.</summary>
     public ulong? HostPages { get; init; }
 
+    /// <summary>
+    /// A replay's difference map: the guest's 2 MiB regions (gpa &gt;&gt; 21) where the run disagreed with the traced kernel
+    /// (<see cref="Engine.Replay.Fidelity.DisagreementRegions"/>), or null for a run that replayed no trace.
+    /// </summary>
+    public IReadOnlyCollection<ulong>? Differences { get; init; }
+
+    /// <summary>The guest regions the difference map covers (from region 0; the highest region compared, rounded up by the report).</summary>
+    public ulong GuestRegions { get; init; }
+
     /// <summary>Lines the run's card shows under its title (a replay's agreement, refusals, first disagreements), or null.</summary>
     public IReadOnlyList<string>? Notes { get; init; }
 

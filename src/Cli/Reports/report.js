@@ -2,7 +2,7 @@
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('fastrmp-data').textContent);
-  var report = { runs: [], errors: [] };
+  var report = { runs: [], diffs: [], errors: [] };
   window.fastrmpReport = report;
 
   function rgb(hex) {
@@ -32,9 +32,9 @@
     return states;
   }
 
-  function draw(canvas, states, columns, cell) {
+  function draw(canvas, states, columns, cell, palette) {
     var rows = Math.ceil(states.length / columns);
-    var colors = data.colors.map(rgb);
+    var colors = (palette || data.colors).map(rgb);
     var image = new ImageData(columns, rows);
     for (var r = 0; r < states.length; r++) {
       var c = colors[states[r]], o = r * 4;
@@ -100,6 +100,36 @@
     } catch (e) {
       report.errors.push(run.label + ': ' + e.message);
       console.error('fastrmp report: ' + run.label + ': ' + e.message);
+    }
+  }
+  // Difference maps: guest memory, one cell per 2 MiB of guest physical addresses, 1 where the run disagreed with the trace.
+  var diffs = document.querySelectorAll('canvas.diff');
+  for (var d = 0; d < diffs.length; d++) {
+    var diffCanvas = diffs[d];
+    var diffRun = data.runs[Number(diffCanvas.dataset.run)];
+    try {
+      var cells = decode(diffRun.diff);
+      draw(diffCanvas, cells, data.columns, data.cell, data.diffColors);
+      var differing = 0;
+      for (var c = 0; c < cells.length; c++) if (cells[c] === 1) differing++;
+      diffCanvas.addEventListener('mousemove', (function (canvas, states, run) {
+        return function (e) {
+          var box = canvas.getBoundingClientRect();
+          var scale = canvas.width / box.width;
+          var region = Math.floor((e.clientY - box.top) * scale / data.cell) * data.columns + Math.floor((e.clientX - box.left) * scale / data.cell);
+          if (region < 0 || region >= states.length) { tip.hidden = true; return; }
+          tip.textContent = run.label + ': guest ' + hex(region * 2097152) + '\u2013' + hex((region + 1) * 2097152) + ': ' +
+            (states[region] === 1 ? 'disagrees with the trace' : 'agrees (or no decision)');
+          tip.style.left = (e.clientX + 14) + 'px';
+          tip.style.top = (e.clientY + 14) + 'px';
+          tip.hidden = false;
+        };
+      })(diffCanvas, cells, diffRun));
+      diffCanvas.addEventListener('mouseleave', function () { tip.hidden = true; });
+      report.diffs.push({ run: Number(diffCanvas.dataset.run), regions: cells.length, differing: differing });
+    } catch (e) {
+      report.errors.push(diffRun.label + ' (difference map): ' + e.message);
+      console.error('fastrmp report: ' + diffRun.label + ' (difference map): ' + e.message);
     }
   }
   document.documentElement.dataset.rendered = String(report.runs.length);

@@ -48,6 +48,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
     public static readonly IReadOnlyList<string> Categories = ["level", "exit", "rmp-region"];
 
     private readonly List<Disagreement> _first = [];
+    private readonly HashSet<ulong> _regions = [];
     private readonly List<Disagreement>[] _firstOf = [[], [], []];
     private readonly long[] _countOf = new long[3];
     private readonly Dictionary<ulong, Event> _traceRmpRegions = [];
@@ -87,6 +88,16 @@ public sealed class Fidelity(int maxDisagreements = 10)
     /// <summary>Decisions compared: levels, exits, and each RMP region in either set once.</summary>
     public long Compared => LevelsCompared + ExitsCompared + _traceRmpRegions.Count + _modelRmpRegions.Count - CommonRmpRegions;
 
+    /// <summary>
+    /// The guest's 2 MiB regions (gpa &gt;&gt; 21) where the model disagreed with the traced kernel at least once: a
+    /// fault's level or exit, or an RMP fault on one side only (complete after <see cref="Finish"/>). The difference map
+    /// of the HTML report draws them. One entry per region, so bounded by the guest's size.
+    /// </summary>
+    public IReadOnlyCollection<ulong> DisagreementRegions => _regions;
+
+    /// <summary>The guest's 2 MiB regions up to the highest one where a fault's decisions were compared (0 when none were).</summary>
+    public ulong GuestRegions { get; private set; }
+
     /// <summary>The first disagreements in trace order (at most the number given at construction; complete after <see cref="Finish"/>).</summary>
     public IReadOnlyList<Disagreement> First => _first;
 
@@ -122,6 +133,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
             return;
         }
 
+        GuestRegions = Math.Max(GuestRegions, (op.Gpa >> 21) + 1);
         bool tracedExit = op.Outcome == TracedOutcome.MemoryFaultExit;
         bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
         ExitsCompared++;
@@ -129,7 +141,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
         {
             ExitsAgreed++;
         }
-        else if (Keeps("exit"))
+        else if (Keeps("exit", op.Gpa))
         {
             Disagree(op, "exit", ExitName(tracedExit), ExitName(modelExit), ExitWhy(op, outcome, inferredConversion));
         }
@@ -147,7 +159,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
             return;
         }
 
-        if (!Keeps("level"))
+        if (!Keeps("level", op.Gpa))
         {
             return;
         }
@@ -168,10 +180,11 @@ public sealed class Fidelity(int maxDisagreements = 10)
             return;
         }
 
+        GuestRegions = Math.Max(GuestRegions, (op.Gpa >> 21) + 1);
         StuckCompared++;
         ExitsCompared++;
         string why = $"the model could not complete the access: {reason}";
-        if (Keeps("exit"))
+        if (Keeps("exit", op.Gpa))
         {
             Disagree(op, "exit", ExitName(op.Outcome == TracedOutcome.MemoryFaultExit), "stuck", why);
         }
@@ -179,7 +192,7 @@ public sealed class Fidelity(int maxDisagreements = 10)
         if (op.Outcome == TracedOutcome.Mapped)
         {
             LevelsCompared++;
-            if (Keeps("level"))
+            if (Keeps("level", op.Gpa))
             {
                 Disagree(op, "level", LevelName(op.Level), "stuck", why);
             }
@@ -239,10 +252,11 @@ public sealed class Fidelity(int maxDisagreements = 10)
     /// counts it and returns false, so that its record and reason are never built: a policy that disagrees on every
     /// fault allocates nothing per fault.
     /// </summary>
-    private bool Keeps(string what)
+    private bool Keeps(string what, ulong gpa)
     {
         if (Listener is null && _first.Count >= maxDisagreements && _firstOf[Index(what)].Count >= maxDisagreements)
         {
+            _regions.Add(gpa >> 21);
             Disagreements++;
             _countOf[Index(what)]++;
             return false;
@@ -267,6 +281,8 @@ public sealed class Fidelity(int maxDisagreements = 10)
 
     private void Add(Disagreement d)
     {
+        _regions.Add(d.Gpa >> 21);
+        GuestRegions = Math.Max(GuestRegions, (d.Gpa >> 21) + 1);
         Disagreements++;
         _countOf[Index(d.What)]++;
         if (_first.Count < maxDisagreements || d.What == "rmp-region")

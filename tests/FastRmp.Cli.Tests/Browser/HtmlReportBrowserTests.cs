@@ -63,21 +63,7 @@ public sealed class HtmlReportBrowserTests
         var cancel = timeout.Token;
         await using var browser = await HeadlessChromium.StartAsync(cancel);
         await using var devtools = await DevToolsSession.ConnectAsync(browser.Endpoint, cancel);
-        var target = await devtools.SendAsync("Target.createTarget", new JsonObject { ["url"] = "about:blank" }, null, cancel);
-        var attached = await devtools.SendAsync(
-            "Target.attachToTarget", new JsonObject { ["targetId"] = target.GetProperty("targetId").GetString(), ["flatten"] = true }, null, cancel);
-        string session = attached.GetProperty("sessionId").GetString()!;
-        foreach (string domain in new[] { "Runtime.enable", "Log.enable", "Page.enable" })
-        {
-            await devtools.SendAsync(domain, null, session, cancel);
-        }
-
-        await devtools.SendAsync(
-            "Emulation.setDeviceMetricsOverride",
-            new JsonObject { ["width"] = 1400, ["height"] = 1000, ["deviceScaleFactor"] = 1, ["mobile"] = false },
-            session,
-            cancel);
-        await devtools.NavigateAsync(session, new Uri(html), cancel);
+        string session = await OpenAsync(devtools, html, cancel);
 
         Assert.Equal("FastRmp browser test <&>", await devtools.EvaluateAsync(session, "document.title", cancel));
         Assert.Equal(runs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), await devtools.EvaluateAsync(session, "document.documentElement.dataset.rendered", cancel));
@@ -132,6 +118,79 @@ public sealed class HtmlReportBrowserTests
         Assert.True(png.Length > 20_000, $"a {png.Length}-byte screenshot is too small to show the page");
 
         Assert.Empty(devtools.Errors);
+    }
+
+    [Fact]
+    public async Task The_difference_map_shows_the_expected_number_of_differing_cells()
+    {
+        if (!HeadlessChromium.IsInstalled)
+        {
+            Assert.Skip($"{HeadlessChromium.ExecutablePath} is not installed (Debian: apt-get install chromium; .ci/run installs it).");
+        }
+
+        // A known trace (DifferenceMapTests: the 2M blocks the trace maps are the regions 4K folios cannot follow).
+        string dir = Directory.CreateTempSubdirectory("fastrmp-diffmap-browser-").FullName;
+        try
+        {
+            var (html, huge) = DifferenceMapTests.Replay(dir, "4k");
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(120));
+            var cancel = timeout.Token;
+            await using var browser = await HeadlessChromium.StartAsync(cancel);
+            await using var devtools = await DevToolsSession.ConnectAsync(browser.Endpoint, cancel);
+            string session = await OpenAsync(devtools, html, cancel);
+            using (var decoded = JsonDocument.Parse(await devtools.EvaluateAsync(session, "JSON.stringify(window.fastrmpReport)", cancel)))
+            {
+                Assert.Empty(decoded.RootElement.GetProperty("errors").EnumerateArray());
+                var diff = Assert.Single(decoded.RootElement.GetProperty("diffs").EnumerateArray());
+                Assert.Equal(huge, diff.GetProperty("differing").GetInt64());
+            }
+
+            // The pixels: one sample at the centre of each cell of the canvas, in the page's "disagrees" colour.
+            const string sample = """
+                JSON.stringify((() => {
+                  const data = JSON.parse(document.getElementById('fastrmp-data').textContent);
+                  const c = document.querySelector('canvas.diff'), cell = data.cell, regions = data.runs[Number(c.dataset.run)].diff.regions;
+                  const v = parseInt(data.diffColors[1].slice(1), 16), want = [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+                  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  let marked = 0;
+                  for (let r = 0; r < regions; r++) {
+                    const x = (r % data.columns) * cell + (cell >> 1), y = Math.floor(r / data.columns) * cell + (cell >> 1);
+                    const o = (y * c.width + x) * 4;
+                    if (px[o] === want[0] && px[o + 1] === want[1] && px[o + 2] === want[2]) marked++;
+                  }
+                  return { marked };
+                })())
+                """;
+            using var pixels = JsonDocument.Parse(await devtools.EvaluateAsync(session, sample, cancel));
+            Assert.Equal(huge, pixels.RootElement.GetProperty("marked").GetInt64());
+            Assert.Empty(devtools.Errors);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Opens <paramref name="html"/> in a new page target at 1400x1000 and returns the page's session.</summary>
+    private static async Task<string> OpenAsync(DevToolsSession devtools, string html, CancellationToken cancel)
+    {
+        var target = await devtools.SendAsync("Target.createTarget", new JsonObject { ["url"] = "about:blank" }, null, cancel);
+        var attached = await devtools.SendAsync(
+            "Target.attachToTarget", new JsonObject { ["targetId"] = target.GetProperty("targetId").GetString(), ["flatten"] = true }, null, cancel);
+        string session = attached.GetProperty("sessionId").GetString()!;
+        foreach (string domain in new[] { "Runtime.enable", "Log.enable", "Page.enable" })
+        {
+            await devtools.SendAsync(domain, null, session, cancel);
+        }
+
+        await devtools.SendAsync(
+            "Emulation.setDeviceMetricsOverride",
+            new JsonObject { ["width"] = 1400, ["height"] = 1000, ["deviceScaleFactor"] = 1, ["mobile"] = false },
+            session,
+            cancel);
+        await devtools.NavigateAsync(session, new Uri(html), cancel);
+        return session;
     }
 
     private static long[] Counts(HostMemoryMap map)
