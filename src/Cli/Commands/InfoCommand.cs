@@ -63,6 +63,11 @@ internal static class InfoCommand
         sb.Append(ci, $"file:        {info.Path}\n");
         sb.Append(ci, $"format:      {Describe(info.Kind)}, version {info.Version}\n");
         sb.Append(ci, $"compression: {info.Compression}\n");
+        foreach (var guest in TraceFile.GuestsOf(reader))
+        {
+            sb.Append(ci, $"guest:       {guest.Name} (trace id 0x{guest.TraceId:x}): {string.Join(", ", guest.Vcpus.Select(v => $"vCPU {v.Vcpu} = host pid {v.HostPid}"))}\n");
+        }
+
         if (sources.Count > 0)
         {
             sb.Append(ci, $"files:       {sources.Count} (trace-cmd report -i: {string.Join(", ", sources)}; replay takes each as its own host)\n");

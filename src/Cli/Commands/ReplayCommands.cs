@@ -157,6 +157,12 @@ internal static class ReplayCommands
             stdout.WriteLine($"{path}: the lines of {sourceName} (file {reportFile + 1} of the trace-cmd report text), replayed as one host");
         }
 
+        foreach (var guest in TraceFile.GuestsOf(reader))
+        {
+            // trace-cmd record -A: the host file names each guest's vCPU threads; the guest's own records are in its file.
+            stdout.WriteLine($"{path}: guest {guest.Name} was traced with this host (trace id 0x{guest.TraceId:x}); its vCPUs run on host threads {string.Join(", ", guest.Vcpus.Select(v => $"{v.HostPid} (vCPU {v.Vcpu})"))}");
+        }
+
         using var replayer = new Replayer(reader, options, policies, kernels);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;

@@ -135,6 +135,13 @@ public sealed partial class TraceDatFile
                 }
 
                 break;
+            case 13: // GUEST: name, trace id, vCPU -> host pid map (a malformed one stays in Options only)
+                if (TraceGuest.Parse(data, IsBigEndian) is { } guest && _guests.Count < 1024)
+                {
+                    _guests.Add(guest);
+                }
+
+                break;
             case 14: // TSC2NSEC: u32 mult, u32 shift, u64 offset
                 if (data.Length >= 16)
                 {

@@ -83,6 +83,11 @@ public sealed partial class TraceDatFile : IDisposable, ICommResolver
     /// <summary>The trace clock: the bracketed word of TRACECLOCK or the top buffer's clock; "" when unknown.</summary>
     public string Clock { get; private set; } = "";
 
+    /// <summary>Guests traced with this host (GUEST options, <c>trace-cmd record -A</c>): each vCPU's host thread.</summary>
+    public IReadOnlyList<TraceGuest> Guests => _guests;
+
+    private readonly List<TraceGuest> _guests = [];
+
     /// <summary>Nanoseconds added to every timestamp (OFFSET option), after <see cref="Tsc2Nsec"/>.</summary>
     public long TimestampOffset { get; private set; }
 

@@ -76,6 +76,15 @@ public static partial class TraceFile
         (Text(reader) ?? throw new ArgumentException("only trace-cmd report text has several files", nameof(reader))).OnlySource = source;
     }
 
+    /// <summary>The guests a host's trace.dat names in its GUEST options (<see cref="TraceDatFile.Guests"/>); empty for every other input.</summary>
+    public static IReadOnlyList<TraceGuest> GuestsOf(ITraceReader reader) => reader switch
+    {
+        TraceDatReader t => t.File.Guests,
+        OwningReader { File: TraceDatFile f } => f.Guests,
+        WholeFileCompressed w => GuestsOf(w.Inner),
+        _ => [],
+    };
+
     private static TextTraceReader? Text(ITraceReader reader) => reader switch
     {
         TextTraceReader t => t,
@@ -309,6 +318,8 @@ public static partial class TraceFile
     /// <summary>A reader that also owns the file it reads (trace.dat or perf.data): disposing it closes both.</summary>
     private sealed class OwningReader(IDisposable file, ITraceReader reader) : ISplittableReader
     {
+        public IDisposable File => file;
+
         public ITraceReader[]? Split() => reader is TraceDatReader t ? t.SplitByCpu() : null;
 
         public TraceReadStats Stats => reader.Stats;

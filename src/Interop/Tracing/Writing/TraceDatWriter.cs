@@ -48,6 +48,25 @@ public sealed partial class TraceDatWriter
     public void SetTimestampOffset(long offset) =>
         _extraOptions.Add((7, Encoding.ASCII.GetBytes(offset.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\0")));
 
+    /// <summary>Adds a GUEST option (13): a guest traced with this host, and the host thread of each of its vCPUs.</summary>
+    public void AddGuest(string name, ulong traceId, IEnumerable<TraceGuestVcpu> vcpus)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(vcpus);
+        var list = vcpus.ToList();
+        var b = new FileBuilder(_options.BigEndian);
+        b.Bytes(Encoding.UTF8.GetBytes(name + "\0"));
+        b.U64(traceId);
+        b.U32((uint)list.Count);
+        foreach (var v in list)
+        {
+            b.U32((uint)v.Vcpu);
+            b.U32((uint)v.HostPid);
+        }
+
+        _extraOptions.Add((13, b.ToArray()));
+    }
+
     /// <summary>Adds a TSC2NSEC option (u32 mult, u32 shift, u64 offset): readers turn counter values into ns.</summary>
     public void SetTsc2Nsec(uint mult, uint shift, long offset)
     {
