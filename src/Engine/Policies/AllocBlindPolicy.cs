@@ -16,6 +16,7 @@ namespace FastRmp.Engine.Policies;
 /// has only through a binding (Roth's objection), so a folio allocated with no binding is converted at its first
 /// get_pfn instead (<see cref="DeferredConversions"/>); and a blind 2M return to shared fails with FAIL_OVERLAP once
 /// the entry was PSMASHed, so the free then returns the 512 entries one by one (<see cref="BlindFailures"/>).
+/// Not thread-safe, as every <see cref="SnpPolicy"/>: it belongs to one VM and is called from its fault path.
 /// </remarks>
 public sealed class AllocBlindPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, asid)
 {

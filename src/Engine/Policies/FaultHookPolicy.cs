@@ -34,6 +34,7 @@ namespace FastRmp.Engine.Policies;
 /// of [start, end); FastRmp checks the half-open range the callers pass (the same number of lookups), because the
 /// literal reading makes the result depend on the next 2 MiB block's pfn and gfn (the last chunk of guest memory
 /// could never be 2M). The lookup failure path (-ENOENT) cannot happen in the model.
+/// Not thread-safe, as every <see cref="SnpPolicy"/>: it belongs to one VM and is called from its fault path.
 /// </remarks>
 public sealed class FaultHookPolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, asid)
 {

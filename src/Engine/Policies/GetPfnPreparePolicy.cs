@@ -15,6 +15,7 @@ namespace FastRmp.Engine.Policies;
 /// <item><c>every-get-pfn</c> (<see cref="GmemPrepareMode.EveryGetPfn"/>): "Remove preparation tracking" (after 6.18;
 /// kernel-domain.md 0): the hook runs on every get_pfn and is idempotent through its RMP lookup.</item>
 /// </list>
+/// Not thread-safe, as every <see cref="SnpPolicy"/>: it belongs to one VM and is called from its fault path.
 /// </summary>
 public sealed class GetPfnPreparePolicy : SnpPolicy
 {

@@ -23,6 +23,7 @@ namespace FastRmp.Engine.Policies;
 /// the run are left, 4K RMPUPDATEs otherwise, at the matching gfns. A failed RMPUPDATE ends the call with its error.
 /// For a fresh 1 GiB folio that is 512 2M entries; for 4K and 2M folios it converts what the merged hook converts.
 /// Not modelled: the patch returns the offset rather than the error when a lookup fails (a lookup cannot fail here).
+/// Not thread-safe, as every <see cref="SnpPolicy"/>: it belongs to one VM and is called from its fault path.
 /// </remarks>
 public sealed class RangePreparePolicy(RmpTable rmp, uint asid) : SnpPolicy(rmp, asid)
 {

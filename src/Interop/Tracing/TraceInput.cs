@@ -2,7 +2,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace FastRmp.Interop.Tracing;
 
-/// <summary>Random-access bytes of a trace: a file read with positioned reads, or memory (tests, fuzzing). Reads at offsets without shared position: safe for concurrent reads; disposing while reading is not.</summary>
+/// <summary>Random-access bytes of a trace: a file read with positioned reads, or memory (tests, fuzzing). Reads at offsets without shared position: thread-safe for concurrent reads; disposing while another thread reads is not.</summary>
 /// <remarks>Positioned reads keep memory bounded for files of any size; nothing is mapped or read whole.</remarks>
 public abstract class TraceInput : IDisposable
 {

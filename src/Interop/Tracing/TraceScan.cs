@@ -116,7 +116,7 @@ public static class TraceScan
     private static long DataBytes(ITraceReader part) => part is TraceDatReader t ? t.Buffer.Cpus.Sum(c => c.Size) : 0;
 }
 
-/// <summary>What <see cref="TraceScan.Run{TState}"/> read: the parts' states and the statistics of all parts.</summary>
+/// <summary>What <see cref="TraceScan.Run{TState}"/> read: the parts' states and the statistics of all parts. Not changed after the scan: safe to read from any thread.</summary>
 /// <typeparam name="TState">The caller's per-part state.</typeparam>
 public sealed class TraceScanResult<TState>
 {
