@@ -255,9 +255,11 @@ internal sealed class ModelEvents
         public void Complete()
         {
             FlushPending("not mapped");
-            _nextSample = 0;
-            _samplesAtInterval = 0;
-            Sample(_now, force: true);
+            if (!_session.Host.Vm.IsDisposed)
+            {
+                // a replayer disposed first has taken its models with it: their last samples are the ones already written
+                Sample(_now, force: true);
+            }
         }
 
         private void VmOp(ulong timestamp, bool toPrivate, string kind, ulong gpa, ulong size)

@@ -79,6 +79,7 @@ public sealed class PerfettoTrace : IDisposable
     }
 
     /// <summary>Ends the model's open events, takes the last counter samples and writes what is buffered.</summary>
+    /// <remarks>Call it before disposing the replayer: the last samples read its models (after that they are left out).</remarks>
     public void Complete()
     {
         if (!_completed)

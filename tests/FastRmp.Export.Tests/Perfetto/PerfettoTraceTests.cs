@@ -214,8 +214,7 @@ public sealed class PerfettoTraceTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task Protoc_decodes_the_file_as_a_run_of_packets()
+    private static string Protoc()
     {
         string? protoc = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, "protoc")).FirstOrDefault(File.Exists);
         if (protoc is null)
@@ -223,13 +222,15 @@ public sealed class PerfettoTraceTests : IDisposable
             Assert.Skip("protoc is not installed (Debian: apt-get install protobuf-compiler); the C# parse-back tests still check the file");
         }
 
-        string path = Path.Combine(_dir, "protoc.dat");
-        var summary = SnpTraceFixture.Write(path, faults: 300, vcpus: 2);
-        string pftrace = Path.Combine(_dir, "out.pftrace");
-        File.WriteAllBytes(pftrace, Export(path));
-        var info = new ProcessStartInfo(protoc, ["--decode_raw"]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        return protoc;
+    }
+
+    private static async Task<string> RunProtoc(string protoc, string pftrace, params string[] args)
+    {
+        var info = new ProcessStartInfo(protoc, args) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         await using (var input = File.OpenRead(pftrace))
         {
             await input.CopyToAsync(process.StandardInput.BaseStream, TestContext.Current.CancellationToken);
@@ -237,15 +238,77 @@ public sealed class PerfettoTraceTests : IDisposable
 
         process.StandardInput.Close();
         string text = await stdout;
+        string errors = await stderr;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(1));
         await process.WaitForExitAsync(timeout.Token);
-        Assert.Equal(0, process.ExitCode);
+        Assert.True(process.ExitCode == 0, errors);
+        return text;
+    }
+
+    [Fact]
+    public async Task Protoc_decodes_the_file_as_a_run_of_packets()
+    {
+        string protoc = Protoc();
+        string path = Path.Combine(_dir, "protoc.dat");
+        var summary = SnpTraceFixture.Write(path, faults: 300, vcpus: 2);
+        string pftrace = Path.Combine(_dir, "out.pftrace");
+        File.WriteAllBytes(pftrace, Export(path));
+        string text = await RunProtoc(protoc, pftrace, "--decode_raw");
         var lines = text.Split('\n');
         int packets = lines.Count(l => l == "1 {");
         int events = lines.Count(l => l == "  11 {"); // TracePacket.track_event
         Assert.Equal(summary.Records, events);
         Assert.Equal(PerfettoView.Read(File.ReadAllBytes(pftrace)).Packets, packets);
+    }
+
+    /// <summary>
+    /// With FASTRMP_PERFETTO_PROTOS naming a checkout of google/perfetto (its protos/ folder), protoc decodes a
+    /// replay's file with Perfetto's own schema: every field must be one the schema knows, with its wire type (an
+    /// unknown field or a wrong wire type is printed as a bare field number).
+    /// </summary>
+    [Fact]
+    public async Task Perfettos_own_schema_knows_every_field_written()
+    {
+        string protoc = Protoc();
+        string? protos = Environment.GetEnvironmentVariable("FASTRMP_PERFETTO_PROTOS");
+        if (protos is null || !File.Exists(Path.Combine(protos, "protos/perfetto/trace/trace.proto")))
+        {
+            Assert.Skip("set FASTRMP_PERFETTO_PROTOS to a google/perfetto checkout (the folder holding protos/) to decode with Perfetto's schema");
+        }
+
+        string path = Path.Combine(_dir, "schema.dat");
+        var summary = SnpTraceFixture.Write(path, faults: 300, vcpus: 2, hugeEvery: 10);
+        string pftrace = Path.Combine(_dir, "schema.pftrace");
+        File.WriteAllBytes(pftrace, Export(path, (perfetto, reader) =>
+        {
+            using var replayer = new Replayer(perfetto.Tee(reader), new ReplayOptions(9), ["first-use"]);
+            perfetto.Attach(replayer);
+            replayer.Run();
+            perfetto.Complete();
+        }));
+        string text = await RunProtoc(protoc, pftrace, "--decode=perfetto.protos.Trace", "-I", protos, "protos/perfetto/trace/trace.proto");
+        var lines = text.Split('\n');
+        Assert.DoesNotContain(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s*[0-9]+[:{ ]"));
+        Assert.Single(lines, l => l.Trim() == "name: \"fault\""); // interned once
+        string[] outcomes = ["string_value: \"mapped\"", "string_value: \"not mapped\"", "string_value: \"memory fault exit\""];
+        Assert.Equal(summary.Faults, lines.Count(l => outcomes.Contains(l.Trim())));
+        Assert.Contains(lines, l => l.Trim() == "type: TYPE_COUNTER");
+        Assert.Contains(lines, l => l.Trim() == "unit: UNIT_COUNT");
+    }
+
+    [Fact]
+    public void Completing_after_the_replayer_is_disposed_still_writes_a_whole_file()
+    {
+        string path = Path.Combine(_dir, "late.dat");
+        var summary = SnpTraceFixture.Write(path, faults: 100, vcpus: 2);
+        var view = PerfettoView.Read(Export(path, (perfetto, reader) =>
+        {
+            using var replayer = new Replayer(perfetto.Tee(reader), new ReplayOptions(), ["first-use"]);
+            perfetto.Attach(replayer);
+            replayer.Run();
+        }));
+        Assert.Equal(summary.Faults, view.Events.Count(e => e.Name == "fault"));
     }
 
     [Fact]
