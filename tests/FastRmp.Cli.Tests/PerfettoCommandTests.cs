@@ -121,6 +121,22 @@ public sealed class PerfettoCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_tdx_replay_writes_the_td_models_faults()
+    {
+        string trace = Path.Combine(_dir, "tdx.txt");
+        File.WriteAllText(trace, TdxCommandTests.TdxTrace);
+        int traced = TdxCommandTests.TdxTrace.Split('\n').Count(l => l.Contains(" kvm_page_fault: ", StringComparison.Ordinal));
+        string output = Path.Combine(_dir, "tdx.pftrace");
+        var (exit, _, err) = CliRunner.Run("replay", trace, "--vm-type", "tdx", "--host-size", "4G", "--perfetto", output);
+        Assert.True(exit == 0, err);
+        var view = PerfettoView.Read(File.ReadAllBytes(output));
+        var group = Assert.Single(view.Tracks.Values, t => t.Name?.StartsWith("model tdx", StringComparison.Ordinal) == true);
+        Assert.True(traced > 0);
+        Assert.Equal(traced, view.Events.Count(e => e.Name == "fault" && view.Tracks[e.Track].Parent == group.Uuid));
+        Assert.Equal(traced, view.Events.Count(e => e.Name == "kvm_page_fault"));
+    }
+
+    [Fact]
     public void Several_traces_with_one_perfetto_file_is_a_usage_error()
     {
         string a = Path.Combine(_dir, "a.dat"), b = Path.Combine(_dir, "b.dat");
