@@ -100,17 +100,7 @@ internal sealed class PerfettoWriter : IDisposable
     public void DescribeTrack(ulong uuid, string name, ulong parent = 0, string? description = null, int rank = -1, bool explicitOrder = false)
     {
         int track = BeginDescriptor(uuid, parent);
-        _out.String(Track.Name, name);
-        if (description is not null)
-        {
-            _out.String(Track.Description, description);
-        }
-
-        if (rank >= 0)
-        {
-            _out.Int64(Track.SiblingOrderRank, rank);
-        }
-
+        NameAndRank(name, description, rank);
         if (explicitOrder)
         {
             _out.Varint(Track.ChildOrdering, Track.OrderingExplicit);
@@ -123,17 +113,7 @@ internal sealed class PerfettoWriter : IDisposable
     public void DescribeCounter(ulong uuid, string name, ulong parent, string? description = null, int rank = -1)
     {
         int track = BeginDescriptor(uuid, parent);
-        _out.String(Track.Name, name);
-        if (description is not null)
-        {
-            _out.String(Track.Description, description);
-        }
-
-        if (rank >= 0)
-        {
-            _out.Int64(Track.SiblingOrderRank, rank);
-        }
-
+        NameAndRank(name, description, rank);
         int counter = _out.BeginMessage(Track.Counter);
         _out.Varint(CounterDescriptor.Unit, CounterDescriptor.UnitCount);
         _out.EndMessage(counter);
@@ -245,6 +225,20 @@ internal sealed class PerfettoWriter : IDisposable
         }
 
         return mark;
+    }
+
+    private void NameAndRank(string name, string? description, int rank)
+    {
+        _out.String(Track.Name, name);
+        if (description is not null)
+        {
+            _out.String(Track.Description, description);
+        }
+
+        if (rank >= 0)
+        {
+            _out.Int64(Track.SiblingOrderRank, rank);
+        }
     }
 
     private int BeginDescriptor(ulong uuid, ulong parent)
