@@ -127,13 +127,25 @@ public sealed class PerfettoCommandTests : IDisposable
         File.WriteAllText(trace, TdxCommandTests.TdxTrace);
         int traced = TdxCommandTests.TdxTrace.Split('\n').Count(l => l.Contains(" kvm_page_fault: ", StringComparison.Ordinal));
         string output = Path.Combine(_dir, "tdx.pftrace");
-        var (exit, _, err) = CliRunner.Run("replay", trace, "--vm-type", "tdx", "--host-size", "4G", "--perfetto", output);
+        string json = Path.Combine(_dir, "tdx.json");
+        var (exit, _, err) = CliRunner.Run("replay", trace, "--vm-type", "tdx", "--host-size", "4G", "--perfetto", output, "--json", json);
         Assert.True(exit == 0, err);
         var view = PerfettoView.Read(File.ReadAllBytes(output));
         var group = Assert.Single(view.Tracks.Values, t => t.Name?.StartsWith("model tdx", StringComparison.Ordinal) == true);
         Assert.True(traced > 0);
         Assert.Equal(traced, view.Events.Count(e => e.Name == "fault" && view.Tracks[e.Track].Parent == group.Uuid));
         Assert.Equal(traced, view.Events.Count(e => e.Name == "kvm_page_fault"));
+
+        // a TD has no RMP: its counter tracks are the TDX module's, ending at the report's values
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        var counters = report.RootElement.GetProperty("runs")[0].GetProperty("counters");
+        foreach (var (track, counter) in new[] { ("PAGE.AUG 4K", "tdx_page_aug_4k"), ("PAGE.AUG 2M", "tdx_page_aug_2m"), ("DEMOTE", "tdx_demote"), ("REMOVE", "tdx_remove"), ("NPT 4K leaves", "npt_4k") })
+        {
+            var t = Assert.Single(view.Tracks.Values, x => x.Parent == group.Uuid && x.Name == track);
+            Assert.Equal(counters.GetProperty(counter).GetInt64(), view.Events.Where(e => e.Track == t.Uuid).OrderBy(e => e.Timestamp).Last().CounterValue);
+        }
+
+        Assert.DoesNotContain(view.Tracks.Values, x => x.Name == "private 4K pages");
     }
 
     [Fact]

@@ -6,7 +6,8 @@ namespace FastRmp.Export.Perfetto;
 /// <summary>
 /// The model's run as Perfetto tracks: per model (policy and kernel) of each VM a group track holding one track per
 /// vCPU (its faults, exits and RMP faults as instants), a track of the VM's conversions and launch updates, and
-/// counter tracks of private 4K pages, private 2M pages, PSMASHes and RMP faults over trace time.
+/// counter tracks over trace time: for SNP private 4K pages, private 2M pages, PSMASHes, RMP faults and NPT leaves;
+/// for TDX the TDX module's PAGE.AUGs (4K, 2M), DEMOTEs, REMOVEs and the mirror table's leaves.
 /// </summary>
 /// <remarks>
 /// Listens through the engine's seams without changing it: <see cref="Replayer.SessionCreated"/> gives each model as
@@ -93,6 +94,40 @@ internal sealed class ModelEvents
         }
     }
 
+    /// <summary>
+    /// The counter tracks of an SNP model: private pages as the RMP's assigned guest entries (a folio walk, taken
+    /// sparsely), PSMASHes, RMP #NPFs and the NPT's leaves (live values).
+    /// </summary>
+    private static readonly ModelCounter[] s_snpCounters =
+    [
+        new("private 4K pages", "assigned 4K RMP entries of the guest outside 2M entries (rmp_4k_entries), sampled more sparsely than the others", CounterCatalog.Rmp4KEntries, null),
+        new("private 2M pages", "assigned 2M RMP entries of the guest (rmp_2m_entries), sampled more sparsely than the others", CounterCatalog.Rmp2MEntries, null),
+        new("PSMASH", "PSMASH instructions so far (psmash)", null, h => h.Rmp.Counters.Psmash),
+        new("RMP faults", "RMP #NPFs taken so far (rmp_npf)", null, h => h.Vm.Counters.RmpNpf),
+        new("NPT 4K leaves", "4K leaves of the nested page table, private and shared (npt_4k)", null, h => h.Vm.Npt.Leaves4K),
+        new("NPT 2M leaves", "2M leaves of the nested page table, private and shared (npt_2m)", null, h => h.Vm.Npt.Leaves2M),
+    ];
+
+    /// <summary>
+    /// The counter tracks of a TDX model, which has no RMP: the TDX module's page additions and splits instead
+    /// (docs/tdx.md), all live values.
+    /// </summary>
+    private static readonly ModelCounter[] s_tdxCounters =
+    [
+        new("PAGE.AUG 4K", "private 4K pages added to the TD so far (tdx_page_aug_4k)", null, h => h.Tdx!.Module.Counters.PageAug4K),
+        new("PAGE.AUG 2M", "private 2M pages added to the TD so far (tdx_page_aug_2m)", null, h => h.Tdx!.Module.Counters.PageAug2M),
+        new("DEMOTE", "2M private pages split so far (tdx_demote, TDX's PSMASH)", null, h => h.Tdx!.Module.Counters.Demote),
+        new("REMOVE", "private pages removed so far (tdx_remove)", null, h => h.Tdx!.Module.Counters.Remove),
+        new("NPT 4K leaves", "4K leaves of the mirror page table, private and shared (npt_4k)", null, h => h.Vm.Npt.Leaves4K),
+        new("NPT 2M leaves", "2M leaves of the mirror page table, private and shared (npt_2m)", null, h => h.Vm.Npt.Leaves2M),
+    ];
+
+    /// <summary>One counter track: read live from the host, or from the report's counter (a walk of the guest) when <see cref="Live"/> is null.</summary>
+    private sealed record ModelCounter(string Title, string Description, CounterInfo? Counter, Func<Engine.Hosting.Host, long>? Live)
+    {
+        public bool Walks => Live is null;
+    }
+
     /// <summary>The interned names the model's events use, worked out once.</summary>
     internal sealed class ModelNames(PerfettoWriter w)
     {
@@ -126,7 +161,8 @@ internal sealed class ModelEvents
         private readonly ulong _vmOps;
         private readonly ulong[] _counters;
         private readonly Dictionary<uint, ulong> _vcpus = [];
-        private readonly long[] _last = [-1, -1, -1, -1, -1, -1];
+        private readonly ModelCounter[] _counterSet;
+        private readonly long[] _last;
         private int _samples;
         private ulong _otherVcpus;
         private ulong _lastTrack;
@@ -154,25 +190,18 @@ internal sealed class ModelEvents
             string kernel = (session.Options.Kernel ?? Engine.Kvm.KvmKernel.Default).Name;
             string vmName = vm.Process == 0 ? "" : $", VM {vm.Process} ({vm.Name})";
             _w.DescribeTrack(_group, $"model {session.Policy} @ {kernel}{vmName}", description: $"fastrmp's model of the traced host under {session.Policy}, kernel {kernel}", rank: index, explicitOrder: true);
-            string[] titles = ["private 4K pages", "private 2M pages", "PSMASH", "RMP faults", "NPT 4K leaves", "NPT 2M leaves"];
-            string[] descriptions =
-            [
-                "assigned 4K RMP entries of the guest outside 2M entries (rmp_4k_entries), sampled more sparsely than the others",
-                "assigned 2M RMP entries of the guest (rmp_2m_entries), sampled more sparsely than the others",
-                "PSMASH instructions so far (psmash)",
-                "RMP #NPFs taken so far (rmp_npf)",
-                "4K leaves of the nested page table, private and shared (npt_4k)",
-                "2M leaves of the nested page table, private and shared (npt_2m)",
-            ];
-            _counters = new ulong[titles.Length];
-            for (int i = 0; i < titles.Length; i++)
+            _counterSet = session.Host.Tdx is null ? s_snpCounters : s_tdxCounters;
+            _counters = new ulong[_counterSet.Length];
+            _last = new long[_counterSet.Length];
+            Array.Fill(_last, -1);
+            for (int i = 0; i < _counterSet.Length; i++)
             {
                 _counters[i] = _w.NewUuid();
-                _w.DescribeCounter(_counters[i], titles[i], _group, descriptions[i], rank: i);
+                _w.DescribeCounter(_counters[i], _counterSet[i].Title, _group, _counterSet[i].Description, rank: i);
             }
 
             _vmOps = _w.NewUuid();
-            _w.DescribeTrack(_vmOps, "conversions", _group, "memory attribute changes, QEMU's conversions and SNP launch updates, as the model applied them", rank: titles.Length);
+            _w.DescribeTrack(_vmOps, "conversions", _group, "memory attribute changes, QEMU's conversions and SNP launch updates, as the model applied them", rank: _counterSet.Length);
         }
 
         public void Fault(ulong timestamp, int cpu, int pid, uint vcpuId, ulong gpa, ulong errorCode)
@@ -340,15 +369,13 @@ internal sealed class ModelEvents
             }
 
             var host = _session.Host;
-            Span<long> values =
-            [
-                _last[0], _last[1], host.Rmp.Counters.Psmash, host.Vm.Counters.RmpNpf, host.Vm.Npt.Leaves4K, host.Vm.Npt.Leaves2M,
-            ];
-            if (force || _samples++ % PrivateEvery == 0)
+            bool walk = force || _samples++ % PrivateEvery == 0;
+            var result = walk && _counterSet.Any(c => c.Walks) ? host.Result("perfetto", verify: false) : null;
+            Span<long> values = stackalloc long[_counterSet.Length];
+            for (int i = 0; i < values.Length; i++)
             {
-                var result = host.Result("perfetto", verify: false);
-                values[0] = result[CounterCatalog.Rmp4KEntries];
-                values[1] = result[CounterCatalog.Rmp2MEntries];
+                var counter = _counterSet[i];
+                values[i] = !counter.Walks ? counter.Live!(host) : result is not null ? result[counter.Counter!] : _last[i];
             }
 
             for (int i = 0; i < values.Length; i++)
