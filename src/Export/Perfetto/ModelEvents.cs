@@ -11,9 +11,10 @@ namespace FastRmp.Export.Perfetto;
 /// </summary>
 /// <remarks>
 /// Listens through the engine's seams without changing it: <see cref="Replayer.SessionCreated"/> gives each model as
-/// it is made, and each gets its own <see cref="IReplayRecorder"/>. The replayer hands its
-/// <see cref="Replayer.Recorder"/> to the first model of each VM right after calling <c>SessionCreated</c> for that VM's
-/// models, so the first model's recorder is set there (chained to any recorder given, e.g. <c>--export-trace</c>'s).
+/// it is made, and each gets its own <see cref="IReplayRecorder"/> (chained, for the first model of each VM, to the
+/// recorder the replayer had, e.g. <c>--export-trace</c>'s). The replayer hands its <see cref="Replayer.Recorder"/> to
+/// the first model of each VM right after calling <c>SessionCreated</c> for that VM's models, so the callback sets
+/// both the model's recorder and, for a first model, the replayer's: either order of the two keeps it.
 /// Counters are sampled when a model reports something, at most once per sampling interval of trace time; the
 /// interval starts at <see cref="FirstInterval"/> ns and doubles after every <see cref="SamplesPerInterval"/> samples,
 /// so a model writes O(SamplesPerInterval × log(trace span)) samples however long the trace; a last sample is taken at
@@ -73,14 +74,11 @@ internal sealed class ModelEvents
             _lastVm = vm;
             var recorder = new SessionRecorder(this, vm, session, _sessions.Count, first ? firstRecorder : null);
             _sessions.Add(recorder);
+            session.Recorder = recorder;
             if (first)
             {
-                // assigned to this VM's first model by the replayer after the callbacks (see remarks)
+                // the replayer then hands its Recorder to this VM's first model, over the line above (see remarks)
                 replayer.Recorder = recorder;
-            }
-            else
-            {
-                session.Recorder = recorder;
             }
         };
     }
