@@ -18,10 +18,10 @@ namespace FastRmp.Export.Perfetto;
 /// Counters are sampled when a model reports something, at most once per sampling interval of trace time; the
 /// interval starts at <see cref="FirstInterval"/> ns and doubles after every <see cref="SamplesPerInterval"/> samples,
 /// so a model writes O(SamplesPerInterval × log(trace span)) samples however long the trace; a last sample is taken at
-/// <see cref="Complete"/>. Private pages are the RMP's assigned 4K and 2M entries of the guest, counted as the report's
-/// <c>rmp_4k_entries</c>/<c>rmp_2m_entries</c> are: a walk of the guest's folios (17 ms for the 5 M-record benchmark
-/// trace's guest), so they are taken at every <see cref="PrivateEvery"/>th sample only; the other counters are live
-/// values, read at every sample.
+/// <see cref="Complete"/>. An SNP model's private pages are the RMP's assigned 4K and 2M entries of the guest, counted
+/// as the report's <c>rmp_4k_entries</c>/<c>rmp_2m_entries</c> are: a walk of the guest's folios (17-30 ms for the
+/// 5 M-record benchmark trace's guest), so they are taken at every <see cref="PrivateEvery"/>th sample only; the other
+/// counters are live values, read at every sample. Not thread-safe: the replayer calls recorders on its one thread.
 /// </remarks>
 internal sealed class ModelEvents
 {
@@ -57,8 +57,6 @@ internal sealed class ModelEvents
     public int Models => _sessions.Count;
 
     internal ModelNames Names { get; }
-
-    internal PerfettoWriter Writer => _writer;
 
     /// <summary>
     /// Hooks <paramref name="replayer"/> (before it runs): every model it creates records here; the first model of each
@@ -229,7 +227,7 @@ internal sealed class ModelEvents
         public void MemoryFaultExit(ulong timestamp, int cpu, int pid)
         {
             _also?.MemoryFaultExit(timestamp, cpu, pid);
-            ulong track = _pending ? _pendingTrack : _lastTrack;
+            ulong track = _pending ? _pendingTrack : _lastTrack != 0 ? _lastTrack : _vmOps;
             ulong gpa = _pendingGpa;
             if (_pending)
             {
