@@ -9,7 +9,7 @@ namespace FastRmp.Cli.Tests;
 /// </summary>
 public sealed class TdxCommandTests : IDisposable
 {
-    private const string TdxTrace = "# tracer: nop\n"
+    internal const string TdxTrace = "# tracer: nop\n"
         + " qemu-system-x86-7000 [000] ..... 1.000000: tracing_mark_write: kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x40000000 ua=0x7f0000000000 guest_memfd=30 guest_memfd_offset=0x0 ret=0\n"
         + "       CPU 0/KVM-7001 [001] ..... 1.000010: kvm_page_fault: vcpu 0 rip 0x0 address 0x200000 error_code 0x2\n"
         + "       CPU 0/KVM-7001 [001] ..... 1.000011: kvm_mmu_spte_requested: gfn 200 pfn 10000 level 1\n"

@@ -6,7 +6,10 @@ using FastRmp.Interop.Tracing.Kvm;
 
 namespace FastRmp.Cli.Commands;
 
-/// <summary><c>fastrmp events FILE [--event NAME]... [--format text|jsonl]</c>: every record, one per line.</summary>
+/// <summary>
+/// <c>fastrmp events FILE [--event NAME]... [--format text|jsonl] [--perfetto FILE.pftrace]</c>: every record, one per
+/// line, or with <c>--perfetto</c> every record as a Perfetto track event in that file (and one summary line).
+/// </summary>
 internal static class EventsCommand
 {
     public static Command Create()
@@ -19,12 +22,24 @@ internal static class EventsCommand
             "use one of",
             ["text", "jsonl"]);
         var threads = CliOptions.Threads();
-        var command = new Command("events", "Print every record (timestamp ns, cpu, pid, comm, system:event, fields by name).")
+        var perfetto = PerfettoOutput.Option("Write the records to this Perfetto trace (one instant per record on its thread's track, fields as arguments; docs/perfetto.md) instead of printing them.");
+        var command = new Command("events", "Print every record (timestamp ns, cpu, pid, comm, system:event, fields by name), or write them as a Perfetto trace.")
         {
-            file, events, format, threads,
+            file, events, format, threads, perfetto,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(perfetto) is { } pftrace)
+            {
+                if (parse.GetResult(format) is { Implicit: false })
+                {
+                    throw new CliUsageException("--format chooses the printed form; with --perfetto nothing is printed but a summary.");
+                }
+
+                WritePerfetto(parse.GetValue(file)!, parse.GetValue(events) ?? [], pftrace, parse.InvocationConfiguration.Output);
+                return ExitCodes.Ok;
+            }
+
             Write(parse.GetValue(file)!, parse.GetValue(events) ?? [], parse.GetValue(format) == "jsonl", parse.InvocationConfiguration.Output, parse.GetValue(threads));
             return ExitCodes.Ok;
         });
@@ -63,6 +78,35 @@ internal static class EventsCommand
         {
             throw new CliInputException(ex.Message);
         }
+    }
+
+    /// <summary>The records (those named by <paramref name="events"/>, or all) as a Perfetto trace; prints one summary line.</summary>
+    internal static void WritePerfetto(string path, string[] events, FileInfo file, TextWriter output)
+    {
+        ReplayCommands.RefuseOutputOverInput(path, (PerfettoOutput.Name, file));
+        using var reader = TraceCommandHelpers.Open(path);
+        var wanted = events.Length == 0 ? null : new HashSet<string>(events, StringComparer.Ordinal);
+        using var trace = PerfettoOutput.Create(file);
+        long read = 0;
+        try
+        {
+            while (reader.MoveNext(out var r))
+            {
+                read++;
+                if (wanted is null || wanted.Contains(r.Format.FullName) || wanted.Contains(r.Format.Name))
+                {
+                    trace.WriteRecord(r);
+                }
+            }
+        }
+        catch (TraceFormatException ex)
+        {
+            trace.Complete();
+            throw new CliInputException($"{ex.Message} (the {trace.Records:N0} records before it are in {file})");
+        }
+
+        trace.Complete();
+        output.WriteLine($"{file}: {trace.Records:N0} of {read:N0} records as Perfetto track events ({trace.Packets:N0} packets, {new FileInfo(file.FullName).Length:N0} bytes)");
     }
 
     private static void WriteJson(Utf8JsonWriter w, in TraceRecord r, KvmEventDecoder decoder)

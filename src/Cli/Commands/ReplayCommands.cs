@@ -110,7 +110,8 @@ internal static class ReplayCommands
         if (paths.Length > 1)
         {
             string? single = parse.GetValue(o.Json) is not null ? "--json" : parse.GetValue(o.Html) is not null ? "--html"
-                : exportFile is not null ? "--export-trace" : parse.GetValue(o.Disagreements) is not null ? "--disagreements" : null;
+                : exportFile is not null ? "--export-trace" : parse.GetValue(o.Disagreements) is not null ? "--disagreements"
+                : parse.GetValue(o.Perfetto) is not null ? PerfettoOutput.Name : null;
             if (single is not null)
             {
                 throw new CliUsageException($"{single} writes the report of one trace; with {paths.Length} traces, replay each with its own {single}.");
@@ -127,7 +128,7 @@ internal static class ReplayCommands
         var runs = paths.SelectMany(p => TraceCommandHelpers.ReportSources(p) is { Count: > 1 } sources
             ? sources.Select((name, i) => (Path: p, Source: i, Name: name))
             : [(Path: p, Source: -1, Name: "")]).ToList();
-        if (runs.Count > paths.Length && (parse.GetValue(o.Json) ?? parse.GetValue(o.Html) ?? (object?)exportFile ?? parse.GetValue(o.Disagreements)) is not null)
+        if (runs.Count > paths.Length && (parse.GetValue(o.Json) ?? parse.GetValue(o.Html) ?? (object?)exportFile ?? parse.GetValue(o.Disagreements) ?? parse.GetValue(o.Perfetto)) is not null)
         {
             throw new CliUsageException($"the file outputs write the report of one host; {string.Join(", ", paths)} holds {runs.Count} hosts' traces (trace-cmd report -i ... -i ...): replay one file of it with 'trace-cmd report -i FILE'.");
         }
@@ -146,7 +147,7 @@ internal static class ReplayCommands
 
     private static int RunOne(ParseResult parse, SharedOptions o, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, FileInfo? exportFile, string path, int reportFile = -1, string sourceName = "")
     {
-        RefuseOutputOverInput(path, ("--json", parse.GetValue(o.Json)), ("--html", parse.GetValue(o.Html)), ("--export-trace", exportFile), ("--disagreements", parse.GetValue(o.Disagreements)));
+        RefuseOutputOverInput(path, ("--json", parse.GetValue(o.Json)), ("--html", parse.GetValue(o.Html)), ("--export-trace", exportFile), ("--disagreements", parse.GetValue(o.Disagreements)), (PerfettoOutput.Name, parse.GetValue(o.Perfetto)));
         var options = o.Options(parse);
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
@@ -163,7 +164,9 @@ internal static class ReplayCommands
             stdout.WriteLine($"{path}: guest {guest.Name} was traced with this host (trace id 0x{guest.TraceId:x}); its vCPUs run on host threads {string.Join(", ", guest.Vcpus.Select(v => $"{v.HostPid} (vCPU {v.Vcpu})"))}");
         }
 
-        using var replayer = new Replayer(reader, options, policies, kernels);
+        using var perfetto = parse.GetValue(o.Perfetto) is { } pftrace ? PerfettoOutput.Create(pftrace) : null;
+        using var tee = perfetto?.Tee(reader);
+        using var replayer = new Replayer(tee ?? reader, options, policies, kernels);
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;
         using var log = parse.GetValue(o.Disagreements) is { } logFile ? new DisagreementLog(logFile) : null;
@@ -171,6 +174,8 @@ internal static class ReplayCommands
         {
             replayer.SessionCreated = log.Listen;
         }
+
+        perfetto?.Attach(replayer); // after the recorder and the log's listener: it passes both on
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         RunWithProgress(replayer, path, stderr);
@@ -196,6 +201,12 @@ internal static class ReplayCommands
         }
 
         export?.Save(exportFile!, replayer.Ops.ProcessName);
+        if (perfetto is not null)
+        {
+            perfetto.Complete();
+            stdout.WriteLine($"{parse.GetValue(o.Perfetto)}: {perfetto.Records:N0} records and the run of {perfetto.Models} model(s) ({perfetto.ModelEvents:N0} events, {perfetto.CounterSamples:N0} counter values) as a Perfetto trace");
+        }
+
         if (replayer.Error is { } error)
         {
             stderr.WriteLine($"fastrmp: {error.Message} (the replay stopped there; the results above cover the records before it)");
@@ -209,7 +220,7 @@ internal static class ReplayCommands
     /// An output file that is the trace itself would overwrite what is being read (issue 18, item 7): refused before
     /// anything is read or written. Compared by full path, after following symbolic links.
     /// </summary>
-    private static void RefuseOutputOverInput(string trace, params (string Option, FileInfo? File)[] outputs)
+    internal static void RefuseOutputOverInput(string trace, params (string Option, FileInfo? File)[] outputs)
     {
         if (trace == "-" || !File.Exists(trace))
         {
@@ -612,7 +623,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, FolioFallback, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify })
+            foreach (var option in new Option[] { Folio, FolioFallback, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify, Perfetto })
             {
                 command.Options.Add(option);
             }
@@ -643,6 +654,8 @@ internal static class ReplayCommands
         public Option<FileInfo?> Disagreements { get; } = new("--disagreements") { HelpName = "FILE.jsonl", Description = "Write every disagreement with the trace (category, time, cpu, vCPU thread, gpa, gfn, traced pfn and level, error code, the model's decision and why) as JSON lines, as they are found." };
 
         public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
+
+        public Option<FileInfo?> Perfetto { get; } = PerfettoOutput.Option("Also write the trace's records and the model's run (per model: vCPU tracks of faults and exits, counters of private 4K/2M pages, PSMASHes and RMP faults) as a Perfetto trace (docs/perfetto.md).");
 
         public Option<FileInfo?> Html { get; } = new("--html") { HelpName = "FILE", Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
 
