@@ -41,9 +41,11 @@ internal static class TraceCommandHelpers
     /// </summary>
     public static IReadOnlyList<string> ReportSources(string path)
     {
-        if (path == StandardInput || !File.Exists(path))
+        if (path == StandardInput || !File.Exists(path) || !IsSeekable(path))
         {
-            return []; // errors about the input are the replay's to report, after its options' own
+            // Errors about the input are the replay's to report, after its options' own; a pipe (/dev/stdin, a FIFO)
+            // can be read once, and that read is the replay's.
+            return [];
         }
 
         using var reader = Open(path);
@@ -62,6 +64,19 @@ internal static class TraceCommandHelpers
         }
 
         return TraceFile.ReportSources(reader);
+    }
+
+    private static bool IsSeekable(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(File.OpenHandle(path), FileAccess.Read, bufferSize: 0);
+            return stream.CanSeek;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

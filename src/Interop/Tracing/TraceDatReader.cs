@@ -14,7 +14,7 @@ namespace FastRmp.Interop.Tracing;
 /// OFFSET applied. Records whose ID has no format are counted in <see cref="TraceReadStats.UnknownEventRecords"/> and
 /// skipped. The formats are those of the file when the reader is created. Not thread-safe.
 /// </remarks>
-public sealed class TraceDatReader : ITraceReader
+public sealed class TraceDatReader : ISplittableReader
 {
     private readonly TraceDatFile _file;
     private readonly TraceInput _input;
@@ -144,6 +144,8 @@ public sealed class TraceDatReader : ITraceReader
     /// One reader per CPU of this reader's buffer instance, each with its own <see cref="Stats"/> and page buffers, for
     /// reading the CPUs on several threads at once (<see cref="TraceScan"/>). The caller disposes them, before the file.
     /// </summary>
+    ITraceReader[]? ISplittableReader.Split() => SplitByCpu();
+
     internal TraceDatReader[] SplitByCpu()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -320,7 +320,7 @@ public static partial class TraceFile
     {
         public IDisposable File => file;
 
-        public ITraceReader[]? Split() => reader is TraceDatReader t ? t.SplitByCpu() : null;
+        public ITraceReader[]? Split() => reader is ISplittableReader s ? s.Split() : null;
 
         public TraceReadStats Stats => reader.Stats;
 

@@ -10,17 +10,33 @@ namespace FastRmp.Interop.Tracing;
 /// </summary>
 internal static class TraceDatFuzz
 {
-    /// <summary>Reads arbitrary bytes as a trace.dat: metadata, every record of every instance, every field.</summary>
+    /// <summary>
+    /// Reads arbitrary bytes as a trace.dat: metadata, every record of every instance, every field; then the top
+    /// instance again per CPU on two threads (<see cref="TraceScan"/>), which must count the same records.
+    /// </summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
     {
         try
         {
             using var input = TraceInput.FromMemory(data.ToArray());
             using var file = TraceDatFile.Open(input);
+            long top = -1;
             foreach (var buffer in file.Buffers)
             {
                 using var reader = file.CreateReader(buffer.Name);
-                FuzzDrain.Drain(reader);
+                long n = FuzzDrain.Drain(reader);
+                top = buffer.Name.Length == 0 ? n : top;
+            }
+
+            if (top >= 0)
+            {
+                using var again = file.CreateReader();
+                var scan = TraceScan.Run(again, () => new long[1], static (long[] n, in TraceRecord _) => n[0]++, 2);
+                long scanned = scan.Parts.Sum(p => p[0]);
+                if (scanned != top)
+                {
+                    throw new InvalidOperationException($"the per-CPU scan read {scanned} records, the merged reader {top}");
+                }
             }
         }
         catch (TraceFormatException)
