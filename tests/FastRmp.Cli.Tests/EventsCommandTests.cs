@@ -100,6 +100,29 @@ public class EventsTextParallelTests
         AssertAsReference(Samples.Path_(relative));
     }
 
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void Every_sample_prints_the_same_json_lines_on_one_thread_and_on_three(string relative)
+    {
+        string path = Samples.Path_(relative);
+        string expected;
+        try
+        {
+            expected = JsonReference(path);
+        }
+        catch (TraceFormatException)
+        {
+            return;
+        }
+
+        foreach (int threads in new[] { 1, 3 })
+        {
+            var output = new StringWriter();
+            Commands.EventsCommand.Write(path, [], jsonl: true, output, threads);
+            Assert.True(expected == output.ToString(), $"threads={threads}: the JSON lines differ from one record at a time");
+        }
+    }
+
     [Fact]
     public void A_trace_of_many_batches_prints_as_the_reference_formatter()
     {
@@ -148,6 +171,25 @@ public class EventsTextParallelTests
         }
 
         return expected.Count(c => c == '\n');
+    }
+
+    /// <summary>The jsonl form one record at a time, straight from the reader (comms as the reader resolves them).</summary>
+    private static string JsonReference(string path)
+    {
+        using var reader = TraceFile.OpenReader(path);
+        using var stream = new MemoryStream();
+        var decoder = new FastRmp.Interop.Tracing.Kvm.KvmEventDecoder();
+        while (reader.MoveNext(out var r))
+        {
+            using (var json = new Utf8JsonWriter(stream, Commands.EventsCommand.JsonOptions))
+            {
+                Commands.EventsCommand.WriteJson(json, r, decoder);
+            }
+
+            stream.WriteByte((byte)'\n');
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 
     private static string Reference(string path)

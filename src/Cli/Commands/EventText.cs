@@ -19,11 +19,16 @@ internal sealed class EventText
     private const int BatchBytes = 512 << 10;
     private readonly ConcurrentBag<Batch> _freeBatches = [];
     private readonly ConcurrentBag<LineFormatter> _formatters = [];
+    private readonly ConcurrentBag<JsonLineFormatter> _jsonFormatters = [];
 
-    /// <summary>Writes every record of <paramref name="reader"/> that <paramref name="wanted"/> keeps (all when null) as text lines.</summary>
-    public static void Write(ITraceReader reader, HashSet<string>? wanted, Utf8Output sink, int threads)
+    private readonly bool _jsonl;
+
+    private EventText(bool jsonl) => _jsonl = jsonl;
+
+    /// <summary>Writes every record of <paramref name="reader"/> that <paramref name="wanted"/> keeps (all when null) as text lines, or JSON lines.</summary>
+    public static void Write(ITraceReader reader, HashSet<string>? wanted, Utf8Output sink, int threads, bool jsonl = false)
     {
-        new EventText().Run(reader, wanted, sink, Math.Max(1, threads));
+        new EventText(jsonl).Run(reader, wanted, sink, Math.Max(1, threads));
     }
 
     private void Run(ITraceReader reader, HashSet<string>? wanted, Utf8Output sink, int threads)
@@ -110,6 +115,19 @@ internal sealed class EventText
 
     private Batch Format(Batch batch)
     {
+        if (_jsonl)
+        {
+            if (!_jsonFormatters.TryTake(out var j))
+            {
+                j = new JsonLineFormatter();
+            }
+
+            batch.Output.Clear();
+            j.FormatAll(batch);
+            _jsonFormatters.Add(j);
+            return batch;
+        }
+
         if (!_formatters.TryTake(out var f))
         {
             f = new LineFormatter();
@@ -134,6 +152,7 @@ internal sealed class EventText
         public readonly ulong[] Timestamps = new ulong[BatchRecords];
         public readonly int[] Cpus = new int[BatchRecords];
         public readonly int[] Pids = new int[BatchRecords];
+        public readonly int[] Tgids = new int[BatchRecords];
         public readonly EventFormat[] Formats = new EventFormat[BatchRecords];
         public readonly string[] Comms = new string[BatchRecords];
         public readonly bool[] IsText = new bool[BatchRecords];
@@ -162,6 +181,7 @@ internal sealed class EventText
             Timestamps[i] = r.Timestamp;
             Cpus[i] = r.Cpu;
             Pids[i] = r.Pid;
+            Tgids[i] = r.Tgid;
             Formats[i] = r.Format;
             Comms[i] = comm;
             bool text = r.IsText;
@@ -198,8 +218,8 @@ internal sealed class EventText
         }
     }
 
-    /// <summary>A growable UTF-8 block.</summary>
-    private sealed class OutputBlock
+    /// <summary>A growable UTF-8 block (also an <see cref="System.Buffers.IBufferWriter{T}"/> for a <see cref="System.Text.Json.Utf8JsonWriter"/>).</summary>
+    private sealed class OutputBlock : System.Buffers.IBufferWriter<byte>
     {
         private byte[] _bytes = new byte[1 << 20];
 
@@ -208,6 +228,12 @@ internal sealed class EventText
         public ReadOnlySpan<byte> Span => _bytes.AsSpan(0, Used);
 
         public void Clear() => Used = 0;
+
+        public void Advance(int count) => Used += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => Room(Math.Max(sizeHint, 256)).AsMemory(Used);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => Room(Math.Max(sizeHint, 256)).AsSpan(Used);
 
         /// <summary>The buffer, with at least <paramref name="room"/> bytes free after <see cref="Used"/>.</summary>
         public byte[] Room(int room)
@@ -401,6 +427,50 @@ internal sealed class EventText
 
             return entry.Bytes;
         }
+    }
+
+    /// <summary>
+    /// Formats one JSON object per record (<see cref="EventsCommand"/>'s jsonl form) into the batch's block. One per
+    /// thread: its JSON writer and KVM decoder are its own; each record's comm is handed over by a resolver that
+    /// returns the comm the reader's thread looked up.
+    /// </summary>
+    private sealed class JsonLineFormatter
+    {
+        private readonly OneComm _comm = new();
+        private readonly Interop.Tracing.Kvm.KvmEventDecoder _decoder = new();
+
+        public void FormatAll(Batch b)
+        {
+            var output = b.Output;
+            using var json = new System.Text.Json.Utf8JsonWriter(output, EventsCommand.JsonOptions);
+
+            for (int i = 0; i < b.Count; i++)
+            {
+                if (b.IsText[i])
+                {
+                    var r = new TraceRecord(b.Timestamps[i], b.Cpus[i], b.Pids[i], b.Comms[i], b.Formats[i], b.Chars.AsSpan(b.Starts[i], b.Lengths[i]), b.Tgids[i]);
+                    EventsCommand.WriteJson(json, r, _decoder);
+                }
+                else
+                {
+                    _comm.Value = b.Comms[i];
+                    var r = new TraceRecord(b.Timestamps[i], b.Cpus[i], b.Pids[i], b.Formats[i], b.Bytes.AsSpan(b.Starts[i], b.Lengths[i]), b.BigEndian, _comm, b.Tgids[i]);
+                    EventsCommand.WriteJson(json, r, _decoder);
+                }
+
+                json.Flush();
+                output.Room(1)[output.Used++] = (byte)'\n';
+                json.Reset(output);
+            }
+        }
+    }
+
+    /// <summary>The comm of the record being formatted.</summary>
+    private sealed class OneComm : ICommResolver
+    {
+        public string Value { get; set; } = "";
+
+        public string CommOf(int pid) => Value;
     }
 
     /// <summary>The room a prefix copy may overrun by: prefixes up to this length are kept padded to it.</summary>

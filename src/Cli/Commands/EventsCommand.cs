@@ -51,28 +51,9 @@ internal static class EventsCommand
         using var reader = TraceCommandHelpers.Open(path);
         var wanted = events.Length == 0 ? null : new HashSet<string>(events, StringComparer.Ordinal);
         using var sink = Utf8Output.For(output);
-        using var json = new Utf8JsonWriter(sink, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        var decoder = new KvmEventDecoder();
         try
         {
-            if (!jsonl)
-            {
-                EventText.Write(reader, wanted, sink, threads == 0 ? Environment.ProcessorCount : threads);
-                return;
-            }
-
-            while (reader.MoveNext(out var r))
-            {
-                if (wanted is not null && !wanted.Contains(r.Format.FullName) && !wanted.Contains(r.Format.Name))
-                {
-                    continue;
-                }
-
-                WriteJson(json, r, decoder);
-                json.Flush();
-                sink.Write("\n"u8);
-                json.Reset(sink);
-            }
+            EventText.Write(reader, wanted, sink, threads == 0 ? Environment.ProcessorCount : threads, jsonl);
         }
         catch (TraceFormatException ex)
         {
@@ -109,7 +90,11 @@ internal static class EventsCommand
         output.WriteLine($"{file}: {trace.Records:N0} of {read:N0} records as Perfetto track events ({trace.Packets:N0} packets, {new FileInfo(file.FullName).Length:N0} bytes)");
     }
 
-    private static void WriteJson(Utf8JsonWriter w, in TraceRecord r, KvmEventDecoder decoder)
+    /// <summary>The JSON writer options of the jsonl form: no validation (the writer is reset per record), characters as they are.</summary>
+    internal static JsonWriterOptions JsonOptions { get; } = new() { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>One record as a JSON object: ts, cpu, pid, comm, event and its fields by name.</summary>
+    internal static void WriteJson(Utf8JsonWriter w, in TraceRecord r, KvmEventDecoder decoder)
     {
         w.WriteStartObject();
         w.WriteNumber("ts"u8, r.Timestamp);
