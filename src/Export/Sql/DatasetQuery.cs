@@ -1,0 +1,129 @@
+using System.Data.Common;
+using System.Globalization;
+using DuckDB.NET.Data;
+
+namespace FastRmp.Export.Sql;
+
+/// <summary>
+/// SQL over a FastRmp Parquet dataset (docs/sql.md) on an embedded, in-memory DuckDB: every event table is a view
+/// named after the event (<c>kvm_page_fault</c>; <c>system_name</c> when two systems share a name), with
+/// <c>decisions</c>, <c>runs</c> and <c>events</c> (the common columns of every event, with the <c>event</c> name).
+/// </summary>
+/// <remarks>Views read the Parquet files where they are (hive partitioning: a <c>host</c> column, and <c>event</c>
+/// in <c>events</c>); nothing is copied. Not thread-safe.</remarks>
+public sealed class DatasetQuery : IDisposable
+{
+    private readonly DuckDBConnection _connection;
+
+    /// <summary>Opens DuckDB in memory and creates the views of the dataset in <paramref name="root"/>.</summary>
+    /// <exception cref="DirectoryNotFoundException">No such directory.</exception>
+    /// <exception cref="InvalidDataException">The directory holds no FastRmp dataset.</exception>
+    public DatasetQuery(string root)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        Root = Path.GetFullPath(root);
+        if (!Directory.Exists(Root))
+        {
+            throw new DirectoryNotFoundException($"{root}: no such directory");
+        }
+
+        var events = Directory.EnumerateDirectories(Root, "event=*")
+            .Select(d => Path.GetFileName(d)["event=".Length..])
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        bool decisions = Directory.Exists(Path.Combine(Root, "decisions"));
+        bool runs = Directory.Exists(Path.Combine(Root, "runs"));
+        if (events.Count == 0 && !decisions)
+        {
+            throw new InvalidDataException($"{root}: not a FastRmp dataset (no event=* or decisions directory; make one with 'fastrmp export TRACE --parquet DIR')");
+        }
+
+        _connection = new DuckDBConnection("DataSource=:memory:");
+        _connection.Open();
+        var views = new List<string>();
+        var byName = events.GroupBy(e => e[(e.IndexOf('.', StringComparison.Ordinal) + 1)..], StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
+        foreach (string e in events)
+        {
+            int dot = e.IndexOf('.', StringComparison.Ordinal);
+            string name = e[(dot + 1)..];
+            string view = byName[name] > 1 || dot < 0 ? e.Replace('.', '_') : name;
+            Execute($"CREATE VIEW {Quote(view)} AS SELECT * FROM read_parquet({Literal(Path.Combine(Root, "event=" + e, "*", "*.parquet"))}, hive_partitioning = true, union_by_name = true)");
+            views.Add(view);
+        }
+
+        if (events.Count > 0)
+        {
+            Execute($"CREATE VIEW events AS SELECT replace(event, '.', ':') AS event, host, ts, cpu, pid, tgid, comm, source FROM read_parquet({Literal(Path.Combine(Root, "event=*", "*", "*.parquet"))}, hive_partitioning = true, union_by_name = true)");
+            views.Add("events");
+        }
+
+        if (decisions)
+        {
+            Execute($"CREATE VIEW decisions AS SELECT * FROM read_parquet({Literal(Path.Combine(Root, "decisions", "*", "*.parquet"))}, hive_partitioning = true, union_by_name = true)");
+            views.Add("decisions");
+        }
+
+        if (runs)
+        {
+            Execute($"CREATE VIEW runs AS SELECT * FROM read_parquet({Literal(Path.Combine(Root, "runs", "*", "*.parquet"))}, hive_partitioning = true, union_by_name = true)");
+            views.Add("runs");
+        }
+
+        Views = views;
+    }
+
+    /// <summary>The dataset's directory (full path).</summary>
+    public string Root { get; }
+
+    /// <summary>The views created, by name.</summary>
+    public IReadOnlyList<string> Views { get; }
+
+    /// <summary>Runs <paramref name="sql"/> and returns a reader over its result (the caller disposes it).</summary>
+    /// <exception cref="SqlQueryException">DuckDB rejected the query (its message says why).</exception>
+    public DbDataReader Query(string sql)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sql);
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        try
+        {
+            return command.ExecuteReader(System.Data.CommandBehavior.CloseConnection & 0);
+        }
+        catch (DuckDBException ex)
+        {
+            command.Dispose();
+            throw new SqlQueryException(ex.Message, ex);
+        }
+    }
+
+    /// <summary>Closes DuckDB.</summary>
+    public void Dispose() => _connection.Dispose();
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    internal static string Format(object? value) => value switch
+    {
+        null or DBNull => "",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}
+
+/// <summary>A query DuckDB rejected: a syntax error, an unknown table or column, a type error.</summary>
+public sealed class SqlQueryException : Exception
+{
+    /// <summary>A query error with DuckDB's message.</summary>
+    public SqlQueryException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
