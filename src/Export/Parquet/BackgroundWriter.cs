@@ -14,6 +14,7 @@ internal sealed class BackgroundWriter : IDisposable
     private readonly BlockingCollection<(DatasetTable Table, RowBlock Block, Action<RowBlock>? Recycle)> _queue = new(Depth);
     private readonly Thread _thread;
     private Exception? _error;
+    private long _busyTicks;
     private bool _completed;
 
     public BackgroundWriter()
@@ -21,6 +22,9 @@ internal sealed class BackgroundWriter : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "fastrmp parquet writer" };
         _thread.Start();
     }
+
+    /// <summary>Time the writer thread spent encoding and writing (read after <see cref="Complete"/>).</summary>
+    public TimeSpan Busy => TimeSpan.FromTicks(Volatile.Read(ref _busyTicks));
 
     /// <summary>Queues <paramref name="block"/> for <paramref name="table"/>; <paramref name="recycle"/> gets it back once written.</summary>
     public void Enqueue(DatasetTable table, RowBlock block, Action<RowBlock>? recycle)
@@ -76,6 +80,7 @@ internal sealed class BackgroundWriter : IDisposable
                 continue; // drain, so the reading thread never waits on a full queue
             }
 
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 if (block is null)
@@ -91,6 +96,10 @@ internal sealed class BackgroundWriter : IDisposable
             catch (Exception ex)
             {
                 Volatile.Write(ref _error, ex);
+            }
+            finally
+            {
+                Volatile.Write(ref _busyTicks, _busyTicks + System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks);
             }
         }
     }

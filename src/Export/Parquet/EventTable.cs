@@ -74,7 +74,7 @@ internal sealed class EventTable
 
         Directory = Path.Combine(dataset.Root, "event=" + DatasetPaths.Escape(format.System + "." + format.Name), "host=" + DatasetPaths.Escape(host));
         Table = new DatasetTable(Directory, [.. fields], dataset.Metadata);
-        _block = NewBlock(fields, FirstCapacity);
+        _block = NewBlock(fields, Math.Min(FirstCapacity, _rowGroupRows));
         Bind(_block);
     }
 

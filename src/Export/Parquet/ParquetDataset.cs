@@ -50,6 +50,12 @@ public sealed class ParquetDataset : IDisposable
     /// <summary>Rows per row group.</summary>
     public int RowGroupRows { get; }
 
+    /// <summary>
+    /// Time spent encoding and writing Parquet, on the dataset's writer thread (it overlaps the reading): the writing
+    /// cost the library imposes. Complete after <see cref="Complete"/>.
+    /// </summary>
+    public TimeSpan WriteTime => Writer.Busy;
+
     internal BackgroundWriter Writer { get; }
 
     internal Dictionary<string, string> Metadata { get; }

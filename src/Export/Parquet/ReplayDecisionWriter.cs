@@ -12,23 +12,23 @@ namespace FastRmp.Export.Parquet;
 /// <remarks>Receives decisions on the replaying thread; not thread-safe.</remarks>
 public sealed class ReplayDecisionWriter : IFaultDecisionSink
 {
-    private static readonly DataField[] s_decisionFields =
+    private static readonly ColumnSpec[] s_decisionFields =
     [
-        new DataField<long>("ts"), new DataField<int>("cpu"), new DataField<int>("pid"), new DataField<int>("vcpu"),
-        new DataField<int>("vm_pid"), new DataField<string>("vm", true),
-        new DataField<string>("policy", true), new DataField<string>("kernel", true),
-        new DataField<long>("gpa"), new DataField<long>("gfn"), new DataField<long>("error_code"), new DataField<bool>("private"),
-        new DataField<string>("traced_outcome", true), new DataField<int?>("traced_level"), new DataField<long?>("traced_pfn"),
-        new DataField<string>("model_outcome", true), new DataField<int?>("model_level"), new DataField<long?>("model_pfn"),
-        new DataField<int>("rmp_faults"), new DataField<long>("rmp_updates"), new DataField<long>("psmashes"),
-        new DataField<bool>("inferred_conversion"), new DataField<string>("source", true),
+        Value<long>("ts"), Value<int>("cpu"), Value<int>("pid"), Value<int>("vcpu"),
+        Value<int>("vm_pid"), Text("vm"),
+        Text("policy"), Text("kernel"),
+        Value<long>("gpa"), Value<long>("gfn"), Value<long>("error_code"), Value<bool>("private"),
+        Text("traced_outcome"), Maybe<int>("traced_level"), Maybe<long>("traced_pfn"),
+        Text("model_outcome"), Maybe<int>("model_level"), Maybe<long>("model_pfn"),
+        Value<int>("rmp_faults"), Value<long>("rmp_updates"), Value<long>("psmashes"),
+        Value<bool>("inferred_conversion"), Text("source"),
     ];
 
-    private static readonly DataField[] s_runFields =
+    private static readonly ColumnSpec[] s_runFields =
     [
-        new DataField<int>("vm_pid"), new DataField<string>("vm", true), new DataField<string>("policy", true),
-        new DataField<string>("kernel", true), new DataField<int>("folio_order"), new DataField<bool>("rmpopt"),
-        new DataField<string>("counter", true), new DataField<long>("value"), new DataField<string>("source", true),
+        Value<int>("vm_pid"), Text("vm"), Text("policy"),
+        Text("kernel"), Value<int>("folio_order"), Value<bool>("rmpopt"),
+        Text("counter"), Value<long>("value"), Text("source"),
     ];
 
     private readonly ParquetDataset _dataset;
@@ -43,8 +43,8 @@ public sealed class ReplayDecisionWriter : IFaultDecisionSink
         _dataset = dataset;
         _source = source;
         string escaped = DatasetPaths.Escape(host);
-        DecisionTable = new DatasetTable(Path.Combine(dataset.Root, "decisions", "host=" + escaped), s_decisionFields, dataset.Metadata);
-        RunTable = new DatasetTable(Path.Combine(dataset.Root, "runs", "host=" + escaped), s_runFields, dataset.Metadata);
+        DecisionTable = new DatasetTable(Path.Combine(dataset.Root, "decisions", "host=" + escaped), [.. s_decisionFields.Select(c => c.Field)], dataset.Metadata);
+        RunTable = new DatasetTable(Path.Combine(dataset.Root, "runs", "host=" + escaped), [.. s_runFields.Select(c => c.Field)], dataset.Metadata);
         _block = NewDecisionBlock(dataset.RowGroupRows);
     }
 
@@ -129,7 +129,7 @@ public sealed class ReplayDecisionWriter : IFaultDecisionSink
             rows.Add((r, "fidelity.disagreements", f.Disagreements));
         }
 
-        var block = new RowBlock([.. s_runFields.Select(f => NewColumn(f, Math.Max(1, rows.Count)))], Math.Max(1, rows.Count));
+        var block = new RowBlock([.. s_runFields.Select(c => c.Make(Math.Max(1, rows.Count)))], Math.Max(1, rows.Count));
         var c = block.Columns;
         for (int i = 0; i < rows.Count; i++)
         {
@@ -167,13 +167,27 @@ public sealed class ReplayDecisionWriter : IFaultDecisionSink
         _dataset.Writer.Enqueue(DecisionTable, full, b => Volatile.Write(ref _spare, b));
     }
 
-    private static RowBlock NewDecisionBlock(int capacity) => new([.. s_decisionFields.Select(f => NewColumn(f, capacity))], capacity);
+    private static RowBlock NewDecisionBlock(int capacity) => new([.. s_decisionFields.Select(c => c.Make(capacity))], capacity);
 
-    private static ColumnBuffer NewColumn(DataField field, int capacity) => field.ClrType == typeof(string)
-        ? new StringColumn(field, capacity)
-        : field.ClrType == typeof(long) ? (field.IsNullable ? new NullableColumn<long>(field, capacity) : new ValueColumn<long>(field, capacity))
-        : field.ClrType == typeof(int) ? (field.IsNullable ? new NullableColumn<int>(field, capacity) : new ValueColumn<int>(field, capacity))
-        : new ValueColumn<bool>(field, capacity);
+    private static ColumnSpec Value<T>(string name)
+        where T : struct
+    {
+        var field = new DataField<T>(name);
+        return new ColumnSpec(field, capacity => new ValueColumn<T>(field, capacity));
+    }
+
+    private static ColumnSpec Maybe<T>(string name)
+        where T : struct
+    {
+        var field = new DataField<T?>(name);
+        return new ColumnSpec(field, capacity => new NullableColumn<T>(field, capacity));
+    }
+
+    private static ColumnSpec Text(string name)
+    {
+        var field = new DataField<string>(name, true);
+        return new ColumnSpec(field, capacity => new StringColumn(field, capacity));
+    }
 
     private static void Set<T>(ColumnBuffer column, int row, T value)
         where T : struct => ((ValueColumn<T>)column).Values[row] = value;
@@ -183,3 +197,6 @@ public sealed class ReplayDecisionWriter : IFaultDecisionSink
     private static void SetNullable<T>(ColumnBuffer column, int row, T? value)
         where T : struct => ((NullableColumn<T>)column).Values[row] = value;
 }
+
+/// <summary>A column of a fixed table: its Parquet field and how to make its buffer.</summary>
+internal sealed record ColumnSpec(DataField Field, Func<int, ColumnBuffer> Make);

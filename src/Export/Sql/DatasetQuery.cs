@@ -6,7 +6,7 @@ namespace FastRmp.Export.Sql;
 
 /// <summary>
 /// SQL over a FastRmp Parquet dataset (docs/sql.md) on an embedded, in-memory DuckDB: every event table is a view
-/// named after the event (<c>kvm_page_fault</c>; <c>system_name</c> when two systems share a name), with
+/// named after the event (<c>kvm_page_fault</c>, over every system that has an event of that name), with
 /// <c>decisions</c>, <c>runs</c> and <c>events</c> (the common columns of every event, with the <c>event</c> name).
 /// </summary>
 /// <remarks>Views read the Parquet files where they are (hive partitioning: a <c>host</c> column, and <c>event</c>
@@ -41,14 +41,13 @@ public sealed class DatasetQuery : IDisposable
         _connection = new DuckDBConnection("DataSource=:memory:");
         _connection.Open();
         var views = new List<string>();
-        var byName = events.GroupBy(e => e[(e.IndexOf('.', StringComparison.Ordinal) + 1)..], StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
-        foreach (string e in events)
+        // One view per event name over every system that has it: a text trace may name an event's system
+        // differently from a binary one (the event column says which each row came from).
+        foreach (var group in events.GroupBy(e => e[(e.IndexOf('.', StringComparison.Ordinal) + 1)..], StringComparer.Ordinal))
         {
-            int dot = e.IndexOf('.', StringComparison.Ordinal);
-            string name = e[(dot + 1)..];
-            string view = byName[name] > 1 || dot < 0 ? e.Replace('.', '_') : name;
-            Execute($"CREATE VIEW {Quote(view)} AS SELECT * FROM read_parquet({Literal(Path.Combine(Root, "event=" + e, "*", "*.parquet"))}, hive_partitioning = true, union_by_name = true)");
-            views.Add(view);
+            string files = Path.Combine(Root, "event=*." + group.Key, "*", "*.parquet");
+            Execute($"CREATE VIEW {Quote(group.Key)} AS SELECT * FROM read_parquet({Literal(files)}, hive_partitioning = true, union_by_name = true)");
+            views.Add(group.Key);
         }
 
         if (events.Count > 0)
