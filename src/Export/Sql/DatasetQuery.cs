@@ -78,21 +78,60 @@ public sealed class DatasetQuery : IDisposable
     public IReadOnlyList<string> Views { get; }
 
     /// <summary>Runs <paramref name="sql"/> and returns a reader over its result (the caller disposes it).</summary>
+    /// <remarks>
+    /// Columns of nested types (LIST, STRUCT, MAP, UNION, arrays) come back as DuckDB's text for them (<c>[1, 2]</c>,
+    /// <c>{'a': 1}</c>): the provider builds .NET collections for them by reflection, which a Native AOT build cannot
+    /// do, so the query is wrapped to cast them (<c>SELECT * REPLACE (CAST(c AS VARCHAR) AS c) FROM (query)</c>) when
+    /// DuckDB's DESCRIBE of the query shows any.
+    /// </remarks>
     /// <exception cref="SqlQueryException">DuckDB rejected the query (its message says why).</exception>
     public DbDataReader Query(string sql)
     {
         ArgumentException.ThrowIfNullOrEmpty(sql);
+        string statement = sql.Trim().TrimEnd(';').TrimEnd();
+        var nested = NestedColumns(statement);
+        if (nested.Count > 0)
+        {
+            statement = "SELECT * REPLACE (" + string.Join(", ", nested.Select(c => $"CAST({Quote(c)} AS VARCHAR) AS {Quote(c)}")) + ") FROM (" + statement + "\n)";
+        }
+
         var command = _connection.CreateCommand();
-        command.CommandText = sql;
+        command.CommandText = statement;
         try
         {
-            return command.ExecuteReader(System.Data.CommandBehavior.CloseConnection & 0);
+            return command.ExecuteReader();
         }
         catch (DuckDBException ex)
         {
             command.Dispose();
             throw new SqlQueryException(ex.Message, ex);
         }
+    }
+
+    /// <summary>The columns of nested type in the result of <paramref name="statement"/>; none when DuckDB cannot describe it (not a query).</summary>
+    private List<string> NestedColumns(string statement)
+    {
+        var nested = new List<string>();
+        using var command = _connection.CreateCommand();
+        command.CommandText = "DESCRIBE " + statement;
+        try
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                string type = reader.GetString(1);
+                if (type.Contains('[', StringComparison.Ordinal) || type.StartsWith("STRUCT", StringComparison.Ordinal) || type.StartsWith("MAP", StringComparison.Ordinal) || type.StartsWith("UNION", StringComparison.Ordinal))
+                {
+                    nested.Add(reader.GetString(0));
+                }
+            }
+        }
+        catch (DuckDBException)
+        {
+            // not describable (a PRAGMA, SHOW, or an error the query itself will report): run it as it is
+        }
+
+        return nested;
     }
 
     /// <summary>Closes DuckDB.</summary>
