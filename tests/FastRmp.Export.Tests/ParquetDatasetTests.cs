@@ -218,6 +218,34 @@ public sealed class ParquetDatasetTests
     }
 
     [Fact]
+    public void Name_value_pairs_of_text_records_become_typed_columns_equal_to_the_binary_fields()
+    {
+        string binary = Path.Combine(Samples.Dir, "tracecmd-dat", "vm-sched-kmem-v6.dat");
+        string text = Path.Combine(Samples.Dir, "text-local", "report-default.txt"); // trace-cmd report of that file
+        using var dir = new TempDir();
+        string root = dir.File("ds");
+        using (var dataset = new ParquetDataset(root))
+        {
+            using (var reader = TraceFile.OpenReader(binary))
+            {
+                dataset.WriteEvents(reader, "binary", "v6.dat");
+            }
+
+            using (var reader = TraceFile.OpenReader(text))
+            {
+                dataset.WriteEvents(reader, "text", "report.txt");
+            }
+
+            dataset.Complete();
+        }
+
+        using var duck = new Duck();
+        string Sums(string host) => string.Join(",", duck.Rows($"SELECT count(*), sum(pfn), sum(\"order\"), sum(migratetype), count(DISTINCT gfp_flags) FROM read_parquet({Duck.Files(root, $"event=kmem.mm_page_alloc/host={host}/*.parquet")})")[0]);
+        Assert.Equal(Sums("binary"), Sums("text"));
+        Assert.StartsWith("664,", Sums("text"), StringComparison.Ordinal); // trace-cmd's count for the sample (info's too)
+    }
+
+    [Fact]
     public void A_host_already_in_the_dataset_is_refused()
     {
         using var dir = new TempDir();

@@ -7,7 +7,8 @@ namespace FastRmp.Export.Parquet;
 /// <summary>
 /// The rows of one event type from one host (<c>event=SYSTEM.NAME/host=HOST</c>): the common columns (ts, cpu, pid,
 /// tgid, comm, source), then the format's fields by name (binary input), or for text input the fields a typed KVM
-/// event decodes to (as the binary format names them) and the payload as <c>text</c>.
+/// event decodes to (as the binary format names them), else the <c>name=value</c> pairs of a payload made of them
+/// (the first record's names and kinds), and the payload as <c>text</c>.
 /// </summary>
 internal sealed class EventTable
 {
@@ -24,6 +25,10 @@ internal sealed class EventTable
     private readonly KvmEventKind _kind;
     private readonly DataField[] _decoded;
     private readonly bool _text;
+    private readonly Dictionary<string, int>? _pairIndex;
+    private readonly bool[] _pairIsNumber = [];
+    private readonly DataField[] _pairFields = [];
+    private object[] _pairValues = [];
     private RowBlock _block;
     private RowBlock? _spare;
     private long[] _ts = [];
@@ -59,9 +64,23 @@ internal sealed class EventTable
             if (_decoded.Length == 0)
             {
                 _kind = KvmEventKind.None;
+                var pairs = new List<(string Name, bool Number)>();
+                if (TextPairs.TryRead(first.Text, ref pairs, static (ref list, name, value) => list.Add((name.ToString(), TextPairs.Number(value) is not null))))
+                {
+                    _pairIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+                    foreach (var (name, _) in pairs)
+                    {
+                        _pairIndex.TryAdd(name, _pairIndex.Count);
+                    }
+
+                    var kept = pairs.DistinctBy(p => p.Name).ToList();
+                    _pairIsNumber = [.. kept.Select(p => p.Number)];
+                    _pairFields = [.. kept.Select(p => p.Number ? (DataField)new DataField<long?>(ColumnName(p.Name, names)) : new DataField<string>(ColumnName(p.Name, names), true))];
+                }
             }
 
             fields.AddRange(_decoded);
+            fields.AddRange(_pairFields);
             fields.Add(new DataField<string>("text", true));
         }
         else
@@ -158,6 +177,25 @@ internal sealed class EventTable
     private void AppendText(int row, in TraceRecord r, KvmEventDecoder decoder)
     {
         _textValues[row] = r.Text.ToString();
+        if (_pairIndex is not null)
+        {
+            for (int i = 0; i < _pairValues.Length; i++)
+            {
+                if (_pairIsNumber[i])
+                {
+                    ((long?[])_pairValues[i])[row] = null;
+                }
+                else
+                {
+                    ((string?[])_pairValues[i])[row] = null;
+                }
+            }
+
+            var state = (Table: this, Row: row);
+            TextPairs.TryRead(r.Text, ref state, static (ref s, name, value) => s.Table.SetPair(s.Row, name, value));
+            return;
+        }
+
         if (_decoded.Length == 0)
         {
             return;
@@ -168,6 +206,23 @@ internal sealed class EventTable
         for (int i = 0; i < _decodedValues.Length; i++)
         {
             _decodedValues[i][row] = ok && (present & (1u << i)) != 0 ? (long)values[i] : null;
+        }
+    }
+
+    private void SetPair(int row, ReadOnlySpan<char> name, ReadOnlySpan<char> value)
+    {
+        if (!_pairIndex!.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out int i))
+        {
+            return; // a name the first record did not have: in the text column only
+        }
+
+        if (_pairIsNumber[i])
+        {
+            ((long?[])_pairValues[i])[row] = TextPairs.Number(value);
+        }
+        else
+        {
+            ((string?[])_pairValues[i])[row] = value.ToString();
         }
     }
 
@@ -186,6 +241,11 @@ internal sealed class EventTable
             foreach (var d in _decoded)
             {
                 columns[next++] = new NullableColumn<long>(d, capacity);
+            }
+
+            for (int i = 0; i < _pairFields.Length; i++)
+            {
+                columns[next++] = _pairIsNumber[i] ? new NullableColumn<long>(_pairFields[i], capacity) : new StringColumn(_pairFields[i], capacity);
             }
 
             columns[next] = new StringColumn(fields[next], capacity);
@@ -217,6 +277,12 @@ internal sealed class EventTable
             for (int i = 0; i < _decoded.Length; i++)
             {
                 _decodedValues[i] = ((NullableColumn<long>)c[next++]).Values;
+            }
+
+            _pairValues = new object[_pairFields.Length];
+            for (int i = 0; i < _pairFields.Length; i++)
+            {
+                _pairValues[i] = _pairIsNumber[i] ? ((NullableColumn<long>)c[next++]).Values : ((StringColumn)c[next++]).Values;
             }
 
             _textValues = ((StringColumn)c[next]).Values;
