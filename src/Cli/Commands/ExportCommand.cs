@@ -104,6 +104,11 @@ internal static class ExportCommand
     internal static int Run(string[] paths, string[] hosts, string dir, int rowGroupRows, ReplayOptions? replay, IReadOnlyList<string> policies, IReadOnlyList<KvmKernel>? kernels, TextWriter stdout, TextWriter stderr)
     {
         int exit = ExitCodes.Ok;
+        if (paths.FirstOrDefault(p => p != TraceCommandHelpers.StandardInput && !File.Exists(p)) is { } missing)
+        {
+            throw new CliInputException(Directory.Exists(missing) ? $"{missing}: is a directory, not a trace file" : $"{missing}: no such file"); // before the dataset's directory is made
+        }
+
         using var dataset = OpenDataset(dir, rowGroupRows);
         for (int i = 0; i < paths.Length; i++)
         {
