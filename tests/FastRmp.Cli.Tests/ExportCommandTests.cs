@@ -109,6 +109,20 @@ public sealed partial class ExportCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_parquet_file_in_the_dataset_is_one_line_naming_it()
+    {
+        string dataset = Path.Combine(_dir, "ds");
+        SnpTraceFixture.Write(Path.Combine(_dir, "h.dat"), 20);
+        Assert.Equal(0, CliRunner.Run("export", Path.Combine(_dir, "h.dat"), "--parquet", dataset).Exit);
+        string victim = Directory.EnumerateFiles(dataset, "*.parquet", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
+        File.WriteAllText(victim, "not parquet");
+        var (exit, _, err) = CliRunner.Run("sql", "SELECT count(*) FROM events", dataset);
+        Assert.Equal(ExitCodes.InputError, exit);
+        Assert.Contains(victim, err, StringComparison.Ordinal);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void Exporting_a_host_twice_into_one_dataset_is_refused()
     {
         string trace = Path.Combine(_dir, "h.dat");

@@ -6,7 +6,8 @@ namespace FastRmp.Export.Sql;
 
 /// <summary>
 /// SQL over a FastRmp Parquet dataset (docs/sql.md) on an embedded, in-memory DuckDB: every event table is a view
-/// named after the event (<c>kvm_page_fault</c>, over every system that has an event of that name), with
+/// named after the event (<c>kvm_page_fault</c>, over every system that has an event of that name; an event named like
+/// one of the other views gets <c>event_NAME</c>), with
 /// <c>decisions</c>, <c>runs</c> and <c>events</c> (the common columns of every event, with the <c>event</c> name).
 /// </summary>
 /// <remarks>Views read the Parquet files where they are (hive partitioning: a <c>host</c> column, and <c>event</c>
@@ -17,7 +18,7 @@ public sealed class DatasetQuery : IDisposable
 
     /// <summary>Opens DuckDB in memory and creates the views of the dataset in <paramref name="root"/>.</summary>
     /// <exception cref="DirectoryNotFoundException">No such directory.</exception>
-    /// <exception cref="InvalidDataException">The directory holds no FastRmp dataset.</exception>
+    /// <exception cref="InvalidDataException">The directory holds no FastRmp dataset, or a file DuckDB cannot read.</exception>
     public DatasetQuery(string root)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
@@ -46,8 +47,9 @@ public sealed class DatasetQuery : IDisposable
         foreach (var group in events.GroupBy(e => e[(e.IndexOf('.', StringComparison.Ordinal) + 1)..], StringComparer.Ordinal))
         {
             string files = Path.Combine(Root, "event=*." + group.Key, "*", "*.parquet");
-            Execute($"CREATE VIEW {Quote(group.Key)} AS SELECT * FROM read_parquet({Literal(files)}, hive_partitioning = true, union_by_name = true)");
-            views.Add(group.Key);
+            string view = group.Key is "events" or "decisions" or "runs" ? "event_" + group.Key : group.Key;
+            Execute($"CREATE VIEW {Quote(view)} AS SELECT * FROM read_parquet({Literal(files)}, hive_partitioning = true, union_by_name = true)");
+            views.Add(view);
         }
 
         if (events.Count > 0)
@@ -141,7 +143,16 @@ public sealed class DatasetQuery : IDisposable
     {
         using var command = _connection.CreateCommand();
         command.CommandText = sql;
-        command.ExecuteNonQuery();
+        try
+        {
+            command.ExecuteNonQuery();
+        }
+        catch (DuckDBException ex)
+        {
+            // a view is bound when made, which reads the files' schemas: a damaged or foreign file shows here
+            _connection.Dispose();
+            throw new InvalidDataException($"{Root}: cannot read the dataset ({ex.Message.Split('\n')[0].Trim()})", ex);
+        }
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
