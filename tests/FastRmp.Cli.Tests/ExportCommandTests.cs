@@ -122,6 +122,25 @@ public sealed partial class ExportCommandTests : IDisposable
         Assert.Single(err.Trim().Split('\n'));
     }
 
+    [Theory]
+    [InlineData("--policies", "first-use")]
+    [InlineData("--vm-type", "tdx")]
+    public void Replay_options_without_replay_are_a_usage_error(string option, string value)
+    {
+        var (exit, _, err) = CliRunner.Run("export", Path.Combine(_dir, "h.dat"), "--parquet", Path.Combine(_dir, "ds"), option, value);
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("add --replay", err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "ds")));
+    }
+
+    [Fact]
+    public void A_TDX_design_without_vm_type_tdx_is_a_usage_error()
+    {
+        var (exit, _, err) = CliRunner.Run("export", Path.Combine(_dir, "h.dat"), "--parquet", Path.Combine(_dir, "ds"), "--replay", "--policies", "tdx");
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("add --vm-type tdx", err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Exporting_a_host_twice_into_one_dataset_is_refused()
     {

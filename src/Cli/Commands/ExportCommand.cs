@@ -74,9 +74,22 @@ internal static class ExportCommand
             ReplayOptions? options = null;
             string[] names = [];
             KvmKernel[]? kernelList = null;
+            if (!parse.GetValue(replay) && new Option[] { policies, kernels, vmType, folio, fallback }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } stray)
+            {
+                throw new CliUsageException($"{stray.Name} sets up the replay; add --replay.");
+            }
+
             if (parse.GetValue(replay))
             {
                 var type = parse.GetValue(vmType).Type;
+                bool tdx = type == KvmVmType.Tdx;
+                if (parse.GetValue(policies)?.FirstOrDefault(p => Engine.Tdx.TdxDesigns.Names.Contains(p) != tdx) is { } wrong)
+                {
+                    throw new CliUsageException(tdx
+                        ? $"'{wrong}' is not a TDX design; with --vm-type tdx use {string.Join(" or ", Engine.Tdx.TdxDesigns.Names)}."
+                        : $"'{wrong}' is a TDX design: add --vm-type tdx.");
+                }
+
                 var f = parse.GetValue(folio);
                 options = new ReplayOptions(f?.Order ?? parse.GetValue(fallback)!.Value.Order, 1UL << 40, type, FolioAuto: f is null);
                 names = parse.GetValue(policies) is { Length: > 0 } named ? named : type == KvmVmType.Tdx ? [.. Engine.Tdx.TdxDesigns.Names] : [.. PolicyCatalog.Names];
