@@ -11,8 +11,8 @@ namespace FastRmp.Export.Parquet;
 /// <remarks>
 /// Records are streamed into row groups of <see cref="RowGroupRows"/> rows, encoded and written on a thread of the
 /// dataset's own while the caller reads on; memory stays bounded by the row groups in flight, whatever the trace's
-/// size. Not thread-safe: one caller at a time. Call <see cref="Complete"/> to finish the files; a dataset disposed
-/// without it leaves the part files written so far, the last of each table possibly unreadable.
+/// size. Not thread-safe: one caller at a time. Call <see cref="Complete"/> to finish the files and see write errors;
+/// disposing without it also closes them, silently.
 /// </remarks>
 public sealed class ParquetDataset : IDisposable
 {
@@ -128,8 +128,28 @@ public sealed class ParquetDataset : IDisposable
         }
     }
 
-    /// <summary>Stops the writer thread. Later calls do nothing.</summary>
-    public void Dispose() => Writer.Dispose();
+    /// <summary>
+    /// Closes the files (what was handed to the writer is written, so an export stopped by an error leaves readable
+    /// files of the rows before it; a write error then is not thrown again) and stops the writer thread. Later calls do
+    /// nothing.
+    /// </summary>
+    public void Dispose()
+    {
+        if (!_completed)
+        {
+            _completed = true;
+            try
+            {
+                Writer.Complete(_tables);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // the caller is already unwinding from an error of its own, or chose not to Complete
+            }
+        }
+
+        Writer.Dispose();
+    }
 
     internal void Adopt(DatasetTable table) => _tables.Add(table);
 
