@@ -246,6 +246,23 @@ public sealed class ParquetDatasetTests
     }
 
     [Fact]
+    public void A_dataset_disposed_without_complete_leaves_readable_files_of_what_was_written()
+    {
+        using var dir = new TempDir();
+        string trace = dir.File("h.dat");
+        var written = WriteTrace(trace, faults: 300, sptes: 0, seed: 4);
+        string root = dir.File("ds");
+        using (var dataset = new ParquetDataset(root, rowGroupRows: 64))
+        using (var reader = TraceFile.OpenReader(trace))
+        {
+            dataset.WriteEvents(reader, "h", "h.dat"); // as an export that fails after this trace: no Complete
+        }
+
+        using var duck = new Duck();
+        Assert.Equal((long)written.Faults, duck.Long($"SELECT count(*) FROM read_parquet({Duck.Files(root, "event=kvm.kvm_page_fault/host=h/*.parquet")})"));
+    }
+
+    [Fact]
     public void A_host_already_in_the_dataset_is_refused()
     {
         using var dir = new TempDir();
