@@ -19,6 +19,8 @@ internal static class CliApp
             ReplayCommands.CreateReplay(),
             ReplayCommands.CreateCompare(),
             CountersCommand.Create(),
+            ExportCommand.Create(),
+            SqlCommand.Create(),
         };
         ScenarioCommands.AddCompareAction(root);
 

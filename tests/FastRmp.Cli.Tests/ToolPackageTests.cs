@@ -35,6 +35,7 @@ public sealed class ToolPackageTests : IDisposable
     [Theory(Timeout = 300_000)]
     [InlineData("Interop")]
     [InlineData("Engine")]
+    [InlineData("Export")]
     public void A_library_package_carries_its_readme_the_licence_symbols_with_SourceLink_and_the_repository(string name)
     {
         // what nuget.org shows and needs (issue 19), packed from this build without warnings

@@ -73,6 +73,9 @@ public sealed class ReplaySession : IDisposable
     /// <summary>The host model.</summary>
     public Host Host { get; }
 
+    /// <summary>Receives each fault with the model's decision (null: none; costs nothing then).</summary>
+    public IFaultDecisionSink? Decisions { get; set; }
+
     /// <summary>How the trace is replayed.</summary>
     public ReplayOptions Options => _options;
 
@@ -235,6 +238,11 @@ public sealed class ReplaySession : IDisposable
 
         var guest = Host.Guest;
         bool write = (op.ErrorCode & WriteBit) != 0;
+
+        // The RMP instructions a fault costs are counted, not returned, by the RMP table (its callers are the policies'
+        // hooks, deep in the fault path): with a decision sink attached, the fault's share is the counters' growth.
+        var decisions = Decisions;
+        var rmpBefore = decisions is null ? default : RmpWork();
         AccessOutcome outcome;
         int rmpFaults;
         try
@@ -275,6 +283,12 @@ public sealed class ReplaySession : IDisposable
             FirstRefusal ??= Host.Guest.StuckReason;
             Fidelity.Stuck(op, ex.Message); // compared and not agreed: a policy that gets stuck is not flattered
             Host.TracedPfns!.ClearHint();
+            if (decisions is not null)
+            {
+                var stuckWork = RmpWork();
+                decisions.Decided(this, op, new FaultDecision(gfn.Value, isPrivate, default, 0, stuckWork.Updates - rmpBefore.Updates, stuckWork.Psmashes - rmpBefore.Psmashes, inferred, Stuck: true));
+            }
+
             return;
         }
 
@@ -293,6 +307,11 @@ public sealed class ReplaySession : IDisposable
         bool modelExit = outcome.Result == AccessResult.MemoryFaultExit;
         var leaf = outcome.Leaf;
         Fidelity.Fault(op, outcome, inferred);
+        if (decisions is not null)
+        {
+            var work = RmpWork();
+            decisions.Decided(this, op, new FaultDecision(gfn.Value, isPrivate, outcome, rmpFaults, work.Updates - rmpBefore.Updates, work.Psmashes - rmpBefore.Psmashes, inferred, Stuck: false));
+        }
 
         if (Recorder is { } recorder)
         {
@@ -312,6 +331,18 @@ public sealed class ReplaySession : IDisposable
                 recorder.RmpFault(op.Timestamp, op.Cpu, op.Pid, gpa, leaf.Pfn.Value, leaf.IsPresent ? (int)leaf.Level : 0);
             }
         }
+    }
+
+    /// <summary>RMPUPDATEs and PSMASHes the model has run so far (none on a TDX host, which has no RMP).</summary>
+    private (long Updates, long Psmashes) RmpWork()
+    {
+        if (_tdx)
+        {
+            return default;
+        }
+
+        ref var c = ref Host.Rmp.Counters;
+        return (c.RmpUpdate4K + c.RmpUpdate2M + c.RmpUpdateFailed, c.Psmash + c.PsmashFailed);
     }
 
     /// <summary>
