@@ -42,14 +42,27 @@ public sealed partial class DifferenceMapTests : IDisposable
         using var doc = JsonDocument.Parse(match.Groups[1].Value);
         var run = doc.RootElement.GetProperty("runs")[0];
         var diff = run.GetProperty("diff");
-        var cells = MapEncoding.Decode(diff.GetProperty("encoding").GetString()!, diff.GetProperty("data").GetString()!, diff.GetProperty("regions").GetInt32());
-        long differing = cells.Count(c => c == HostRegionState.Shared);
+        var diffCells = MapEncoding.Decode(diff.GetProperty("encoding").GetString()!, diff.GetProperty("data").GetString()!, diff.GetProperty("regions").GetInt32());
+        long differing = diffCells.Count(c => c == HostRegionState.Shared);
         Assert.Equal(hugeDiffer ? huge : 0, differing);
-        Assert.Equal(0, cells.Count(c => c is not (HostRegionState.Free or HostRegionState.Shared)));
+        Assert.Equal(0, diffCells.Count(c => c is not (HostRegionState.Free or HostRegionState.Shared)));
         // The guest reaches the high slot (4 GiB + 2 GiB): the map covers at least 6 GiB of guest addresses.
-        Assert.True(cells.Length >= 3 * 1024, $"{cells.Length} cells");
+        Assert.True(diffCells.Length >= 3 * 1024, $"{diffCells.Length} cells");
         Assert.Contains($"data-differing=\"{differing}\"", page, StringComparison.Ordinal);
+
+        // The table's trace row: the traced 2M leaves (npt_2m's column) are the fixture's 2M blocks, one fault each.
+        var row = TraceRow().Match(page);
+        Assert.True(row.Success, "no trace row in the counters table");
+        var cells = CellText().Matches(row.Groups[1].Value).Select(m => m.Groups[1].Value).ToList();
+        int npt2m = HtmlReport.TableCounters.ToList().IndexOf("npt_2m");
+        Assert.Equal(huge.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), cells[npt2m + 1]); // after the folio cell
     }
+
+    [GeneratedRegex("<tr class=\"trace\">(.*?)</tr>", RegexOptions.Singleline)]
+    private static partial Regex TraceRow();
+
+    [GeneratedRegex("<td[^>]*>(.*?)</td>")]
+    private static partial Regex CellText();
 
     [GeneratedRegex("<script type=\"application/json\" id=\"fastrmp-data\">(.*?)</script>", RegexOptions.Singleline)]
     private static partial Regex DataScript();

@@ -100,6 +100,18 @@ internal static partial class HtmlReport
                 w.Write($"<tr class=\"group\"><th colspan=\"{TableCounters.Count + 2}\">{Html(group.Key)}</th></tr>");
             }
 
+            if (group.First().Run.Traced is { } traced)
+            {
+                // The trace's own numbers beside the model's, where the trace has them (the terminal's trace column).
+                w.Write("<tr class=\"trace\"><th title=\"what the replayed trace shows\">trace</th><td class=\"folio\">&ndash;</td>");
+                foreach (var counter in TableColumns)
+                {
+                    w.Write(TraceColumn.For(counter, traced) is { } v ? $"<td>{v.ToString("N0", CultureInfo.InvariantCulture)}</td>" : "<td>&ndash;</td>");
+                }
+
+                w.Write("</tr>\n");
+            }
+
             foreach (var (run, _) in group)
             {
                 w.Write($"<tr><th>{Html(run.Label)}</th><td class=\"folio\">{Html(run.Folio)}</td>");

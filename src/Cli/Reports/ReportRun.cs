@@ -20,6 +20,9 @@ internal sealed record ReportRun(string Label, string Folio, IReadOnlyList<KeyVa
     /// </summary>
     public IReadOnlyCollection<ulong>? Differences { get; init; }
 
+    /// <summary>What the replayed trace itself shows for this run's VM (the table's <c>trace</c> row), or null for a scenario run.</summary>
+    public Engine.Replay.TraceTally? Traced { get; init; }
+
     /// <summary>The guest regions the difference map covers (from region 0; the highest region compared, rounded up by the report).</summary>
     public ulong GuestRegions { get; init; }
 

@@ -164,6 +164,12 @@ public sealed class HtmlReportBrowserTests
                 """;
             using var pixels = JsonDocument.Parse(await devtools.EvaluateAsync(session, sample, cancel));
             Assert.Equal(huge, pixels.RootElement.GetProperty("marked").GetInt64());
+
+            // The table's trace row is on the page, and its npt_2m cell (the traced 2M leaves) shows the 2M blocks.
+            string column = (HtmlReport.TableCounters.ToList().IndexOf("npt_2m") + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string cell = await devtools.EvaluateAsync(session, $"document.querySelectorAll('tr.trace td')[{column}].textContent", cancel);
+            Assert.Equal(huge.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), cell);
+            Assert.Equal("true", await devtools.EvaluateAsync(session, "String(document.querySelector('tr.trace').getBoundingClientRect().height > 0)", cancel));
             Assert.Empty(devtools.Errors);
         }
         finally
