@@ -14,6 +14,13 @@ internal sealed partial class CpuStream : IDisposable
     private Task<Chunk>? _pending;
     private int _chunkIndex;
 
+    /// <summary>
+    /// Whether the next chunk is decompressed on the thread pool while this one is parsed (default). Off when every
+    /// core already reads a CPU of its own (<see cref="TraceScan"/>): the extra tasks then only compete with the readers
+    /// (measured: 35 % more CPU time for the same work on 2 cores).
+    /// </summary>
+    public bool Prefetch { get; set; } = true;
+
     /// <summary>Waits for a prefetch still running, so nothing reads the input after the reader is disposed.</summary>
     public void Dispose()
     {
@@ -64,7 +71,7 @@ internal sealed partial class CpuStream : IDisposable
             _next = c.Next;
             _spare = _current;
             _current = c;
-            if (_chunksLeft > 0)
+            if (_chunksLeft > 0 && Prefetch)
             {
                 var target = _spare;
                 long at = _next;

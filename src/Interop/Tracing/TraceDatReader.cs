@@ -146,6 +146,18 @@ public sealed class TraceDatReader : ISplittableReader
     /// </summary>
     ITraceReader[]? ISplittableReader.Split() => SplitByCpu();
 
+    /// <summary>Whether compressed chunks are decompressed one ahead on the thread pool (default true; see <see cref="CpuStream.Prefetch"/>).</summary>
+    internal bool Prefetch
+    {
+        set
+        {
+            foreach (var stream in _streams)
+            {
+                stream.Prefetch = value;
+            }
+        }
+    }
+
     internal TraceDatReader[] SplitByCpu()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -55,6 +55,15 @@ public static class TraceScan
             int[] order = [.. Enumerable.Range(0, parts.Length).OrderByDescending(i => DataBytes(parts[i])).ThenBy(i => i)];
             int next = -1;
             int threads = Math.Min(parts.Length, maxDegreeOfParallelism == 0 ? Environment.ProcessorCount : maxDegreeOfParallelism);
+            foreach (var part in parts)
+            {
+                if (part is TraceDatReader t)
+                {
+                    // With a thread per core busy reading parts, decompressing ahead on the pool only competes with them.
+                    t.Prefetch = threads < 2;
+                }
+            }
+
             Parallel.For(0, Math.Max(1, threads), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, _ =>
             {
                 int k;
