@@ -22,7 +22,6 @@ internal sealed class PerfEventQueue
     public const int MaxEntries = 1 << 20;
 
     /// <summary>Time, then file order. A cached delegate: sorting with an IComparer would allocate one per round.</summary>
-    private static readonly Comparison<PerfEntry> s_order = static (x, y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Seq.CompareTo(y.Seq);
 
     private readonly int _maxEntries;
     private readonly int _maxBytes;
@@ -46,6 +45,7 @@ internal sealed class PerfEventQueue
     private ulong _maxTime;
     private ulong _nextFlush;
     private long _seq;
+    private PerfEntry[] _scratch = [];
 
     /// <summary>The newest time delivered so far (records older than it, queued later, come out of order).</summary>
     public ulong LastDelivered { get; private set; }
@@ -160,8 +160,9 @@ internal sealed class PerfEventQueue
         var ready = _ready.AsSpan(0, _readyCount);
         if (!IsSorted(ready))
         {
-            ready.Sort(s_order);
+            MergeRuns(ready, ref _scratch);
         }
+
         if (_readyArena.Length < readyBytes)
         {
             _readyArena = new byte[Math.Max(readyBytes, _readyArena.Length * 2)];
@@ -194,6 +195,68 @@ internal sealed class PerfEventQueue
 
         _pendingCount = kept;
         _arenaUsed = used;
+    }
+
+    /// <summary>
+    /// Sorts entries taken in file order (Seq rising) by (Time, Seq): a natural merge sort. perf writes each CPU's ring
+    /// buffer in chunks, so a round is a few runs already in time order; finding the runs and merging neighbours pairwise
+    /// is O(n log runs), where a comparison sort of the whole round was 60 % of reading a 4.45 M-sample perf.data
+    /// (perf annotate). Ties keep file order: a merge takes from the left run (lower Seq) first.
+    /// </summary>
+    internal static void MergeRuns(Span<PerfEntry> entries, ref PerfEntry[] scratch)
+    {
+        if (scratch.Length < entries.Length)
+        {
+            scratch = new PerfEntry[Math.Max(entries.Length, scratch.Length * 2)];
+        }
+
+        var runs = new List<int>(16) { 0 };
+        for (int i = 1; i < entries.Length; i++)
+        {
+            if (entries[i].Time < entries[i - 1].Time)
+            {
+                runs.Add(i);
+            }
+        }
+
+        runs.Add(entries.Length);
+        Span<PerfEntry> src = entries;
+        Span<PerfEntry> dst = scratch.AsSpan(0, entries.Length);
+        bool inScratch = false;
+        while (runs.Count > 2)
+        {
+            var merged = new List<int>((runs.Count / 2) + 2) { 0 };
+            for (int r = 0; r + 1 < runs.Count; r += 2)
+            {
+                int lo = runs[r], mid = runs[r + 1], hi = r + 2 < runs.Count ? runs[r + 2] : mid;
+                int a = lo, b = mid, o = lo;
+                while (a < mid && b < hi)
+                {
+                    dst[o++] = src[b].Time < src[a].Time ? src[b++] : src[a++];
+                }
+
+                src[a..mid].CopyTo(dst[o..]);
+                o += mid - a;
+                src[b..hi].CopyTo(dst[o..]);
+                merged.Add(hi);
+            }
+
+            if (merged[^1] != entries.Length)
+            {
+                merged.Add(entries.Length);
+            }
+
+            runs = merged;
+            var t = src;
+            src = dst;
+            dst = t;
+            inScratch = !inScratch;
+        }
+
+        if (inScratch)
+        {
+            src.CopyTo(entries);
+        }
     }
 
     /// <summary>True when the entries (taken in file order, so their Seq rises) already rise in time: one CPU's records, or a quiet round.</summary>
