@@ -8,10 +8,10 @@ using FastRmp.Interop.Tracing;
 namespace FastRmp.Cli.Commands;
 
 /// <summary>
-/// <c>fastrmp events --format text</c> on all cores: the reader's thread copies records, in order, into batches; the
-/// batches are formatted into UTF-8 on the thread pool; the formatted blocks are written in batch order. The text is
-/// byte for byte what one thread writes (each line depends on its record only), and memory stays bounded: at most
-/// <c>2 x threads</c> batches are in flight.
+/// <c>fastrmp events --format text|jsonl</c> on all cores: the reader's thread copies records, in order, into batches;
+/// the batches are formatted into UTF-8 on the thread pool (text lines, or JSON lines); the formatted blocks are written
+/// in batch order. The output is byte for byte what one thread writes (each line depends on its record only), and
+/// memory stays bounded: at most <c>2 x threads</c> batches are in flight.
 /// </summary>
 internal sealed class EventText
 {
