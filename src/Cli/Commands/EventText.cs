@@ -149,73 +149,16 @@ internal sealed class EventText
     /// <summary>Records copied out of the reader (whose record is valid until it moves on), and the text made of them.</summary>
     private sealed class Batch
     {
-        public readonly ulong[] Timestamps = new ulong[BatchRecords];
-        public readonly int[] Cpus = new int[BatchRecords];
-        public readonly int[] Pids = new int[BatchRecords];
-        public readonly int[] Tgids = new int[BatchRecords];
-        public readonly EventFormat[] Formats = new EventFormat[BatchRecords];
-        public readonly string[] Comms = new string[BatchRecords];
-        public readonly bool[] IsText = new bool[BatchRecords];
-        public readonly int[] Starts = new int[BatchRecords];
-        public readonly int[] Lengths = new int[BatchRecords];
-        public readonly OutputBlock Output = new();
-        public byte[] Bytes = new byte[BatchBytes];
-        public char[] Chars = new char[1024];
-        public bool BigEndian;
-        private int _bytesUsed;
-        private int _charsUsed;
+        public TraceRecordBatch Records { get; } = new(BatchRecords, BatchBytes);
 
-        public int Count { get; private set; }
+        public OutputBlock Output { get; } = new();
 
-        public void Clear()
-        {
-            Count = 0;
-            _bytesUsed = 0;
-            _charsUsed = 0;
-        }
+        public int Count => Records.Count;
+
+        public void Clear() => Records.Clear();
 
         /// <summary>Copies a record in; true when the batch is full.</summary>
-        public bool Add(in TraceRecord r, string comm)
-        {
-            int i = Count++;
-            Timestamps[i] = r.Timestamp;
-            Cpus[i] = r.Cpu;
-            Pids[i] = r.Pid;
-            Tgids[i] = r.Tgid;
-            Formats[i] = r.Format;
-            Comms[i] = comm;
-            bool text = r.IsText;
-            IsText[i] = text;
-            if (text)
-            {
-                var t = r.Text;
-                if (t.Length > Chars.Length - _charsUsed)
-                {
-                    Array.Resize(ref Chars, Math.Max(Chars.Length * 2, _charsUsed + t.Length));
-                }
-
-                t.CopyTo(Chars.AsSpan(_charsUsed));
-                Starts[i] = _charsUsed;
-                Lengths[i] = t.Length;
-                _charsUsed += t.Length;
-            }
-            else
-            {
-                var p = r.Payload;
-                BigEndian = r.IsBigEndian;
-                if (p.Length > Bytes.Length - _bytesUsed)
-                {
-                    Array.Resize(ref Bytes, Math.Max(Bytes.Length * 2, _bytesUsed + p.Length));
-                }
-
-                p.CopyTo(Bytes.AsSpan(_bytesUsed));
-                Starts[i] = _bytesUsed;
-                Lengths[i] = p.Length;
-                _bytesUsed += p.Length;
-            }
-
-            return Count == BatchRecords || _bytesUsed >= BatchBytes || _charsUsed >= BatchBytes;
-        }
+        public bool Add(in TraceRecord r, string comm) => Records.Add(r, comm);
     }
 
     /// <summary>A growable UTF-8 block (also an <see cref="System.Buffers.IBufferWriter{T}"/> for a <see cref="System.Text.Json.Utf8JsonWriter"/>).</summary>
@@ -260,15 +203,17 @@ internal sealed class EventText
         public void FormatAll(Batch b)
         {
             var output = b.Output;
-            for (int i = 0; i < b.Count; i++)
+            var records = b.Records;
+            for (int i = 0; i < records.Count; i++)
             {
-                var plan = PlanOf(b.Formats[i]);
-                var comm = CommBytes(b.Pids[i], b.Comms[i]);
-                if (b.IsText[i])
+                var r = records.Record(i);
+                var plan = PlanOf(r.Format);
+                var comm = CommBytes(r.Pid, records.Comm(i));
+                if (r.IsText)
                 {
-                    var text = b.Chars.AsSpan(b.Starts[i], b.Lengths[i]);
+                    var text = r.Text;
                     var buf = output.Room(64 + comm.Length + plan.Name.Length + (3 * text.Length));
-                    int p = Head(buf, output.Used, b.Timestamps[i], b.Cpus[i], b.Pids[i], comm, plan.Name);
+                    int p = Head(buf, output.Used, r.Timestamp, r.Cpu, r.Pid, comm, plan.Name);
                     buf[p++] = (byte)' ';
                     p += Encoding.UTF8.GetBytes(text, buf.AsSpan(p));
                     buf[p++] = (byte)'\n';
@@ -276,10 +221,8 @@ internal sealed class EventText
                 }
                 else
                 {
-                    var payload = b.Bytes.AsSpan(b.Starts[i], b.Lengths[i]);
-                    var r = new TraceRecord(b.Timestamps[i], b.Cpus[i], b.Pids[i], b.Formats[i], payload, b.BigEndian, null);
-                    var buf = output.Room(64 + PrefixRoom + comm.Length + plan.Bound + (20 * payload.Length));
-                    int p = Head(buf, output.Used, b.Timestamps[i], b.Cpus[i], b.Pids[i], comm, plan.Name);
+                    var buf = output.Room(64 + PrefixRoom + comm.Length + plan.Bound + (20 * r.Payload.Length));
+                    int p = Head(buf, output.Used, r.Timestamp, r.Cpu, r.Pid, comm, plan.Name);
                     p = Fields(buf, p, r, plan);
                     buf[p++] = (byte)'\n';
                     output.Used = p;
@@ -431,46 +374,24 @@ internal sealed class EventText
 
     /// <summary>
     /// Formats one JSON object per record (<see cref="EventsCommand"/>'s jsonl form) into the batch's block. One per
-    /// thread: its JSON writer and KVM decoder are its own; each record's comm is handed over by a resolver that
-    /// returns the comm the reader's thread looked up.
+    /// thread: its JSON writer and KVM decoder are its own; each record's comm is the one the reader's thread looked up.
     /// </summary>
     private sealed class JsonLineFormatter
     {
-        private readonly OneComm _comm = new();
         private readonly Interop.Tracing.Kvm.KvmEventDecoder _decoder = new();
 
         public void FormatAll(Batch b)
         {
             var output = b.Output;
             using var json = new System.Text.Json.Utf8JsonWriter(output, EventsCommand.JsonOptions);
-
             for (int i = 0; i < b.Count; i++)
             {
-                if (b.IsText[i])
-                {
-                    var r = new TraceRecord(b.Timestamps[i], b.Cpus[i], b.Pids[i], b.Comms[i], b.Formats[i], b.Chars.AsSpan(b.Starts[i], b.Lengths[i]), b.Tgids[i]);
-                    EventsCommand.WriteJson(json, r, _decoder);
-                }
-                else
-                {
-                    _comm.Value = b.Comms[i];
-                    var r = new TraceRecord(b.Timestamps[i], b.Cpus[i], b.Pids[i], b.Formats[i], b.Bytes.AsSpan(b.Starts[i], b.Lengths[i]), b.BigEndian, _comm, b.Tgids[i]);
-                    EventsCommand.WriteJson(json, r, _decoder);
-                }
-
+                EventsCommand.WriteJson(json, b.Records.Record(i), _decoder);
                 json.Flush();
                 output.Room(1)[output.Used++] = (byte)'\n';
                 json.Reset(output);
             }
         }
-    }
-
-    /// <summary>The comm of the record being formatted.</summary>
-    private sealed class OneComm : ICommResolver
-    {
-        public string Value { get; set; } = "";
-
-        public string CommOf(int pid) => Value;
     }
 
     /// <summary>The room a prefix copy may overrun by: prefixes up to this length are kept padded to it.</summary>
