@@ -18,8 +18,7 @@ internal sealed class EventText
     private const int BatchRecords = 4096;
     private const int BatchBytes = 512 << 10;
     private readonly ConcurrentBag<Batch> _freeBatches = [];
-    private readonly ConcurrentBag<LineFormatter> _formatters = [];
-    private readonly ConcurrentBag<JsonLineFormatter> _jsonFormatters = [];
+    private readonly ConcurrentBag<IBatchFormatter> _formatters = [];
 
     private readonly bool _jsonl;
 
@@ -115,28 +114,21 @@ internal sealed class EventText
 
     private Batch Format(Batch batch)
     {
-        if (_jsonl)
-        {
-            if (!_jsonFormatters.TryTake(out var j))
-            {
-                j = new JsonLineFormatter();
-            }
-
-            batch.Output.Clear();
-            j.FormatAll(batch);
-            _jsonFormatters.Add(j);
-            return batch;
-        }
-
         if (!_formatters.TryTake(out var f))
         {
-            f = new LineFormatter();
+            f = _jsonl ? new JsonLineFormatter() : new LineFormatter();
         }
 
         batch.Output.Clear();
         f.FormatAll(batch);
         _formatters.Add(f);
         return batch;
+    }
+
+    /// <summary>Formats a batch's records into its block; one per thread at a time (kept in a bag between batches).</summary>
+    private interface IBatchFormatter
+    {
+        void FormatAll(Batch batch);
     }
 
     private void WriteOut(Batch batch, Utf8Output sink)
@@ -195,7 +187,7 @@ internal sealed class EventText
     /// fields in hex, other numbers in decimal, strings as they are, arrays as <c>[0x..,0x..]</c>. Each line's room is
     /// reserved once from an upper bound of its length, then written without further checks. One per thread.
     /// </summary>
-    private sealed class LineFormatter
+    private sealed class LineFormatter : IBatchFormatter
     {
         private readonly (EventFormat? Format, FormatPlan? Plan)[] _plans = new (EventFormat?, FormatPlan?)[1024];
         private readonly (string? Comm, byte[] Bytes)[] _comms = new (string?, byte[])[256];
@@ -376,7 +368,7 @@ internal sealed class EventText
     /// Formats one JSON object per record (<see cref="EventsCommand"/>'s jsonl form) into the batch's block. One per
     /// thread: its JSON writer and KVM decoder are its own; each record's comm is the one the reader's thread looked up.
     /// </summary>
-    private sealed class JsonLineFormatter
+    private sealed class JsonLineFormatter : IBatchFormatter
     {
         private readonly Interop.Tracing.Kvm.KvmEventDecoder _decoder = new();
 
