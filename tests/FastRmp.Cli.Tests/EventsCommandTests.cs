@@ -70,28 +70,8 @@ public class EventsCommandTextTests
 /// </summary>
 public class EventsTextParallelTests
 {
-    public static TheoryData<string> Inputs()
-    {
-        var data = new TheoryData<string>();
-        if (Samples.TryDir is { } dir)
-        {
-            foreach (var f in Directory.EnumerateFiles(Path.Combine(dir, "tracecmd-dat"), "*.dat")
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "tracecmd-dat-public"), "*.dat"))
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "perf"), "*.data"))
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "text-local"), "tracefs-trace-*.txt"))
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "text-public"), "*.txt"))
-                .Order(StringComparer.Ordinal))
-            {
-                data.Add(Path.GetRelativePath(dir, f));
-            }
-        }
-        else
-        {
-            data.Add("(no ../shared/samples)");
-        }
-
-        return data;
-    }
+    public static TheoryData<string> Inputs() =>
+        Samples.Theory("tracecmd-dat/*.dat", "tracecmd-dat-public/*.dat", "perf/*.data", "text-local/tracefs-trace-*.txt", "text-public/*.txt");
 
     [Theory]
     [MemberData(nameof(Inputs))]

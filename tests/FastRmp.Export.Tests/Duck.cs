@@ -16,6 +16,12 @@ internal sealed class Duck : IDisposable
         using var command = _connection.CreateCommand();
         command.CommandText = sql;
         using var reader = command.ExecuteReader();
+        return ReadAll(reader);
+    }
+
+    /// <summary>Every row of <paramref name="reader"/>, NULLs as null.</summary>
+    public static List<object?[]> ReadAll(System.Data.Common.DbDataReader reader)
+    {
         var rows = new List<object?[]>();
         while (reader.Read())
         {

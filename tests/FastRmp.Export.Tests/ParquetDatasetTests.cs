@@ -305,19 +305,7 @@ public sealed class ParquetDatasetTests
     private static List<object?[]> Rows(DatasetQuery db, string sql)
     {
         using var reader = db.Query(sql);
-        var rows = new List<object?[]>();
-        while (reader.Read())
-        {
-            var row = new object?[reader.FieldCount];
-            for (int i = 0; i < row.Length; i++)
-            {
-                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            }
-
-            rows.Add(row);
-        }
-
-        return rows;
+        return Duck.ReadAll(reader);
     }
 
     /// <summary>Records per event name in trace-cmd report's text: the word before the first ': ' after the timestamp.</summary>

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -243,31 +242,21 @@ internal sealed class EventText
 
         private static int Fields(byte[] buf, int p, in TraceRecord r, FormatPlan plan)
         {
-            var payload = r.Payload;
-            bool be = r.IsBigEndian;
             foreach (var f in plan.Fields)
             {
                 p = Copy(buf, p, f.Prefix, f.PrefixLength);
                 switch (f.Style)
                 {
                     case FieldStyle.Hex:
+                        buf[p++] = (byte)'0';
+                        buf[p++] = (byte)'x';
+                        p = Digits.Hex(buf, p, r.GetUInt64(f.Field));
+                        break;
                     case FieldStyle.Signed:
+                        p = Digits.Signed(buf, p, r.GetInt64(f.Field), 0);
+                        break;
                     case FieldStyle.Unsigned:
-                        // Out-of-range fields read 0, as TraceRecord.GetUInt64 does.
-                        ulong v = f.Offset + f.Size <= payload.Length
-                            ? Read(ref Unsafe.Add(ref MemoryMarshal.GetReference(payload), f.Offset), f.Size, f.Style == FieldStyle.Signed, be)
-                            : 0;
-                        if (f.Style == FieldStyle.Hex)
-                        {
-                            buf[p++] = (byte)'0';
-                            buf[p++] = (byte)'x';
-                            p = Digits.Hex(buf, p, v);
-                        }
-                        else
-                        {
-                            p = f.Style == FieldStyle.Signed ? Digits.Signed(buf, p, (long)v, 0) : Digits.Decimal(buf, p, v);
-                        }
-
+                        p = Digits.Decimal(buf, p, r.GetUInt64(f.Field));
                         break;
                     case FieldStyle.String:
                         p += Encoding.UTF8.GetBytes(r.GetString(f.Field).AsSpan().TrimEnd('\n'), buf.AsSpan(p));
@@ -293,28 +282,6 @@ internal sealed class EventText
             }
 
             return p;
-        }
-
-        /// <summary>A scalar of 1, 2, 4 or 8 bytes, zero- or sign-extended (the caller has checked it is in range).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static ulong Read(ref byte at, int size, bool signed, bool bigEndian)
-        {
-            switch (size)
-            {
-                case 8:
-                    ulong q = Unsafe.ReadUnaligned<ulong>(ref at);
-                    return bigEndian ? BinaryPrimitives.ReverseEndianness(q) : q;
-                case 4:
-                    uint d = Unsafe.ReadUnaligned<uint>(ref at);
-                    d = bigEndian ? BinaryPrimitives.ReverseEndianness(d) : d;
-                    return signed ? (ulong)(int)d : d;
-                case 2:
-                    ushort w = Unsafe.ReadUnaligned<ushort>(ref at);
-                    w = bigEndian ? BinaryPrimitives.ReverseEndianness(w) : w;
-                    return signed ? (ulong)(short)w : w;
-                default:
-                    return signed ? (ulong)(sbyte)at : at;
-            }
         }
 
         /// <summary>
@@ -411,8 +378,8 @@ internal sealed class EventText
         Array,
     }
 
-    /// <summary>One field: its <c> name=</c> (padded to <see cref="PrefixRoom"/> when it fits), where it is and how it prints.</summary>
-    private sealed record FieldPlan(EventField Field, byte[] Prefix, int PrefixLength, int Offset, int Size, FieldStyle Style)
+    /// <summary>One field: its <c> name=</c> (padded to <see cref="PrefixRoom"/> when it fits) and how it prints.</summary>
+    private sealed record FieldPlan(EventField Field, byte[] Prefix, int PrefixLength, FieldStyle Style)
     {
         public static FieldPlan Of(EventField f)
         {
@@ -426,7 +393,7 @@ internal sealed class EventText
             var style = f.IsNumber
                 ? (f.IsLongOrPointer || f.Size == 8 ? FieldStyle.Hex : f.IsSigned ? FieldStyle.Signed : FieldStyle.Unsigned)
                 : f.IsCharString ? FieldStyle.String : FieldStyle.Array;
-            return new FieldPlan(f, prefix, length, f.Offset, f.Size, style);
+            return new FieldPlan(f, prefix, length, style);
         }
     }
 

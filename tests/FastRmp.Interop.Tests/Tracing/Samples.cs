@@ -36,6 +36,27 @@ internal static class Samples
 
     public static string Path_(string relative) => Path.Combine(Dir, relative);
 
+    /// <summary>
+    /// Theory data: the samples matching each <c>folder/pattern</c>, as paths relative to the samples folder, in
+    /// ordinal order; one placeholder row when the folder is absent (the test then skips through <see cref="Path_"/>).
+    /// </summary>
+    public static TheoryData<string> Theory(params string[] globs)
+    {
+        var data = new TheoryData<string>();
+        if (TryDir is not { } dir)
+        {
+            data.Add("(no ../shared/samples)");
+            return data;
+        }
+
+        foreach (var file in globs.SelectMany(g => Directory.EnumerateFiles(Path.Combine(dir, Path.GetDirectoryName(g)!), Path.GetFileName(g))).Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetRelativePath(dir, file));
+        }
+
+        return data;
+    }
+
     public static IEnumerable<string> DatFiles() =>
         Directory.EnumerateFiles(Path.Combine(Dir, "tracecmd-dat"), "*.dat")
             .Concat(Directory.EnumerateFiles(Path.Combine(Dir, "tracecmd-dat-public"), "*.dat"))

@@ -10,27 +10,8 @@ namespace FastRmp.Interop.Tests.Tracing;
 /// </summary>
 public sealed class TraceScanTests
 {
-    public static TheoryData<string> Inputs()
-    {
-        var data = new TheoryData<string>();
-        if (Samples.TryDir is { } dir)
-        {
-            foreach (var f in Directory.EnumerateFiles(Path.Combine(dir, "tracecmd-dat"), "*.dat")
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "tracecmd-dat-public"), "*.dat"))
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "perf"), "*"))
-                .Concat(Directory.EnumerateFiles(Path.Combine(dir, "text-local"), "report-*.txt"))
-                .Order(StringComparer.Ordinal))
-            {
-                data.Add(Path.GetRelativePath(dir, f));
-            }
-        }
-        else
-        {
-            data.Add("(no ../shared/samples)");
-        }
-
-        return data;
-    }
+    public static TheoryData<string> Inputs() =>
+        Samples.Theory("tracecmd-dat/*.dat", "tracecmd-dat-public/*.dat", "perf/*", "text-local/report-*.txt");
 
     [Theory]
     [MemberData(nameof(Inputs))]
