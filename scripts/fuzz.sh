@@ -16,7 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target=${1:?usage: scripts/fuzz.sh TARGET [MINUTES]}
 minutes=${2:-10}
 root=$PWD/artifacts/fuzz
-bin=$root/bin
+# FUZZ_BIN: where the instrumented harness goes (a second campaign beside a running one needs its own)
+bin=${FUZZ_BIN:-$root/bin}
 corpus=$root/corpus/$target
 crashes=$root/crashes/$target
 logs=$root/logs

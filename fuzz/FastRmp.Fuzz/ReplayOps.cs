@@ -86,11 +86,13 @@ public static class ReplayOps
     /// <summary>Seeds: an SNP guest's start (memslot, attributes, launch update) and faults of each kind.</summary>
     public static IReadOnlyList<byte[]> Seeds() =>
     [
-        // memslot 1 GiB at 0 on fd 30; launch update; private fault + leaf; shared fault, exit, conversion, fault
-        [0, 0, 0, 4, 0xC0, 0, 0xC0, 8, 31, 0xC0, 0, 0, 2, 0xC0, 3, 0xC0, 3, 3, 0xC1, 0x20, 0, 0, 0, 0, 0, 4, 0xC1, 0x02, 0, 0, 0, 0, 0, 0xC1, 0x10, 0, 0, 0, 0, 0, 1, 8,
-         3, 0xC1, 0x20, 0x10, 0, 0, 0, 0, 0, 1, 6, 1, 0xC1, 0x20, 0x10, 0, 0, 0, 0, 0, 0xC0, 3, 1, 3, 0xC1, 0x20, 0x10, 0, 0, 0, 0, 0, 1],
-        // without memslot events: inferred slots, 2M leaves, unmaps
-        [7, 0, 0xC1, 0, 0x20, 0, 0, 0, 0, 0, 3, 0xC1, 0, 0x20, 0, 0, 0, 0, 0, 0, 4, 0xC1, 0, 2, 0, 0, 0, 0, 0, 0xC1, 0, 0x20, 0, 0, 0, 0, 0, 2, 9, 0xC0, 0, 0xC0, 5, 5, 0xC0, 0, 0xC0, 7, 0, 8],
+        // memslot 1 GiB at 0 on fd 30; launch update of 2 MiB; private fault + its 4K leaf; shared fault, memory-fault
+        // exit, conversion to private, the fault again
+        [0, 0, 0, 4, 0xC0, 0xC7, 31, 0xC0, 0, 2, 0xC0, 0xC5, 3, 1, 0, 3, 4, 0xC1, 0x10, 0x01, 1, 3, 2, 0, 2, 6,
+         1, 2, 0, 0xC2, 0, 3, 2, 0, 3],
+        // without memslot events (slots inferred): an NPF exit, a private fault and its 2M leaf, an unmap of the range,
+        // a shared fault, an entry
+        [7, 1, 0xC5, 3, 0xC5, 3, 4, 0xC4, 0, 0x02, 2, 9, 0xC5, 0, 0x04, 3, 0x10, 0, 2, 8],
     ];
 
     private static byte Small(ReadOnlySpan<byte> ops, ref int at) => at < ops.Length ? ops[at++] : (byte)0;

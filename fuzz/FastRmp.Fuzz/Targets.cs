@@ -11,8 +11,16 @@ namespace FastRmp.Fuzz;
 /// </summary>
 public static class Targets
 {
-    /// <summary>Host memory of the replay target's models: small, so a fresh model per input is cheap.</summary>
+    /// <summary>Host memory of the replay target's models: small, so a fresh model per input is cheap, and 1 GiB folios fit.</summary>
     public const ulong ReplayHostBytes = 1UL << 30;
+
+    /// <summary>
+    /// Host memory of the <c>replayops</c> target's models. Its inputs reach the per-page work at once (every launch
+    /// update and conversion covers up to the host's memory), so a smaller host keeps an input's work, and the rate of
+    /// inputs, where the hostile values rather than the page count decide it (1 GiB folios then never fit: the
+    /// allocator's refusal is what that target sees of them; the <c>replay</c> target fits them).
+    /// </summary>
+    public const ulong ReplayOpsHostBytes = 64UL << 20;
 
     /// <summary>Every target, by name.</summary>
     public static IReadOnlyList<FuzzTarget> All { get; } =
@@ -205,7 +213,7 @@ public static class Targets
     {
         byte[] text = Encoding.UTF8.GetBytes(ReplayOps.ToText(data.Span, out _));
         using var reader = TraceFile.OpenText(text, "fuzz-ops.txt");
-        using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length), ReplayPolicies(data.Length));
+        using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length, ReplayOpsHostBytes), ReplayPolicies(data.Length));
         replayer.Run();
         _ = replayer.Results("fuzz");
         return replayer.Records;
@@ -227,7 +235,8 @@ public static class Targets
 
         try
         {
-            using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length), ReplayPolicies(data.Length));
+            // every other stretch of input lengths reads on a second thread (the CLI's default on two cores or more)
+            using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length, ReplayHostBytes), ReplayPolicies(data.Length)) { ReadAhead = (data.Length / 97 & 1) == 1 };
             replayer.Run();
             var results = replayer.Results("fuzz");
             foreach (var result in results)
@@ -255,10 +264,10 @@ public static class Targets
     /// The model's options, chosen by the input's length so that mutations move through them: folio order 0, 9 and
     /// 18 and the host's own sizes (<c>--folio auto</c>), SNP and SW_PROTECTED, RMPOPT, and every modelled kernel.
     /// </summary>
-    private static ReplayOptions ReplayOptionsFor(int length)
+    private static ReplayOptions ReplayOptionsFor(int length, ulong hostBytes)
     {
         var kernels = FastRmp.Engine.Kvm.KvmKernel.All;
-        var options = new ReplayOptions(HostBytes: ReplayHostBytes, MaxDisagreements: 4, Kernel: kernels[length % kernels.Length]);
+        var options = new ReplayOptions(HostBytes: hostBytes, MaxDisagreements: 4, Kernel: kernels[length % kernels.Length]);
         return ((length / kernels.Length) % 6) switch
         {
             1 => options with { FolioOrder = 9 },

@@ -166,7 +166,11 @@ internal static class ReplayCommands
 
         using var perfetto = parse.GetValue(o.Perfetto) is { } pftrace ? PerfettoOutput.Create(pftrace) : null;
         using var tee = perfetto?.Tee(reader);
-        using var replayer = new Replayer(tee ?? reader, options, policies, kernels);
+        using var replayer = new Replayer(tee ?? reader, options, policies, kernels)
+        {
+            // the reading stage on its own thread, unless a Perfetto tee writes the records the models also write to
+            ReadAhead = tee is null && parse.GetValue(o.Threads) is var threads && (threads > 1 || (threads == 0 && Environment.ProcessorCount > 1)),
+        };
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;
         using var log = parse.GetValue(o.Disagreements) is { } logFile ? new DisagreementLog(logFile) : null;
@@ -623,7 +627,7 @@ internal static class ReplayCommands
         public SharedOptions(Command command)
         {
             command.Arguments.Add(Trace);
-            foreach (var option in new Option[] { Folio, FolioFallback, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify, Perfetto })
+            foreach (var option in new Option[] { Folio, FolioFallback, Kernel, RmpOpt, HostSize, VmType, Memslots, Json, Html, Disagreements, Verify, Perfetto, Threads })
             {
                 command.Options.Add(option);
             }
@@ -656,6 +660,8 @@ internal static class ReplayCommands
         public Option<bool> Verify { get; } = new("--verify") { Description = "Check the model's invariants at the end (every mapping against the RMP, the allocator; about 1 s per TiB of host)." };
 
         public Option<FileInfo?> Perfetto { get; } = PerfettoOutput.Option("Also write the trace's records and the model's run (per model: vCPU tracks of faults and exits, counters of private 4K/2M pages, PSMASHes and RMP faults) as a Perfetto trace (docs/perfetto.md).");
+
+        public Option<int> Threads { get; } = CliOptions.Threads();
 
         public Option<FileInfo?> Html { get; } = new("--html") { HelpName = "FILE", Description = "Also write a self-contained HTML report (the comparison, mapping levels, a map of host memory per policy)." };
 

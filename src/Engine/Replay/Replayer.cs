@@ -117,8 +117,20 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     /// <summary>Receives the decisions of the first policy's model, for every VM (the exported trace); set before <see cref="Run"/>.</summary>
     public IReplayRecorder? Recorder { get; set; }
 
-    /// <summary>Called with each model as it is created (at its VM's first op, before it replays anything), e.g. to listen to its <see cref="Fidelity"/>; set before <see cref="Run"/>.</summary>
+    /// <summary>
+    /// Called with each model as it is created (at its VM's first op, before it replays anything), e.g. to listen to
+    /// its <see cref="Fidelity"/>, with the VM's name as it was at that op (<see cref="TraceOps.NameAtFirstOp"/>);
+    /// set before <see cref="Run"/>.
+    /// </summary>
     public Action<ReplayVm, ReplaySession>? SessionCreated { get; set; }
+
+    /// <summary>
+    /// Read and decode the trace on a thread of its own while the models run (<see cref="OpReadAhead"/>): on a machine
+    /// with two or more cores the reading stage then costs little of the replay's time. The results are the same
+    /// either way. Leave it off when the reader passes records on to something the models also write to (a tee into
+    /// the same output): the reader then runs on another thread, ahead of the models. Set before <see cref="Run"/>.
+    /// </summary>
+    public bool ReadAhead { get; set; }
 
     /// <summary>Records read so far.</summary>
     public long Records => Volatile.Read(ref _records);
@@ -139,6 +151,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     public void Run(Action<ReplayProgress>? progress = null, CancellationToken cancel = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        using var ahead = ReadAhead ? new OpReadAhead(Ops, _reader) : null;
         var ring = new ReplayOp[RingSize];
         int head = 0, count = 0;
         bool more = true;
@@ -151,15 +164,23 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
                 while (count < RingSize)
                 {
                     ref var next = ref ring[(head + count) & (RingSize - 1)];
-                    try
+                    if (ahead is not null)
                     {
-                        more = Ops.MoveNext(out next);
+                        more = ahead.Next(out next);
+                        Error ??= ahead.Error;
                     }
-                    catch (TraceFormatException ex)
+                    else
                     {
-                        // what was read before the damage is still replayed
-                        Error = ex;
-                        more = false;
+                        try
+                        {
+                            more = Ops.MoveNext(out next);
+                        }
+                        catch (TraceFormatException ex)
+                        {
+                            // what was read before the damage is still replayed
+                            Error = ex;
+                            more = false;
+                        }
                     }
 
                     if (!more)
@@ -186,16 +207,18 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
 
             head = (head + 1) & (RingSize - 1);
             count--;
-            if (Ops.Stats.Records >= nextReport)
+            long read = ahead?.Records ?? Ops.Stats.Records;
+            if (read >= nextReport)
             {
-                nextReport = Ops.Stats.Records + ProgressInterval;
-                Publish();
+                nextReport = read + ProgressInterval;
+                Publish(read, ahead?.BytesRead ?? _reader.Stats.BytesRead);
                 progress?.Invoke(new ReplayProgress(_records, _bytes));
                 cancel.ThrowIfCancellationRequested();
             }
         }
 
-        Publish();
+        ahead?.Dispose(); // the reading thread has ended: its statistics are final
+        Publish(Ops.Stats.Records, _reader.Stats.BytesRead);
         progress?.Invoke(new ReplayProgress(_records, _bytes));
     }
 
@@ -259,7 +282,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
         for (int i = 0; i < sessions.Length; i++)
         {
             sessions[i] = new ReplaySession(_models[i].Policy, _models[i].Options);
-            SessionCreated?.Invoke(VmOf(process), sessions[i]);
+            SessionCreated?.Invoke(new ReplayVm(process, Ops.NameAtFirstOp(process)), sessions[i]);
         }
 
         sessions[0].Recorder = Recorder;
@@ -294,9 +317,9 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
         }
     }
 
-    private void Publish()
+    private void Publish(long records, long bytes)
     {
-        Volatile.Write(ref _records, Ops.Stats.Records);
-        Volatile.Write(ref _bytes, _reader.Stats.BytesRead);
+        Volatile.Write(ref _records, records);
+        Volatile.Write(ref _bytes, bytes);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using FastRmp.Interop.Tracing;
@@ -117,6 +118,8 @@ public sealed class TraceOps
     private readonly Dictionary<int, int> _processOf = [];
     private readonly Dictionary<int, (string Name, bool FromLeader)> _processNames = [];
     private int _lastNamed;
+    private readonly ConcurrentDictionary<int, string> _nameAtFirstOp = []; // written by the decoding thread, read by the models' (OpReadAhead)
+    private int _lastEnqueued = -1;
     private readonly ReplayOp[] _queue = new ReplayOp[4];
     private ReplayOp[] _pending = new ReplayOp[16];
     private bool[] _pendingActive = new bool[16];
@@ -331,6 +334,13 @@ public sealed class TraceOps
     /// <summary>The name of a process seen in the ops: its leader thread's comm, else the first of its threads' ("" for process 0).</summary>
     public string ProcessName(int process) => _processNames.TryGetValue(process, out var n) ? n.Name : "";
 
+    /// <summary>
+    /// The name of a process as it was when its first op was decoded (what <see cref="ProcessName"/> said then), or
+    /// "" for a process without ops. Unlike <see cref="ProcessName"/>, safe to call from another thread while the
+    /// trace is being decoded, and the same however far ahead the decoding runs.
+    /// </summary>
+    public string NameAtFirstOp(int process) => _nameAtFirstOp.GetValueOrDefault(process, "");
+
     /// <summary>The process of the record's thread (0 when not known).</summary>
     private int ProcessOf(in TraceRecord record)
     {
@@ -488,5 +498,10 @@ public sealed class TraceOps
 
         _queue[(_queueHead + _queueCount) & (_queue.Length - 1)] = op;
         _queueCount++;
+        if (op.Process != _lastEnqueued)
+        {
+            _lastEnqueued = op.Process;
+            _nameAtFirstOp.TryAdd(op.Process, ProcessName(op.Process));
+        }
     }
 }
