@@ -81,8 +81,13 @@ public sealed class ParquetDatasetTests
         Assert.Equal((long)written.Sptes, duck.Long($"SELECT count(*) FROM read_parquet({sptes})"));
         Assert.Equal(written.PfnSum, Duck.ToULong(duck.Rows($"SELECT sum(pfn::UBIGINT)::UBIGINT FROM read_parquet({sptes})")[0][0]));
 
-        // Row groups as asked: 1000 faults in groups of 100.
-        Assert.Equal(10L, duck.Long($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata({faults})"));
+        // Row groups as asked: 1000 faults in groups of 100, alternating between the two writers' files (docs/export.md,
+        // "Layout"): part-0 holds groups 0, 2, 4, ... and part-1 groups 1, 3, 5, ..., each file in time order.
+        var groups = duck.Rows($"SELECT regexp_extract(file_name, 'part-[0-9]+'), count(*), sum(row_group_num_rows) FROM (SELECT DISTINCT file_name, row_group_id, row_group_num_rows FROM parquet_metadata({faults})) GROUP BY 1 ORDER BY 1");
+        Assert.Equal([("part-0", 5L, 500L), ("part-1", 5L, 500L)], groups.Select(g => ((string)g[0]!, Duck.ToLong(g[1]), Duck.ToLong(g[2]))));
+        var firsts = duck.Rows($"SELECT regexp_extract(filename, 'part-[0-9]+') AS part, min(ts) FROM read_parquet({faults}, filename = true) GROUP BY part ORDER BY part");
+        Assert.True(Duck.ToLong(firsts[0][1]) < Duck.ToLong(firsts[1][1]), "part-0 starts with the first row group");
+        Assert.Equal(0L, duck.Long($"SELECT count(*) FROM (SELECT ts < lag(ts) OVER (PARTITION BY filename ORDER BY file_row_number) AS back FROM read_parquet({faults}, filename = true, file_row_number = true)) WHERE back"));
 
         string prints = Duck.Files(root, "event=ftrace.print/host=h1/*.parquet");
         var texts = duck.Rows($"SELECT buf FROM read_parquet({prints}) ORDER BY ts").Select(r => ((string)r[0]!).TrimEnd('\n')).ToList();

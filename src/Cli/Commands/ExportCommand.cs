@@ -171,7 +171,7 @@ internal static class ExportCommand
             throw new CliInputException($"{dir}: cannot write the dataset ({ex.Message})");
         }
 
-        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dataset: {dataset.Root} (Parquet encoding and writing: {dataset.WriteTime.TotalSeconds:F2} s on the writer thread)"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dataset: {dataset.Root} (Parquet encoding and writing: {dataset.WriteTime.TotalSeconds:F2} s over the writer threads)"));
         return exit;
     }
 

@@ -3,49 +3,57 @@ using System.Collections.Concurrent;
 namespace FastRmp.Export.Parquet;
 
 /// <summary>
-/// Encodes and writes full row blocks on a thread of its own while the reading thread fills the next ones (a trace
-/// is read and its Parquet encoded on two cores). At most <see cref="Depth"/> blocks wait: a reader faster than the
-/// writer then waits, which bounds memory.
+/// Encodes and writes full row blocks on <see cref="Lanes"/> threads of their own while the reading thread fills the
+/// next ones: a trace is read on one core and its Parquet encoded on the others. A table's blocks go to the lanes in
+/// turn (block k to lane k mod <see cref="Lanes"/>), each lane writing its own part files of that table
+/// (<see cref="DatasetTable"/>), so which rows land in which file depends only on the input, never on the timing. At
+/// most <see cref="Depth"/> blocks wait per lane: a reader faster than the writers then waits, which bounds memory.
 /// </summary>
 internal sealed class BackgroundWriter : IDisposable
 {
+    /// <summary>Encoding threads, and the part files a large table is written to at a time.</summary>
+    public const int Lanes = 2;
+
     public const int Depth = 4;
 
-    private readonly BlockingCollection<(DatasetTable Table, RowBlock Block, Action<RowBlock>? Recycle)> _queue = new(Depth);
-    private readonly Thread _thread;
+    private readonly Lane[] _lanes = new Lane[Lanes];
     private Exception? _error;
-    private long _busyTicks;
     private bool _completed;
 
     public BackgroundWriter()
     {
-        _thread = new Thread(Run) { IsBackground = true, Name = "fastrmp parquet writer" };
-        _thread.Start();
+        for (int i = 0; i < Lanes; i++)
+        {
+            _lanes[i] = new Lane(this, i);
+        }
     }
 
-    /// <summary>Time the writer thread spent encoding and writing (read after <see cref="Complete"/>).</summary>
-    public TimeSpan Busy => TimeSpan.FromTicks(Volatile.Read(ref _busyTicks));
+    /// <summary>Time the writer threads spent encoding and writing, summed (read after <see cref="Complete"/>).</summary>
+    public TimeSpan Busy => TimeSpan.FromTicks(_lanes.Sum(l => Volatile.Read(ref l.BusyTicks)));
 
-    /// <summary>Queues <paramref name="block"/> for <paramref name="table"/>; <paramref name="recycle"/> gets it back once written.</summary>
+    /// <summary>Queues <paramref name="block"/> for <paramref name="table"/>'s next lane; <paramref name="recycle"/> gets it back once written (on that lane's thread).</summary>
     public void Enqueue(DatasetTable table, RowBlock block, Action<RowBlock>? recycle)
     {
         ThrowIfFailed();
-        _queue.Add((table, block, recycle));
+        _lanes[table.NextLane()].Queue.Add((table, block, recycle));
     }
 
-    /// <summary>Writes what is queued, closes <paramref name="tables"/> on the writer's thread and waits; rethrows a write error.</summary>
+    /// <summary>Writes what is queued, closes <paramref name="tables"/> (each lane its own files) and waits; rethrows a write error.</summary>
     public void Complete(IEnumerable<DatasetTable> tables)
     {
         if (!_completed)
         {
             _completed = true;
-            foreach (var table in tables)
+            var all = tables.ToList();
+            foreach (var lane in _lanes)
             {
-                _queue.Add((table, null!, null));
+                foreach (var table in all)
+                {
+                    lane.Queue.Add((table, null, null));
+                }
             }
 
-            _queue.CompleteAdding();
-            _thread.Join();
+            Stop();
         }
 
         ThrowIfFailed();
@@ -56,11 +64,26 @@ internal sealed class BackgroundWriter : IDisposable
         if (!_completed)
         {
             _completed = true;
-            _queue.CompleteAdding();
-            _thread.Join();
+            Stop();
         }
 
-        _queue.Dispose();
+        foreach (var lane in _lanes)
+        {
+            lane.Queue.Dispose();
+        }
+    }
+
+    private void Stop()
+    {
+        foreach (var lane in _lanes)
+        {
+            lane.Queue.CompleteAdding();
+        }
+
+        foreach (var lane in _lanes)
+        {
+            lane.Thread.Join();
+        }
     }
 
     private void ThrowIfFailed()
@@ -71,35 +94,54 @@ internal sealed class BackgroundWriter : IDisposable
         }
     }
 
-    private void Run()
+    private sealed class Lane
     {
-        foreach (var (table, block, recycle) in _queue.GetConsumingEnumerable())
-        {
-            if (_error is not null)
-            {
-                continue; // drain, so the reading thread never waits on a full queue
-            }
+        private readonly BackgroundWriter _owner;
+        private readonly int _index;
+        public long BusyTicks;
 
-            long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            try
+        public Lane(BackgroundWriter owner, int index)
+        {
+            _owner = owner;
+            _index = index;
+            Thread = new Thread(Run) { IsBackground = true, Name = $"fastrmp parquet writer {index}" };
+            Thread.Start();
+        }
+
+        public BlockingCollection<(DatasetTable Table, RowBlock? Block, Action<RowBlock>? Recycle)> Queue { get; } = new(Depth);
+
+        public Thread Thread { get; }
+
+        private void Run()
+        {
+            foreach (var (table, block, recycle) in Queue.GetConsumingEnumerable())
             {
-                if (block is null)
+                if (Volatile.Read(ref _owner._error) is not null)
                 {
-                    table.Dispose();
-                    continue;
+                    continue; // drain, so the reading thread never waits on a full queue
                 }
 
-                table.Write(block);
-                block.Count = 0;
-                recycle?.Invoke(block);
-            }
-            catch (Exception ex)
-            {
-                Volatile.Write(ref _error, ex);
-            }
-            finally
-            {
-                Volatile.Write(ref _busyTicks, _busyTicks + System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks);
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                try
+                {
+                    if (block is null)
+                    {
+                        table.Close(_index);
+                        continue;
+                    }
+
+                    table.Write(_index, block);
+                    block.Count = 0;
+                    recycle?.Invoke(block);
+                }
+                catch (Exception ex)
+                {
+                    Interlocked.CompareExchange(ref _owner._error, ex, null);
+                }
+                finally
+                {
+                    Volatile.Write(ref BusyTicks, BusyTicks + System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks);
+                }
             }
         }
     }

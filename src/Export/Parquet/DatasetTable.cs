@@ -5,8 +5,9 @@ namespace FastRmp.Export.Parquet;
 
 /// <summary>
 /// One partition of a dataset (<c>DIR/event=E/host=H/</c>): row blocks written as row groups of <c>part-N.parquet</c>
-/// files, a new part every <see cref="RowGroupsPerPart"/> row groups. Written on the <see cref="BackgroundWriter"/>'s
-/// thread only.
+/// files. Each of the <see cref="BackgroundWriter"/>'s lanes writes its own files (lane L's k-th file is
+/// <c>part-(k * Lanes + L)</c>), a new one every <see cref="RowGroupsPerPart"/> row groups. A lane's state is touched
+/// by that lane's thread only; <see cref="NextLane"/> by the thread that enqueues.
 /// </summary>
 internal sealed class DatasetTable : IDisposable
 {
@@ -17,10 +18,8 @@ internal sealed class DatasetTable : IDisposable
     private readonly string _directory;
     private readonly ParquetSchema _schema;
     private readonly Dictionary<string, string> _metadata;
-    private FileStream? _stream;
-    private ParquetWriter? _writer;
-    private int _part;
-    private int _rowGroups;
+    private readonly LaneFiles[] _lanes = new LaneFiles[BackgroundWriter.Lanes];
+    private int _blocks;
 
     public DatasetTable(string directory, DataField[] fields, Dictionary<string, string> metadata)
     {
@@ -28,33 +27,42 @@ internal sealed class DatasetTable : IDisposable
         _schema = new ParquetSchema(fields);
         _options = Options(fields);
         _metadata = metadata;
+        for (int i = 0; i < _lanes.Length; i++)
+        {
+            _lanes[i] = new LaneFiles();
+        }
     }
 
-    /// <summary>Rows written so far.</summary>
-    public long Rows { get; private set; }
+    /// <summary>Rows written so far (complete once the writer has completed).</summary>
+    public long Rows => _lanes.Sum(l => Volatile.Read(ref l.Rows));
 
-    /// <summary>Part files started so far.</summary>
-    public int Parts => _part;
+    /// <summary>Part files started so far (complete once the writer has completed).</summary>
+    public int Parts => _lanes.Sum(l => Volatile.Read(ref l.Parts));
 
-    public void Write(RowBlock block)
+    /// <summary>The lane of the next non-empty block: the lanes in turn.</summary>
+    public int NextLane() => _blocks++ % BackgroundWriter.Lanes;
+
+    public void Write(int lane, RowBlock block)
     {
         if (block.Count == 0)
         {
             return;
         }
 
-        if (_writer is null || _rowGroups == RowGroupsPerPart)
+        var files = _lanes[lane];
+        if (files.Writer is null || files.RowGroups == RowGroupsPerPart)
         {
-            Close();
+            files.Close();
             Directory.CreateDirectory(_directory);
-            _stream = new FileStream(Path.Combine(_directory, $"part-{_part}.parquet"), FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
-            _part++;
-            _rowGroups = 0;
-            _writer = Wait(ParquetWriter.CreateAsync(_schema, _stream, _options));
-            _writer.CustomMetadata = _metadata;
+            int part = (files.Parts * BackgroundWriter.Lanes) + lane;
+            files.Stream = new FileStream(Path.Combine(_directory, $"part-{part}.parquet"), FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
+            Volatile.Write(ref files.Parts, files.Parts + 1);
+            files.RowGroups = 0;
+            files.Writer = Wait(ParquetWriter.CreateAsync(_schema, files.Stream, _options));
+            files.Writer.CustomMetadata = _metadata;
         }
 
-        using (var group = _writer.CreateRowGroup())
+        using (var group = files.Writer.CreateRowGroup())
         {
             foreach (var column in block.Columns)
             {
@@ -62,11 +70,21 @@ internal sealed class DatasetTable : IDisposable
             }
         }
 
-        _rowGroups++;
-        Rows += block.Count;
+        files.RowGroups++;
+        Volatile.Write(ref files.Rows, files.Rows + block.Count);
     }
 
-    public void Dispose() => Close();
+    /// <summary>Closes the file of one lane (on that lane's thread).</summary>
+    public void Close(int lane) => _lanes[lane].Close();
+
+    /// <summary>Closes every lane's file (once the lanes' threads have ended).</summary>
+    public void Dispose()
+    {
+        foreach (var files in _lanes)
+        {
+            files.Close();
+        }
+    }
 
     /// <summary>
     /// Snappy; integers DELTA_BINARY_PACKED; no dictionary encoding. Parquet.Net decides on a dictionary by scanning
@@ -89,20 +107,30 @@ internal sealed class DatasetTable : IDisposable
         return options;
     }
 
-    private void Close()
-    {
-        if (_writer is not null)
-        {
-            Wait(_writer.DisposeAsync().AsTask());
-            _writer = null;
-        }
-
-        _stream?.Dispose();
-        _stream = null;
-    }
-
     // Parquet.Net's API is asynchronous; writes here run on the writer's own thread, so waiting blocks nothing else.
     private static void Wait(Task task) => task.GetAwaiter().GetResult();
 
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+
+    /// <summary>The part file a lane is writing, and what it wrote.</summary>
+    private sealed class LaneFiles
+    {
+        public FileStream? Stream;
+        public ParquetWriter? Writer;
+        public int RowGroups;
+        public int Parts;
+        public long Rows;
+
+        public void Close()
+        {
+            if (Writer is not null)
+            {
+                Wait(Writer.DisposeAsync().AsTask());
+                Writer = null;
+            }
+
+            Stream?.Dispose();
+            Stream = null;
+        }
+    }
 }

@@ -51,8 +51,8 @@ public sealed class ParquetDataset : IDisposable
     public int RowGroupRows { get; }
 
     /// <summary>
-    /// Time spent encoding and writing Parquet, on the dataset's writer thread (it overlaps the reading): the writing
-    /// cost the library imposes. Complete after <see cref="Complete"/>.
+    /// Time spent encoding and writing Parquet, summed over the dataset's writer threads (it overlaps the reading):
+    /// the writing cost the library imposes. Complete after <see cref="Complete"/>.
     /// </summary>
     public TimeSpan WriteTime => Writer.Busy;
 
@@ -130,7 +130,7 @@ public sealed class ParquetDataset : IDisposable
 
     /// <summary>
     /// Closes the files (what was handed to the writer is written, so an export stopped by an error leaves readable
-    /// files of the rows before it; a write error then is not thrown again) and stops the writer thread. Later calls do
+    /// files of the rows before it; a write error then is not thrown again) and stops the writer threads. Later calls do
     /// nothing.
     /// </summary>
     public void Dispose()
