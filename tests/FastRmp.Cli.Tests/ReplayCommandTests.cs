@@ -86,23 +86,30 @@ public sealed class ReplayCommandTests : IDisposable
     }
 
     [Fact]
-    public void Threads_change_how_the_trace_is_read_never_what_compare_prints()
+    public void Threads_change_how_the_trace_is_read_and_replayed_never_what_compare_prints()
     {
         string trace = PathOf("vms.dat");
         SnpTraceFixture.WriteVms(trace, vms: 2, faultsEach: 3000);
-        string Compare(string threads, string json)
+        string Compare(string threads, string json, bool log)
         {
-            var (exit, output, err) = CliRunner.Run("compare", trace, "--policies", "first-use,alloc-blind,every-get-pfn", "--host-size", "64G", "--threads", threads, "--json", PathOf(json), "--disagreements", PathOf(json + ".jsonl"));
+            string[] args = ["compare", trace, "--policies", "first-use,alloc-blind,every-get-pfn", "--folio", "2m", "--host-size", "64G", "--threads", threads, "--json", PathOf(json)];
+            var (exit, output, err) = CliRunner.Run(log ? [.. args, "--disagreements", PathOf(json + ".jsonl")] : args);
             Assert.True(exit == 0, err);
             // everything but the time the replay took
-            return System.Text.RegularExpressions.Regex.Replace(output, @"replayed in [0-9.]+ s \([0-9.]+ [KM]? ?records/s\)", "replayed");
+            return System.Text.RegularExpressions.Regex.Replace(output, @"replayed in [0-9.]+ s \([0-9.]+ M records/s\)", "replayed");
         }
 
-        string one = Compare("1", "one.json"), two = Compare("2", "two.json");
+        // --threads 2: reading ahead and the models on two threads; with --disagreements the models stay on one (the
+        // log is written in order), the reading still goes ahead
+        string one = Compare("1", "one.json", log: false), two = Compare("2", "two.json", log: false);
         Assert.DoesNotContain("records/s", one, StringComparison.Ordinal); // the timing was taken out
         Assert.Equal(one, two);
-        Assert.Equal(File.ReadAllText(PathOf("one.json.jsonl")), File.ReadAllText(PathOf("two.json.jsonl")));
         Assert.Equal(Json(PathOf("one.json")).GetProperty("runs").ToString(), Json(PathOf("two.json")).GetProperty("runs").ToString());
+        Assert.Equal(one, Compare("1", "one-log.json", log: true));
+        Assert.Equal(one, Compare("2", "two-log.json", log: true));
+        string logged = File.ReadAllText(PathOf("one-log.json.jsonl"));
+        Assert.Contains("\"level\"", logged, StringComparison.Ordinal); // 2M folios against the traced 4K host disagree
+        Assert.Equal(logged, File.ReadAllText(PathOf("two-log.json.jsonl")));
     }
 
     [Fact]

@@ -166,10 +166,13 @@ internal static class ReplayCommands
 
         using var perfetto = parse.GetValue(o.Perfetto) is { } pftrace ? PerfettoOutput.Create(pftrace) : null;
         using var tee = perfetto?.Tee(reader);
+        int threads = parse.GetValue(o.Threads) is > 0 and var n ? n : Environment.ProcessorCount;
         using var replayer = new Replayer(tee ?? reader, options, policies, kernels)
         {
-            // the reading stage on its own thread, unless a Perfetto tee writes the records the models also write to
-            ReadAhead = tee is null && parse.GetValue(o.Threads) is var threads && (threads > 1 || (threads == 0 && Environment.ProcessorCount > 1)),
+            // The reading stage and the models on threads of their own, unless a Perfetto tee writes the records the
+            // models also write to, or the disagreement log (one file, written in order) listens to every model.
+            ReadAhead = tee is null && threads > 1,
+            ModelThreads = tee is null && parse.GetValue(o.Disagreements) is null ? threads : 1,
         };
         var export = exportFile is null ? null : new TraceExport(reader.Info.CpuCount > 0 ? reader.Info.CpuCount : 64);
         replayer.Recorder = export;

@@ -61,6 +61,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     private long _bytes;
     private nint[]? _lines;
     private bool _disposed;
+    private int _modelThreads = 1;
 
     /// <summary>Replays <paramref name="reader"/> (which the caller owns) under <paramref name="policies"/>.</summary>
     /// <exception cref="ArgumentException">No policy, or an unknown one.</exception>
@@ -132,6 +133,25 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     /// </summary>
     public bool ReadAhead { get; set; }
 
+    /// <summary>
+    /// Threads that apply the ops to the models (default 1: the thread that calls <see cref="Run"/>). With more, and
+    /// more than one model (policies × kernels), each VM's models are spread over that many threads, at most one per
+    /// model (<see cref="ModelLanes"/>); every model still applies the same ops in the same order, so the results are
+    /// the same. What a model calls as it replays (its <see cref="Fidelity.Listener"/>, <see cref="ReplaySession.Decisions"/>,
+    /// the <see cref="Recorder"/>) is then called on its thread: a listener shared by several models must be
+    /// thread-safe, and sees their calls interleaved. Set before <see cref="Run"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int ModelThreads
+    {
+        get => _modelThreads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _modelThreads = value;
+        }
+    }
+
     /// <summary>Records read so far.</summary>
     public long Records => Volatile.Read(ref _records);
 
@@ -152,6 +172,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var ahead = ReadAhead ? new OpReadAhead(Ops, _reader) : null;
+        using var lanes = _modelThreads > 1 && _models.Length > 1 ? new ModelLanes(Math.Min(_modelThreads, _models.Length), Kvm.Vm.MaxFaultLines) : null;
         var ring = new ReplayOp[RingSize];
         int head = 0, count = 0;
         bool more = true;
@@ -191,7 +212,10 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
                     count++;
                 }
 
-                Prefetch(ring, head, first, count);
+                if (lanes is null)
+                {
+                    Prefetch(ring, head, first, count); // the lanes prefetch for their own models
+                }
             }
 
             if (count == 0)
@@ -200,9 +224,17 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
             }
 
             ref var op = ref ring[head];
-            foreach (var session in Known(op.Process) ?? Create(op.Process))
+            var sessions = Known(op.Process) ?? Create(op.Process);
+            if (lanes is not null)
             {
-                session.Apply(op);
+                lanes.Add(op, sessions);
+            }
+            else
+            {
+                foreach (var session in sessions)
+                {
+                    session.Apply(op);
+                }
             }
 
             head = (head + 1) & (RingSize - 1);
@@ -217,6 +249,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
             }
         }
 
+        lanes?.Drain(); // every model has applied every op
         ahead?.Dispose(); // the reading thread has ended: its statistics are final
         Publish(Ops.Stats.Records, _reader.Stats.BytesRead);
         progress?.Invoke(new ReplayProgress(_records, _bytes));
