@@ -236,8 +236,13 @@ public static class Targets
 
         try
         {
-            // every other stretch of input lengths reads on a second thread (the CLI's default on two cores or more)
-            using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length, ReplayHostBytes), ReplayPolicies(data.Length)) { ReadAhead = (data.Length / 97 & 1) == 1 };
+            // stretches of input lengths read on a second thread and run the two models on two threads (the CLI's
+            // default on two cores or more)
+            using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length, ReplayHostBytes), ReplayPolicies(data.Length))
+            {
+                ReadAhead = (data.Length / 97 & 1) == 1,
+                ModelThreads = (data.Length / 197 & 1) + 1,
+            };
             replayer.Run();
             var results = replayer.Results("fuzz");
             foreach (var result in results)
