@@ -51,12 +51,12 @@ internal static class CliOptions
         return OneOf(option, "kernel", "the kernels are", [.. KvmKernel.All.Select(k => k.Name)]);
     }
 
-    /// <summary><c>--threads N</c>: how many threads read or format a trace (0, the default: one per processor).</summary>
+    /// <summary><c>--threads N</c>: how many threads read, format or replay a trace (0, the default: one per processor).</summary>
     public static Option<int> Threads()
     {
         var option = new Option<int>("--threads")
         {
-            Description = "Threads that read or format the trace (default 0: one per processor; 1 reads on one thread). The output does not depend on it.",
+            Description = "Threads that read, format or replay the trace (default 0: one per processor; 1: all on one thread). The output does not depend on it.",
             DefaultValueFactory = _ => 0,
         };
         option.Validators.Add(r =>
