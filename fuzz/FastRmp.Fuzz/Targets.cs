@@ -15,10 +15,10 @@ public static class Targets
     public const ulong ReplayHostBytes = 1UL << 30;
 
     /// <summary>
-    /// Host memory of the <c>replayops</c> target's models. Its inputs reach the per-page work at once (every launch
-    /// update and conversion covers up to the host's memory), so a smaller host keeps an input's work, and the rate of
-    /// inputs, where the hostile values rather than the page count decide it (1 GiB folios then never fit: the
-    /// allocator's refusal is what that target sees of them; the <c>replay</c> target fits them).
+    /// Host memory of the <c>replayops</c> target's models. Every launch update and conversion there may cover up to
+    /// the host's memory page by page, so a small host keeps an input's cost, and the fuzzer's rate, set by its values
+    /// rather than by page counts. 1 GiB folios never fit: that target sees the allocator refuse them, the
+    /// <c>replay</c> target fits them.
     /// </summary>
     public const ulong ReplayOpsHostBytes = 64UL << 20;
 
