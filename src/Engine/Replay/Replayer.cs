@@ -166,7 +166,10 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
     /// Ops are read in batches of <see cref="Lookahead"/>, one batch ahead of the ops applied. For each batch every
     /// policy's model names the lines its faults will read first (<see cref="ReplaySession.FaultLines"/>), and all of
     /// them are prefetched back to back: the faults of a trace land on random gfns, so their page-cache, NPT and
-    /// attribute lines are cache and TLB misses, and misses started together overlap instead of queueing.
+    /// attribute lines are cache and TLB misses, and misses started together overlap instead of queueing. With
+    /// <see cref="ReadAhead"/> the ops come from a reading thread; with <see cref="ModelThreads"/> the models apply
+    /// them on threads of their own, each prefetching for its models. Either way this returns once every op read has
+    /// been applied and the threads have ended.
     /// </remarks>
     public void Run(Action<ReplayProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -184,26 +187,7 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
                 int first = count;
                 while (count < RingSize)
                 {
-                    ref var next = ref ring[(head + count) & (RingSize - 1)];
-                    if (ahead is not null)
-                    {
-                        more = ahead.Next(out next);
-                        Error ??= ahead.Error;
-                    }
-                    else
-                    {
-                        try
-                        {
-                            more = Ops.MoveNext(out next);
-                        }
-                        catch (TraceFormatException ex)
-                        {
-                            // what was read before the damage is still replayed
-                            Error = ex;
-                            more = false;
-                        }
-                    }
-
+                    more = NextOp(ahead, out ring[(head + count) & (RingSize - 1)]);
                     if (!more)
                     {
                         break;
@@ -253,6 +237,28 @@ public sealed unsafe class Replayer : IDisposable, IMetricsSource
         ahead?.Dispose(); // the reading thread has ended: its statistics are final
         Publish(Ops.Stats.Records, _reader.Stats.BytesRead);
         progress?.Invoke(new ReplayProgress(_records, _bytes));
+    }
+
+    /// <summary>The next op, from the reading thread or read here; false at the end or at damage (<see cref="Error"/>: what was read before it is still replayed).</summary>
+    private bool NextOp(OpReadAhead? ahead, out ReplayOp op)
+    {
+        if (ahead is not null)
+        {
+            bool more = ahead.Next(out op);
+            Error ??= ahead.Error;
+            return more;
+        }
+
+        try
+        {
+            return Ops.MoveNext(out op);
+        }
+        catch (TraceFormatException ex)
+        {
+            Error = ex;
+            op = default;
+            return false;
+        }
     }
 
     /// <summary>The results, one per VM and policy, VM by VM (verifies each model's invariants when the options say so).</summary>
