@@ -54,6 +54,7 @@ public static class Program
         }
 
         var target = Targets.Get(args[0]);
+        Targets.CoverageGuided = true;
         if (Environment.GetEnvironmentVariable("__LIBFUZZER_SHM_ID") is not null)
         {
             Fuzzer.LibFuzzer.Run(span => FuzzCheck.Run(target, span.ToArray()));

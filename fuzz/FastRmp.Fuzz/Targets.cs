@@ -22,6 +22,12 @@ public static class Targets
     /// </summary>
     public const ulong ReplayOpsHostBytes = 64UL << 20;
 
+    /// <summary>
+    /// True under libFuzzer or AFL (set by <see cref="Program"/>): the targets then stay on one thread. The bounded
+    /// run and <c>run</c> leave it false, so they also run the replay's threads.
+    /// </summary>
+    public static bool CoverageGuided { get; set; }
+
     /// <summary>Every target, by name.</summary>
     public static IReadOnlyList<FuzzTarget> All { get; } =
     [
@@ -236,12 +242,14 @@ public static class Targets
 
         try
         {
-            // stretches of input lengths read on a second thread and run the two models on two threads (the CLI's
-            // default on two cores or more)
+            // Stretches of input lengths read on a second thread and run the two models on two threads (the CLI's
+            // default on two cores or more), except under a coverage-guided fuzzer: threads make the coverage of an
+            // input depend on timing, which the fuzzer takes for new behaviour.
+            bool threads = !CoverageGuided;
             using var replayer = new Replayer(reader, ReplayOptionsFor(data.Length, ReplayHostBytes), ReplayPolicies(data.Length))
             {
-                ReadAhead = (data.Length / 97 & 1) == 1,
-                ModelThreads = (data.Length / 197 & 1) + 1,
+                ReadAhead = threads && (data.Length / 97 & 1) == 1,
+                ModelThreads = threads ? (data.Length / 197 & 1) + 1 : 1,
             };
             replayer.Run();
             var results = replayer.Results("fuzz");
