@@ -85,33 +85,31 @@ public sealed class TraceRecordBatch
         _isText[i] = text;
         if (text)
         {
-            var t = record.Text;
-            if (t.Length > _chars.Length - _charsUsed)
-            {
-                Array.Resize(ref _chars, Math.Max(_chars.Length * 2, _charsUsed + t.Length));
-            }
-
-            t.CopyTo(_chars.AsSpan(_charsUsed));
-            _starts[i] = _charsUsed;
-            _lengths[i] = t.Length;
-            _charsUsed += t.Length;
+            _starts[i] = Append(ref _chars, ref _charsUsed, record.Text);
+            _lengths[i] = record.Text.Length;
         }
         else
         {
-            var p = record.Payload;
             _bigEndian = record.IsBigEndian;
-            if (p.Length > _bytes.Length - _bytesUsed)
-            {
-                Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _bytesUsed + p.Length));
-            }
-
-            p.CopyTo(_bytes.AsSpan(_bytesUsed));
-            _starts[i] = _bytesUsed;
-            _lengths[i] = p.Length;
-            _bytesUsed += p.Length;
+            _starts[i] = Append(ref _bytes, ref _bytesUsed, record.Payload);
+            _lengths[i] = record.Payload.Length;
         }
 
         return IsFull;
+    }
+
+    /// <summary>Copies <paramref name="data"/> to the end of <paramref name="buffer"/>'s used part (growing it); returns where it starts.</summary>
+    private static int Append<T>(ref T[] buffer, ref int used, ReadOnlySpan<T> data)
+    {
+        if (data.Length > buffer.Length - used)
+        {
+            Array.Resize(ref buffer, Math.Max(buffer.Length * 2, used + data.Length));
+        }
+
+        data.CopyTo(buffer.AsSpan(used));
+        int start = used;
+        used += data.Length;
+        return start;
     }
 
     /// <summary>Record <paramref name="index"/>'s timestamp.</summary>
